@@ -1,0 +1,66 @@
+"""Errors and warnings raised by poolkit.
+
+Every error a user can trigger with bad input is a :class:`PoolkitError`, which is
+also a :class:`ValueError`, so ``except ValueError`` keeps working. Each message
+names the file, column, date or parameter at fault and says how to fix it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AlignmentError",
+    "ConfigurationError",
+    "CovarianceError",
+    "DataError",
+    "InfeasibleError",
+    "InsufficientDataError",
+    "ParameterError",
+    "PoolkitError",
+    "PoolkitWarning",
+    "ReportError",
+    "SolverError",
+]
+
+
+class PoolkitError(ValueError):
+    """Base class of every error poolkit raises for bad input or a failed computation."""
+
+
+class DataError(PoolkitError):
+    """A data file or frame is missing, malformed or holds values poolkit cannot use."""
+
+
+class InsufficientDataError(PoolkitError):
+    """Too few observations (dates, assets, loans) for what was asked."""
+
+
+class ParameterError(PoolkitError):
+    """A parameter value is outside its allowed range or of the wrong kind."""
+
+
+class AlignmentError(PoolkitError):
+    """Two inputs name different assets (or dates) where they must match."""
+
+
+class CovarianceError(PoolkitError):
+    """A covariance or correlation matrix is not symmetric, not PSD or singular."""
+
+
+class InfeasibleError(PoolkitError):
+    """The constraints of an allocation problem cannot all be met."""
+
+
+class SolverError(PoolkitError):
+    """A numerical solver failed or returned a solution that does not verify."""
+
+
+class ReportError(PoolkitError):
+    """A notebook or report run failed; the partial output is kept and named."""
+
+
+class ConfigurationError(PoolkitError):
+    """A report or batch configuration (parameters, grid file) is invalid."""
+
+
+class PoolkitWarning(UserWarning):
+    """A result is valid but deserves care (sorted input, short sample, ...)."""

@@ -1,0 +1,5 @@
+"""Figures for poolkit.pooling (see poolkit.plotting)."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
