@@ -60,6 +60,11 @@ quick: install-dev
 lab: install
 	$(BIN)/jupyter lab --notebook-dir=notebooks $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
+## make bench: install the peer libraries (extra `bench`) and compare poolkit with them -> benchmarks/results.md
+bench: install-dev
+	$(UV) pip install --quiet --python $(BIN)/python -e '.[bench]'
+	$(BIN)/python benchmarks/run.py
+
 lint: install-dev
 	$(BIN)/ruff check poolkit tests benchmarks
 

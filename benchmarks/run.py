@@ -1,0 +1,418 @@
+"""poolkit against the libraries a quant would use instead, side by side in one run.
+
+Usage (``make bench`` installs the ``bench`` extra and runs this)::
+
+    python benchmarks/run.py [--quick] [--sizes 100 500 2000] [--out benchmarks/results.md]
+
+Every operation runs for poolkit and for each peer that offers it, in this one
+process, alternating, after a warm-up, as the median of repeats (see
+``harness.py``). The table gives seconds, the ratio peer/poolkit (> 1 means
+poolkit is faster) and the agreement with each peer under the convention written
+below the table. Data: the bundled 20-stock sample, a seeded factor-model universe
+at N = 100, 500, 2000 assets x 2520 days (``universe.py``), and a seeded tape of
+10,000 loans.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import harness  # noqa: E402
+import peers  # noqa: E402
+from universe import factor_universe, loan_tape  # noqa: E402
+
+import poolkit as pk  # noqa: E402
+
+PEER_BUDGET_S = 20.0  # a peer slower than this at one size is not run at the next, larger size
+
+
+# --------------------------------------------------------------------------- agreement measures
+def max_abs_diff(a: object, b: object) -> float:
+    a_frame = pd.DataFrame(a) if not isinstance(a, pd.DataFrame) else a
+    b_frame = pd.DataFrame(b) if not isinstance(b, pd.DataFrame) else b
+    b_frame = b_frame.reindex(index=a_frame.index, columns=a_frame.columns)
+    return float(np.nanmax(np.abs(a_frame.to_numpy(dtype=float) - b_frame.to_numpy(dtype=float))))
+
+
+def max_rel_diff(a: pd.DataFrame, b: pd.DataFrame) -> float:
+    b = b.reindex(index=a.index, columns=a.columns)
+    x, y = a.to_numpy(dtype=float), b.to_numpy(dtype=float)
+    return float(np.nanmax(np.abs(x - y) / np.maximum(np.abs(y), 1e-12)))
+
+
+def objective_gap(objective):
+    def gap(ours: pd.Series, theirs: pd.Series) -> float:
+        f_ours, f_theirs = objective(ours), objective(theirs.reindex(ours.index).fillna(0.0))
+        return abs(f_ours - f_theirs) / max(abs(f_theirs), 1e-300)
+
+    return gap
+
+
+def frontier_gap(ours: pd.DataFrame, theirs: pd.DataFrame) -> float:
+    """Max relative gap in volatility at the peer's returns (poolkit frontier interpolated)."""
+    o = ours.sort_values("return")
+    t = theirs.sort_values("return")
+    inside = (t["return"] >= o["return"].min()) & (t["return"] <= o["return"].max())
+    vol_ours = np.interp(t.loc[inside, "return"], o["return"], o["volatility"])
+    return float(np.max(np.abs(vol_ours - t.loc[inside, "volatility"]) / t.loc[inside, "volatility"]))
+
+
+# --------------------------------------------------------------------------- operations
+def risk_ops(returns: pd.DataFrame, size: str, avail: dict[str, bool]) -> list[harness.Operation]:
+    ops = []
+    impls = {"poolkit": lambda: pk.risk.covariance(returns), "numpy": lambda: np.cov(returns.to_numpy(), rowvar=False)}
+    if avail["PyPortfolioOpt"]:
+        impls["PyPortfolioOpt"] = lambda: peers.pypfopt_sample_cov(returns)
+    ops.append(harness.Operation("sample covariance", size, impls, max_abs_diff, peers.CONVENTIONS["covariance"]))
+
+    impls = {"poolkit": lambda: pk.risk.covariance(returns, method="ledoit_wolf")}
+    if avail["scikit-learn"]:
+        impls["scikit-learn"] = lambda: peers.sklearn_ledoit_wolf(returns)
+    if avail["PyPortfolioOpt"]:
+        impls["PyPortfolioOpt"] = lambda: peers.pypfopt_ledoit_wolf(returns)
+    if avail["skfolio"]:
+        impls["skfolio"] = lambda: peers.skfolio_ledoit_wolf(returns)
+    ops.append(harness.Operation("Ledoit-Wolf covariance", size, impls, max_rel_diff, peers.CONVENTIONS["ledoit_wolf"]))
+
+    def ours() -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "volatility": pk.risk.volatility(returns, periods_per_year=252),
+                "sharpe": pk.risk.sharpe_ratio(returns, periods_per_year=252),
+                "sortino": pk.risk.sortino_ratio(returns, periods_per_year=252),
+                "max_drawdown": pk.risk.max_drawdown(returns),
+                "var": pk.risk.value_at_risk(returns, level=0.95),
+                "cvar": pk.risk.conditional_value_at_risk(returns, level=0.95),
+            }
+        )
+
+    impls = {"poolkit": ours, "numpy": lambda: peers.numpy_stats(returns)}
+    if avail["empyrical"]:
+        impls["empyrical"] = lambda: peers.empyrical_stats(returns)
+    if avail["quantstats"]:
+        impls["quantstats"] = lambda: peers.quantstats_stats(returns)
+
+    def stats_gap(a: pd.DataFrame, b: pd.DataFrame) -> float:
+        cols = ["volatility", "sharpe", "sortino", "max_drawdown"]
+        return max_rel_diff(a[cols], b[cols])
+
+    ops.append(harness.Operation("six risk statistics", size, impls, stats_gap,
+                                 peers.CONVENTIONS["risk statistics"] + "; agreement over vol, Sharpe, Sortino, "
+                                 "max drawdown (VaR/CVaR quantile rules differ: see the notes)"))
+    return ops
+
+
+def optimiser_ops(returns: pd.DataFrame, size: str, avail: dict[str, bool], skip: dict[tuple[str, str], str]) -> list[harness.Operation]:
+    cov = pk.risk.covariance(returns)
+    mu = returns.mean()
+    sigma = cov.to_numpy()
+    x = returns.to_numpy()
+
+    def variance(w: pd.Series) -> float:
+        v = w.reindex(cov.index).to_numpy()
+        return float(v @ sigma @ v)
+
+    def neg_sharpe(w: pd.Series) -> float:
+        v = w.reindex(cov.index).to_numpy()
+        return -float(v @ mu.to_numpy() / np.sqrt(v @ sigma @ v))
+
+    def cvar(w: pd.Series) -> float:
+        port = x @ w.reindex(returns.columns).to_numpy()
+        q = np.quantile(port, 0.05)
+        # Rockafellar-Uryasev CVaR at the empirical quantile
+        return float(-q + np.mean(np.maximum(q - port, 0.0)) / 0.05)
+
+    specs = {
+        "min_variance": (lambda: pk.allocation.min_variance(cov), objective_gap(variance)),
+        "max_sharpe": (lambda: pk.allocation.max_sharpe(mu, cov), objective_gap(neg_sharpe)),
+        "risk_parity": (lambda: pk.allocation.risk_parity(cov), max_abs_diff),
+        "hrp": (lambda: pk.allocation.hrp(returns, linkage="single"), max_abs_diff),
+        "herc": (lambda: pk.allocation.herc(returns, linkage="ward"), max_abs_diff),
+        "min_cvar": (lambda: pk.allocation.min_cvar(returns, level=0.95), objective_gap(cvar)),
+    }
+    offered = {
+        "PyPortfolioOpt": {"min_variance", "max_sharpe", "hrp", "min_cvar"},
+        "skfolio": {"min_variance", "max_sharpe", "risk_parity", "hrp", "herc", "min_cvar"},
+        "Riskfolio-Lib": {"min_variance", "max_sharpe", "risk_parity", "hrp", "herc", "min_cvar"},
+    }
+    adapters = {"PyPortfolioOpt": peers.pypfopt, "skfolio": peers.skfolio_opt, "Riskfolio-Lib": peers.riskfolio_opt}
+    ops = []
+    for method, (ours, gap) in specs.items():
+        impls = {"poolkit": ours}
+        op = harness.Operation(method, size, impls, gap, peers.CONVENTIONS[method])
+        for peer, methods in offered.items():
+            if method in methods and avail[peer]:
+                if (peer, method) in skip:
+                    op.skipped[peer] = skip[(peer, method)]
+                    continue
+                run = adapters[peer](method)
+                impls[peer] = lambda run=run: run(returns, cov, mu)
+        ops.append(op)
+    return ops
+
+
+def frontier_op(returns: pd.DataFrame, size: str, avail: dict[str, bool], skip: dict[tuple[str, str], str]) -> harness.Operation:
+    cov = pk.risk.covariance(returns)
+    mu = returns.mean()
+
+    def ours() -> pd.DataFrame:
+        return pk.allocation.efficient_frontier(mu, cov, n_points=50)[["return", "volatility"]]
+
+    impls = {"poolkit": ours}
+    op = harness.Operation("efficient frontier (50 points)", size, impls, frontier_gap, peers.CONVENTIONS["efficient_frontier"])
+    front = ours()
+    targets = np.linspace(front["return"].min(), front["return"].max(), 50)[1:-1]
+    if avail["PyPortfolioOpt"]:
+        if ("PyPortfolioOpt", "frontier") in skip:
+            op.skipped["PyPortfolioOpt"] = skip[("PyPortfolioOpt", "frontier")]
+        else:
+            impls["PyPortfolioOpt"] = lambda: peers.pypfopt_frontier(returns, cov, mu, targets)
+    if avail["skfolio"]:
+        if ("skfolio", "frontier") in skip:
+            op.skipped["skfolio"] = skip[("skfolio", "frontier")]
+        else:
+            impls["skfolio"] = lambda: peers.skfolio_frontier(returns, 50)
+    return op
+
+
+def pooling_op(returns: pd.DataFrame, size: str) -> harness.Operation:
+    def ours():
+        pools = pk.pooling.cluster_pools(returns, n_pools=10)
+        return pk.pooling.two_level_allocation(returns, pools, inner="risk_parity", outer="risk_parity")
+
+    return harness.Operation("cluster_pools + two_level_allocation", size, {"poolkit": ours})
+
+
+def credit_ops() -> list[harness.Operation]:
+    loans = loan_tape(10_000, seed=1)
+    exposures = pd.Series(np.random.default_rng(2).lognormal(0, 1, 1000), name="exposure")
+    return [
+        harness.Operation("pool cash flows (loan level, 360 months)", "10,000 loans",
+                          {"poolkit": lambda: pk.credit.pool_from_loans(loans, prepayment="150 PSA")}),
+        harness.Operation("pool loss simulation (one-factor copula)", "1e6 scenarios x 1,000 loans",
+                          {"poolkit": lambda: pk.credit.simulate_pool_losses(exposures, pd=0.02, lgd=0.45, rho=0.12,
+                                                                              n_sims=1_000_000, seed=1)}),
+    ]
+
+
+# --------------------------------------------------------------------------- report runs
+def report_timings(workers: int = 2, n_batch: int = 8) -> list[tuple[str, float, str]]:
+    """Time one `poolkit report` of the suite, and a batch of n reports sequential vs parallel."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "poolkit.cli", "report", "--name", "bench", "--reports-dir", tmp,
+                        "--quiet"], check=True, cwd=ROOT)
+        rows.append(("poolkit report (whole suite, sample)", time.perf_counter() - start, "one run, CLI process included"))
+        grid = Path(tmp) / "grid.yaml"
+        levels = [0.90, 0.95, 0.975, 0.99, 0.925, 0.96, 0.98, 0.995][:n_batch]
+        grid.write_text(
+            "notebooks: [notebooks/02_risk_statistics.ipynb]\n"
+            "grid:\n  product:\n    level: [" + ", ".join(str(v) for v in levels) + "]\n",
+            encoding="utf-8",
+        )
+        for label, n_workers in (("sequential", 1), (f"{workers} workers", workers)):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "poolkit.cli", "batch", str(grid), "--workers", str(n_workers),
+                            "--name", f"bench-{n_workers}", "--reports-dir", tmp, "--quiet"], check=True, cwd=ROOT)
+            rows.append((f"batch of {n_batch} reports, {label}", time.perf_counter() - start, ""))
+    return rows
+
+
+# --------------------------------------------------------------------------- targets
+TARGETS = [
+    # (operation, what it is compared with, required ratio other/poolkit, direction)
+    ("six risk statistics", "numpy", 1 / 1.5, "within 1.5× of plain vectorised numpy"),
+    ("Ledoit-Wolf covariance", "PyPortfolioOpt", 4.0, "≥ 4× faster than PyPortfolioOpt"),
+    ("min_variance", "fastest peer", 5.0, "≥ 5× faster than the fastest peer"),
+    ("max_sharpe", "fastest peer", 5.0, "≥ 5× faster than the fastest peer"),
+    ("risk_parity", "fastest peer", 5.0, "≥ 5× faster than the fastest peer"),
+    ("hrp", "fastest peer", 30.0, "≥ 30× faster than the fastest peer"),
+]
+
+
+def target_lines(ops: list[harness.Operation], size: str) -> list[str]:
+    """One line per speed target of the issue at N = 500: met or missed, with the figures."""
+    lines = ["| target (N=500) | poolkit s | compared with | ratio | met? |", "|---|---|---|---|---|"]
+    by_name = {op.name: op for op in ops if op.size == size}
+    for name, other, need, text in TARGETS:
+        op = by_name.get(name)
+        if op is None or "poolkit" not in op.outcomes or op.outcomes["poolkit"].seconds is None:
+            lines.append(f"| {name}: {text} | — | — | — | not run |")
+            continue
+        ours = op.outcomes["poolkit"].seconds
+        if other == "fastest peer":
+            peer_times = {k: v.seconds for k, v in op.outcomes.items()
+                          if k not in ("poolkit", "numpy") and v.seconds is not None}
+            if not peer_times:
+                lines.append(f"| {name}: {text} | {fmt_s(ours)} | no peer finished | — | — |")
+                continue
+            other = min(peer_times, key=peer_times.get)
+        out = op.outcomes.get(other)
+        if out is None or out.seconds is None:
+            lines.append(f"| {name}: {text} | {fmt_s(ours)} | {other}: not run | — | — |")
+            continue
+        ratio = out.seconds / ours
+        lines.append(f"| {name}: {text} | {fmt_s(ours)} | {other} {fmt_s(out.seconds)} | {ratio:.1f}× | "
+                     f"{'yes' if ratio >= need else 'MISSED'} |")
+    return lines
+
+
+# --------------------------------------------------------------------------- output
+def fmt_s(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    return f"{seconds:.4f}" if seconds < 1 else f"{seconds:.2f}"
+
+
+def table(ops: list[harness.Operation], labels: list[str]) -> str:
+    head = ["operation", "size", "poolkit s"] + [f"{p} s" for p in labels] + [f"{p}/poolkit" for p in labels] + ["agreement"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for op in ops:
+        ours = op.outcomes.get("poolkit")
+        base = ours.seconds if ours and ours.error is None else None
+        cells = [op.name, op.size, fmt_s(base) if ours and not ours.error else f"FAILED: {ours.error}" if ours else "—"]
+        ratios, agree = [], []
+        for peer in labels:
+            out = op.outcomes.get(peer)
+            if peer in op.skipped:
+                cells.append(f"skipped ({op.skipped[peer]})")
+                ratios.append("—")
+            elif out is None:
+                cells.append("—")
+                ratios.append("—")
+            elif out.error:
+                cells.append(f"failed: {out.error}")
+                ratios.append("—")
+            else:
+                cells.append(fmt_s(out.seconds) + (" (1 run)" if out.note else ""))
+                ratios.append(f"{out.seconds / base:.1f}×" if base and out.seconds else "—")
+                a = harness.agreement_of(op, peer)
+                if a is not None:
+                    agree.append(f"{peer}: {a:.1e}")
+        cells += ratios + ["; ".join(agree) or "—"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 500, 2000])
+    parser.add_argument("--days", type=int, default=2520)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="N = 100 only, no report runs (a smoke run)")
+    parser.add_argument("--no-reports", action="store_true", help="skip the report/batch timings")
+    parser.add_argument("--out", type=Path, default=HERE / "results.md")
+    args = parser.parse_args(argv)
+    sizes = [100] if args.quick else args.sizes
+    avail = peers.available()
+    print("peers available:", ", ".join(k for k, v in avail.items() if v) or "none", flush=True)
+
+    sample = pk.data.load_returns("sample")
+    sections: list[str] = []
+
+    # 1. the bundled sample
+    ops = risk_ops(sample, f"sample {sample.shape[1]} × {sample.shape[0]}", avail)
+    ops += optimiser_ops(sample.iloc[-2520:], f"sample {sample.shape[1]} × 2520", avail, {})
+    for op in ops:
+        harness.run_operation(op, repeats=args.repeats)
+        print(f"  done: {op.name} [{op.size}]", flush=True)
+    labels = ["numpy", "scikit-learn", "PyPortfolioOpt", "skfolio", "Riskfolio-Lib", "empyrical", "quantstats"]
+    sections.append("## Bundled sample (20 S&P 500 stocks, daily)\n\n" + table(ops, labels))
+
+    # 2. synthetic universes, and the scaling of each optimiser with N
+    skip: dict[tuple[str, str], str] = {}
+    scaling: dict[str, dict[int, list[harness.Operation]]] = {}
+    all_synth: list[harness.Operation] = []
+    for n in sizes:
+        returns = factor_universe(n, args.days, seed=n)
+        size = f"N={n} × {args.days}"
+        ops = risk_ops(returns, size, avail) + optimiser_ops(returns, size, avail, skip)
+        ops.append(frontier_op(returns, size, avail, skip))
+        ops.append(pooling_op(returns, size))
+        for op in ops:
+            harness.run_operation(op, repeats=args.repeats if n <= 500 else max(1, args.repeats // 2))
+            print(f"  done: {op.name} [{size}]", flush=True)
+            for peer, out in op.outcomes.items():
+                if peer != "poolkit" and out.seconds and out.seconds > PEER_BUDGET_S:
+                    key = op.name if op.name in ("min_variance", "max_sharpe", "risk_parity", "hrp", "herc", "min_cvar") else "frontier"
+                    skip[(peer, key)] = f"{out.seconds:.0f} s at N={n}"
+            scaling.setdefault(op.name, {})[n] = op
+        all_synth += ops
+    sections.append("## Synthetic factor-model universes (seeded, Student-t noise; see universe.py)\n\n" + table(all_synth, labels))
+    if 500 in sizes:
+        sections.append("## Speed targets\n\n" + "\n".join(target_lines(all_synth, f"N=500 × {args.days}")))
+
+    # 3. scaling table: poolkit time per optimiser and size
+    opt_names = ["min_variance", "max_sharpe", "risk_parity", "hrp", "herc", "min_cvar", "efficient frontier (50 points)",
+                 "cluster_pools + two_level_allocation"]
+    head = "| optimiser | " + " | ".join(f"N={n} s" for n in sizes) + " | growth per ×N |"
+    rows = [head, "|" + "---|" * (len(sizes) + 2)]
+    for name in opt_names:
+        times = [scaling.get(name, {}).get(n) for n in sizes]
+        secs = [t.outcomes["poolkit"].seconds if t and "poolkit" in t.outcomes else None for t in times]
+        growth = "—"
+        if len(sizes) > 1 and secs[0] and secs[-1]:
+            growth = f"N^{np.log(secs[-1] / secs[0]) / np.log(sizes[-1] / sizes[0]):.2f}"
+        rows.append(f"| {name} | " + " | ".join(fmt_s(s) for s in secs) + f" | {growth} |")
+    sections.append("## Scaling of poolkit's optimisers with the number of assets\n\n" + "\n".join(rows))
+
+    # 4. loan pools
+    ops = credit_ops()
+    for op in ops:
+        harness.run_operation(op, repeats=3)
+        print(f"  done: {op.name}", flush=True)
+    sections.append("## Loan pools (no peer offers these)\n\n" + table(ops, []))
+
+    # 5. report runs
+    if not (args.quick or args.no_reports):
+        rows = report_timings()
+        lines = ["| run | seconds | note |", "|---|---|---|"] + [f"| {a} | {b:.1f} | {c} |" for a, b, c in rows]
+        seq = next(b for a, b, _ in rows if "sequential" in a)
+        par = next(b for a, b, _ in rows if "workers" in a)
+        lines.append(f"\nParallel / sequential time: {par / seq:.2f} (target ≤ 0.6 on 2 cores).")
+        sections.append("## Report runs\n\n" + "\n".join(lines))
+
+    notes = "\n".join(f"- **{k}**: {v}" for k, v in peers.CONVENTIONS.items())
+    vers = ", ".join(f"{k} {v}" for k, v in peers.versions().items())
+    text = (
+        f"# poolkit benchmark\n\nRun {dt.datetime.now().strftime('%Y-%m-%d %H:%M')} on {cpu_name()} "
+        f"({os.cpu_count()} cores), Python {platform.python_version()}, poolkit {pk.__version__}.\n"
+        f"Packages: {vers}.\n\nRatios are peer time / poolkit time: above 1× poolkit is faster. "
+        f"Medians of {args.repeats} alternating runs after a warm-up; a peer slower than {PEER_BUDGET_S:.0f} s "
+        f"at one size is not run at the next.\n\n" + "\n\n".join(sections) + "\n\n## Conventions behind the agreement column\n\n" + notes + "\n"
+    )
+    print(text)
+    if not args.quick:
+        args.out.write_text(text, encoding="utf-8")
+        print(f"written: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
