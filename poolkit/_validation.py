@@ -128,13 +128,17 @@ def as_frame(data: object, *, name: str = "returns") -> tuple[pd.DataFrame, bool
     if frame.columns.duplicated().any():
         dup = frame.columns[frame.columns.duplicated()].unique().tolist()
         raise DataError(f"`{name}` has duplicated asset columns {dup}; give each asset a unique name.")
-    bad = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c])]
+    bad = [
+        (c, dtype)
+        for c, dtype in frame.dtypes.items()
+        if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
+    ]
     if bad:
         raise DataError(
-            f"`{name}` column {bad[0]!r} is not numeric (dtype {frame[bad[0]].dtype}); "
+            f"`{name}` column {bad[0][0]!r} is not numeric (dtype {bad[0][1]}); "
             f"convert it with pd.to_numeric or drop it."
         )
-    return frame.astype("float64", copy=True), was_series
+    return frame.astype("float64"), was_series
 
 
 def check_returns(
@@ -178,10 +182,11 @@ def check_returns(
             )
         if nan_policy == "drop":
             frame = frame.loc[~mask.any(axis=1)]
-    empty = [c for c in frame.columns if frame[c].isna().all()]
-    if empty:
-        raise DataError(f"`{name}` column {empty[0]!r} is entirely empty (all NaN); drop it.")
-    n_obs = int(frame.notna().sum().min())
+    counts = frame.notna().sum().to_numpy()
+    if (counts == 0).any():
+        first = frame.columns[int(np.argmax(counts == 0))]
+        raise DataError(f"`{name}` column {first!r} is entirely empty (all NaN); drop it.")
+    n_obs = int(counts.min())
     if n_obs < min_obs:
         raise InsufficientDataError(
             f"`{name}` has {n_obs} usable observation(s) but at least {min_obs} are needed; "
