@@ -1,0 +1,1488 @@
+r"""Load prices and returns: the bundled sample data or your own files, checked.
+
+Every analysis in poolkit starts from a clean panel: a float DataFrame with one
+row per date (a sorted :class:`~pandas.DatetimeIndex` named ``date``) and one
+column per asset, the asset names kept exactly as written in the source. This
+module reads such panels from the bundled sample data (``"sample"``,
+``"sample:ff_factors"``, ... see :func:`samples`) or from ``.csv``, ``.csv.gz``,
+``.parquet`` and ``.xlsx`` files in wide (date x asset) or long (date, asset,
+value) layout, says whether the values are prices or returns, turns prices into
+returns, changes the frequency with correct compounding, and reports the data
+quality (gaps, stale prices, extreme moves) that decides whether a pool built
+on the data can be trusted.
+
+Bad input never slips through: every problem raises a
+:class:`~poolkit.exceptions.PoolkitError` subclass naming the file, column and
+row or date, with a fix. Results carry ``frame.attrs["source"]`` (the file
+read), ``attrs["name"]`` (the source as given), ``attrs["kind"]`` (``"prices"``
+or ``"returns"``) and, for returns, ``attrs["returns_kind"]``.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import gzip
+import numbers
+import warnings
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from poolkit._validation import check_choice, check_positive_int, did_you_mean
+from poolkit.exceptions import DataError, InsufficientDataError, ParameterError, PoolkitWarning
+
+__all__ = [
+    "FREQUENCIES",
+    "load_prices",
+    "load_returns",
+    "overview",
+    "periods_per_year",
+    "quality_report",
+    "resample_returns",
+    "samples",
+    "source_path",
+    "to_returns",
+]
+
+_DATASETS = Path(__file__).resolve().parent / "datasets"
+
+# name -> (file, frequency, values, description, licence)
+_SAMPLES: dict[str, tuple[str, str, str, str, str]] = {
+    "sp500": (
+        "skfolio_sp500_prices_daily.csv.gz",
+        "daily",
+        "prices",
+        "Adjusted close prices (USD) of 20 S&P 500 stocks, trading days",
+        "skfolio example data (BSD-3-Clause package; Yahoo-style prices, for examples and tests only)",
+    ),
+    "sp500_index": (
+        "skfolio_sp500_index_daily.csv.gz",
+        "daily",
+        "prices",
+        "S&P 500 index level (benchmark of the 20-stock sample)",
+        "skfolio example data (BSD-3-Clause package; for examples and tests only)",
+    ),
+    "factor_etfs": (
+        "skfolio_factor_etf_prices_daily.csv.gz",
+        "daily",
+        "prices",
+        "Adjusted close prices of iShares factor ETFs MTUM QUAL SIZE USMV VLUE",
+        "skfolio example data (BSD-3-Clause package; Yahoo-style prices, for examples and tests only)",
+    ),
+    "ff_portfolios": (
+        "linearmodels_ff_portfolios_monthly.csv.gz",
+        "monthly",
+        "returns",
+        "Monthly returns (decimal) of 12 industry, 9 size-value and 9 size-momentum portfolios",
+        "Ken French Data Library via linearmodels (NCSA package licence; for examples and tests only)",
+    ),
+    "ff_factors": (
+        "linearmodels_ff_factors_monthly.csv.gz",
+        "monthly",
+        "returns",
+        "Monthly Fama-French factor returns (decimal): MktRF SMB HML Mom RF",
+        "Ken French Data Library via linearmodels (NCSA package licence; for examples and tests only)",
+    ),
+}
+_DEFAULT_SAMPLE = "sp500"
+
+#: Accepted ``frequency`` names -> (pandas resample rule, periods per year).
+FREQUENCIES: dict[str, tuple[str, int]] = {
+    "daily": ("D", 252),
+    "weekly": ("W-FRI", 52),
+    "monthly": ("ME", 12),
+    "quarterly": ("QE", 4),
+    "annual": ("YE", 1),
+}
+_FREQ_ALIASES = {
+    "d": "daily",
+    "b": "daily",
+    "day": "daily",
+    "w": "weekly",
+    "week": "weekly",
+    "m": "monthly",
+    "me": "monthly",
+    "month": "monthly",
+    "q": "quarterly",
+    "qe": "quarterly",
+    "quarter": "quarterly",
+    "a": "annual",
+    "y": "annual",
+    "ye": "annual",
+    "year": "annual",
+    "yearly": "annual",
+    "annually": "annual",
+}
+_PPY_NAME = {252: "daily", 365: "daily", 52: "weekly", 12: "monthly", 4: "quarterly", 1: "annual"}
+
+_MISSING = ("raise", "drop", "ffill")
+_VALUES = ("auto", "prices", "returns")
+_KINDS = ("simple", "log")
+_SUFFIXES = (".csv", ".csv.gz", ".txt", ".parquet", ".pq", ".xlsx", ".xlsm")
+_DATE_NAMES = ("date", "dates", "datetime", "time", "timestamp", "day", "month", "period", "日期", "时间")
+_ASSET_NAMES = (
+    "asset",
+    "assets",
+    "ticker",
+    "symbol",
+    "name",
+    "security",
+    "permno",
+    "id",
+    "code",
+    "资产",
+    "代码",
+)
+_VALUE_NAMES = ("value", "adj_close", "adj close", "adjclose", "close", "price", "return", "ret", "returns")
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def _sample_key(source: str) -> str | None:
+    """Return the sample key of ``"sample"``/``"sample:NAME"``, None for other strings."""
+    if source == "sample":
+        return _DEFAULT_SAMPLE
+    if source.startswith("sample:"):
+        key = source.partition(":")[2]
+        if key not in _SAMPLES:
+            names = [f"sample:{k}" for k in _SAMPLES]
+            raise DataError(
+                f"unknown sample data set {source!r}.{did_you_mean(source, names)} "
+                f"Bundled data sets: {names} (see poolkit.data.samples())."
+            )
+        return key
+    return None
+
+
+def source_path(source: str | Path) -> Path:
+    """Return the file behind ``source``: a bundled sample's file or the path itself.
+
+    Parameters
+    ----------
+    source : str or Path
+        A sample name (``"sample"``, ``"sample:ff_factors"``, ...) or a file path.
+
+    Returns
+    -------
+    Path
+        Absolute path of the file (it is checked to exist).
+
+    Raises
+    ------
+    DataError
+        If the sample name is unknown or the file does not exist.
+
+    Examples
+    --------
+    >>> source_path("sample:ff_factors").name
+    'linearmodels_ff_factors_monthly.csv.gz'
+    """
+    if isinstance(source, str):
+        key = _sample_key(source.strip())
+        if key is not None:
+            return _DATASETS / _SAMPLES[key][0]
+    if not isinstance(source, (str, Path)):
+        raise TypeError(
+            f"`source` must be a path or a sample name such as 'sample', got {type(source).__name__}."
+        )
+    if not str(source).strip():
+        raise ParameterError("`source` is empty; pass a file path or a sample name such as 'sample'.")
+    path = Path(source).expanduser()
+    if not path.exists():
+        parent = path.parent if path.parent.exists() else None
+        hint = did_you_mean(path.name, [p.name for p in parent.iterdir()]) if parent else ""
+        raise DataError(
+            f"file not found: {str(path)!r}.{hint} Check the path (relative paths start at "
+            f"{str(Path.cwd())!r}) or use a bundled sample such as 'sample' (see poolkit.data.samples())."
+        )
+    if path.is_dir():
+        raise DataError(
+            f"{str(path)!r} is a folder, not a data file; point `source` at a .csv, .parquet or .xlsx file."
+        )
+    return path.resolve()
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    for suffix in (".csv.gz", ".txt.gz"):
+        if name.endswith(suffix):
+            return ".csv.gz"
+    return path.suffix.lower()
+
+
+def _csv_header(path: Path, compressed: bool) -> tuple[list[str], str]:
+    """Return the header cells and the delimiter (comma, or semicolon/tab when the header has no comma)."""
+    opener = gzip.open if compressed else open
+    with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:  # type: ignore[operator]
+        line = handle.readline()
+    sep = ","
+    if "," not in line:
+        sep = ";" if ";" in line else "\t" if "\t" in line else ","
+    return next(csv.reader([line], delimiter=sep), []), sep
+
+
+def _read_raw(path: Path) -> tuple[pd.DataFrame, int]:
+    """Read a file into a raw frame (text or typed cells) and the file row of its first data row."""
+    suffix = _suffix(path)
+    where = repr(str(path))
+    if path.stat().st_size == 0:
+        raise DataError(f"file {where} is empty (0 bytes); write the data into it or pick another file.")
+    try:
+        if suffix in (".csv", ".txt", ".csv.gz"):
+            compressed = suffix == ".csv.gz"
+            header, sep = _csv_header(path, compressed)
+            seen: set[str] = set()
+            for pos, col in enumerate(header):
+                if col in seen and col.strip():
+                    raise DataError(
+                        f"file {where}: column name {col!r} appears more than once in the header "
+                        f"(column {pos + 1}); give every asset a unique name."
+                    )
+                seen.add(col)
+            raw = pd.read_csv(
+                path, sep=sep, dtype=str, encoding="utf-8-sig", skipinitialspace=True, compression="infer"
+            )
+            first_row = 2
+        elif suffix in (".parquet", ".pq"):
+            raw = pd.read_parquet(path)
+            if isinstance(raw.index, pd.DatetimeIndex) or raw.index.name is not None:
+                raw = raw.reset_index()
+            first_row = 1
+        elif suffix in (".xlsx", ".xlsm"):
+            raw = pd.read_excel(path, sheet_name=0)
+            first_row = 2
+        else:
+            raise DataError(
+                f"unknown file format {suffix or '(no extension)'!r} for {where}; poolkit reads "
+                f"{list(_SUFFIXES)}. Save the data as CSV (date column first, one column per asset)."
+            )
+    except pd.errors.EmptyDataError as exc:
+        raise DataError(f"file {where} is empty (no header and no rows); write the data into it.") from exc
+    except pd.errors.ParserError as exc:
+        raise DataError(
+            f"file {where} is not valid CSV: {exc}. Every row must have as many cells as the header."
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise DataError(f"file {where} is not UTF-8 text ({exc.reason}); re-save it as UTF-8 CSV.") from exc
+    except (OSError, EOFError, ImportError, ValueError) as exc:
+        if isinstance(exc, DataError):
+            raise
+        raise DataError(
+            f"could not read {where} as {suffix}: {exc}. Check that the file is a valid {suffix} file "
+            f"(not truncated or mis-named)."
+        ) from exc
+    if raw.shape[1] == 0 or raw.shape[0] == 0:
+        raise DataError(f"file {where} has a header but no data rows; it holds no observations.")
+    raw.columns = [str(c) for c in raw.columns]
+    return raw, first_row
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+class _Where:
+    """Name places in the source for error messages: file and row numbers."""
+
+    def __init__(self, label: str, first_row: int, is_file: bool) -> None:
+        self.label = label
+        self.first_row = first_row
+        self.is_file = is_file
+
+    def row(self, pos: int) -> str:
+        word = "row" if self.is_file else "position"
+        return f"{word} {pos + self.first_row}"
+
+
+def _find_date_column(raw: pd.DataFrame, date_column: str | None, where: _Where) -> str:
+    cols = list(raw.columns)
+    if date_column:
+        if date_column not in cols:
+            raise DataError(
+                f"{where.label}: date column {date_column!r} not found.{did_you_mean(date_column, cols)} "
+                f"Columns are {cols[:10]}{'...' if len(cols) > 10 else ''}."
+            )
+        return date_column
+    for col in cols:
+        if col.strip().lower() in _DATE_NAMES:
+            return col
+    first = cols[0]
+    if first.startswith("Unnamed") or not first.strip():
+        return first
+    values = raw[first].dropna()
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return first
+    text = values.astype(str).head(50)
+    numeric = pd.to_numeric(text, errors="coerce").notna().mean() if len(text) else 1.0
+    if len(text) and numeric < 0.5:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            parsed = pd.to_datetime(text, errors="coerce", format="mixed")
+        if parsed.notna().mean() >= 0.5:
+            return first
+    raise DataError(
+        f"{where.label}: no date column found; columns are {cols[:10]}{'...' if len(cols) > 10 else ''}. "
+        f"Name the date column 'date' (or put it first), or pass date_column='...'."
+    )
+
+
+def _parse_dates(column: pd.Series, name: str, where: _Where) -> pd.DatetimeIndex:
+    if pd.api.types.is_datetime64_any_dtype(column):
+        parsed = pd.Series(pd.to_datetime(column))
+    else:
+        text = column.astype("string").str.strip()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            parsed = pd.to_datetime(text, errors="coerce")
+            if parsed.isna().any() and text.notna().any():
+                parsed = pd.to_datetime(text, errors="coerce", format="mixed")
+        bad = parsed.isna().to_numpy()
+        if bad.any():
+            pos = int(np.argmax(bad))
+            value = column.iloc[pos]
+            shown = "an empty cell" if pd.isna(value) or not str(value).strip() else repr(str(value))
+            raise DataError(
+                f"{where.label}: could not parse {shown} as a date in column {name!r} at {where.row(pos)} "
+                f"({int(bad.sum())} bad date(s) in all). Write dates as ISO 'YYYY-MM-DD' and remove empty rows."
+            )
+    index = pd.DatetimeIndex(parsed)
+    if index.tz is not None:
+        index = index.tz_localize(None)
+    return index
+
+
+def _to_numbers(raw: pd.DataFrame, where: _Where, positions: np.ndarray) -> pd.DataFrame:
+    """Convert every cell to float; name the first non-numeric cell."""
+    values = raw.apply(
+        lambda s: (
+            pd.to_numeric(s.astype("string").str.strip(), errors="coerce")
+            if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)
+            else s
+        )
+    )
+    numbers_ = values.astype("float64")
+    arr = numbers_.to_numpy()
+    present = raw.notna().to_numpy().copy()
+    if raw.dtypes.map(lambda d: not pd.api.types.is_numeric_dtype(d)).any():
+        stripped = raw.astype("string").apply(lambda s: s.str.strip())
+        present = present & (stripped != "").fillna(False).to_numpy(dtype=bool)
+    bad = (np.isnan(arr) & present) | np.isinf(arr)
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        col = raw.columns[c]
+        raise DataError(
+            f"{where.label}: non-numeric value {str(raw.iat[r, c])!r} in column {col!r} at {where.row(int(positions[r]))} "
+            f"({int(bad[:, c].sum())} bad cell(s) in that column). Fix or blank the cell (blank = missing), "
+            f"or drop the column."
+        )
+    arr = np.where(present, arr, np.nan)
+    return pd.DataFrame(arr, index=raw.index, columns=raw.columns)
+
+
+def _pick(cols: Sequence[str], names: Sequence[str]) -> str | None:
+    lower = {c.strip().lower(): c for c in cols}
+    for name in names:
+        if name in lower:
+            return lower[name]
+    return None
+
+
+def _long_columns(raw: pd.DataFrame, date_col: str) -> tuple[str, str] | None:
+    """Return (asset column, value column) when ``raw`` is in long/tidy layout, else None."""
+    others = [c for c in raw.columns if c != date_col]
+    asset_col = _pick(others, _ASSET_NAMES)
+    if asset_col is None and len(others) == 2:
+        text = [
+            c
+            for c in others
+            if pd.to_numeric(raw[c].dropna().astype(str).head(100), errors="coerce").isna().mean() > 0.5
+        ]
+        if len(text) == 1 and raw[date_col].duplicated().any():
+            asset_col = text[0]
+    if asset_col is None:
+        return None
+    rest = [c for c in others if c != asset_col]
+    if len(rest) == 1:
+        return asset_col, rest[0]
+    value_col = _pick(rest, _VALUE_NAMES)
+    if value_col is None:
+        raise DataError(
+            f"long layout with asset column {asset_col!r} but several value columns {rest[:6]}; keep only "
+            f"the date, asset and value columns (or name the value column 'value')."
+        )
+    return asset_col, value_col
+
+
+def _frame_from_raw(raw: pd.DataFrame, date_column: str | None, where: _Where) -> pd.DataFrame:
+    """Turn a raw table into a float date x asset frame (unsorted, duplicates checked)."""
+    date_col = _find_date_column(raw, date_column, where)
+    dates = _parse_dates(raw[date_col], date_col, where)
+    positions = np.arange(len(raw))
+    layout = _long_columns(raw, date_col)
+    if layout is None:
+        body = raw.drop(columns=[date_col])
+        if body.shape[1] == 0:
+            raise DataError(f"{where.label}: only a date column {date_col!r}, no asset columns.")
+        unnamed = [c for c in body.columns if c.startswith("Unnamed:") or not c.strip()]
+        if unnamed:
+            pos = list(raw.columns).index(unnamed[0]) + 1
+            raise DataError(
+                f"{where.label}: column {pos} has no name in the header; name it after its asset or delete it."
+            )
+        frame = _to_numbers(body, where, positions)
+        frame.index = dates
+        dup = dates.duplicated(keep=False)
+        if dup.any():
+            first = dates[dup][0]
+            rows = [where.row(int(p)) for p in positions[dates == first]][:3]
+            raise DataError(
+                f"{where.label}: date {first.date()} appears {int((dates == first).sum())} times ({', '.join(rows)}); "
+                f"{int(dates.duplicated().sum())} duplicated date(s) in all. Keep one row per date "
+                f"(e.g. df.drop_duplicates('date', keep='last'))."
+            )
+    else:
+        asset_col, value_col = layout
+        assets = raw[asset_col]
+        if assets.isna().any():
+            pos = int(np.argmax(assets.isna().to_numpy()))
+            raise DataError(
+                f"{where.label}: empty asset name in column {asset_col!r} at {where.row(pos)}; fill or drop the row."
+            )
+        values = _to_numbers(raw[[value_col]], where, positions)[value_col].to_numpy()
+        names = assets.astype(str).str.strip().to_numpy()
+        key = pd.MultiIndex.from_arrays([dates, names])
+        dup = key.duplicated(keep=False)
+        if dup.any():
+            pos = int(np.argmax(dup))
+            rows = [where.row(int(p)) for p in positions[(dates == dates[pos]) & (names == names[pos])]][:3]
+            raise DataError(
+                f"{where.label}: asset {names[pos]!r} has date {dates[pos].date()} more than once ({', '.join(rows)}); "
+                f"keep one row per date and asset."
+            )
+        order = pd.unique(names)
+        long = pd.Series(values, index=key)
+        frame = long.unstack()
+        frame = frame.reindex(columns=order)
+    frame.index.name = "date"
+    frame.columns = pd.Index([str(c) for c in frame.columns], dtype="str", name=None)
+    return frame.astype("float64")
+
+
+# --------------------------------------------------------------------------- frequency
+
+
+def _gap_days(index: pd.DatetimeIndex) -> np.ndarray:
+    days = index.values.astype("datetime64[D]").astype("int64")
+    return np.diff(np.sort(days))
+
+
+def _gap_buckets(gaps: np.ndarray) -> dict[str, int]:
+    return {
+        "daily": int(((gaps >= 1) & (gaps <= 5)).sum()),
+        "weekly": int(((gaps >= 6) & (gaps <= 10)).sum()),
+        "monthly": int(((gaps >= 25) & (gaps <= 35)).sum()),
+        "quarterly": int(((gaps >= 80) & (gaps <= 100)).sum()),
+        "annual": int(((gaps >= 355) & (gaps <= 375)).sum()),
+    }
+
+
+def _bucket_of(gap: float) -> str:
+    if gap <= 5:
+        return "daily"
+    if gap <= 17:
+        return "weekly"
+    if gap <= 60:
+        return "monthly"
+    if gap <= 200:
+        return "quarterly"
+    return "annual"
+
+
+def _check_single_frequency(index: pd.DatetimeIndex, label: str) -> str:
+    """Return the frequency name of ``index``; raise if it mixes frequencies."""
+    gaps = _gap_days(index)
+    gaps = gaps[gaps > 0]
+    if gaps.size == 0:
+        raise InsufficientDataError(
+            f"{label}: a single date; at least two dates are needed to tell the frequency."
+        )
+    main = _bucket_of(float(np.median(gaps)))
+    counts = _gap_buckets(gaps)
+    threshold = max(6, int(0.02 * gaps.size))
+    others = {k: v for k, v in counts.items() if k != main and v >= threshold}
+    if others:
+        other = max(others, key=lambda k: others[k])
+        days = index.sort_values().values.astype("datetime64[D]")
+        spacing = np.diff(days.astype("int64"))
+        in_other = (
+            np.array([_bucket_of(float(g)) == other for g in spacing])
+            if spacing.size < 100_000
+            else spacing > 0
+        )
+        first_other = pd.Timestamp(days[1:][in_other][0]).date() if in_other.any() else "?"
+        raise DataError(
+            f"{label}: mixed frequencies: mostly {main} dates but {others[other]} {other} gaps "
+            f"(the first ends {first_other}). Split the file by frequency, or convert it to one frequency "
+            f"first (poolkit.data.resample_returns or `frequency=`)."
+        )
+    return main
+
+
+def periods_per_year(index: pd.Index | pd.DataFrame | pd.Series, *, override: int | None = None) -> int:
+    r"""Return the number of periods per year implied by the dates: 252, 52, 12, 4 or 1.
+
+    Parameters
+    ----------
+    index : DatetimeIndex, or DataFrame / Series with one
+        Observation dates (sorted or not).
+    override : int, optional
+        A value to use instead of the inferred one (checked to be a positive
+        integer), e.g. 365 for assets that trade every calendar day.
+
+    Returns
+    -------
+    int
+        252 for daily (trading-day) data, 365 for daily data that include
+        weekends, 52 weekly, 12 monthly, 4 quarterly, 1 annual.
+
+    Raises
+    ------
+    InsufficientDataError
+        If there are fewer than two distinct dates.
+    DataError
+        If the dates mix frequencies (e.g. monthly, then daily).
+    TypeError
+        If ``index`` holds no dates.
+
+    Notes
+    -----
+    The frequency is read from the median gap :math:`\tilde g` in calendar days
+    between consecutive dates: :math:`\tilde g \le 5` daily, :math:`\le 17`
+    weekly, :math:`\le 60` monthly, :math:`\le 200` quarterly, else annual.
+    Annualising a per-period mean multiplies by this number :math:`m`, a
+    volatility by :math:`\sqrt{m}` (for independent returns).
+
+    Examples
+    --------
+    >>> periods_per_year(pd.date_range("2024-01-31", periods=6, freq="ME"))
+    12
+    """
+    if override is not None:
+        return check_positive_int(override, name="periods_per_year")
+    if isinstance(index, (pd.DataFrame, pd.Series)):
+        index = index.index
+    if not isinstance(index, pd.DatetimeIndex):
+        raise TypeError(
+            f"periods_per_year needs a DatetimeIndex (or a frame indexed by dates), got {type(index).__name__}; "
+            f"pass periods_per_year=... explicitly or index the data by date."
+        )
+    name = _check_single_frequency(index, "dates")
+    if name == "daily":
+        weekend = np.asarray(index.day_of_week >= 5)
+        return 365 if weekend.mean() > 0.1 else 252
+    return FREQUENCIES[name][1]
+
+
+def _frequency_name(frequency: str) -> str:
+    if not isinstance(frequency, str):
+        raise ParameterError(f"`frequency` must be a string such as 'monthly', got {frequency!r}.")
+    key = frequency.strip().lower()
+    key = _FREQ_ALIASES.get(key, key)
+    return check_choice(key, list(FREQUENCIES), name="frequency")
+
+
+def _resample_rule(frame: pd.DataFrame, frequency: str, what: str) -> tuple[str, str]:
+    target = _frequency_name(frequency)
+    current = _PPY_NAME.get(periods_per_year(frame.index), "daily")
+    if FREQUENCIES[target][1] > FREQUENCIES[current][1]:
+        raise ParameterError(
+            f"cannot resample {current} {what} to {target}: only a lower frequency can be built from the data. "
+            f"Use frequency={current!r} or lower ({[k for k, v in FREQUENCIES.items() if v[1] <= FREQUENCIES[current][1]]})."
+        )
+    if target == current:
+        return target, ""  # already at that frequency: nothing to do
+    return target, FREQUENCIES[target][0]
+
+
+def _raise_on_empty_periods(out: pd.DataFrame, what: str) -> None:
+    empty = out.isna().all(axis=1).to_numpy()
+    if empty.any():
+        first = out.index[empty][0]
+        raise DataError(
+            f"{what}: no observation at all in the period ending {first.date()} ({int(empty.sum())} empty period(s)); "
+            f"the data have a gap there. Load a range without the gap, or use a lower frequency."
+        )
+
+
+def _label_by_last_date(out: pd.DataFrame, index: pd.DatetimeIndex, rule: str) -> pd.DataFrame:
+    """Label each resampled period by the last date observed in it (not a calendar date past the data)."""
+    last = index.to_series().resample(rule).max()
+    out = out.copy()
+    out.index = pd.DatetimeIndex(last.reindex(out.index).to_numpy(), name="date")
+    return out
+
+
+def _resample_prices(frame: pd.DataFrame, rule: str, name: str) -> pd.DataFrame:
+    if not rule:
+        return frame
+    out = frame.resample(rule).last()
+    _raise_on_empty_periods(out, name)
+    return _label_by_last_date(out, frame.index, rule)
+
+
+def resample_returns(
+    returns: pd.DataFrame | pd.Series, frequency: str, *, kind: str = "simple"
+) -> pd.DataFrame | pd.Series:
+    r"""Compound periodic returns into returns of a lower frequency.
+
+    Parameters
+    ----------
+    returns : DataFrame (n_dates, n_assets) or Series
+        Periodic returns indexed by date (a DatetimeIndex), no missing values.
+    frequency : {"weekly", "monthly", "quarterly", "annual"}
+        Target frequency (aliases "W", "M", "Q", "A"/"Y" accepted). Calendar
+        periods: weeks ending on Friday, months, quarters, years. The first
+        and last periods may be partial (they hold the data there are).
+    kind : {"simple", "log"}, default "simple"
+        Whether ``returns`` are simple or log returns; the result is of the same kind.
+
+    Returns
+    -------
+    DataFrame or Series
+        One row per period, labelled by the last date observed in the period
+        (so no label lies beyond the data), same columns (or name) as ``returns``.
+
+    Raises
+    ------
+    DataError
+        If ``returns`` has a missing value, a simple return at or below -100 %,
+        or a period with no observation.
+    ParameterError
+        If ``frequency`` or ``kind`` is unknown, or higher than the data's frequency.
+    TypeError
+        If ``returns`` is not indexed by dates.
+
+    Notes
+    -----
+    Simple returns compound by multiplication, log returns add up:
+
+    .. math:: 1 + R_{t_0 \to t_n} = \prod_{k=1}^{n} (1 + R_k), \qquad
+              r_{t_0 \to t_n} = \sum_{k=1}^{n} r_k .
+
+    Summing simple returns instead overstates gains and understates losses:
+    +10 % then -10 % is -1 %, not 0 %.
+
+    References
+    ----------
+    .. [1] Campbell, J. Y., Lo, A. W. and MacKinlay, A. C. (1997). The Econometrics of
+       Financial Markets, ch. 1.4. Princeton University Press.
+
+    Examples
+    --------
+    >>> r = pd.Series([0.10, -0.10], index=pd.to_datetime(["2024-01-15", "2024-01-31"]))
+    >>> round(float(resample_returns(r, "monthly").iloc[0]), 6)
+    -0.01
+    """
+    check_choice(kind, _KINDS, name="kind")
+    if not isinstance(returns, (pd.DataFrame, pd.Series)):
+        raise TypeError(f"`returns` must be a pandas DataFrame or Series, got {type(returns).__name__}.")
+    if not isinstance(returns.index, pd.DatetimeIndex):
+        raise TypeError("`returns` must be indexed by dates (DatetimeIndex); use poolkit.data.load_returns.")
+    frame = returns.to_frame() if isinstance(returns, pd.Series) else returns
+    values = frame.to_numpy(dtype="float64")
+    if np.isnan(values).any():
+        r, c = np.argwhere(np.isnan(values))[0]
+        raise DataError(
+            f"`returns` has a missing value in column {frame.columns[c]!r} at {frame.index[r].date()}; compounding "
+            f"would silently treat it as 0. Fill or drop missing values first (load with missing='drop'/'ffill')."
+        )
+    if kind == "simple" and (values <= -1).any():
+        r, c = np.argwhere(values <= -1)[0]
+        raise DataError(
+            f"`returns` column {frame.columns[c]!r} has a simple return of {values[r, c]:g} at {frame.index[r].date()} "
+            f"(at or below -100 %); simple returns must be > -1. Were these log returns (kind='log') or percents?"
+        )
+    target, rule = _resample_rule(frame.sort_index(), frequency, "returns")
+    growth = np.log1p(frame.astype("float64")) if kind == "simple" else frame.astype("float64")
+    growth = growth.sort_index()
+    if rule:
+        summed = growth.resample(rule).sum(min_count=1)
+        _raise_on_empty_periods(summed, "`returns`")
+        summed = _label_by_last_date(summed, growth.index, rule)
+    else:
+        summed = growth
+    out = np.expm1(summed) if kind == "simple" else summed
+    out.index.name = frame.index.name if frame.index.name is not None else "date"
+    out.attrs = dict(returns.attrs, kind="returns", returns_kind=kind, frequency=target)
+    if isinstance(returns, pd.Series):
+        series = out.iloc[:, 0]
+        series.name = returns.name
+        return series
+    return out
+
+
+# --------------------------------------------------------------------------- returns
+
+
+def to_returns(prices: pd.DataFrame | pd.Series, kind: str = "simple") -> pd.DataFrame | pd.Series:
+    r"""Turn prices into periodic returns (simple or log).
+
+    Parameters
+    ----------
+    prices : DataFrame (n_dates, n_assets) or Series
+        Positive prices sorted by date, without missing values.
+    kind : {"simple", "log"}, default "simple"
+        Simple returns :math:`P_t / P_{t-1} - 1` or log returns :math:`\ln(P_t / P_{t-1})`.
+
+    Returns
+    -------
+    DataFrame or Series
+        Returns with the same columns (or name); one row fewer than ``prices``
+        (the first date has no previous price).
+
+    Raises
+    ------
+    DataError
+        If a price is missing, zero or negative (the message names column and date).
+    InsufficientDataError
+        If there are fewer than two dates.
+    ParameterError
+        If ``kind`` is unknown.
+
+    Notes
+    -----
+    .. math:: R_t = \frac{P_t}{P_{t-1}} - 1, \qquad r_t = \ln\frac{P_t}{P_{t-1}} = \ln(1 + R_t).
+
+    Simple returns add across assets (a portfolio's return is the weighted sum
+    of its assets' simple returns); log returns add across time.
+
+    References
+    ----------
+    .. [1] Campbell, J. Y., Lo, A. W. and MacKinlay, A. C. (1997). The Econometrics of
+       Financial Markets, ch. 1.4. Princeton University Press.
+
+    Examples
+    --------
+    >>> p = pd.Series([100.0, 110.0, 99.0], index=pd.date_range("2024-01-01", periods=3))
+    >>> to_returns(p).round(4).tolist()
+    [0.1, -0.1]
+    """
+    check_choice(kind, _KINDS, name="kind")
+    if not isinstance(prices, (pd.DataFrame, pd.Series)):
+        raise TypeError(
+            f"`prices` must be a pandas DataFrame (dates x assets) or Series, got {type(prices).__name__}."
+        )
+    frame = prices.to_frame() if isinstance(prices, pd.Series) else prices
+    try:
+        values = frame.to_numpy(dtype="float64")
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"`prices` must hold numbers only: {exc}. Convert with pd.to_numeric.") from exc
+    if values.shape[0] < 2:
+        raise InsufficientDataError(
+            f"`prices` has {values.shape[0]} date(s); at least 2 are needed for one return."
+        )
+    bad = np.isnan(values) | (values <= 0) | np.isinf(values)
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        what = "missing" if np.isnan(values[r, c]) else f"{values[r, c]:g}"
+        raise DataError(
+            f"`prices` column {frame.columns[c]!r} has a {'missing' if what == 'missing' else 'non-positive or infinite'} "
+            f"price ({what}) at {frame.index[r]!s}; prices must be positive numbers. Fill or drop missing prices "
+            f"(load with missing='ffill' or 'drop'), or pass returns directly if these are returns."
+        )
+    ratio = values[1:] / values[:-1]
+    out_values = ratio - 1.0 if kind == "simple" else np.log(ratio)
+    out = pd.DataFrame(out_values, index=frame.index[1:].copy(), columns=frame.columns.copy())
+    out.attrs = dict(prices.attrs, kind="returns", returns_kind=kind)
+    if isinstance(prices, pd.Series):
+        series = out.iloc[:, 0]
+        series.name = prices.name
+        return series
+    return out
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _detect_kind(frame: pd.DataFrame) -> tuple[str, str]:
+    """Guess prices or returns from the values; return (kind, reason)."""
+    values = frame.to_numpy()
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return "prices", "no values"
+    negative = float((finite < 0).mean())
+    inside = float((np.abs(finite) < 1).mean())
+    if negative > 0 and inside >= 0.9:
+        return "returns", f"{negative:.0%} of values negative and {inside:.0%} within (-1, 1)"
+    if negative == 0:
+        return "prices", "all values non-negative"
+    return "prices", f"{negative:.0%} of values negative but only {inside:.0%} within (-1, 1)"
+
+
+def _as_list(assets: object) -> list[str] | None:
+    if assets is None:
+        return None
+    if isinstance(assets, str):
+        return [assets] if assets else None
+    if isinstance(assets, Iterable):
+        items = [str(a) for a in assets]
+        if len(set(items)) != len(items):
+            dup = sorted({a for a in items if items.count(a) > 1})
+            raise ParameterError(f"`assets` names {dup} more than once; list each asset once.")
+        return items or None
+    raise ParameterError(f"`assets` must be a list of asset names, got {assets!r}.")
+
+
+def _as_date(value: object, name: str) -> pd.Timestamp | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, numbers.Number) and not isinstance(value, bool):
+        raise ParameterError(f"`{name}` must be a date such as '2015-01-31', got the number {value!r}.")
+    try:
+        stamp = pd.Timestamp(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"`{name}` must be a date such as '2015-01-31', got {value!r} ({exc}).") from exc
+    if stamp is pd.NaT:
+        raise ParameterError(f"`{name}` must be a date such as '2015-01-31', got {value!r}.")
+    return stamp.tz_localize(None) if stamp.tzinfo is not None else stamp
+
+
+def _read_source(source: object, date_column: str | None) -> tuple[pd.DataFrame, str, str, str | None]:
+    """Return (frame, label, source path, known kind) for a sample, a file or a frame."""
+    if isinstance(source, (pd.DataFrame, pd.Series)):
+        raw = source.to_frame() if isinstance(source, pd.Series) else source
+        if isinstance(raw.index, pd.DatetimeIndex) and not date_column:
+            body = raw.copy()
+            body.columns = [str(c) for c in body.columns]
+            where = _Where("`source` frame", 0, False)
+            frame = _frame_from_raw(body.reset_index(names="__date__"), "__date__", where)
+        else:
+            raw = raw.reset_index(drop=not (raw.index.name is not None)) if not date_column else raw
+            raw = raw.copy()
+            raw.columns = [str(c) for c in raw.columns]
+            frame = _frame_from_raw(raw, date_column, _Where("`source` frame", 0, False))
+        known = source.attrs.get("kind") if source.attrs.get("kind") in ("prices", "returns") else None
+        return frame, "`source` frame", str(source.attrs.get("source", "<DataFrame>")), known
+    if not isinstance(source, (str, Path)):
+        raise TypeError(
+            f"`source` must be a path, a sample name or a DataFrame, got {type(source).__name__}."
+        )
+    key = _sample_key(source.strip()) if isinstance(source, str) else None
+    path = source_path(source)
+    if key is not None:
+        frame = _read_sample(key).copy()
+        return frame, f"sample {str(source).strip()!r}", str(path), _SAMPLES[key][2]
+    raw, first_row = _read_raw(path)
+    where = _Where(f"file {str(path)!r}", first_row, True)
+    return _frame_from_raw(raw, date_column, where), where.label, str(path), None
+
+
+@functools.lru_cache(maxsize=8)
+def _read_sample(key: str) -> pd.DataFrame:
+    frame = pd.read_csv(_DATASETS / _SAMPLES[key][0], index_col=0, parse_dates=True, encoding="utf-8")
+    frame = frame.astype("float64")
+    frame.index.name = "date"
+    frame.columns = pd.Index(frame.columns, dtype="str", name=None)
+    return frame
+
+
+def _apply_missing(
+    frame: pd.DataFrame, missing: str, limit: int | None, kind: str, label: str
+) -> pd.DataFrame:
+    mask = frame.isna().to_numpy()
+    if not mask.any():
+        return frame
+    total = int(mask.sum())
+    if missing == "raise":
+        r, c = np.argwhere(mask)[0]
+        raise DataError(
+            f"{label}: {total} missing value(s); the first is in column {frame.columns[c]!r} at "
+            f"{frame.index[r].date()}. Choose a policy: missing='drop' (drop those dates) or missing='ffill' "
+            f"(carry the last price forward, up to `limit` periods), or restrict `assets`/`start`."
+        )
+    if missing == "drop":
+        keep = ~mask.any(axis=1)
+        out = frame.loc[keep]
+        warnings.warn(
+            f"{label}: dropped {int((~keep).sum())} date(s) with a missing value (missing='drop').",
+            PoolkitWarning,
+            stacklevel=4,
+        )
+        return out
+    # ffill: prices carry the last value; returns fill with 0 (the same thing: the price did not move)
+    started = ~np.logical_and.accumulate(mask, axis=0)  # after the first observation
+    filled = (
+        frame.ffill(limit=limit)
+        if kind == "prices"
+        else frame.mask(frame.isna() & frame.ffill(limit=limit).notna(), 0.0)
+    )
+    left = filled.isna().to_numpy()
+    inner_left = left & started
+    if inner_left.any():
+        r, c = np.argwhere(inner_left)[0]
+        raise DataError(
+            f"{label}: column {frame.columns[c]!r} has a gap longer than limit={limit} at {frame.index[r].date()}; "
+            f"forward-filling it would invent data. Raise `limit`, use missing='drop', or drop the asset."
+        )
+    if left.any():
+        r, c = np.argwhere(left)[0]
+        first_valid = frame.iloc[:, c].first_valid_index()
+        raise DataError(
+            f"{label}: column {frame.columns[c]!r} starts later ({first_valid.date() if first_valid is not None else 'never'}) "
+            f"than the other assets ({frame.index[0].date()}); nothing to carry forward before it. "
+            f"Pass start='{first_valid.date() if first_valid is not None else ''}' or missing='drop'."
+        )
+    warnings.warn(
+        f"{label}: filled {int((mask & ~left).sum())} missing value(s) (missing='ffill', limit={limit}).",
+        PoolkitWarning,
+        stacklevel=4,
+    )
+    return filled
+
+
+def _load(
+    source: object,
+    *,
+    assets: object,
+    start: object,
+    end: object,
+    date_column: str | None,
+    missing: str,
+    limit: int | None,
+    values: str,
+) -> pd.DataFrame:
+    check_choice(missing, _MISSING, name="missing")
+    check_choice(values, _VALUES, name="values")
+    if limit is not None:
+        limit = check_positive_int(limit, name="limit")
+    wanted = _as_list(assets)
+    t0, t1 = _as_date(start, "start"), _as_date(end, "end")
+    if t0 is not None and t1 is not None and t0 > t1:
+        raise ParameterError(f"`start` ({t0.date()}) is after `end` ({t1.date()}); swap them.")
+    frame, label, path, known = _read_source(source, date_column or None)
+
+    empty = frame.columns[frame.isna().all().to_numpy()]
+    if wanted is not None:
+        unknown = [a for a in wanted if a not in frame.columns]
+        if unknown:
+            cols = list(frame.columns)
+            raise DataError(
+                f"{label}: asset {unknown[0]!r} is not in the data.{did_you_mean(unknown[0], cols)} "
+                f"Available ({len(cols)}): {cols[:25]}{'...' if len(cols) > 25 else ''}."
+            )
+        frame = frame[wanted]
+    if len(empty) and (wanted is None or set(empty) & set(wanted)):
+        col = next(c for c in frame.columns if c in set(empty))
+        raise DataError(
+            f"{label}: column {col!r} is entirely empty (no values); drop it or leave it out of `assets`."
+        )
+
+    if not frame.index.is_monotonic_increasing:
+        order = np.argsort(frame.index.values, kind="stable")
+        frame = frame.iloc[order]
+        warnings.warn(f"{label}: dates were not in order; sorted them.", PoolkitWarning, stacklevel=3)
+
+    kind = values if values != "auto" else known
+    if kind is None:
+        kind, reason = _detect_kind(frame)
+        warnings.warn(
+            f"{label}: read the values as {kind} ({reason}); pass values={kind!r} to state it.",
+            PoolkitWarning,
+            stacklevel=3,
+        )
+
+    first, last = frame.index[0], frame.index[-1]
+    if t0 is not None and t0 > last:
+        raise DataError(
+            f"{label}: start={t0.date()} is after the last date of the data ({last.date()}); the data cover {first.date()} to {last.date()}."
+        )
+    if t1 is not None and t1 < first:
+        raise DataError(
+            f"{label}: end={t1.date()} is before the first date of the data ({first.date()}); the data cover {first.date()} to {last.date()}."
+        )
+    if t0 is not None or t1 is not None:
+        frame = frame.loc[t0:t1]  # type: ignore[misc]
+    if frame.shape[0] == 0:
+        raise InsufficientDataError(
+            f"{label}: no dates between start={t0} and end={t1}; the data cover {first.date()} to {last.date()}."
+        )
+
+    if len(frame.index) >= 2:
+        _check_single_frequency(frame.index, label)
+    frame = _apply_missing(frame, missing, limit, kind, label)
+    arr = frame.to_numpy()
+    if kind == "prices" and (arr <= 0).any():
+        r, c = np.argwhere(arr <= 0)[0]
+        hint = (
+            " The values look like returns: pass values='returns'."
+            if _detect_kind(frame)[0] == "returns"
+            else " If these are returns in percent, divide them by 100 and pass values='returns'."
+            if (arr < 0).any()
+            else " Blank the cell (missing) and choose a `missing` policy, or drop the asset."
+        )
+        raise DataError(
+            f"{label}: non-positive price {arr[r, c]:g} in column {frame.columns[c]!r} at {frame.index[r].date()}.{hint}"
+        )
+    if kind == "returns" and (arr <= -1).any():
+        r, c = np.argwhere(arr <= -1)[0]
+        raise DataError(
+            f"{label}: return {arr[r, c]:g} in column {frame.columns[c]!r} at {frame.index[r].date()} is at or below "
+            f"-100 %. Returns must be decimals (0.01 = 1 %): divide percents by 100, or pass values='prices'."
+        )
+    frame = frame.copy()
+    frame.index.name = "date"
+    frame.columns.name = None
+    frame.attrs = {
+        "source": path,
+        "name": str(source) if isinstance(source, (str, Path)) else label,
+        "kind": kind,
+    }
+    return frame
+
+
+def load_prices(
+    source: str | Path | pd.DataFrame = "sample",
+    *,
+    assets: Sequence[str] | None = None,
+    start: str | pd.Timestamp | None = None,
+    end: str | pd.Timestamp | None = None,
+    date_column: str | None = None,
+    frequency: str | None = None,
+    missing: str = "raise",
+    limit: int | None = 5,
+    values: str = "auto",
+    min_obs: int = 2,
+) -> pd.DataFrame:
+    r"""Load a price panel (dates x assets) from a sample, a file or a frame.
+
+    Parameters
+    ----------
+    source : str, Path or DataFrame, default "sample"
+        A bundled sample (``"sample"`` = ``"sample:sp500"``, ``"sample:sp500_index"``,
+        ``"sample:factor_etfs"``, ``"sample:ff_portfolios"``, ``"sample:ff_factors"``),
+        a ``.csv``/``.csv.gz``/``.parquet``/``.xlsx`` file in wide layout (a date
+        column, one column per asset) or long layout (date, asset, value), or a frame.
+    assets : list of str, optional
+        Assets to keep, in this order; None or ``[]`` keeps every asset.
+    start, end : str or Timestamp, optional
+        First and last date kept (inclusive, ISO strings); None or ``""`` = no bound.
+    date_column : str, optional
+        Name of the date column; by default a column named like ``date`` or the first column.
+    frequency : str, optional
+        Resample to ``"weekly"``, ``"monthly"``, ``"quarterly"`` or ``"annual"``,
+        keeping the last price of each period, dated by its last observed
+        date; None or ``""`` keeps the file's.
+    missing : {"raise", "drop", "ffill"}, default "raise"
+        What to do with missing values: raise naming the first, drop every date
+        with one, or carry the last price forward (at most ``limit`` periods).
+        Dropping or filling warns with the count.
+    limit : int, default 5
+        Longest run of missing values ``missing="ffill"`` may fill.
+    values : {"auto", "prices", "returns"}, default "auto"
+        What the file holds. ``"auto"`` detects it (prices are never negative;
+        returns are mostly within (-1, 1) and some are negative) and warns with
+        what it found. A returns file becomes a growth-of-1 index.
+    min_obs : int, default 2
+        Fewest dates the result may have.
+
+    Returns
+    -------
+    DataFrame
+        float64 prices, sorted DatetimeIndex named ``date``, one column per
+        asset; ``attrs`` holds ``source`` (file path), ``name`` and ``kind``.
+
+    Raises
+    ------
+    DataError
+        Missing, empty or unreadable file; unknown format; no date column;
+        unparseable or duplicated dates; non-numeric cell; non-positive price;
+        an empty column; an unknown asset (nearest names suggested); start or
+        end outside the data; missing values under ``missing="raise"``; mixed
+        frequencies. Each message names the file, column and row or date.
+    InsufficientDataError
+        Fewer than ``min_obs`` dates remain.
+    ParameterError
+        Start after end, an unknown option.
+
+    Notes
+    -----
+    A returns file is turned into the value of 1 invested just before its first
+    date, :math:`V_t = \prod_{k \le t} (1 + R_k)`, with a
+    :class:`~poolkit.exceptions.PoolkitWarning`. Unsorted dates are sorted, with a warning.
+
+    Examples
+    --------
+    >>> prices = load_prices("sample", assets=["AAPL", "MSFT"], end="1990-01-05")
+    >>> float(prices.loc["1990-01-02", "MSFT"])
+    0.384
+    """
+    frame = _load(
+        source,
+        assets=assets,
+        start=start,
+        end=end,
+        date_column=date_column,
+        missing=missing,
+        limit=limit,
+        values=values,
+    )
+    if frame.attrs["kind"] == "returns":
+        warnings.warn(
+            f"{frame.attrs['name']} holds returns; returning the growth of 1 invested before its first date.",
+            PoolkitWarning,
+            stacklevel=2,
+        )
+        attrs = frame.attrs
+        frame = np.exp(np.log1p(frame).cumsum())
+        frame.attrs = dict(attrs, kind="prices")
+    if frequency:
+        target, rule = _resample_rule(frame, frequency, "prices")
+        attrs = frame.attrs
+        frame = _resample_prices(frame, rule, attrs["name"])
+        frame.attrs = dict(attrs, frequency=target)
+    minimum = check_positive_int(min_obs, name="min_obs")
+    if len(frame) < minimum:
+        raise InsufficientDataError(
+            f"{frame.attrs['name']}: {len(frame)} date(s) loaded but at least {minimum} are needed; widen start/end "
+            f"or use a higher frequency."
+        )
+    return frame
+
+
+def load_returns(
+    source: str | Path | pd.DataFrame = "sample",
+    *,
+    kind: str = "simple",
+    frequency: str | None = None,
+    assets: Sequence[str] | None = None,
+    start: str | pd.Timestamp | None = None,
+    end: str | pd.Timestamp | None = None,
+    date_column: str | None = None,
+    missing: str = "raise",
+    limit: int | None = 5,
+    values: str = "auto",
+    min_obs: int = 2,
+) -> pd.DataFrame:
+    r"""Load periodic returns (dates x assets) from a sample, a file or a frame.
+
+    A file of prices is turned into returns; a file of returns (decimal simple
+    returns, 0.01 = 1 %) is used as it is. See :func:`load_prices` for the
+    accepted sources, layouts and the errors raised.
+
+    Parameters
+    ----------
+    source : str, Path or DataFrame, default "sample"
+        Sample name, file path or frame (see :func:`load_prices`).
+    kind : {"simple", "log"}, default "simple"
+        Simple returns :math:`P_t/P_{t-1} - 1` or log returns :math:`\ln(P_t/P_{t-1})`.
+    frequency : str, optional
+        ``"weekly"``, ``"monthly"``, ``"quarterly"`` or ``"annual"``: prices are
+        sampled at period ends, returns are compounded (:func:`resample_returns`).
+    assets, start, end, date_column, missing, limit, values
+        As in :func:`load_prices`. ``start`` and ``end`` bound the dates read:
+        with prices, the first return is that of the second date kept.
+        ``missing="ffill"`` on a returns file fills with 0 (an unchanged price).
+    min_obs : int, default 2
+        Fewest returns the result may have.
+
+    Returns
+    -------
+    DataFrame
+        float64 returns, sorted DatetimeIndex named ``date``, one column per
+        asset; ``attrs``: ``source``, ``name``, ``kind="returns"``, ``returns_kind``.
+
+    Raises
+    ------
+    DataError, InsufficientDataError, ParameterError
+        As in :func:`load_prices`; InsufficientDataError when fewer than
+        ``min_obs`` returns remain.
+
+    Notes
+    -----
+    .. math:: R_t = \frac{P_t}{P_{t-1}} - 1, \qquad r_t = \ln(1 + R_t).
+
+    Examples
+    --------
+    >>> r = load_returns("sample:ff_factors", assets=["MktRF"], end="1949-03-01")
+    >>> r["MktRF"].tolist()
+    [0.0023, -0.0293, 0.0404]
+    """
+    check_choice(kind, _KINDS, name="kind")
+    frame = _load(
+        source,
+        assets=assets,
+        start=start,
+        end=end,
+        date_column=date_column,
+        missing=missing,
+        limit=limit,
+        values=values,
+    )
+    attrs = frame.attrs
+    if attrs["kind"] == "prices":
+        if frequency:
+            target, rule = _resample_rule(frame, frequency, "prices")
+            frame = _resample_prices(frame, rule, attrs["name"])
+            attrs = dict(attrs, frequency=target)
+        if len(frame) < 2:
+            raise InsufficientDataError(
+                f"{attrs['name']}: {len(frame)} price date(s) loaded; at least 2 are needed for a return. "
+                f"Widen start/end or use a higher frequency."
+            )
+        out = to_returns(frame, kind=kind)
+    else:
+        out = frame
+        if frequency:
+            out = resample_returns(out, frequency)
+            attrs = dict(attrs, frequency=out.attrs["frequency"])
+        if kind == "log":
+            out = np.log1p(out)
+    assert isinstance(out, pd.DataFrame)
+    out.index.name = "date"
+    out.attrs = dict(attrs, kind="returns", returns_kind=kind)
+    minimum = check_positive_int(min_obs, name="min_obs")
+    if len(out) < minimum:
+        raise InsufficientDataError(
+            f"{attrs['name']}: {len(out)} return(s) loaded but at least {minimum} are needed; widen start/end or "
+            f"use a higher frequency."
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- catalogue
+
+
+def samples() -> pd.DataFrame:
+    """List the bundled data sets.
+
+    Returns
+    -------
+    DataFrame
+        One row per data set, indexed by its name (``"sample:..."``), with
+        columns ``frequency``, ``values`` (prices or returns), ``rows``,
+        ``assets``, ``start``, ``end``, ``description``, ``licence`` and ``file``.
+
+    Examples
+    --------
+    >>> table = samples()
+    >>> int(table.loc["sample:sp500", "assets"])
+    20
+    """
+    rows = []
+    for key, (file, freq, kind, description, licence) in _SAMPLES.items():
+        frame = _read_sample(key)
+        rows.append(
+            {
+                "name": f"sample:{key}",
+                "frequency": freq,
+                "values": kind,
+                "rows": frame.shape[0],
+                "assets": frame.shape[1],
+                "start": frame.index[0].date().isoformat(),
+                "end": frame.index[-1].date().isoformat(),
+                "description": description,
+                "licence": licence,
+                "file": file,
+            }
+        )
+    return pd.DataFrame(rows).set_index("name")
+
+
+def overview(frame: pd.DataFrame) -> pd.Series:
+    """Summarise what a loaded frame holds: source, kind, assets, dates and frequency.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        A frame from :func:`load_prices` or :func:`load_returns` (or any frame indexed by date).
+
+    Returns
+    -------
+    Series
+        ``name``, ``source``, ``kind``, ``assets``, ``dates``, ``first``, ``last``,
+        ``frequency``, ``periods_per_year``, ``missing`` (count of NaN).
+
+    Examples
+    --------
+    >>> overview(load_returns("sample:ff_factors"))["periods_per_year"]
+    12
+    """
+    if not isinstance(frame, pd.DataFrame) or not isinstance(frame.index, pd.DatetimeIndex):
+        raise TypeError(
+            "`frame` must be a DataFrame indexed by dates; load it with poolkit.data.load_prices."
+        )
+    ppy = periods_per_year(frame.index) if len(frame) > 1 else None
+    return pd.Series(
+        {
+            "name": frame.attrs.get("name", ""),
+            "source": frame.attrs.get("source", ""),
+            "kind": frame.attrs.get("kind", _detect_kind(frame)[0]),
+            "assets": frame.shape[1],
+            "dates": frame.shape[0],
+            "first": frame.index.min().date().isoformat(),
+            "last": frame.index.max().date().isoformat(),
+            "frequency": _PPY_NAME.get(ppy, "") if ppy else "",
+            "periods_per_year": ppy,
+            "missing": int(frame.isna().to_numpy().sum()),
+        },
+        name="overview",
+        dtype=object,
+    )
+
+
+# --------------------------------------------------------------------------- quality
+
+
+def _runs(mask: np.ndarray, min_length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per column of a boolean (n, m) mask: longest run of True, number of runs >= min_length."""
+    n, m = mask.shape
+    padded = np.zeros((m, n + 2), dtype=np.int8)
+    padded[:, 1:-1] = mask.T
+    edges = np.diff(padded, axis=1)
+    s_col, s_pos = np.nonzero(edges == 1)
+    _, e_pos = np.nonzero(edges == -1)
+    lengths = e_pos - s_pos
+    longest = np.zeros(m, dtype=np.int64)
+    np.maximum.at(longest, s_col, lengths)
+    count = np.bincount(s_col[lengths >= min_length], minlength=m)
+    return longest, count
+
+
+def quality_report(
+    frame: pd.DataFrame,
+    *,
+    kind: str | None = None,
+    stale_run: int = 5,
+    threshold: float = 10.0,
+) -> pd.DataFrame:
+    r"""Report the data quality of each asset: coverage, gaps, stale values, extreme moves.
+
+    Parameters
+    ----------
+    frame : DataFrame (n_dates, n_assets)
+        Prices or returns indexed by date (NaN allowed: they are what is counted).
+    kind : {"prices", "returns"}, optional
+        What ``frame`` holds; by default ``frame.attrs["kind"]``, else detected.
+    stale_run : int, default 5
+        A run of at least this many consecutive unchanged prices (zero returns)
+        counts as a stale run.
+    threshold : float, default 10
+        A move is extreme when its robust z-score exceeds this in absolute value.
+
+    Returns
+    -------
+    DataFrame
+        One row per asset (index ``asset``) with columns ``first``, ``last``
+        (first and last observed date), ``observations``, ``missing`` (NaN
+        between first and last), ``longest_gap`` (longest run of consecutive
+        NaN there), ``stale_runs``, ``longest_stale`` (in periods),
+        ``extreme_moves``, ``max_abs_z`` and ``duplicates`` (repeated dates).
+
+    Raises
+    ------
+    TypeError
+        If ``frame`` is not a DataFrame indexed by dates.
+    ParameterError
+        If ``kind``, ``stale_run`` or ``threshold`` is invalid.
+
+    Notes
+    -----
+    Moves are returns (computed from prices when needed, across gaps). The
+    robust z-score of a return uses the median and the median absolute
+    deviation (MAD) instead of mean and standard deviation, so that the
+    outliers being searched for do not hide themselves:
+
+    .. math:: z_t = \frac{R_t - \operatorname{med}(R)}{1.4826\,\operatorname{MAD}(R)},
+              \qquad \operatorname{MAD}(R) = \operatorname{med}\lvert R_t - \operatorname{med}(R)\rvert ,
+
+    where 1.4826 makes the MAD a consistent estimate of :math:`\sigma` for normal data.
+
+    References
+    ----------
+    .. [1] Rousseeuw, P. J. and Croux, C. (1993). Alternatives to the median absolute
+       deviation. J. Amer. Statist. Assoc. 88(424), 1273-1283.
+
+    Examples
+    --------
+    >>> idx = pd.date_range("2024-01-01", periods=8)
+    >>> p = pd.DataFrame({"A": [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.1, 1.2],
+    ...                   "B": [1.0, 1.1, None, None, 1.0, 1.1, 1.2, 1.1]}, index=idx)
+    >>> quality_report(p, kind="prices")[["missing", "longest_gap", "stale_runs"]].to_dict("index")
+    {'A': {'missing': 0, 'longest_gap': 0, 'stale_runs': 1}, 'B': {'missing': 2, 'longest_gap': 2, 'stale_runs': 0}}
+    """
+    if not isinstance(frame, pd.DataFrame) or not isinstance(frame.index, pd.DatetimeIndex):
+        raise TypeError("`frame` must be a DataFrame indexed by dates (a DatetimeIndex).")
+    stale_run = check_positive_int(stale_run, name="stale_run", minimum=2)
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not threshold > 0:
+        raise ParameterError(
+            f"`threshold` must be a positive number of robust standard deviations, got {threshold!r}."
+        )
+    if kind is None:
+        kind = (
+            frame.attrs.get("kind")
+            if frame.attrs.get("kind") in ("prices", "returns")
+            else _detect_kind(frame)[0]
+        )
+    check_choice(kind, ("prices", "returns"), name="kind")
+    data = frame.sort_index(kind="stable")
+    values = data.to_numpy(dtype="float64")
+    n, m = values.shape
+    obs = ~np.isnan(values)
+    any_obs = obs.any(axis=0)
+    first_pos = np.where(any_obs, obs.argmax(axis=0), 0)
+    last_pos = np.where(any_obs, n - 1 - obs[::-1].argmax(axis=0), -1)
+    rows = np.arange(n)[:, None]
+    inside = (rows >= first_pos) & (rows <= last_pos)
+    holes = ~obs & inside
+    longest_gap, _ = _runs(holes, 1)
+
+    # moves between consecutive observations (gaps bridged by carrying the last value)
+    carried = pd.DataFrame(values).ffill().to_numpy()
+    if kind == "prices":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            moves = carried[1:] / carried[:-1] - 1.0
+        moves[~obs[1:]] = np.nan
+        unchanged = np.zeros_like(obs)
+        unchanged[1:] = (carried[1:] == carried[:-1]) & obs[1:]
+        # a stale run of k equal prices = k - 1 unchanged moves
+        _, stale = _runs(unchanged, stale_run - 1)
+        longest_stale, _ = _runs(unchanged, 1)
+        longest_stale = np.where(longest_stale > 0, longest_stale + 1, 0)
+    else:
+        moves = np.where(obs, values, np.nan)
+        zero = obs & (values == 0.0)
+        longest_stale, stale = _runs(zero, stale_run)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        med = np.nanmedian(moves, axis=0) if moves.size else np.full(m, np.nan)
+        mad = np.nanmedian(np.abs(moves - med), axis=0) if moves.size else np.full(m, np.nan)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.abs(moves - med) / (1.4826 * mad)
+        z = np.where(np.isnan(moves), np.nan, z)
+        z = np.where(np.isnan(z) & ~np.isnan(moves), 0.0, z)  # 0/0: a move equal to a constant median
+        extreme = (z > threshold).sum(axis=0)
+        max_z = np.nanmax(np.where(np.isnan(z), -np.inf, z), axis=0) if moves.size else np.full(m, np.nan)
+    max_z = np.where(np.isfinite(max_z) | (max_z == np.inf), max_z, np.nan)
+    dates = data.index
+    duplicates = int(dates.duplicated().sum())
+    report = pd.DataFrame(
+        {
+            "first": pd.DatetimeIndex(np.where(any_obs, dates.values[first_pos], np.datetime64("NaT"))),
+            "last": pd.DatetimeIndex(
+                np.where(any_obs, dates.values[np.maximum(last_pos, 0)], np.datetime64("NaT"))
+            ),
+            "observations": obs.sum(axis=0).astype("int64"),
+            "missing": holes.sum(axis=0).astype("int64"),
+            "longest_gap": longest_gap.astype("int64"),
+            "stale_runs": np.asarray(stale, dtype="int64"),
+            "longest_stale": np.asarray(longest_stale, dtype="int64"),
+            "extreme_moves": np.asarray(extreme, dtype="int64"),
+            "max_abs_z": max_z.astype("float64"),
+            "duplicates": np.full(m, duplicates, dtype="int64"),
+        },
+        index=pd.Index(frame.columns.copy(), name="asset"),
+    )
+    return report
