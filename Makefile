@@ -56,9 +56,13 @@ test: install-dev browser
 quick: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS) -m "not notebook and not browser and not slow"
 
-## make lab: open the notebooks in JupyterLab (--allow-root only when running as root)
+## make lab: open the notebooks in JupyterLab (--allow-root only when running as root); explorers are live
 lab: install
-	$(BIN)/jupyter lab --notebook-dir=notebooks $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+	POOLKIT_INTERACTIVE=1 $(BIN)/jupyter lab --notebook-dir=notebooks $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+
+## make app: serve the explorers (notebook 06) with Voila on 127.0.0.1, with an access token
+app: install
+	$(BIN)/poolkit app $(APP_ARGS)
 
 ## make bench: install the peer libraries (extra `bench`) and compare poolkit with them -> benchmarks/results.md
 bench: install-dev
