@@ -1,0 +1,767 @@
+"""One entry point by name (allocate), expected returns, and the walk-forward backtest."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from poolkit._validation import check_choice, check_positive_int, check_returns
+from poolkit.exceptions import ParameterError, PoolkitWarning
+
+__all__ = [
+    "METHODS",
+    "BacktestResult",
+    "allocate",
+    "allocate_many",
+    "backtest",
+    "backtest_many",
+    "compare",
+    "expected_returns",
+    "portfolio_stats",
+    "risk_contribution_table",
+]
+
+EXPECTED_RETURN_METHODS = ("historical_mean", "ewma", "capm")
+
+#: Methods known to :func:`allocate`, in teaching order.
+METHODS = (
+    "equal",
+    "inverse_volatility",
+    "inverse_variance",
+    "min_variance",
+    "max_sharpe",
+    "mean_variance",
+    "risk_parity",
+    "max_diversification",
+    "min_cvar",
+    "hrp",
+    "herc",
+)
+#: Risk aversion of "mean_variance" in :func:`allocate` when no target is given (unit-free:
+#: the utility mu'w - delta/2 w'Sw scales with the period length as a whole).
+DEFAULT_RISK_AVERSION = 2.5
+_CONSTRAINED = {"min_variance", "max_sharpe", "mean_variance", "max_diversification", "min_cvar"}
+_NEEDS_MU = {"max_sharpe", "mean_variance"}
+
+
+def _ppy(index: pd.Index) -> int:
+    from poolkit import data
+
+    return int(data.periods_per_year(index))
+
+
+def expected_returns(
+    returns: pd.DataFrame,
+    method: str = "historical_mean",
+    *,
+    halflife: float = 63.0,
+    benchmark: pd.Series | None = None,
+    risk_free: float = 0.0,
+    periods_per_year: int | None = None,
+) -> pd.Series:
+    r"""Estimate the expected return of each asset, per period.
+
+    Parameters
+    ----------
+    returns : DataFrame of shape (n_dates, n_assets)
+        Periodic returns (no NaN).
+    method : {"historical_mean", "ewma", "capm"}, default "historical_mean"
+        Sample mean; exponentially weighted mean; or the CAPM equilibrium return.
+    halflife : float, default 63
+        Half-life in periods of the "ewma" weights.
+    benchmark : Series, optional
+        Market returns for "capm" (same dates); default: the equal-weighted pool of the assets.
+    risk_free : float, default 0.0
+        Annual risk-free rate for "capm", as :math:`(1+r_f)^{1/p}-1` per period.
+    periods_per_year : int, optional
+        Inferred from the dates when omitted.
+
+    Returns
+    -------
+    Series
+        Expected return per period, indexed by asset, named ``"expected_return"``.
+
+    Raises
+    ------
+    ParameterError
+        If ``method`` is unknown or ``halflife`` not positive.
+    DataError, InsufficientDataError, AlignmentError
+        If ``returns`` or ``benchmark`` is unusable.
+
+    Notes
+    -----
+    .. math:: \hat\mu_i = \frac1T\sum_t r_{it}, \qquad
+              \hat\mu_i^{\mathrm{ewma}} = \frac{\sum_t \lambda^{T-t} r_{it}}{\sum_t \lambda^{T-t}},\;
+              \lambda = 2^{-1/h}, \qquad
+              \hat\mu_i^{\mathrm{CAPM}} = r_f + \beta_i (\bar r_m - r_f),
+
+    with :math:`\beta_i = \mathrm{cov}(r_i, r_m)/\mathrm{var}(r_m)`. Sample means are
+    very noisy (their standard error is :math:`\sigma/\sqrt T`), which is why max-Sharpe
+    portfolios built on them are unstable; CAPM returns shrink them towards the market.
+
+    References
+    ----------
+    .. [1] Sharpe, W. F. (1964). Capital asset prices. J. Finance 19(3), 425-442.
+    .. [2] Merton, R. C. (1980). On estimating the expected return on the market.
+           J. Financial Economics 8(4), 323-361.
+
+    Examples
+    --------
+    >>> idx = pd.date_range("2024-01-01", periods=4, freq="B", name="date")
+    >>> r = pd.DataFrame({"A": [0.01, 0.03, -0.01, 0.01], "B": [0.0, 0.01, 0.0, 0.01]}, index=idx)
+    >>> expected_returns(r).round(4).tolist()
+    [0.01, 0.005]
+    """
+    method = check_choice(method, EXPECTED_RETURN_METHODS, name="method")
+    frame, _ = check_returns(returns, name="returns", min_obs=2)
+    return _expected_returns(
+        frame,
+        method,
+        halflife=halflife,
+        benchmark=benchmark,
+        risk_free=risk_free,
+        periods_per_year=periods_per_year,
+    )
+
+
+def _expected_returns(
+    frame: pd.DataFrame,
+    method: str,
+    *,
+    halflife: float = 63.0,
+    benchmark: pd.Series | None = None,
+    risk_free: float = 0.0,
+    periods_per_year: int | None = None,
+) -> pd.Series:
+    """:func:`expected_returns` of a checked frame."""
+    r = frame.to_numpy()
+    if method == "historical_mean":
+        mu = r.mean(axis=0)
+    elif method == "ewma":
+        if not halflife > 0:
+            raise ParameterError(f"`halflife` must be > 0 periods, got {halflife!r}.")
+        wts = 0.5 ** (np.arange(len(r))[::-1] / float(halflife))
+        mu = wts @ r / wts.sum()
+    else:
+        from poolkit._validation import check_aligned
+
+        if benchmark is None:
+            m = r.mean(axis=1)
+        else:
+            bench = check_aligned(benchmark, frame.index, name="benchmark")
+            m = bench.to_numpy()
+        ppy = periods_per_year or _ppy(frame.index)
+        rf = float((1.0 + float(risk_free)) ** (1.0 / ppy) - 1.0)
+        mc = m - m.mean()
+        beta = (r - r.mean(axis=0)).T @ mc / (mc @ mc)
+        mu = rf + beta * (m.mean() - rf)
+    return pd.Series(mu, index=frame.columns.copy(), name="expected_return")
+
+
+def _method_function(method: str) -> Callable[..., pd.Series]:
+    from poolkit import allocation as al
+
+    return {
+        "inverse_volatility": al.inverse_volatility,
+        "inverse_variance": al.inverse_variance,
+        "min_variance": al.min_variance,
+        "max_sharpe": al.max_sharpe,
+        "mean_variance": al.mean_variance,
+        "risk_parity": al.risk_parity,
+        "max_diversification": al.max_diversification,
+    }[method]
+
+
+def allocate(
+    returns: pd.DataFrame,
+    method: str,
+    *,
+    cov_method: str = "sample",
+    expected_return_method: str = "historical_mean",
+    risk_free: float = 0.0,
+    bounds: Any = (0.0, 1.0),
+    groups: Mapping[Any, Any] | pd.Series | None = None,
+    group_bounds: Mapping[Any, Any] | tuple[float, float] | None = None,
+    **params: Any,
+) -> pd.Series:
+    r"""Compute the weights of one allocation method, by name, from returns.
+
+    Parameters
+    ----------
+    returns : DataFrame of shape (n_dates, n_assets)
+        Periodic returns (no NaN).
+    method : str
+        One of ``METHODS``: "equal", "inverse_volatility", "inverse_variance",
+        "min_variance", "max_sharpe", "mean_variance", "risk_parity",
+        "max_diversification", "min_cvar", "hrp", "herc".
+    cov_method : str, default "sample"
+        Estimator of :func:`poolkit.risk.covariance` ("sample", "ledoit_wolf", "oas", "ewma").
+    expected_return_method : str, default "historical_mean"
+        Estimator of :func:`expected_returns` for "max_sharpe" and "mean_variance".
+    risk_free : float, default 0.0
+        Annual risk-free rate (max Sharpe).
+    bounds, groups, group_bounds
+        Constraints, as in :func:`min_variance`; used by min_variance, max_sharpe,
+        mean_variance, max_diversification and min_cvar. The other methods are
+        long-only by construction and warn (PoolkitWarning) when constraints are set.
+    **params
+        Passed to the method (e.g. ``target_return``, ``level``, ``linkage``, ``budgets``).
+
+    Returns
+    -------
+    Series
+        Weights indexed by asset, named after ``method``, summing to 1.
+
+    Raises
+    ------
+    ParameterError
+        If ``method`` is unknown (with a suggestion) or a parameter does not fit it.
+    InfeasibleError, SolverError, CovarianceError
+        From the method itself.
+
+    Notes
+    -----
+    Covariances are per period: :math:`\hat\Sigma` from ``risk.covariance(returns,
+    method=cov_method)``; expected returns per period from :func:`expected_returns`;
+    the annual ``risk_free`` becomes :math:`(1+r_f)^{1/p}-1` per period, with :math:`p`
+    the periods per year of the dates. "mean_variance" without a target maximises
+    :math:`\mu^\top w - \tfrac{\delta}{2} w^\top\Sigma w` with :math:`\delta = 2.5`.
+
+    Examples
+    --------
+    >>> idx = pd.date_range("2024-01-01", periods=4, freq="B", name="date")
+    >>> r = pd.DataFrame({"A": [0.01, -0.01, 0.01, -0.01], "B": [0.02, -0.02, 0.02, -0.02]}, index=idx)
+    >>> allocate(r, "equal").tolist()
+    [0.5, 0.5]
+    """
+    method = check_choice(method, METHODS, name="method")
+    frame, _ = check_returns(returns, name="returns", min_obs=2)
+    return _allocate(
+        frame,
+        method,
+        cov_method=cov_method,
+        expected_return_method=expected_return_method,
+        risk_free=risk_free,
+        bounds=bounds,
+        groups=groups,
+        group_bounds=group_bounds,
+        **params,
+    )
+
+
+def _allocate(
+    frame: pd.DataFrame,
+    method: str,
+    *,
+    cov_method: str = "sample",
+    expected_return_method: str = "historical_mean",
+    risk_free: float = 0.0,
+    bounds: Any = (0.0, 1.0),
+    groups: Mapping[Any, Any] | pd.Series | None = None,
+    group_bounds: Mapping[Any, Any] | tuple[float, float] | None = None,
+    _cache: dict[str, Any] | None = None,
+    **params: Any,
+) -> pd.Series:
+    """:func:`allocate` on returns already checked (a window of a checked frame).
+
+    ``_cache`` shares the covariance and expected returns of one window between methods.
+    """
+    cache: dict[str, Any] = {} if _cache is None else _cache
+
+    def get_cov() -> pd.DataFrame:
+        if "cov" not in cache:
+            from poolkit import risk
+
+            cache["cov"] = risk.covariance(frame, method=cov_method)
+        return cache["cov"]
+
+    def get_mu() -> pd.Series:
+        if "mu" not in cache:
+            check_choice(expected_return_method, EXPECTED_RETURN_METHODS, name="expected_return_method")
+            cache["mu"] = _expected_returns(frame, expected_return_method, risk_free=risk_free)  # per period
+        return cache["mu"]
+
+    default_bounds = isinstance(bounds, (tuple, list)) and tuple(bounds) == (0.0, 1.0)
+    constrained = (bounds is not None and not default_bounds) or bool(groups)
+    cons = {"bounds": bounds, "groups": groups, "group_bounds": group_bounds}
+    if method not in _CONSTRAINED and constrained:
+        warnings.warn(
+            f"allocate: method {method!r} does not take bounds or group constraints; they are ignored "
+            f"(it is long-only by construction).",
+            PoolkitWarning,
+            stacklevel=2,
+        )
+    if method == "equal":
+        from poolkit.allocation import equal_weights
+
+        w = _weights(lambda **p: equal_weights(frame.columns, **p), params, method)
+    elif method == "min_cvar":
+        from poolkit.allocation._risk_based import _min_cvar
+
+        w = _weights(lambda **p: _min_cvar(frame, **cons, **p), params, method)
+    elif method in ("hrp", "herc"):
+        from poolkit import allocation as al
+
+        cov = get_cov()
+        func = al.hrp if method == "hrp" else al.herc
+        w = _weights(lambda **p: func(cov, **p), params, method)
+    else:
+        cov = get_cov()
+        func = _method_function(method)
+        if method in _NEEDS_MU:
+            mu = get_mu()
+            extra: dict[str, Any] = {**cons}
+            if method == "max_sharpe":
+                extra.update(risk_free=risk_free, periods_per_year=_ppy(frame.index))
+            elif not {"target_return", "target_volatility", "risk_aversion"} & set(params):
+                extra.update(risk_aversion=DEFAULT_RISK_AVERSION)
+            w = _weights(lambda **p: func(mu, cov, **extra, **p), params, method)
+        elif method in _CONSTRAINED:
+            w = _weights(lambda **p: func(cov, **cons, **p), params, method)
+        else:
+            w = _weights(lambda **p: func(cov, **p), params, method)
+    return w.rename(method)
+
+
+def _weights(call: Callable[..., pd.Series], params: dict[str, Any], method: str) -> pd.Series:
+    try:
+        return call(**params)
+    except TypeError as exc:
+        if "unexpected keyword argument" in str(exc) or "positional argument" in str(exc):
+            raise ParameterError(
+                f"allocate: method {method!r} does not take parameter(s) {sorted(params)}: {exc}"
+            ) from exc
+        raise
+
+
+def allocate_many(returns: pd.DataFrame, methods: Sequence[str], **params: Any) -> pd.DataFrame:
+    """Compute the weights of several methods side by side.
+
+    Parameters
+    ----------
+    returns : DataFrame of shape (n_dates, n_assets)
+        Periodic returns (no NaN).
+    methods : sequence of str
+        Method names of :func:`allocate`.
+    **params
+        Passed to :func:`allocate` for every method.
+
+    Returns
+    -------
+    DataFrame
+        Assets x methods; each column sums to 1.
+
+    Examples
+    --------
+    >>> idx = pd.date_range("2024-01-01", periods=4, freq="B", name="date")
+    >>> r = pd.DataFrame({"A": [0.01, -0.01, 0.02, -0.01], "B": [0.02, -0.02, 0.01, -0.02]}, index=idx)
+    >>> allocate_many(r, ["equal", "inverse_variance"]).sum().round(12).tolist()
+    [1.0, 1.0]
+    """
+    if isinstance(methods, str) or not len(methods):
+        raise ParameterError(
+            f"`methods` must be a non-empty list of method names such as {list(METHODS[:3])}."
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PoolkitWarning)
+        cols = {m: allocate(returns, m, **params) for m in methods}
+    out = pd.DataFrame(cols)
+    out.columns.name = "method"
+    return out
+
+
+@dataclass
+class BacktestResult:
+    r"""Outcome of a walk-forward backtest of one allocation method.
+
+    Attributes
+    ----------
+    method : str
+        Name of the allocation method.
+    weights : DataFrame
+        Target weights set at each rebalance date (rows) for each asset (columns).
+    returns : Series
+        Out-of-sample portfolio return of each period after costs, named after the method.
+    turnover : Series
+        One-way turnover :math:`\sum_i |w_i^{new} - w_i^{drift}|` at each rebalance.
+    costs : Series
+        Return lost to trading costs at each rebalance (``costs * turnover``).
+    """
+
+    method: str
+    weights: pd.DataFrame
+    returns: pd.Series
+    turnover: pd.Series
+    costs: pd.Series
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def cost_drag(self) -> float:
+        """Annualised return lost to trading costs."""
+        years = len(self.returns) / _ppy(self.returns.index) if len(self.returns) else 1.0
+        return float(self.costs.sum() / years)
+
+    @property
+    def mean_turnover(self) -> float:
+        """Average one-way turnover per rebalance after the first (initial) one."""
+        tail = self.turnover.iloc[1:]
+        return float(tail.mean()) if len(tail) else 0.0
+
+
+def _rebalance_dates(index: pd.DatetimeIndex, rebalance: str) -> np.ndarray:
+    """Positions of the last date of each calendar period ("D", "W", "M", "Q", "Y")."""
+    codes = {"D": None, "W": "W", "M": "M", "Q": "Q", "Y": "Y", "A": "Y"}
+    freq = check_choice(str(rebalance).upper().rstrip("E") or "?", list(codes), name="rebalance")
+    if codes[freq] is None:
+        return np.arange(len(index))
+    periods = index.to_period(codes[freq])
+    last = np.flatnonzero(periods[1:] != periods[:-1])
+    return np.concatenate([last, [len(index) - 1]])
+
+
+def backtest(
+    returns: pd.DataFrame,
+    method: str,
+    *,
+    rebalance: str = "M",
+    lookback: int = 252,
+    costs: float = 0.0,
+    **params: Any,
+) -> BacktestResult:
+    r"""Walk-forward, out-of-sample backtest of an allocation method.
+
+    At the close of each rebalance date :math:`t` the weights are computed from the
+    ``lookback`` periods ending at :math:`t` and held (drifting with prices) until the
+    next rebalance date; the first decision needs a full lookback window.
+
+    Parameters
+    ----------
+    returns : DataFrame of shape (n_dates, n_assets)
+        Periodic returns (no NaN), DatetimeIndex.
+    method : str
+        A method name of :func:`allocate`.
+    rebalance : {"M", "W", "Q", "Y", "D"}, default "M"
+        Calendar period between rebalances (last trading date of each period).
+    lookback : int, default 252
+        Periods of history used at each rebalance.
+    costs : float, default 0.0
+        Proportional trading cost per unit of one-way turnover (0.001 = 10 bp), charged
+        on the first period after the rebalance.
+    **params
+        Passed to :func:`allocate` (cov_method, bounds, risk_free, ...).
+
+    Returns
+    -------
+    BacktestResult
+        ``weights`` at each rebalance, out-of-sample ``returns``, ``turnover``, ``costs``.
+
+    Raises
+    ------
+    InsufficientDataError
+        If there are not more than ``lookback`` dates.
+    ParameterError
+        If ``rebalance``, ``lookback`` or ``costs`` is invalid.
+
+    Notes
+    -----
+    Between rebalances the holdings drift: :math:`w_{t+1} \propto w_t (1 + r_{t+1})`, and
+    the portfolio return is :math:`r_{P,t} = w_{t-1}^\top r_t`. At a rebalance the one-way
+    turnover is :math:`\tau = \sum_i |w_i^{target} - w_i^{drift}|` and costs
+    :math:`c\,\tau` are subtracted from the next period's return.
+
+    References
+    ----------
+    .. [1] DeMiguel, V., Garlappi, L., Uppal, R. (2009). Optimal versus naive diversification.
+           Rev. Financial Studies 22(5), 1915-1953.
+
+    Examples
+    --------
+    >>> idx = pd.date_range("2024-01-01", periods=60, freq="B", name="date")
+    >>> r = pd.DataFrame({"A": 0.001, "B": 0.002}, index=idx)
+    >>> res = backtest(r, "equal", lookback=20)
+    >>> round(float(res.returns.iloc[0]), 6)  # half in each asset
+    0.0015
+    """
+    return backtest_many(returns, [method], rebalance=rebalance, lookback=lookback, costs=costs, **params)[
+        method
+    ]
+
+
+def backtest_many(
+    returns: pd.DataFrame,
+    methods: Sequence[str],
+    *,
+    rebalance: str = "M",
+    lookback: int = 252,
+    costs: float = 0.0,
+    **params: Any,
+) -> dict[str, BacktestResult]:
+    """Run :func:`backtest` for several methods with the same settings.
+
+    Parameters
+    ----------
+    returns : DataFrame of shape (n_dates, n_assets)
+        Periodic returns (no NaN).
+    methods : sequence of str
+        Method names of :func:`allocate`.
+    rebalance, lookback, costs
+        As in :func:`backtest`.
+    **params
+        Passed to :func:`allocate` (cov_method, bounds, risk_free, ...). The covariance
+        and expected returns of each window are estimated once and shared by the methods.
+
+    Returns
+    -------
+    dict of str to BacktestResult
+        One result per method, in the order given.
+
+    Examples
+    --------
+    >>> idx = pd.date_range("2024-01-01", periods=60, freq="B", name="date")
+    >>> r = pd.DataFrame({"A": 0.001, "B": 0.002}, index=idx)
+    >>> sorted(backtest_many(r, ["equal"], lookback=20))
+    ['equal']
+    """
+    from poolkit._validation import check_fraction
+    from poolkit.exceptions import InsufficientDataError
+
+    if isinstance(methods, str) or not len(methods):
+        raise ParameterError(
+            f"`methods` must be a non-empty list of method names such as {list(METHODS[:3])}."
+        )
+    methods = [check_choice(m, METHODS, name="method") for m in methods]
+    frame, _ = check_returns(returns, name="returns", min_obs=2)
+    frame.attrs = {}  # our copy; metadata would be deep-copied into every window
+    if not isinstance(frame.index, pd.DatetimeIndex):
+        raise ParameterError("`returns` needs a DatetimeIndex of dates for a backtest.")
+    lookback = check_positive_int(lookback, name="lookback", minimum=2)
+    costs = check_fraction(costs, name="costs", low=0.0, high=1.0)
+    n_dates = len(frame)
+    if n_dates <= lookback:
+        raise InsufficientDataError(
+            f"backtest needs more than `lookback` = {lookback} dates of returns, got {n_dates}; "
+            f"load a longer history or lower `lookback`."
+        )
+    reb = _rebalance_dates(frame.index, rebalance)
+    reb = reb[(reb >= lookback - 1) & (reb < n_dates - 1)]
+    if reb.size == 0:
+        raise InsufficientDataError(
+            f"backtest: no rebalance date has {lookback} dates of history and a date after it; "
+            f"load a longer history or lower `lookback`."
+        )
+    targets = {m: np.empty((reb.size, frame.shape[1])) for m in methods}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PoolkitWarning)
+        for k, t in enumerate(reb):  # one estimation per rebalance date, shared by the methods
+            window = frame.iloc[t - lookback + 1 : t + 1]
+            cache: dict[str, Any] = {}
+            for m in methods:
+                targets[m][k] = _allocate(window, m, _cache=cache, **params).to_numpy()
+    settings = dict(params, rebalance=rebalance, lookback=lookback, costs=costs)
+    return {m: _simulate(frame, reb, targets[m], costs, m, settings) for m in methods}
+
+
+def _simulate(
+    frame: pd.DataFrame,
+    reb: np.ndarray,
+    targets: np.ndarray,
+    costs: float,
+    method: str,
+    settings: dict[str, Any],
+) -> BacktestResult:
+    """Hold each target portfolio (drifting) until the next rebalance; charge costs on turnover."""
+    r = frame.to_numpy()
+    n_dates = len(frame)
+    port = np.empty(n_dates - reb[0] - 1)
+    turnover = np.empty(reb.size)
+    held = np.zeros(r.shape[1])
+    ends = np.concatenate([reb[1:], [n_dates - 1]])
+    for k, (t, end) in enumerate(zip(reb, ends, strict=True)):  # one step per rebalance, vectorised inside
+        turnover[k] = np.abs(targets[k] - held).sum()
+        growth = np.cumprod(1.0 + r[t + 1 : end + 1], axis=0)  # value of each holding after each period
+        value = growth @ targets[k]
+        prev = np.concatenate([[1.0], value[:-1]])
+        port[t - reb[0] : end - reb[0]] = value / prev - 1.0
+        held = targets[k] * growth[-1] / value[-1]
+    cost = costs * turnover
+    port[reb - reb[0]] -= cost
+    reb_dates = frame.index[reb]
+    weights = pd.DataFrame(targets, index=reb_dates, columns=frame.columns.copy())
+    weights.index.name = "date"
+    return BacktestResult(
+        method=method,
+        weights=weights,
+        returns=pd.Series(port, index=frame.index[reb[0] + 1 :], name=method),
+        turnover=pd.Series(turnover, index=reb_dates, name="turnover"),
+        costs=pd.Series(cost, index=reb_dates, name="costs"),
+        params=settings,
+    )
+
+
+def compare(results: Mapping[str, BacktestResult], *, risk_free: float = 0.0) -> pd.DataFrame:
+    """Tabulate backtests side by side: risk summary, turnover and cost drag.
+
+    Parameters
+    ----------
+    results : mapping of str to BacktestResult
+        Output of :func:`backtest_many` (or several :func:`backtest` calls).
+    risk_free : float, default 0.0
+        Annual risk-free rate passed to :func:`poolkit.risk.summary`.
+
+    Returns
+    -------
+    DataFrame
+        One row per method: the columns of ``poolkit.risk.summary`` plus
+        ``mean_turnover`` (per rebalance) and ``cost_drag`` (annual).
+
+    Examples
+    --------
+    >>> idx = pd.date_range("2024-01-01", periods=80, freq="B", name="date")
+    >>> rng = np.random.default_rng(0)
+    >>> r = pd.DataFrame(rng.normal(0.0005, 0.01, (80, 2)), index=idx, columns=["A", "B"])
+    >>> table = compare(backtest_many(r, ["equal", "min_variance"], lookback=20))
+    >>> table.index.tolist()
+    ['equal', 'min_variance']
+    """
+    from poolkit import risk
+
+    if not results:
+        raise ParameterError("`results` is empty; run backtest_many(returns, methods) first.")
+    rets = pd.DataFrame({name: res.returns for name, res in results.items()})
+    table = risk.summary(rets, risk_free=risk_free)
+    if table.index.tolist() != list(results) and list(table.columns) == list(results):
+        table = table.T
+    table = table.copy()
+    table["mean_turnover"] = pd.Series({k: v.mean_turnover for k, v in results.items()})
+    table["cost_drag"] = pd.Series({k: v.cost_drag for k, v in results.items()})
+    table.index.name = "method"
+    return table
+
+
+def _weights_frame(weights: pd.Series | pd.DataFrame, assets: pd.Index) -> pd.DataFrame:
+    from poolkit._validation import check_aligned
+
+    if isinstance(weights, pd.Series):
+        weights = weights.to_frame(weights.name if weights.name is not None else "portfolio")
+    if not isinstance(weights, pd.DataFrame):
+        raise TypeError(
+            f"`weights` must be a Series or a DataFrame (assets x portfolios), got {type(weights).__name__}."
+        )
+    cols = {c: check_aligned(weights[c], assets, name=f"weights[{c!r}]") for c in weights.columns}
+    return pd.DataFrame(cols, index=assets)
+
+
+def portfolio_stats(
+    weights: pd.Series | pd.DataFrame | None,
+    expected_returns: pd.Series,
+    cov: pd.DataFrame,
+    *,
+    risk_free: float = 0.0,
+    periods_per_year: float | None = None,
+) -> pd.DataFrame:
+    r"""Compute the expected return, volatility and Sharpe ratio of portfolios (or of single assets).
+
+    Parameters
+    ----------
+    weights : Series, DataFrame (assets x portfolios) or None
+        Portfolio weights; None gives one row per single asset.
+    expected_returns : Series of shape (n_assets,)
+        Expected returns per period.
+    cov : DataFrame of shape (n_assets, n_assets)
+        Covariance per period.
+    risk_free : float, default 0.0
+        Annual risk-free rate.
+    periods_per_year : float, optional
+        When given, returns and volatilities are annualised (as in :func:`efficient_frontier`).
+
+    Returns
+    -------
+    DataFrame
+        One row per portfolio (or asset): ``return``, ``volatility``, ``sharpe``.
+
+    Notes
+    -----
+    .. math:: \mu_P = w^\top\mu, \quad \sigma_P = \sqrt{w^\top\Sigma w}, \quad
+              S_P = \frac{\mu_P - r_{f}}{\sigma_P}\sqrt p .
+
+    Examples
+    --------
+    >>> cov = pd.DataFrame([[0.04, 0.0], [0.0, 0.01]], index=["A", "B"], columns=["A", "B"])
+    >>> mu = pd.Series({"A": 0.10, "B": 0.05})
+    >>> portfolio_stats(pd.Series({"A": 0.5, "B": 0.5}, name="half"), mu, cov).round(4).values.tolist()
+    [[0.075, 0.1118, 0.6708]]
+    """
+    from poolkit.allocation._core import cov_array, vector
+    from poolkit.allocation._mean_variance import _rf_per_period
+
+    frame, s = cov_array(cov)
+    mu = vector(expected_returns, frame.columns, name="expected_returns")
+    if weights is None:
+        table = pd.DataFrame(np.eye(len(mu)), index=frame.columns, columns=frame.columns.copy())
+    else:
+        table = _weights_frame(weights, frame.columns)
+    w = table.to_numpy()
+    ret = mu @ w
+    vol = np.sqrt(np.maximum(((s @ w) * w).sum(axis=0), 0.0))
+    rf = _rf_per_period(risk_free, periods_per_year)
+    ppy = 1.0 if periods_per_year is None else float(periods_per_year)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sharpe = np.where(vol > 0, (ret - rf) / vol * np.sqrt(ppy), np.nan)
+    out = pd.DataFrame(
+        {"return": ret * ppy, "volatility": vol * np.sqrt(ppy), "sharpe": sharpe}, index=table.columns.copy()
+    )
+    out.index.name = "portfolio"
+    return out
+
+
+def risk_contribution_table(weights: pd.Series | pd.DataFrame, cov: pd.DataFrame) -> pd.DataFrame:
+    r"""Share of portfolio variance contributed by each asset, for each portfolio.
+
+    Parameters
+    ----------
+    weights : Series or DataFrame (assets x portfolios)
+        Portfolio weights, e.g. :func:`allocate_many`.
+    cov : DataFrame of shape (n_assets, n_assets)
+        Covariance of asset returns.
+
+    Returns
+    -------
+    DataFrame
+        Assets x portfolios; each column sums to 1.
+
+    Raises
+    ------
+    ParameterError
+        If a portfolio has zero variance (its shares are undefined).
+
+    Notes
+    -----
+    .. math:: \frac{RC_i}{\sigma_P^2} = \frac{w_i (\Sigma w)_i}{w^\top \Sigma w},
+              \qquad \sum_i RC_i = \sigma_P^2 .
+
+    Equal shares :math:`1/N` are what risk parity targets.
+
+    Examples
+    --------
+    >>> cov = pd.DataFrame([[0.04, 0.0], [0.0, 0.01]], index=["A", "B"], columns=["A", "B"])
+    >>> risk_contribution_table(pd.Series({"A": 0.5, "B": 0.5}, name="eq"), cov)["eq"].round(4).tolist()
+    [0.8, 0.2]
+    """
+    from poolkit.allocation._core import cov_array
+
+    frame, s = cov_array(cov)
+    table = _weights_frame(weights, frame.columns)
+    w = table.to_numpy()
+    rc = w * (s @ w)
+    total = rc.sum(axis=0)
+    if (total <= 0).any():
+        bad = table.columns[total <= 0].tolist()
+        raise ParameterError(f"portfolio(s) {bad} have zero variance; risk shares are undefined.")
+    out = pd.DataFrame(rc / total, index=frame.columns.copy(), columns=table.columns.copy())
+    out.columns.name = table.columns.name
+    return out
