@@ -49,10 +49,11 @@ def _first_line(exc: BaseException) -> str:
 def run_operation(op: Operation, *, repeats: int = 5, slow: float = 2.0) -> Operation:
     """Warm up every implementation once, then time them alternately; store medians.
 
-    Implementations that take longer than ``slow`` seconds on warm-up are timed
-    on the warm-up call alone (repeating a 30 s peer call adds nothing but time).
+    The warm-up call is never timed (it pays imports and caches). Implementations
+    that take longer than ``slow`` seconds on warm-up are timed once more only
+    (repeating a 30 s peer call adds nothing but time).
     """
-    times: dict[str, list[float]] = {k: [] for k in op.impls}
+    rounds: dict[str, int] = {}
     for name, func in op.impls.items():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -66,21 +67,21 @@ def run_operation(op: Operation, *, repeats: int = 5, slow: float = 2.0) -> Oper
                 continue
             elapsed = time.perf_counter() - start
         op.outcomes[name] = Outcome(result=result)
-        if elapsed > slow:
-            times[name].append(elapsed)
-    live = [k for k in op.impls if k in op.outcomes and op.outcomes[k].error is None and not times[k]]
-    for _ in range(repeats):
-        for name in live:
+        rounds[name] = 1 if elapsed > slow else repeats
+    times: dict[str, list[float]] = {k: [] for k in rounds}
+    for turn in range(max(rounds.values(), default=0)):
+        for name, n in rounds.items():
+            if turn >= n:
+                continue
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 start = time.perf_counter()
                 op.impls[name]()
                 times[name].append(time.perf_counter() - start)
     for name, values in times.items():
-        if values and name in op.outcomes:
-            op.outcomes[name].seconds = statistics.median(values)
-            if len(values) == 1:
-                op.outcomes[name].note = "one run"
+        op.outcomes[name].seconds = statistics.median(values)
+        if len(values) == 1 and repeats > 1:
+            op.outcomes[name].note = "one run"
     return op
 
 

@@ -42,17 +42,25 @@ PEER_BUDGET_S = 20.0  # a peer slower than this at one size is not run at the ne
 
 
 # --------------------------------------------------------------------------- agreement measures
+def _aligned(a: object, b: object) -> tuple[np.ndarray, np.ndarray]:
+    """Both results as float arrays in poolkit's label order (arrays take poolkit's labels)."""
+    if isinstance(a, pd.Series):
+        other = b if isinstance(b, pd.Series) else pd.Series(np.asarray(b, dtype=float).ravel(), index=a.index)
+        return a.to_numpy(dtype=float), other.reindex(a.index).to_numpy(dtype=float)
+    a = pd.DataFrame(a)
+    if not isinstance(b, pd.DataFrame):
+        b = pd.DataFrame(np.asarray(b, dtype=float), index=a.index, columns=a.columns)
+    return a.to_numpy(dtype=float), b.reindex(index=a.index, columns=a.columns).to_numpy(dtype=float)
+
+
 def max_abs_diff(a: object, b: object) -> float:
-    a_frame = pd.DataFrame(a) if not isinstance(a, pd.DataFrame) else a
-    b_frame = pd.DataFrame(b) if not isinstance(b, pd.DataFrame) else b
-    b_frame = b_frame.reindex(index=a_frame.index, columns=a_frame.columns)
-    return float(np.nanmax(np.abs(a_frame.to_numpy(dtype=float) - b_frame.to_numpy(dtype=float))))
+    x, y = _aligned(a, b)
+    return float(np.max(np.abs(x - y)))
 
 
-def max_rel_diff(a: pd.DataFrame, b: pd.DataFrame) -> float:
-    b = b.reindex(index=a.index, columns=a.columns)
-    x, y = a.to_numpy(dtype=float), b.to_numpy(dtype=float)
-    return float(np.nanmax(np.abs(x - y) / np.maximum(np.abs(y), 1e-12)))
+def max_rel_diff(a: object, b: object) -> float:
+    x, y = _aligned(a, b)
+    return float(np.max(np.abs(x - y) / np.maximum(np.abs(y), 1e-12)))
 
 
 def objective_gap(objective):
@@ -95,7 +103,7 @@ def risk_ops(returns: pd.DataFrame, size: str, avail: dict[str, bool]) -> list[h
                 "volatility": pk.risk.volatility(returns, periods_per_year=252),
                 "sharpe": pk.risk.sharpe_ratio(returns, periods_per_year=252),
                 "sortino": pk.risk.sortino_ratio(returns, periods_per_year=252),
-                "max_drawdown": pk.risk.max_drawdown(returns),
+                "max_drawdown": -pk.risk.max_drawdown(returns),  # poolkit reports drawdowns negative
                 "var": pk.risk.value_at_risk(returns, level=0.95),
                 "cvar": pk.risk.conditional_value_at_risk(returns, level=0.95),
             }

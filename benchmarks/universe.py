@@ -45,7 +45,7 @@ def factor_universe(n_assets: int, n_days: int = 2520, seed: int = 0) -> pd.Data
 
 
 def loan_tape(n_loans: int = 10_000, seed: int = 0) -> pd.DataFrame:
-    """A seeded table of fixed-rate mortgages: balance, rate, term, age (months)."""
+    """A seeded table of fixed-rate mortgages: balance, rate, remaining_term, age (months)."""
     rng = np.random.default_rng(seed)
     term = rng.choice([180, 240, 360], size=n_loans, p=[0.2, 0.1, 0.7])
     age = (rng.uniform(0.0, 0.3, n_loans) * term).astype(int)
@@ -53,7 +53,7 @@ def loan_tape(n_loans: int = 10_000, seed: int = 0) -> pd.DataFrame:
         {
             "balance": np.round(rng.lognormal(np.log(250_000), 0.5, n_loans), 2),
             "rate": np.round(rng.uniform(0.03, 0.08, n_loans), 4),
-            "term": term - age,
+            "remaining_term": term - age,
             "age": age,
         },
         index=pd.Index([f"L{i:05d}" for i in range(n_loans)], name="loan"),

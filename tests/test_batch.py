@@ -1,0 +1,519 @@
+"""Batch report generation: grids, run ids, type checks, Dask runs, resume, crash safety, cron.
+
+The notebooks here are tiny ones written into a temporary folder, so each report
+takes about a second; every figure they record is recomputed independently in
+the test from its parameters.
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from poolkit import batch
+from poolkit.exceptions import ConfigurationError
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+BIN = Path(sys.executable).parent
+SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+INJECTION = "x'); import os; os.system('touch pwned') #"
+TRICKY = 'a\\"); open("pwned2", "w") #'
+
+CALC_PARAMETERS = """portfolio: str = "a"  # the portfolio's name
+level: float = 0.95
+assets: list[str] = []
+pause: float = 0.0
+out_dir: str = \"\""""
+CALC_CELLS = [
+    "import time\ntime.sleep(pause)",
+    "value = round(len(portfolio) * level + len(assets), 6)",
+    'assert portfolio != "bad", f"portfolio {portfolio!r} is rejected"',
+    'from poolkit.reporting import record\nrecord({"value": value, "n_chars": len(portfolio)}, out_dir)',
+]
+
+
+def _notebook(path: Path, parameters: str, cells: list[str]) -> Path:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]})]
+    nb.cells += [nbformat.v4.new_code_cell(c) for c in cells]
+    nb.metadata["kernelspec"] = {"name": "poolkit", "display_name": "Python (poolkit)", "language": "python"}
+    nbformat.write(nb, str(path))
+    return path
+
+
+def expected_value(portfolio: str, level: float, assets: list[str]) -> float:
+    """What the tiny notebook records, computed here by hand."""
+    return round(len(portfolio) * level + len(assets), 6)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A folder with the tiny notebooks (01_calc fails for portfolio 'bad')."""
+    _notebook(tmp_path / "01_calc.ipynb", CALC_PARAMETERS, CALC_CELLS)
+    _notebook(
+        tmp_path / "02_types.ipynb",
+        'n: int = 1\nflag: bool = False\nweights: dict[str, float] = {}\nday: str = ""\nout_dir: str = ""',
+        ["pass"],
+    )
+    return tmp_path
+
+
+def write_grid(folder: Path, text: str, name: str = "grid.yaml") -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def run_cli(args: list[str], cwd: Path, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "poolkit.batch", *args], cwd=cwd, capture_output=True, text=True, timeout=600, **kwargs
+    )
+
+
+def run_main(args: list[str], capsys) -> tuple[int, str, str]:
+    """Call `poolkit batch` in-process (configuration errors exit before any cluster starts)."""
+    code = batch.main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def manifest_status(folder: Path) -> str | None:
+    try:
+        return json.loads((folder / "manifest.json").read_text())["status"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+# --------------------------------------------------------------------------- grid and ids
+
+
+def test_grid_expands_products_and_lists(project):
+    grid = batch.load_grid(
+        write_grid(
+            project,
+            """
+notebooks: [01_calc.ipynb]
+parameters: {assets: [A, B]}
+grid:
+  - product: {portfolio: [alpha, beta, gamma], level: [0.95, 0.99]}
+  - {portfolio: delta, level: 0.9}
+  - {portfolio: epsilon, run_id: my-run}
+""",
+        )
+    )
+    assert grid.errors == []
+    assert grid.name == "grid"
+    assert len(grid.runs) == 3 * 2 + 2
+    ids = [r.run_id for r in grid.runs]
+    assert len(set(ids)) == len(ids) and all(SAFE.match(i) for i in ids)
+    assert ids[-1] == "my-run"
+    first = grid.runs[0]
+    assert first.parameters == {"assets": ["A", "B"], "portfolio": "alpha", "level": 0.95}
+    assert first.varying == {"portfolio": "alpha", "level": 0.95}
+    assert first.run_id.startswith("portfolio-alpha_level-0.95-")
+    # product order: the last axis varies fastest, like itertools.product
+    assert [(r.varying["portfolio"], r.varying["level"]) for r in grid.runs[:3]] == [
+        ("alpha", 0.95),
+        ("alpha", 0.99),
+        ("beta", 0.95),
+    ]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"name": "../../etc/passwd"},
+        {"path": "/absolute/path"},
+        {"name": ".hidden"},
+        {"name": "a b\tc\n;rm -rf ~"},
+        {"name": "C:\\Windows\\..\\x"},
+        {"name": "ünïcödé ☃"},
+        {"name": "x" * 500},
+        {"assets": ["..", "..", "etc"]},
+        {"name": ""},
+        {},
+    ],
+)
+def test_run_ids_are_safe_folder_names(values, tmp_path):
+    import hashlib
+
+    run_id = batch.make_run_id(values)
+    assert SAFE.match(run_id), run_id
+    assert ".." not in run_id and "/" not in run_id and "\\" not in run_id
+    assert len(run_id) <= 60 + 9
+    # the folder stays directly inside the reports folder
+    assert (tmp_path / run_id).resolve().parent == tmp_path.resolve()
+    # hash = SHA-256 of the canonical JSON (sorted keys), independent of key order
+    canonical = json.dumps(values, sort_keys=True, separators=(",", ":")).encode()
+    assert run_id.endswith("-" + hashlib.sha256(canonical).hexdigest()[:8])
+    assert batch.make_run_id(dict(reversed(list(values.items())))) == run_id
+
+
+def test_ids_differ_when_shared_parameters_differ():
+    a = batch.make_run_id({"level": 0.95}, {"level": 0.95, "assets": ["A"]})
+    b = batch.make_run_id({"level": 0.95}, {"level": 0.95, "assets": ["B"]})
+    assert a != b and a.rsplit("-", 1)[0] == b.rsplit("-", 1)[0]
+
+
+@pytest.mark.parametrize("bad", ["../escape", "/etc", "a/b", ".hidden", "a b", "x..y", "", "-flag", "é"])
+def test_unsafe_names_are_refused(bad):
+    with pytest.raises(ConfigurationError, match="not a safe folder name"):
+        batch.check_name(bad)
+
+
+def test_unsafe_ids_and_names_are_all_reported_with_exit_2(project, capsys):
+    grid = write_grid(
+        project,
+        """
+name: ../outside
+notebooks: [01_calc.ipynb]
+grid:
+  - {portfolio: a, run_id: ../../escape}
+  - {portfolio: b, run_id: /tmp/abs}
+  - {portfolio: c, run_id: "has space"}
+  - {portfolio: d, run_id: ok-id}
+  - {portfolio: e, run_id: ok-id}
+""",
+    )
+    code, _, err = run_main([str(grid), "--reports-dir", str(project / "reports")], capsys)
+    assert code == 2, err
+    for fragment in ["'../outside'", "'../../escape'", "'/tmp/abs'", "'has space'", "'ok-id' already used"]:
+        assert fragment in err
+    assert not (project / "reports").exists()  # nothing ran, nothing written
+    assert not (project.parent / "outside").exists()
+
+
+def test_type_errors_are_reported_all_at_once(project, capsys):
+    grid = write_grid(
+        project,
+        """
+notebooks: [01_calc.ipynb, 02_types.ipynb]
+parameters:
+  levle: 0.9
+  out_dir: /tmp/elsewhere
+grid:
+  - {portfolio: a, level: high}
+  - {portfolio: 3, n: 1.5, flag: "yes"}
+  - {assets: AAPL, weights: {A: x}}
+  - {"x = 1; import os; y": 1}
+""",
+    )
+    code, _, err = run_main([str(grid), "--reports-dir", str(project / "reports")], capsys)
+    assert code == 2
+    expected = [
+        "no notebook declares a parameter 'levle'. Did you mean 'level'?",
+        "'out_dir' is set by the batch",
+        "level (declared in 01_calc.ipynb): expected float, got str 'high'",
+        "portfolio (declared in 01_calc.ipynb): expected str, got int 3",
+        "n (declared in 02_types.ipynb): expected int, got float 1.5",
+        "flag (declared in 02_types.ipynb): expected bool, got str 'yes'",
+        "assets (declared in 01_calc.ipynb): expected list[str], got str 'AAPL'",
+        "weights (declared in 02_types.ipynb)['A']: expected float, got str 'x'",
+        "'x = 1; import os; y' is not a valid parameter name",
+    ]
+    missing = [e for e in expected if e not in err]
+    assert not missing, err
+    assert "invalid configuration (9 problem(s))" in err  # shared values are reported once
+    assert not (project / "reports").exists()
+
+
+def test_values_are_converted_to_declared_types(project):
+    grid = batch.load_grid(
+        write_grid(
+            project,
+            "notebooks: [01_calc.ipynb, 02_types.ipynb]\ngrid:\n  - {level: 1, day: 2024-03-29, weights: {A: 1, B: 0.5}}\n",
+        )
+    )
+    assert batch.check_parameters(grid) == []
+    params = grid.runs[0].parameters
+    assert params["level"] == 1.0 and isinstance(params["level"], float)
+    assert params["day"] == "2024-03-29"  # an unquoted YAML date, declared str
+    assert params["weights"] == {"A": 1.0, "B": 0.5} and isinstance(params["weights"]["A"], float)
+
+
+def test_parameters_cell_with_equal_signs_in_comments_is_read(tmp_path):
+    # papermill.inspect_notebook skips `source: str = "sample"  # "sample" = ...` (two '=');
+    # the batch reads the cell with Python's parser, so every parameter is declared.
+    nb = _notebook(tmp_path / "nb.ipynb", 'source: str = "sample"  # "sample" = bundled data\nn = 3\nout_dir: str = ""', [])
+    declared = batch._declared_parameters(nb)
+    assert {k: v["inferred_type_name"] for k, v in declared.items()} == {"source": "str", "n": "None", "out_dir": "str"}
+    assert declared["source"]["default"] == "'sample'" and declared["n"]["default"] == "3"
+
+
+def test_bad_files_and_options_exit_2(project, capsys):
+    code, _, err = run_main([str(project / "missing.yaml")], capsys)
+    assert code == 2 and "not found" in err
+    bad_yaml = write_grid(project, "notebooks: [01_calc.ipynb\ngrid: {", "bad.yaml")
+    code, _, err = run_main([str(bad_yaml)], capsys)
+    assert code == 2 and "not valid YAML" in err
+    ok = write_grid(project, "notebooks: [01_calc.ipynb, nope.ipynb]\ngrid: [{portfolio: a}]\nextra: 1\n")
+    code, _, err = run_main([str(ok), "--workers", "0", "--scheduler", "not an address"], capsys)
+    assert code == 2
+    for fragment in ["--workers must be a positive integer", "--scheduler must look like", "'nope.ipynb' not found", "unknown key 'extra'"]:
+        assert fragment in err
+    assert run_main(["--no-such-option"], capsys)[0] == 2
+
+
+def test_example_grid_is_valid_against_the_project_notebooks():
+    grid = batch.load_grid(EXAMPLES / "batch_grid.yaml")
+    assert grid.errors == []
+    assert len(grid.runs) == 4 * 3 + 1
+    assert batch.check_parameters(grid) == []
+
+
+# --------------------------------------------------------------------------- real runs on Dask
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def dask_pair():
+    """A real `dask scheduler` + `dask worker` pair on 127.0.0.1 (terminated afterwards)."""
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    dask = str(BIN / "dask")
+    procs = []
+    try:
+        procs.append(
+            subprocess.Popen(
+                [dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        procs.append(
+            subprocess.Popen(
+                [dask, "worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        yield address
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in reversed(procs):
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+CLUSTER_GRID = f"""
+name: pack
+notebooks: [01_calc.ipynb]
+parameters: {{assets: [A, B]}}
+grid:
+  - product: {{portfolio: [alpha, bad], level: [0.95]}}
+  - {{portfolio: {json.dumps(INJECTION)}, level: 1, run_id: injection}}
+  - {{portfolio: {json.dumps(TRICKY)}, level: 1, run_id: tricky}}
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.notebook
+def test_local_cluster_batch_isolates_failures_writes_index_and_resumes(project):
+    reports = project / "reports"
+    grid = write_grid(project, CLUSTER_GRID)
+    proc = run_cli([str(grid), "--workers", "2", "--reports-dir", str(reports)], cwd=project)
+    assert proc.returncode == 1, proc.stderr  # one run failed, the others completed
+    pack = reports / "pack"
+    loaded = batch.load_grid(grid)
+    by_portfolio = {r.parameters["portfolio"]: r.run_id for r in loaded.runs}
+    bad_id = by_portfolio["bad"]
+    assert f"FAILED {bad_id}: AssertionError: portfolio 'bad' is rejected (in 01_calc.ipynb, cell 3)" in proc.stderr
+    for portfolio, level in [("alpha", 0.95), (INJECTION, 1.0), (TRICKY, 1.0)]:
+        folder = pack / by_portfolio[portfolio]
+        assert manifest_status(folder) == "ok"
+        summary = json.loads((folder / "01_calc" / "summary.json").read_text())
+        # the strings reached the notebook verbatim: their exact length is recorded
+        assert summary == {"value": expected_value(portfolio, level, ["A", "B"]), "n_chars": len(portfolio)}
+    assert not list(project.rglob("pwned*")) and not Path("pwned").exists()
+    # the failing set left no folder that looks complete, only a kept partial run
+    assert not (pack / bad_id).exists()
+    partial = list(pack.glob(f"{bad_id}.failed-*"))
+    assert len(partial) == 1 and manifest_status(partial[0]) == "failed"
+
+    page = (pack / "index.html").read_text()
+    assert "<script" not in page and "http://" not in page and "https://" not in page  # offline
+    for run in loaded.runs:
+        assert f'id="{run.run_id}"' in page
+    assert page.count('class="status ok">ok<') == 3 and page.count('class="status bad">failed<') == 1
+    assert "AssertionError: portfolio &#x27;bad&#x27; is rejected" in page
+    assert "assert portfolio != &quot;bad&quot;" in page  # the failing cell's source
+    assert f">{expected_value('alpha', 0.95, ['A', 'B']):.6g}<" in page
+    for href in re.findall(r'href="([^"#]+)"', page):
+        assert (pack / href).is_file(), href
+    assert f'href="{by_portfolio["alpha"]}/01_calc.html"' in page
+
+    manifest = json.loads((pack / "batch.json").read_text())
+    assert manifest["grid_sha256"] and manifest["versions"]["dask"]
+    assert "git" in manifest
+    assert {r["run_id"]: r["status"] for r in manifest["runs"]}[bad_id] == "failed"
+    assert (pack / "batch.log").read_text().count("FAILED") == 1
+
+    # --resume: the completed sets are skipped (manifests untouched), the failed one is redone
+    ok_folders = [pack / by_portfolio[p] for p in ("alpha", INJECTION, TRICKY)]
+    mtimes = {f: (f / "manifest.json").stat().st_mtime_ns for f in ok_folders}
+    proc = run_cli([str(grid), "--workers", "2", "--reports-dir", str(reports), "--resume", "--quiet"], cwd=project)
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    assert {f: (f / "manifest.json").stat().st_mtime_ns for f in ok_folders} == mtimes
+    assert len(list(pack.glob(f"{bad_id}.failed-*"))) == 2  # redone, failed again, kept
+    log = (pack / "batch.log").read_text()
+    assert "resume: 3 complete runs skipped, 1 to run" in log
+    assert page.count("<tr>") == (pack / "index.html").read_text().count("<tr>")
+
+
+@pytest.mark.slow
+@pytest.mark.notebook
+def test_existing_scheduler_gives_identical_summaries(project, dask_pair):
+    grid = write_grid(
+        project,
+        "notebooks: [01_calc.ipynb]\nparameters: {assets: [A, B]}\ngrid:\n"
+        "  - product: {portfolio: [alpha, beta], level: [0.95]}\n",
+    )
+    from poolkit.reporting import run_suite
+
+    reports = project / "reports"
+    runs = batch.load_grid(grid).runs
+    for run in runs:  # first time: each set run directly, one after the other
+        run_suite(notebooks=[project / "01_calc.ipynb"], parameters=run.parameters,
+                  output_dir=reports / "one" / run.run_id, progress=False)
+    second = run_cli([str(grid), "--name", "two", "--reports-dir", str(reports), "--scheduler", dask_pair], cwd=project)
+    assert second.returncode == 0, second.stderr
+    for run in runs:
+        a = (reports / "one" / run.run_id / "01_calc" / "summary.json").read_bytes()
+        b = (reports / "two" / run.run_id / "01_calc" / "summary.json").read_bytes()
+        assert a == b  # same grid, same data: byte-identical key figures
+        expected = expected_value(run.parameters["portfolio"], 0.95, ["A", "B"])
+        assert json.loads(b)["value"] == expected
+    assert json.loads((reports / "two" / "batch.json").read_text())["scheduler"] == dask_pair
+
+
+@pytest.mark.slow
+@pytest.mark.notebook
+def test_kill_9_of_the_batch_then_resume_completes(project):
+    reports = project / "reports"
+    grid = write_grid(
+        project,
+        "name: crash\nnotebooks: [01_calc.ipynb]\nparameters: {pause: 1.0}\ngrid:\n"
+        "  - product: {portfolio: [p1, p2, p3, p4, p5], level: [0.5]}\n",
+    )
+    crash = reports / "crash"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "poolkit.batch", str(grid), "--workers", "2", "--reports-dir", str(reports), "--quiet"],
+        cwd=project,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        # kill while reports are being written (a temporary folder exists)
+        while time.monotonic() < deadline and not any(p.name.startswith(".") and ".tmp-" in p.name for p in crash.glob(".*")):
+            time.sleep(0.05)
+        time.sleep(0.3)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # the workers and kernels this batch started
+        except ProcessLookupError:
+            pass
+    time.sleep(0.5)
+    entries = list(crash.iterdir())
+    assert any(".tmp-" in p.name for p in entries), "the kill did not interrupt a report"
+    for entry in entries:
+        if entry.is_dir() and not entry.name.startswith("."):
+            assert manifest_status(entry) == "ok"  # a visible run folder is always complete
+    runs = batch.load_grid(grid).runs
+    done_before = {r.run_id for r in runs if manifest_status(crash / r.run_id) == "ok"}
+    assert len(done_before) < len(runs)
+
+    resumed = run_cli([str(grid), "--workers", "2", "--reports-dir", str(reports), "--resume", "--quiet"], cwd=project)
+    assert resumed.returncode == 0, resumed.stderr
+    assert all(manifest_status(crash / r.run_id) == "ok" for r in runs)
+    assert not [p for p in crash.iterdir() if ".tmp-" in p.name]  # stale temporary folders removed
+    log = (crash / "batch.log").read_text()
+    assert f"resume: {len(done_before)} complete runs skipped, {len(runs) - len(done_before)} to run" in log
+
+
+def _crontab_command() -> tuple[list[str], str]:
+    lines = [line for line in (EXAMPLES / "crontab").read_text().splitlines() if line.strip() and not line.startswith("#")]
+    assert len(lines) == 1
+    fields = lines[0].split(None, 5)
+    return fields[:5], fields[5]
+
+
+def test_crontab_schedule_fields_are_valid():
+    schedule, command = _crontab_command()
+    ranges = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)]
+    for field, (low, high) in zip(schedule, ranges, strict=True):
+        for part in field.split(","):
+            if part == "*":
+                continue
+            for number in re.split(r"[-/]", part):
+                assert low <= int(number) <= high, field
+    assert "poolkit batch" in command and "--quiet" in command
+
+
+def test_systemd_units_run_the_same_command():
+    service = configparser.ConfigParser(interpolation=None)
+    service.read(EXAMPLES / "systemd" / "poolkit-batch.service")
+    assert service["Service"]["Type"] == "oneshot"
+    exec_start = shlex.split(service["Service"]["ExecStart"])
+    assert exec_start[0] == service["Service"]["WorkingDirectory"] + "/.venv/bin/poolkit"
+    assert exec_start[1:3] == ["batch", "examples/batch_grid.yaml"] and "--quiet" in exec_start
+    timer = configparser.ConfigParser(interpolation=None)
+    timer.read(EXAMPLES / "systemd" / "poolkit-batch.timer")
+    assert timer["Timer"]["OnCalendar"] and timer["Install"]["WantedBy"] == "timers.target"
+
+
+@pytest.mark.slow
+@pytest.mark.notebook
+def test_crontab_command_runs(project, tmp_path_factory):
+    """Run the example crontab command as cron would (/bin/sh, % unescaped) on a tiny grid."""
+    if not (BIN / "poolkit").exists():
+        pytest.skip("the poolkit console script is not installed")
+    _, command = _crontab_command()
+    home = tmp_path_factory.mktemp("srv")
+    (home / ".venv").mkdir()
+    (home / ".venv" / "bin").symlink_to(BIN)
+    (home / "examples").mkdir()
+    write_grid(
+        home / "examples",
+        f"notebooks: [{project / '01_calc.ipynb'}]\ngrid:\n  - {{portfolio: cron, level: 0.5}}\n",
+        "batch_grid.yaml",
+    )
+    shell_command = command.replace("\\%", "%").replace("/srv/poolkit", str(home))
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV",)}
+    env["PATH"] = "/usr/bin:/bin"  # cron's minimal PATH
+    proc = subprocess.run(["/bin/sh", "-c", shell_command], capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "" and proc.stderr == ""  # quiet: cron mails nothing when all is well
+    today = subprocess.run(["date", "+%Y-%m-%d"], capture_output=True, text=True).stdout.strip()
+    folder = home / "reports" / f"nightly-{today}"
+    run_id = batch.make_run_id({"portfolio": "cron", "level": 0.5})
+    assert manifest_status(folder / run_id) == "ok"
+    assert json.loads((folder / run_id / "01_calc" / "summary.json").read_text())["value"] == expected_value("cron", 0.5, [])
+    assert "1 ok, 0 skipped, 0 failed" in (folder / "batch.log").read_text()
