@@ -2,22 +2,64 @@
 
 This module is the bridge between the finance modules and the report runs:
 notebooks call :func:`save_tables` and :func:`record` to leave tables and key
-figures in their ``out_dir``; report and batch runs collect them.
+figures in their ``out_dir``; :func:`run_notebook` executes one parameterised
+notebook with papermill (refusing parameters it does not declare), and
+:func:`run_suite` executes the notebooks of ``notebooks/`` into a report folder
+``reports/<name>/`` with an offline HTML export and a ``manifest.json`` that
+makes the run reproducible. A report folder appears only when every notebook
+succeeded; a failed run is kept, with the failing cell, beside it.
 """
 
 from __future__ import annotations
 
+import ast
+import copy
+import datetime as _dt
+import functools
+import hashlib
+import html as _html
 import json
+import logging
 import math
-from collections.abc import Mapping
+import numbers
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-__all__ = ["record", "save_tables"]
+from poolkit._validation import did_you_mean
+from poolkit.exceptions import ConfigurationError, ReportError
+
+__all__ = ["KERNEL_NAME", "record", "run_notebook", "run_suite", "save_tables"]
 
 SUMMARY_FILE = "summary.json"
+MANIFEST_FILE = "manifest.json"
+KERNEL_NAME = "poolkit"
+"""Name of the kernel that runs report notebooks in poolkit's own interpreter."""
+
+_NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
+_PACKAGES = (
+    "pandas",
+    "numpy",
+    "scipy",
+    "matplotlib",
+    "papermill",
+    "nbconvert",
+    "nbclient",
+    "nbformat",
+    "ipykernel",
+    "jupyter_client",
+    "ipywidgets",
+    "pyyaml",
+    "latex2mathml",
+)
 
 
 def save_tables(tables: Mapping[str, pd.DataFrame | pd.Series], out_dir: str | Path) -> list[Path]:
@@ -94,3 +136,905 @@ def record(values: Mapping[str, Any], out_dir: str | Path) -> Path | None:
     current.update(_jsonable(dict(values)))
     path.write_text(json.dumps(current, indent=2, sort_keys=True, ensure_ascii=False), encoding="utf-8")
     return path
+
+
+# --------------------------------------------------------------------------- parameters
+
+_TYPE_NAMES = {"str": "str", "int": "int", "float": "float", "bool": "bool", "list": "list",
+               "List": "list", "dict": "dict", "Dict": "dict", "tuple": "list", "Tuple": "list",
+               "Any": "any", "object": "any"}
+
+
+def _parse_annotation(text: str) -> tuple[Any, ...] | None:
+    """Turn an annotation such as ``list[str]`` into a type tree; None when unknown."""
+
+    def walk(node: ast.expr) -> tuple[Any, ...] | None:
+        if isinstance(node, ast.Attribute):  # typing.List[str]
+            node = ast.Name(id=node.attr)
+        if isinstance(node, ast.Name):
+            kind = _TYPE_NAMES.get(node.id)
+            if kind in ("list", "dict"):
+                return (kind, None) if kind == "list" else (kind, None, None)
+            return None if kind in (None, "any") else (kind,)
+        if isinstance(node, ast.Subscript):
+            outer = walk(node.value)
+            if outer is None:
+                return None
+            args = list(node.slice.elts) if isinstance(node.slice, ast.Tuple) else [node.slice]
+            if outer[0] == "list":
+                return ("list", walk(args[0]))
+            if outer[0] == "dict" and len(args) == 2:
+                return ("dict", walk(args[0]), walk(args[1]))
+        return None
+
+    try:
+        return walk(ast.parse(text.strip(), mode="eval").body)
+    except SyntaxError:
+        return None
+
+
+def _spec_of_default(default: Any) -> tuple[Any, ...] | None:
+    if isinstance(default, bool):
+        return ("bool",)
+    if isinstance(default, int):
+        return ("int",)
+    if isinstance(default, float):
+        return ("float",)
+    if isinstance(default, str):
+        return ("str",)
+    if isinstance(default, (list, tuple)):
+        return ("list", None)
+    if isinstance(default, dict):
+        return ("dict", None, None)
+    return None
+
+
+def _describe(spec: tuple[Any, ...] | None) -> str:
+    if spec is None:
+        return "any"
+    if spec[0] == "list":
+        return "list" if spec[1] is None else f"list[{_describe(spec[1])}]"
+    if spec[0] == "dict":
+        return "dict" if spec[1] is None and spec[2] is None else f"dict[{_describe(spec[1])}, {_describe(spec[2])}]"
+    return str(spec[0])
+
+
+def _matches(value: Any, spec: tuple[Any, ...] | None) -> bool:
+    if spec is None:
+        return True
+    kind = spec[0]
+    if kind == "str":
+        return isinstance(value, (str, os.PathLike))
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "int":
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if kind == "float":
+        return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if kind == "list":
+        return isinstance(value, (list, tuple)) and all(_matches(v, spec[1]) for v in value)
+    if kind == "dict":
+        return isinstance(value, Mapping) and all(
+            _matches(k, spec[1]) and _matches(v, spec[2]) for k, v in value.items()
+        )
+    return True
+
+
+def _normalise(value: Any, spec: tuple[Any, ...] | None) -> Any:
+    """Return ``value`` as the plain Python object papermill writes as a literal."""
+    if spec is None:
+        return value
+    kind = spec[0]
+    if kind == "str":
+        return os.fspath(value)
+    if kind == "int":
+        return int(value)
+    if kind == "float":
+        return float(value)
+    if kind == "list":
+        return [_normalise(v, spec[1]) for v in value]
+    if kind == "dict":
+        return {_normalise(k, spec[1]): _normalise(v, spec[2]) for k, v in value.items()}
+    return value
+
+
+def _declared_spec(info: Mapping[str, Any]) -> tuple[tuple[Any, ...] | None, Any]:
+    """Type tree and default value of one parameter described by papermill."""
+    try:
+        default = ast.literal_eval(str(info.get("default", "")))
+    except (ValueError, SyntaxError, TypeError):
+        default = None
+    annotation = str(info.get("inferred_type_name") or "None")
+    spec = _parse_annotation(annotation) if annotation != "None" else None
+    if spec is None:
+        spec = _spec_of_default(default)
+    return spec, default
+
+
+class _QuietPapermill(logging.Filter):
+    """Drop papermill's warnings about parameters that poolkit has already checked."""
+
+    loggers = ("papermill", "papermill.translators")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not message.startswith(("Passed unknown parameter", "Unable to parse line"))
+
+    def attach(self) -> None:
+        for name in self.loggers:
+            logging.getLogger(name).addFilter(self)
+
+    def detach(self) -> None:
+        for name in self.loggers:
+            logging.getLogger(name).removeFilter(self)
+
+
+def _inspect(notebook: Path) -> dict[str, dict[str, Any]]:
+    """Return the declared parameters of ``notebook`` (papermill's view of its ``parameters`` cell)."""
+    import papermill as pm
+
+    if not notebook.is_file():
+        raise ConfigurationError(
+            f"notebook {str(notebook)!r} does not exist; pass the path of an existing .ipynb file."
+        )
+    quiet = _QuietPapermill()  # lines papermill cannot parse are read below
+    quiet.attach()
+    try:
+        declared = dict(pm.inspect_notebook(str(notebook)))
+    except Exception as exc:  # malformed JSON, no kernel language, ...
+        raise ConfigurationError(f"cannot read the parameters of notebook {notebook.name}: {exc}") from exc
+    finally:
+        quiet.detach()
+    declared.update({k: v for k, v in _parse_parameters_cell(notebook).items() if k not in declared})
+    return declared
+
+
+def _parse_parameters_cell(notebook: Path) -> dict[str, dict[str, Any]]:
+    """Read the assignments of the ``parameters`` cell with :mod:`ast`.
+
+    papermill's line parser skips some valid lines (e.g. a comment containing
+    ``=``); such parameters are still declared and injected, so they are read here.
+    """
+    try:
+        cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells", [])
+    except (OSError, ValueError):
+        return {}
+    for cell in cells:
+        if cell.get("cell_type") == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            source = "".join(cell.get("source", ""))
+            break
+    else:
+        return {}
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return {}
+    found: dict[str, dict[str, Any]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            name, annotation, value = node.target.id, ast.unparse(node.annotation), node.value
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            name, annotation, value = node.targets[0].id, "None", node.value
+        else:
+            continue
+        found[name] = {"name": name, "inferred_type_name": annotation, "default": ast.unparse(value), "help": ""}
+    return found
+
+
+def _check_parameters(
+    notebook: Path, declared: Mapping[str, Mapping[str, Any]], parameters: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
+    """Return the normalised parameters and the list of problems (empty when all is well)."""
+    clean: dict[str, Any] = {}
+    problems: list[str] = []
+    for key, value in parameters.items():
+        if key not in declared:
+            names = sorted(declared)
+            problems.append(
+                f"{notebook.name} does not declare parameter `{key}` (it declares {names})."
+                f"{did_you_mean(key, names)} Remove it or add `{key}` to the notebook's parameters cell."
+            )
+            continue
+        spec, default = _declared_spec(declared[key])
+        if not _matches(value, spec):
+            annotation = declared[key].get("inferred_type_name") or "None"
+            decl = f"{key}: {annotation} = {declared[key].get('default')}" if annotation != "None" else (
+                f"{key} = {declared[key].get('default')}"
+            )
+            problems.append(
+                f"{notebook.name}: parameter `{key}` must be {_describe(spec)} (declared `{decl}`), "
+                f"got {type(value).__name__} {value!r}. Pass a value of the declared type"
+                f"{' (quote it to pass text)' if spec and spec[0] == 'str' else ''}."
+            )
+            continue
+        clean[key] = _normalise(value, spec)
+    return clean, problems
+
+
+# --------------------------------------------------------------------------- kernel
+
+
+_KERNEL_DIRS: dict[int, Path] = {}
+
+
+def _remove_kernel_dir(root: Path, pid: int) -> None:
+    if os.getpid() == pid:  # not in a forked child, whose parent still uses the folder
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _kernel_dir() -> Path:
+    """Create (once per process) a folder holding the ``poolkit`` kernelspec of this interpreter."""
+    import atexit
+    import tempfile
+
+    root = _KERNEL_DIRS.get(os.getpid())
+    if root is not None and (root / KERNEL_NAME / "kernel.json").is_file():
+        return root
+    root = Path(tempfile.mkdtemp(prefix="poolkit-kernels-"))
+    atexit.register(_remove_kernel_dir, root, os.getpid())
+    spec_dir = root / KERNEL_NAME
+    spec_dir.mkdir()
+    spec = {
+        "argv": [sys.executable, "-Xfrozen_modules=off", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python (poolkit)",
+        "language": "python",
+        "metadata": {"debugger": True},
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
+    _KERNEL_DIRS[os.getpid()] = root
+    return root
+
+
+@functools.lru_cache(maxsize=1)
+def _kernel_manager_class() -> type:
+    """Return a kernel manager class that finds kernelspecs only in poolkit's own folder."""
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class PoolkitKernelManager(AsyncKernelManager):  # type: ignore[misc]
+        """Start the ``poolkit`` kernel of this interpreter, ignoring other kernelspecs."""
+
+        @default("kernel_spec_manager")
+        def _kernel_spec_manager_default(self) -> KernelSpecManager:
+            return KernelSpecManager(kernel_dirs=[str(_kernel_dir())], ensure_native_kernel=False)
+
+        @default("transport")
+        def _transport_default(self) -> str:  # local sockets: no TCP port, nothing on the network
+            return "ipc" if os.name == "posix" else "tcp"
+
+        @default("ip")
+        def _ip_default(self) -> str:
+            if self.transport == "ipc":
+                return str(_kernel_dir() / f"ipc-{os.getpid()}-{id(self)}")
+            return "127.0.0.1"
+
+    return PoolkitKernelManager
+
+
+# --------------------------------------------------------------------------- one notebook
+
+
+def _failing_cell(output: Path) -> dict[str, Any]:
+    """Locate the failing cell in an executed notebook (index as in the source notebook)."""
+    try:
+        nb = json.loads(output.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    index = -1
+    for cell in nb.get("cells", []):
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "papermill-error-cell-tag" in tags:
+            continue
+        if "injected-parameters" in tags:
+            continue
+        index += 1
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                source = "".join(cell.get("source", ""))
+                return {
+                    "cell_index": index,
+                    "execution_count": cell.get("execution_count"),
+                    "ename": out.get("ename", ""),
+                    "evalue": out.get("evalue", ""),
+                    "source": source,
+                }
+    return {}
+
+
+def _report_error(notebook: Path, output: Path, info: Mapping[str, Any], fallback: str) -> ReportError:
+    if info:
+        lines = [line for line in str(info.get("source", "")).splitlines() if line.strip()]
+        where = f"cell {info['cell_index']} (In [{info.get('execution_count')}]"
+        where += f": {lines[-1].strip()!r})" if lines else ")"
+        message = f"{notebook.name} failed in {where}: {info['ename']}: {info['evalue']}"
+    else:
+        message = f"{notebook.name} failed: {fallback}"
+    message += f"\nThe partial executed notebook, with the failing cell, is kept at {output}."
+    error = ReportError(message)
+    error.notebook = str(notebook)  # type: ignore[attr-defined]
+    error.output = str(output)  # type: ignore[attr-defined]
+    error.cell_index = info.get("cell_index")  # type: ignore[attr-defined]
+    error.ename = info.get("ename", fallback.partition(":")[0])  # type: ignore[attr-defined]
+    error.evalue = info.get("evalue", fallback.partition(":")[2].strip())  # type: ignore[attr-defined]
+    return error
+
+
+def run_notebook(
+    notebook: str | Path,
+    output: str | Path,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    kernel_name: str | None = None,
+    cwd: str | Path | None = None,
+    progress: bool = False,
+) -> Path:
+    r"""Execute a parameterised notebook with papermill, refusing parameters it does not declare.
+
+    Every parameter must be declared in the notebook's cell tagged ``parameters``
+    and match the declared type (the annotation, else the type of the default;
+    an ``int`` is accepted for a ``float``, ``list[str]`` checks each item). All
+    problems are reported together before anything runs. The notebook then runs
+    in a fresh kernel of the interpreter poolkit is installed in (kernelspec
+    ``poolkit``), whatever ``python3`` kernel the machine has.
+
+    Parameters
+    ----------
+    notebook : str or Path
+        The ``.ipynb`` file to execute (left unchanged).
+    output : str or Path
+        Where the executed notebook is written (folders created). Written after
+        each cell, so a failed run keeps every output up to the failing cell.
+    parameters : mapping of str to value, optional
+        Values injected after the ``parameters`` cell.
+    kernel_name : str, optional
+        A Jupyter kernel to use instead of poolkit's own interpreter.
+    cwd : str or Path, optional
+        Working directory of the kernel; defaults to the notebook's folder.
+    progress : bool, default False
+        Show papermill's per-cell progress bar.
+
+    Returns
+    -------
+    Path
+        ``output``.
+
+    Raises
+    ------
+    ConfigurationError
+        If a parameter is not declared by the notebook or has the wrong type
+        (every problem listed, each naming the notebook and the parameter), or
+        the notebook cannot be read.
+    ReportError
+        If a cell raises; the message names the notebook, the failing cell
+        (index in the source notebook and execution count) and the error
+        (``ename: evalue``). The partial executed notebook is kept at ``output``.
+
+    Notes
+    -----
+    Type rule: a value :math:`v` is accepted for a parameter declared with type
+    :math:`T` when :math:`v \in T`, with :math:`\mathbb{Z} \subset \mathbb{R}`
+    (an ``int`` for a ``float``) and ``bool`` not counted as a number.
+
+    References
+    ----------
+    .. [1] papermill: parameterising and executing Jupyter notebooks,
+       https://papermill.readthedocs.io
+
+    Examples
+    --------
+    >>> run_notebook("no_such_notebook.ipynb", "out.ipynb")
+    Traceback (most recent call last):
+    ...
+    poolkit.exceptions.ConfigurationError: notebook 'no_such_notebook.ipynb' does not exist; ...
+    """
+    import papermill as pm
+
+    notebook = Path(notebook)
+    output = Path(output)
+    declared = _inspect(notebook)
+    clean, problems = _check_parameters(notebook, declared, dict(parameters or {}))
+    if problems:
+        raise ConfigurationError("invalid parameters:\n  " + "\n  ".join(problems))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    quiet = _QuietPapermill()  # checked above: papermill's own parameter warnings are noise here
+    quiet.attach()
+    extra: dict[str, Any] = {}
+    if kernel_name is None or kernel_name == KERNEL_NAME:
+        extra["kernel_manager_class"] = _kernel_manager_class()
+    try:
+        pm.execute_notebook(
+            str(notebook),
+            str(output),
+            parameters=clean,
+            kernel_name=kernel_name or KERNEL_NAME,
+            language="python",
+            cwd=str(cwd if cwd is not None else notebook.resolve().parent),
+            progress_bar=progress,
+            **extra,
+        )
+    except pm.PapermillExecutionError as exc:
+        info = _failing_cell(output) or {
+            "cell_index": exc.cell_index, "execution_count": exc.exec_count,
+            "ename": exc.ename, "evalue": exc.evalue, "source": exc.source,
+        }
+        raise _report_error(notebook, output, info, f"{exc.ename}: {exc.evalue}") from None
+    except Exception as exc:  # kernel died, timeout, unreadable output...
+        raise _report_error(notebook, output, _failing_cell(output), f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        quiet.detach()
+    return output
+
+
+# --------------------------------------------------------------------------- HTML export
+
+# The lab template without its remote loaders (require.js, widget manager, MathJax,
+# mermaid): a report must display offline. Formulas become MathML (rendered natively
+# by browsers) when latex2mathml is installed, and stay as TeX text otherwise.
+_HTML_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{%- block html_head_js -%}{%- endblock html_head_js -%}
+{% block jupyter_widgets %}{% endblock jupyter_widgets %}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
+_WIDGET_MIME = ("application/vnd.jupyter.widget-view+json", "application/vnd.jupyter.widget-state+json")
+_CODE_SPAN = re.compile(r"(```.*?```|~~~.*?~~~|`[^`\n]*`)", re.DOTALL)
+_DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$", re.DOTALL)
+_INLINE_MATH = re.compile(r"(?<![\\$])\$(?![\s$])([^$\n]+?)(?<![\s\\])\$(?![\w$])")
+
+
+def _math_to_mathml(markdown: str) -> str:
+    """Replace ``$...$`` and ``$$...$$`` outside code by MathML (unchanged when not convertible)."""
+    try:
+        from latex2mathml.converter import convert
+    except ImportError:
+        return markdown
+
+    def sub(pattern: re.Pattern[str], display: str, text: str) -> str:
+        def one(match: re.Match[str]) -> str:
+            try:
+                return convert(match.group(1).strip(), display=display)
+            except Exception:  # unsupported TeX: keep the source text
+                return match.group(0)
+
+        return pattern.sub(one, text)
+
+    parts = _CODE_SPAN.split(markdown)
+    for i in range(0, len(parts), 2):  # even parts are outside code
+        parts[i] = sub(_INLINE_MATH, "inline", sub(_DISPLAY_MATH, "block", parts[i]))
+    return "".join(parts)
+
+
+def _static_copy(nb: Any) -> Any:
+    """Copy an executed notebook for a static page: no widget state, math as MathML."""
+    nb = copy.deepcopy(nb)
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = _math_to_mathml(cell.source)
+        for out in cell.get("outputs", []):
+            data = out.get("data")
+            if data is not None:
+                for mime in _WIDGET_MIME:
+                    data.pop(mime, None)
+    return nb
+
+
+def _export_html(executed: Path, html_path: Path) -> Path:
+    """Export an executed notebook to a self-contained HTML page without code cells."""
+    import jinja2
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = _static_copy(nbformat.read(str(executed), as_version=4))
+    exporter = HTMLExporter(
+        extra_loaders=[jinja2.DictLoader({"poolkit_report.html.j2": _HTML_TEMPLATE})],
+        template_file="poolkit_report.html.j2",
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": executed.stem}})
+    html_path.write_text(body, encoding="utf-8")
+    return html_path
+
+
+# --------------------------------------------------------------------------- the suite
+
+
+def _now() -> _dt.datetime:
+    return _dt.datetime.now(_dt.UTC)
+
+
+def _iso(moment: _dt.datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+def _default_notebooks_dir() -> Path:
+    here = Path.cwd() / "notebooks"
+    if any(here.glob(_NOTEBOOK_GLOB)):
+        return here
+    return Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def _resolve_notebooks(notebooks: Iterable[str | Path] | None) -> list[Path]:
+    folder = _default_notebooks_dir()
+    available = sorted(folder.glob(_NOTEBOOK_GLOB))
+    if notebooks is None:
+        if not available:
+            raise ConfigurationError(
+                f"no notebook named NN_name.ipynb in {folder}; run from the project folder or pass `notebooks`."
+            )
+        return available
+    if isinstance(notebooks, (str, Path)):
+        notebooks = [notebooks]
+    found: list[Path] = []
+    problems: list[str] = []
+    for item in notebooks:
+        path = Path(item)
+        candidates = [path, folder / path, folder / f"{path}.ipynb"]
+        hit = next((c for c in candidates if c.is_file() and c.suffix == ".ipynb"), None)
+        if hit is None and path.parent == Path("."):  # a prefix such as "01"
+            prefixed = sorted(folder.glob(f"{path.name}*.ipynb"))
+            hit = prefixed[0] if len(prefixed) == 1 else None
+        if hit is None:
+            names = [p.name for p in available]
+            problems.append(f"notebook {str(item)!r} not found (looked in {folder}).{did_you_mean(path.name, names)}")
+        elif hit.resolve() not in [f.resolve() for f in found]:
+            found.append(hit)
+    if problems or not found:
+        raise ConfigurationError("\n".join(problems) or "`notebooks` is empty; name at least one notebook.")
+    stems = [p.stem for p in found]
+    if len(set(stems)) != len(stems):
+        raise ConfigurationError(f"two notebooks share a name {stems}; each needs its own report folder.")
+    return found
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _is_data_source(name: str, value: object) -> bool:
+    """Tell whether a parameter names a data file: ``source``, ``*_source`` or a sample name."""
+    if not isinstance(value, str) or not value:
+        return False
+    return name == "source" or name.endswith("_source") or value == "sample" or value.startswith("sample:")
+
+
+def _data_entry(source: str) -> dict[str, Any]:
+    entry: dict[str, Any] = {"source": source, "path": None, "sha256": None, "bytes": None}
+    try:
+        from poolkit.data import source_path
+
+        path = Path(source_path(source))
+    except Exception as exc:  # unknown sample name, data module missing, ...
+        entry["error"] = f"{type(exc).__name__}: {exc}"
+        return entry
+    entry["path"] = str(path)
+    if path.is_file():
+        entry["sha256"] = _sha256(path)
+        entry["bytes"] = path.stat().st_size
+    else:
+        entry["error"] = f"file {path} does not exist"
+    return entry
+
+
+def _git_revision(folder: Path) -> dict[str, Any] | None:
+    try:
+        rev = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=10, check=True).stdout.strip()
+        status = subprocess.run(["git", "-C", str(folder), "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True, timeout=10, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"revision": rev, "dirty": bool(status.strip())}
+
+
+def _environment() -> dict[str, Any]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    import poolkit
+
+    packages = {}
+    for name in _PACKAGES:
+        try:
+            packages[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return {
+        "poolkit_version": poolkit.__version__,
+        "python": {"version": platform.python_version(), "implementation": platform.python_implementation(),
+                   "executable": sys.executable},
+        "platform": platform.platform(),
+        "packages": packages,
+        "kernel": {"name": KERNEL_NAME, "argv0": sys.executable},
+    }
+
+
+def _unique_sibling(path: Path) -> Path:
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.name}-{n}")
+    return candidate
+
+
+def _retarget(executed: Path, old: str, new: str) -> None:
+    """Point the injected ``out_dir`` of an executed notebook at the folder it ends up in."""
+    if not executed.is_file():
+        return
+    nb = json.loads(executed.read_text(encoding="utf-8"))
+    changed = False
+    for cell in nb.get("cells", []):
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            source = "".join(cell.get("source", ""))
+            if old in source:
+                cell["source"] = source.replace(old, new)
+                changed = True
+    if changed:
+        executed.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _figure(value: Any) -> str:
+    """Show a recorded figure briefly: floats to 4 significant digits, other values as JSON."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _write_index(folder: Path, manifest: Mapping[str, Any]) -> Path:
+    """Write a static index page: one row per notebook with status, duration and recorded figures."""
+    esc = _html.escape
+    rows = []
+    for entry in manifest["notebooks"]:
+        stem = Path(entry["output"]).stem
+        link = f'<a href="{esc(entry["html"])}">{esc(stem)}</a>' if entry.get("html") else esc(stem)
+        summary_file = folder / entry["out_dir"] / SUMMARY_FILE if entry.get("out_dir") else None
+        figures = ""
+        if summary_file is not None and summary_file.is_file():
+            values = json.loads(summary_file.read_text(encoding="utf-8"))
+            figures = "<br>".join(f"{esc(str(k))}: {esc(_figure(v))}" for k, v in values.items())
+        duration = "" if entry.get("duration_s") is None else f"{entry['duration_s']:.1f} s"
+        rows.append(f"<tr><td>{link}</td><td>{esc(entry['status'])}</td><td>{duration}</td><td>{figures}</td></tr>")
+    data = "".join(f"<li><code>{esc(d['source'])}</code> sha256 <code>{esc(str(d.get('sha256')))}</code></li>"
+                   for d in manifest.get("data", []))
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>poolkit report {esc(manifest['name'])}</title>
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top}}</style></head>
+<body><h1>poolkit report <code>{esc(manifest['name'])}</code></h1>
+<p>Status: <b>{esc(manifest['status'])}</b> &middot; started {esc(manifest['started'])} &middot;
+{manifest['duration_s']:.1f} s &middot; poolkit {esc(manifest['poolkit_version'])}</p>
+<table><tr><th>notebook</th><th>status</th><th>duration</th><th>key figures</th></tr>
+{''.join(rows)}</table><h2>Data</h2><ul>{data}</ul>
+<p>Full details in <a href="{MANIFEST_FILE}">{MANIFEST_FILE}</a>. Generated; regenerate, never hand-edit.</p>
+</body></html>
+"""
+    path = folder / "index.html"
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def run_suite(
+    *,
+    name: str = "sample",
+    notebooks: Sequence[str | Path] | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    reports_dir: str | Path = "reports",
+    output_dir: str | Path | None = None,
+    html: bool = True,
+    progress: bool = True,
+) -> Path:
+    r"""Execute the report notebooks into ``reports/<name>/``, atomically.
+
+    Each notebook ``notebooks/NN_*.ipynb`` (or each one given) is executed with
+    :func:`run_notebook` into ``<report>/<stem>.ipynb``, exported to
+    ``<report>/<stem>.html`` (no code cells, figures embedded, no remote script)
+    and given ``out_dir = <report>/<stem>/`` for the tables and figures it saves.
+    ``manifest.json`` records parameters, versions, data checksums and timings,
+    and ``index.html`` links the pages.
+
+    The run writes into a hidden sibling folder and renames it into place only
+    when every notebook succeeded (an earlier report of the same name is then
+    replaced). On failure the partial run is moved to ``<name>.failed-<time>/``
+    (the executed notebook keeps the failing cell, the manifest says
+    ``"status": "failed"``) and the earlier report is left untouched.
+
+    Parameters
+    ----------
+    name : str, default "sample"
+        Report name: the folder ``reports_dir/name``.
+    notebooks : sequence of str or Path, optional
+        Notebooks to run (paths, names in ``notebooks/`` or prefixes such as
+        ``"01"``); default every ``notebooks/NN_*.ipynb``.
+    parameters : mapping of str to value, optional
+        Shared parameters; each notebook gets those it declares. A parameter
+        that no notebook declares is an error; ``out_dir`` is set by the run.
+    reports_dir : str or Path, default "reports"
+        Folder holding the reports.
+    output_dir : str or Path, optional
+        Exact report folder, overriding ``reports_dir/name``.
+    html : bool, default True
+        Export each executed notebook to HTML.
+    progress : bool, default True
+        Print one line per notebook and papermill's progress bar (to stderr).
+
+    Returns
+    -------
+    Path
+        The report folder.
+
+    Raises
+    ------
+    ConfigurationError
+        If a notebook is missing, a parameter is declared by no notebook or has
+        the wrong type, or ``name`` is not a plain folder name; nothing runs.
+    ReportError
+        If a notebook fails; the message names the notebook, the failing cell
+        and its error, and the failed folder kept.
+
+    Notes
+    -----
+    The manifest stores the SHA-256 digest :math:`H(f)` of every data file
+    :math:`f` behind a ``source`` parameter, so a report can be traced to the
+    exact bytes it read: ``sha256sum <file>`` reproduces it.
+
+    References
+    ----------
+    .. [1] Rule, A. et al. (2019). Ten simple rules for writing and sharing
+       computational analyses in Jupyter Notebooks. PLoS Comput. Biol. 15(7).
+
+    Examples
+    --------
+    >>> run_suite(name="../elsewhere", notebooks=[])
+    Traceback (most recent call last):
+    ...
+    poolkit.exceptions.ConfigurationError: report name '../elsewhere' must be a plain folder name ...
+    """
+    if output_dir is not None:
+        final = Path(output_dir)
+    else:
+        if not name or name.startswith(".") or Path(name).name != name or name in ("..",):
+            raise ConfigurationError(
+                f"report name {name!r} must be a plain folder name (no '/', not starting with '.'), e.g. 'sample'."
+            )
+        final = Path(reports_dir) / name
+    given = dict(parameters or {})
+    shared = dict(given)
+    paths = _resolve_notebooks(notebooks)
+
+    # 1. every problem of the configuration, before anything runs
+    problems: list[str] = []
+    if "out_dir" in shared:
+        problems.append("`out_dir` is set by the report run (<report>/<notebook>/); remove it from the parameters.")
+        shared.pop("out_dir")
+    declared = {p: _inspect(p) for p in paths}
+    per_notebook: dict[Path, dict[str, Any]] = {}
+    for key, value in list(shared.items()):
+        if _is_data_source(key, value) and not str(value).startswith("sample") and Path(value).exists():
+            shared[key] = str(Path(value).resolve())  # the kernel runs in the notebook's folder
+    for path in paths:
+        own = {k: v for k, v in shared.items() if k in declared[path]}
+        clean, issues = _check_parameters(path, declared[path], own)
+        problems += issues
+        per_notebook[path] = clean
+    unused = [k for k in shared if not any(k in declared[p] for p in paths)]
+    for key in unused:
+        names = sorted({n for p in paths for n in declared[p]})
+        problems.append(
+            f"parameter `{key}` is declared by none of {[p.name for p in paths]} (they declare {names})."
+            f"{did_you_mean(key, names)}"
+        )
+    if problems:
+        raise ConfigurationError("invalid report configuration:\n  " + "\n  ".join(problems))
+
+    # 2. run into a hidden sibling folder
+    parent = final.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    tmp = parent / f".{final.name}.tmp-{os.getpid()}-{stamp}"
+    tmp.mkdir()
+    started = _now()
+    sources: dict[str, None] = {}
+    entries: list[dict[str, Any]] = []
+    for path in paths:
+        effective = {k: _declared_spec(info)[1] for k, info in declared[path].items()}
+        effective.update(per_notebook[path])
+        for key, value in effective.items():
+            if _is_data_source(key, value):
+                sources[value] = None
+        entries.append({
+            "notebook": str(path), "output": f"{path.stem}.ipynb", "html": None,
+            "out_dir": f"{path.stem}" if "out_dir" in declared[path] else None,
+            "parameters": _jsonable(per_notebook[path]), "status": "not run",
+            "started": None, "finished": None, "duration_s": None,
+        })
+    manifest: dict[str, Any] = {
+        "name": name,
+        "folder": final.name,
+        "status": "running",
+        "started": _iso(started),
+        "finished": None,
+        "duration_s": None,
+        "parameters": _jsonable(given),
+        **_environment(),
+        "git": _git_revision(paths[0].resolve().parent),
+        "data": [_data_entry(s) for s in sources],
+        "notebooks": entries,
+    }
+    failure: BaseException | None = None
+    try:
+        for i, (path, entry) in enumerate(zip(paths, entries, strict=True), start=1):
+            if progress:
+                print(f"[{i}/{len(paths)}] {path.name}", file=sys.stderr, flush=True)
+            params = dict(per_notebook[path])
+            if entry["out_dir"]:
+                params["out_dir"] = str((tmp / entry["out_dir"]).resolve())
+            begin = _now()
+            entry["started"], entry["status"] = _iso(begin), "running"
+            try:
+                run_notebook(path, tmp / entry["output"], params, progress=progress)
+                entry["status"] = "ok"
+            except ReportError as exc:
+                entry["status"] = "failed"
+                entry["error"] = {"cell_index": getattr(exc, "cell_index", None), "ename": getattr(exc, "ename", ""),
+                                  "evalue": getattr(exc, "evalue", ""), "message": str(exc)}
+                failure = exc
+            finally:
+                end = _now()
+                entry["finished"], entry["duration_s"] = _iso(end), round((end - begin).total_seconds(), 3)
+            if html and (tmp / entry["output"]).is_file():
+                entry["html"] = _export_html(tmp / entry["output"], tmp / f"{path.stem}.html").name
+            if failure is not None:
+                break
+    except BaseException as exc:  # interrupted or an unexpected error: keep what ran
+        failure = exc
+        for entry in entries:
+            if entry["status"] == "running":
+                entry["status"] = "failed"
+                entry["error"] = {"message": f"{type(exc).__name__}: {exc}"}
+    finished = _now()
+    manifest.update(finished=_iso(finished), duration_s=round((finished - started).total_seconds(), 3),
+                    status="failed" if failure is not None else "ok")
+    if failure is not None:
+        manifest["error"] = str(failure) or type(failure).__name__
+    (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
+    _write_index(tmp, manifest)
+
+    # 3. publish atomically, or keep the failed run beside the good report
+    target = final if failure is None else _unique_sibling(parent / f"{final.name}.failed-{stamp}")
+    for entry in entries:
+        _retarget(tmp / entry["output"], str(tmp.resolve()), str(target.resolve()))
+    if failure is not None:
+        failed = target
+        os.rename(tmp, failed)
+        if progress:
+            print(f"report {final.name!r} FAILED; partial run kept in {failed}", file=sys.stderr, flush=True)
+        if isinstance(failure, ReportError):
+            message = str(failure).replace(str(tmp), str(failed))
+            error = ReportError(f"{message}\nThe earlier report {final}, if any, is unchanged.")
+            for attr in ("notebook", "cell_index", "ename", "evalue"):
+                setattr(error, attr, getattr(failure, attr, None))
+            error.output = str(failed / Path(str(getattr(failure, "output", ""))).name)  # type: ignore[attr-defined]
+            error.failed_dir = str(failed)  # type: ignore[attr-defined]
+            raise error from None
+        raise failure
+    if final.exists():
+        old = parent / f".{final.name}.old-{os.getpid()}-{stamp}"
+        os.rename(final, old)
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            os.rename(old, final)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.rename(tmp, final)
+    if progress:
+        print(f"report {final.name!r} written to {final}", file=sys.stderr, flush=True)
+    return final

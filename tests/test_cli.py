@@ -1,0 +1,162 @@
+"""Tests of the ``poolkit`` command line: parsing, exit codes, dispatch, end-to-end report runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import poolkit
+from poolkit.cli import main, parse_assignment
+from poolkit.exceptions import ConfigurationError
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA_NOTEBOOK = ROOT / "notebooks" / "01_data_loading.ipynb"
+
+
+def make_notebook(path: Path, params: str, cells: list[str]) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "poolkit", "display_name": "Python (poolkit)", "language": "python"}
+    first = nbformat.v4.new_code_cell(params)
+    first.metadata["tags"] = ["parameters"]
+    nb.cells = [first, *[nbformat.v4.new_code_cell(c) for c in cells]]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(path))
+    return path
+
+
+@pytest.fixture
+def tiny(tmp_path: Path) -> Path:
+    return make_notebook(
+        tmp_path / "nbs" / "01_tiny.ipynb",
+        'level: float = 0.95\nassets: list[str] = []\nfail: bool = False\nout_dir: str = ""',
+        ["print(level, assets)", "if fail:\n    raise KeyError('no such asset')"],
+    )
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("level=0.99", ("level", 0.99)),
+        ("n=5", ("n", 5)),
+        ("flag=true", ("flag", True)),
+        ("name=sample:sp500", ("name", "sample:sp500")),
+        ("assets=[AAPL, MSFT]", ("assets", ["AAPL", "MSFT"])),
+        ("weights={A: 0.5, B: 0.5}", ("weights", {"A": 0.5, "B": 0.5})),
+        ("start=2015-01-01", ("start", "2015-01-01")),  # dates stay ISO text
+        ("label='123'", ("label", "123")),  # quotes force text
+        ("empty=", ("empty", "")),
+        ("expr=a=b", ("expr", "a=b")),  # only the first '=' splits
+    ],
+)
+def test_parse_assignment_reads_values_as_yaml(text, expected):
+    assert parse_assignment(text) == expected
+
+
+@pytest.mark.parametrize("text", ["level", "=1", "two words=1", "x=[1, 2"])
+def test_parse_assignment_rejects_malformed_text(text):
+    with pytest.raises(ConfigurationError):
+        parse_assignment(text)
+
+
+# --------------------------------------------------------------------------- commands without notebooks
+
+
+def test_version_and_help(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"poolkit {poolkit.__version__}"
+    assert main(["--help"]) == 0
+    assert "report" in capsys.readouterr().out
+    assert main([]) == 2  # no command: usage and exit code 2
+
+
+def test_help_does_not_import_heavy_modules():
+    code = ("import sys; from poolkit.cli import main; main(['--help']); "
+            "print(sorted(m for m in ('pandas', 'papermill', 'nbconvert', 'matplotlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_samples_lists_the_bundled_data(capsys):
+    assert main(["samples"]) == 0
+    out = capsys.readouterr().out
+    files = sorted(p.name for p in (ROOT / "poolkit" / "datasets").glob("*.csv.gz"))
+    assert files and all(name in out for name in files)
+
+
+@pytest.mark.parametrize(("command", "module", "function"), [("batch", "poolkit.batch", "main"),
+                                                              ("app", "poolkit.widgets", "app_main")])
+def test_batch_and_app_dispatch_their_arguments(monkeypatch, command, module, function):
+    seen = []
+    fake = types.ModuleType(module)
+    setattr(fake, function, lambda argv: seen.append(argv) or 3)
+    monkeypatch.setitem(sys.modules, module, fake)
+    assert main([command, "grid.yaml", "--workers", "2"]) == 3  # the exit code is passed through
+    assert seen == [["grid.yaml", "--workers", "2"]]
+
+
+def test_report_configuration_errors_exit_2(tiny, tmp_path, capsys):
+    reports = tmp_path / "reports"
+    base = ["report", "--notebooks", str(tiny), "--reports-dir", str(reports), "--quiet"]
+    assert main([*base, "-p", "levl=0.99"]) == 2
+    assert "`levl` is declared by none of" in capsys.readouterr().err
+    assert main([*base, "-p", "level=high"]) == 2
+    assert "parameter `level` must be float" in capsys.readouterr().err
+    assert main([*base, "--params", str(tmp_path / "missing.yaml")]) == 2
+    assert "missing.yaml" in capsys.readouterr().err
+    assert main([*base, "--bogus-option"]) == 2
+    assert not reports.exists() or not any(reports.iterdir())
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+@pytest.mark.notebook
+def test_report_failure_exits_1_with_the_cell_error_and_keeps_partial(tiny, tmp_path, capsys):
+    reports = tmp_path / "reports"
+    code = main(["report", "--name", "nightly", "--notebooks", str(tiny), "--reports-dir", str(reports),
+                 "-p", "fail=true", "--quiet"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "01_tiny.ipynb failed in cell 2" in err and "KeyError" in err and "no such asset" in err
+    [failed] = list(reports.iterdir())
+    assert failed.name.startswith("nightly.failed-") and (failed / "01_tiny.ipynb").exists()
+
+
+@pytest.mark.notebook
+def test_report_end_to_end_in_a_subprocess(tiny, tmp_path):
+    """`poolkit report` with a params file and -p overrides; the data notebook when it exists."""
+    params = tmp_path / "params.yaml"
+    if DATA_NOTEBOOK.exists():
+        notebook, stem = DATA_NOTEBOOK, DATA_NOTEBOOK.stem
+        params.write_text("start: 2020-01-02\n", encoding="utf-8")  # YAML date -> ISO text
+        extra = ["-p", "end=2021-12-31"]
+        expected = {"start": "2020-01-02", "end": "2021-12-31"}
+    else:
+        notebook, stem = tiny, tiny.stem
+        params.write_text("level: 0.9\nassets: [A, B]\n", encoding="utf-8")
+        extra = ["-p", "level=0.99"]
+        expected = {"level": 0.99, "assets": ["A", "B"]}
+    reports = tmp_path / "reports"
+    run = subprocess.run(
+        [sys.executable, "-m", "poolkit.cli", "report", "--name", "e2e", "--notebooks", str(notebook),
+         "--reports-dir", str(reports), "--params", str(params), *extra, "--quiet"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=600,
+    )
+    assert run.returncode == 0, run.stderr
+    folder = reports / "e2e"
+    assert run.stdout.strip() == str(folder)
+    for name in (f"{stem}.ipynb", f"{stem}.html", "manifest.json", "index.html"):
+        assert (folder / name).is_file(), name
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["status"] == "ok" and manifest["parameters"] == expected
+    page = (folder / f"{stem}.html").read_text(encoding="utf-8")
+    assert "<script src=\"http" not in page
