@@ -24,12 +24,12 @@ $(BIN)/uv: | $(BIN)/python
 venv: $(BIN)/python $(if $(SYSTEM_UV),,$(BIN)/uv)
 
 $(VENV)/.installed: pyproject.toml | venv
-	$(UV) pip install --quiet --python $(BIN)/python -e '.[dask,app]'
+	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dask,app]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (poolkit)" >/dev/null
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | venv
-	$(UV) pip install --quiet --python $(BIN)/python -e '.[dev,peers,dask,app,browser]'
+	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev,peers,dask,app,browser]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (poolkit)" >/dev/null
 	touch $@ $(VENV)/.installed
 
@@ -66,7 +66,7 @@ app: install
 
 ## make bench: install the peer libraries (extra `bench`) and compare poolkit with them -> benchmarks/results.md
 bench: install-dev
-	$(UV) pip install --quiet --python $(BIN)/python -e '.[bench]'
+	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[bench]'
 	$(BIN)/python benchmarks/run.py
 
 lint: install-dev
