@@ -3,6 +3,8 @@
 # Both create (or update) the virtual environment in $(VENV) with uv when it is on
 # PATH, else with `python3 -m venv` + pip (which first installs uv into the venv:
 # uv resolves and installs this stack in seconds, pip alone takes about a minute).
+# Packages are byte-compiled at install time, so kernels and the CLI start fast
+# even where PYTHONDONTWRITEBYTECODE is set.
 
 PYTHON ?= python3
 VENV ?= .venv
