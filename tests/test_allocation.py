@@ -480,6 +480,51 @@ def test_backtest_by_hand():
     )
 
 
+def test_backtest_with_a_callable_method_by_hand():
+    idx = pd.bdate_range("2024-01-01", "2024-03-29", name="date")
+    r = pd.DataFrame({"A": 0.10, "B": 0.0}, index=idx)
+    seen = []
+
+    def quarter_in_a(window, share):
+        seen.append(window)
+        return pd.Series({"B": 1.0 - share, "A": share})  # any asset order
+
+    res = al.backtest(r, quarter_in_a, rebalance="M", lookback=5, costs=0.01, share=0.25)
+    assert res.method == "quarter_in_a" and res.returns.name == "quarter_in_a"
+    # the callable sees exactly the 5 dates ending at each rebalance date
+    assert [w.index[-1] for w in seen] == res.weights.index.tolist() and {len(w) for w in seen} == {5}
+    np.testing.assert_allclose(res.weights.to_numpy(), [[0.25, 0.75]] * len(res.weights))
+    # day 1: 0.25 x 10 % minus 1 % x turnover 1; day 2: holdings 0.275 / 0.75 -> 0.0275 / 1.025
+    assert res.returns.iloc[0] == pytest.approx(0.025 - 0.01, abs=1e-12)
+    assert res.returns.iloc[1] == pytest.approx(0.0275 / 1.025, abs=1e-12)
+    k = len(pd.bdate_range("2024-02-01", "2024-02-29"))
+    drift_a = 0.25 * 1.1**k / (0.25 * 1.1**k + 0.75)
+    assert res.turnover.iloc[1] == pytest.approx(2 * (drift_a - 0.25), rel=1e-12)
+    # a callable giving equal weights is the named method "equal", period by period
+    ref = al.backtest(r, "equal", rebalance="M", lookback=5, costs=0.01)
+    mine = al.backtest(r, lambda window: pd.Series(0.5, index=window.columns), rebalance="M", lookback=5, costs=0.01)
+    pd.testing.assert_series_equal(mine.returns.rename("equal"), ref.returns)
+    pd.testing.assert_series_equal(mine.turnover, ref.turnover)
+
+
+def test_backtest_rejects_bad_callable_weights():
+    idx = pd.bdate_range("2024-01-01", "2024-03-29", name="date")
+    r = pd.DataFrame({"A": 0.01, "B": 0.0}, index=idx)
+    with pytest.raises(ParameterError, match="sum to 1"):
+        al.backtest(r, lambda window: pd.Series({"A": 0.5, "B": 0.6}), lookback=5)
+    with pytest.raises(AlignmentError, match="C"):
+        al.backtest(r, lambda window: pd.Series({"A": 0.5, "C": 0.5}), lookback=5)
+
+    def twin():
+        def f(window):
+            return pd.Series(0.5, index=window.columns)
+
+        return f
+
+    with pytest.raises(ParameterError, match="own __name__"):
+        al.backtest_many(r, [twin(), twin()], lookback=5)
+
+
 def test_backtest_comparison_table(sample):
     r, _, _ = sample
     results = al.backtest_many(

@@ -424,6 +424,35 @@ def test_two_level_backtest_with_one_pool_matches_allocation_backtest(returns, m
     assert ours.returns.index.equals(ref.returns.index)
 
 
+def test_two_level_backtest_fixed_pools_against_a_day_by_day_simulation(returns):
+    r = returns.loc["2020-01-01":"2021-06-30"].iloc[:, :6]
+    pools = dict(zip(r.columns, ["x", "x", "x", "y", "y", "z"], strict=True))
+    res = pp.two_level_backtest(r, pools, inner="inverse_volatility", lookback=63, rebalance="Q", costs=0.002)
+    assert res.returns.name == "two_level(inverse_volatility/equal)"
+    # each target is the two-level allocation of the 63 dates ending at the rebalance date
+    for date, row in res.weights.iterrows():
+        window = r.loc[:date].iloc[-63:]
+        expected = pp.two_level_allocation(window, pools, inner="inverse_volatility")
+        np.testing.assert_allclose(row.to_numpy(), expected.to_numpy(), atol=1e-12)
+    # hold the dollar amounts day by day, trading to the targets at each rebalance close
+    held, out, turnover, pending = np.zeros(r.shape[1]), [], [], 0.0
+    targets = dict(zip(res.weights.index, res.weights.to_numpy(), strict=True))
+    for date, day in zip(r.index, r.to_numpy(), strict=True):
+        if held.any():
+            value = held.sum()
+            held = held * (1.0 + day)
+            out.append(held.sum() / value - 1.0 - pending)
+            pending = 0.0
+        if date in targets:
+            drift = held / held.sum() if held.any() else held
+            turnover.append(np.abs(targets[date] - drift).sum())
+            pending = 0.002 * turnover[-1]
+            held = targets[date].copy()
+    out = out[: len(res.returns)]
+    np.testing.assert_allclose(res.returns.to_numpy(), out, atol=1e-12)
+    np.testing.assert_allclose(res.turnover.to_numpy(), turnover, atol=1e-12)
+
+
 def test_two_level_backtest_reclusters_without_look_ahead(returns):
     r = returns.loc["2020-01-01":"2021-12-31"]
     res = pp.two_level_backtest(r, "cluster", n_pools=3, lookback=126, rebalance="Q")

@@ -426,7 +426,7 @@ def _rebalance_dates(index: pd.DatetimeIndex, rebalance: str) -> np.ndarray:
 
 def backtest(
     returns: pd.DataFrame,
-    method: str,
+    method: str | Callable[..., pd.Series],
     *,
     rebalance: str = "M",
     lookback: int = 252,
@@ -443,8 +443,11 @@ def backtest(
     ----------
     returns : DataFrame of shape (n_dates, n_assets)
         Periodic returns (no NaN), DatetimeIndex.
-    method : str
-        A method name of :func:`allocate`.
+    method : str or callable
+        A method name of :func:`allocate`, or a callable ``method(window, **params)``
+        that takes the ``lookback`` returns ending at a rebalance date (a DataFrame,
+        dates x assets) and returns the target weights (a Series indexed by asset,
+        summing to 1); the result is named after its ``__name__``.
     rebalance : {"M", "W", "Q", "Y", "D"}, default "M"
         Calendar period between rebalances (last trading date of each period).
     lookback : int, default 252
@@ -453,7 +456,8 @@ def backtest(
         Proportional trading cost per unit of one-way turnover (0.001 = 10 bp), charged
         on the first period after the rebalance.
     **params
-        Passed to :func:`allocate` (cov_method, bounds, risk_free, ...).
+        Passed to :func:`allocate` (cov_method, bounds, risk_free, ...), or to ``method``
+        when it is a callable.
 
     Returns
     -------
@@ -465,7 +469,10 @@ def backtest(
     InsufficientDataError
         If there are not more than ``lookback`` dates.
     ParameterError
-        If ``rebalance``, ``lookback`` or ``costs`` is invalid.
+        If ``rebalance``, ``lookback`` or ``costs`` is invalid, or a callable ``method``
+        returns weights that do not sum to 1.
+    AlignmentError
+        If a callable ``method`` returns weights for other assets than the window's.
 
     Notes
     -----
@@ -486,15 +493,18 @@ def backtest(
     >>> res = backtest(r, "equal", lookback=20)
     >>> round(float(res.returns.iloc[0]), 6)  # half in each asset
     0.0015
+    >>> def all_in_b(window):
+    ...     return pd.Series({"A": 0.0, "B": 1.0})
+    >>> round(float(backtest(r, all_in_b, lookback=20).returns.iloc[0]), 6)
+    0.002
     """
-    return backtest_many(returns, [method], rebalance=rebalance, lookback=lookback, costs=costs, **params)[
-        method
-    ]
+    results = backtest_many(returns, [method], rebalance=rebalance, lookback=lookback, costs=costs, **params)
+    return next(iter(results.values()))
 
 
 def backtest_many(
     returns: pd.DataFrame,
-    methods: Sequence[str],
+    methods: Sequence[str | Callable[..., pd.Series]],
     *,
     rebalance: str = "M",
     lookback: int = 252,
@@ -507,18 +517,20 @@ def backtest_many(
     ----------
     returns : DataFrame of shape (n_dates, n_assets)
         Periodic returns (no NaN).
-    methods : sequence of str
-        Method names of :func:`allocate`.
+    methods : sequence of str or callable
+        Method names of :func:`allocate`, or callables as in :func:`backtest`.
     rebalance, lookback, costs
         As in :func:`backtest`.
     **params
-        Passed to :func:`allocate` (cov_method, bounds, risk_free, ...). The covariance
-        and expected returns of each window are estimated once and shared by the methods.
+        Passed to :func:`allocate` (cov_method, bounds, risk_free, ...) and to the
+        callables. The covariance and expected returns of each window are estimated
+        once and shared by the named methods.
 
     Returns
     -------
     dict of str to BacktestResult
-        One result per method, in the order given.
+        One result per method, in the order given, keyed by the method name (a
+        callable's ``__name__``).
 
     Examples
     --------
@@ -530,11 +542,19 @@ def backtest_many(
     from poolkit._validation import check_fraction
     from poolkit.exceptions import InsufficientDataError
 
-    if isinstance(methods, str) or not len(methods):
+    if isinstance(methods, str) or callable(methods) or not len(methods):
         raise ParameterError(
-            f"`methods` must be a non-empty list of method names such as {list(METHODS[:3])}."
+            f"`methods` must be a non-empty list of method names such as {list(METHODS[:3])} (or callables)."
         )
-    methods = [check_choice(m, METHODS, name="method") for m in methods]
+    named: dict[str, str | Callable[..., pd.Series]] = {}
+    for m in methods:  # a loop over methods, not assets
+        key = _method_name(m) if callable(m) else check_choice(m, METHODS, name="method")
+        value = m if callable(m) else key
+        if key in named and (callable(value) or callable(named[key])) and named[key] is not value:
+            raise ParameterError(
+                f"`methods` holds two different methods named {key!r}; give each callable its own __name__."
+            )
+        named[key] = value
     frame, _ = check_returns(returns, name="returns", min_obs=2)
     frame.attrs = {}  # our copy; metadata would be deep-copied into every window
     if not isinstance(frame.index, pd.DatetimeIndex):
@@ -554,16 +574,40 @@ def backtest_many(
             f"backtest: no rebalance date has {lookback} dates of history and a date after it; "
             f"load a longer history or lower `lookback`."
         )
-    targets = {m: np.empty((reb.size, frame.shape[1])) for m in methods}
+    targets = {key: np.empty((reb.size, frame.shape[1])) for key in named}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PoolkitWarning)
         for k, t in enumerate(reb):  # one estimation per rebalance date, shared by the methods
             window = frame.iloc[t - lookback + 1 : t + 1]
             cache: dict[str, Any] = {}
-            for m in methods:
-                targets[m][k] = _allocate(window, m, _cache=cache, **params).to_numpy()
+            for key, m in named.items():
+                if callable(m):
+                    targets[key][k] = _callable_weights(window, m, params, key)
+                else:
+                    targets[key][k] = _allocate(window, m, _cache=cache, **params).to_numpy()
     settings = dict(params, rebalance=rebalance, lookback=lookback, costs=costs)
-    return {m: _simulate(frame, reb, targets[m], costs, m, settings) for m in methods}
+    return {key: _simulate(frame, reb, targets[key], costs, key, dict(settings)) for key in named}
+
+
+def _method_name(method: str | Callable[..., pd.Series]) -> str:
+    """Name of a method: the string itself, or a callable's ``__name__``."""
+    return method if isinstance(method, str) else str(getattr(method, "__name__", "callable"))
+
+
+def _callable_weights(
+    window: pd.DataFrame, method: Callable[..., pd.Series], params: dict[str, Any], name: str
+) -> np.ndarray:
+    """Weights (in ``window.columns`` order) of a callable method, checked to sum to 1."""
+    from poolkit._validation import check_aligned
+
+    w = check_aligned(method(window, **params), window.columns, name=f"weights of method {name!r}").to_numpy()
+    total = float(w.sum())
+    if not abs(total - 1.0) <= 1e-9:
+        raise ParameterError(
+            f"method {name!r} returned weights summing to {total:.12g} on the window ending "
+            f"{window.index[-1]:%Y-%m-%d}; they must sum to 1 (divide them by their sum)."
+        )
+    return w
 
 
 def _simulate(

@@ -65,8 +65,7 @@ def pool_dendrogram(
         if len(order) > len(base):
             base = [to_hex(c) for c in plt.get_cmap("tab20").colors]
         colours = {p: base[i % len(base)] for i, p in enumerate(order)}
-        code = {p: i for i, p in enumerate(order)}
-        node[:n] = [code[p] for p in labels]
+        node[:n] = pd.Categorical(labels.to_numpy(), categories=order).codes
         for i, (a, b) in enumerate(z[:, :2].astype(int)):  # one pass over the n - 1 merges
             node[n + i] = node[a] if node[a] == node[b] else -1
         palette = list(colours.values())
@@ -109,12 +108,13 @@ def pooled_vs_standalone(table: pd.DataFrame, *, ax: Any = None) -> Any:
     missing = [c for c in (pooled_col, "standalone_volatility") if c not in table.columns]
     if missing:
         raise ValueError(f"`table` needs the columns {missing}; pass poolkit.pooling.pool_summary(...).")
-    ax = _axes(ax)
-    x = np.arange(len(table))
-    ax.bar(x - 0.2, table["standalone_volatility"], width=0.4, label="standalone  Σ w σ (ρ = 1)", color="#bbbbbb")
-    ax.bar(x + 0.2, table[pooled_col], width=0.4, label="pooled  √(wᵀΣw)", color="#1f77b4")
-    ax.set_xticks(x, [str(i) for i in table.index], rotation=0)
-    ax.yaxis.set_major_formatter(_percent())
+    ax = _paired_bars(
+        _axes(ax),
+        table["standalone_volatility"],
+        table[pooled_col],
+        labels=("standalone  Σ w σ (ρ = 1)", "pooled  √(wᵀΣw)"),
+        colors=("#bbbbbb", "#1f77b4"),
+    )
     ax.set_ylabel("annualised volatility")
     ax.set_title("What pooling removes: standalone vs pooled risk")
     ax.legend()
@@ -137,12 +137,13 @@ def pool_risk_contributions(table: pd.DataFrame, *, ax: Any = None) -> Any:
     matplotlib Axes
     """
     rows = table.drop(index="portfolio", errors="ignore")
-    ax = _axes(ax)
-    x = np.arange(len(rows))
-    ax.bar(x - 0.2, rows["weight"], width=0.4, label="capital weight", color="#bbbbbb")
-    ax.bar(x + 0.2, rows["risk_share"], width=0.4, label="risk contribution share", color="#d62728")
-    ax.set_xticks(x, [str(i) for i in rows.index])
-    ax.yaxis.set_major_formatter(_percent())
+    ax = _paired_bars(
+        _axes(ax),
+        rows["weight"],
+        rows["risk_share"],
+        labels=("capital weight", "risk contribution share"),
+        colors=("#bbbbbb", "#d62728"),
+    )
     ax.axhline(0, color="black", lw=0.6)
     ax.set_title("Capital vs risk by pool")
     ax.legend()
@@ -178,6 +179,16 @@ def diversification_curve(curve: pd.DataFrame, *, ax: Any = None) -> Any:
     ax.yaxis.set_major_formatter(_percent())
     ax.set_title("Diversification fades as correlations rise")
     ax.legend()
+    return ax
+
+
+def _paired_bars(ax: Any, left: pd.Series, right: pd.Series, *, labels: tuple[str, str], colors: tuple[str, str]) -> Any:
+    """Draw two bars side by side for each row of ``left`` / ``right`` (same index), in percent."""
+    x = np.arange(len(left))
+    ax.bar(x - 0.2, left, width=0.4, label=labels[0], color=colors[0])
+    ax.bar(x + 0.2, right, width=0.4, label=labels[1], color=colors[1])
+    ax.set_xticks(x, [str(i) for i in left.index])
+    ax.yaxis.set_major_formatter(_percent())
     return ax
 
 

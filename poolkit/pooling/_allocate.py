@@ -10,7 +10,7 @@ import pandas as pd
 
 from poolkit._validation import check_aligned, check_level, check_returns
 from poolkit.exceptions import ParameterError
-from poolkit.pooling._common import POOL_NAME, check_pools, infer_periods, membership
+from poolkit.pooling._common import POOL_NAME, check_pools, cov_to_corr, infer_periods, membership
 
 __all__ = ["pool_returns", "pool_summary", "pool_weights", "two_level_allocation", "two_level_backtest"]
 
@@ -51,6 +51,11 @@ def _allocate(frame: pd.DataFrame, method: Method, params: Mapping[str, Any], *,
     if not np.isfinite(total) or abs(total) < 1e-12:
         raise ParameterError(f"`{name}`={method!r} returned weights that do not sum to a positive number.")
     return w / total
+
+
+def _name(method: Method) -> str:
+    """Name of a method: the string itself, or a callable's ``__name__``."""
+    return method if isinstance(method, str) else str(getattr(method, "__name__", "callable"))
 
 
 def _inner(frame: pd.DataFrame, labels: pd.Series, order: list[Any], method: Method, params: Mapping[str, Any]) -> np.ndarray:
@@ -244,8 +249,8 @@ def _two_level(
     out = pd.Series(w / w.sum(), index=frame.columns.copy(), name="two_level")
     out.attrs.update(
         pool_weights={str(k): float(x) for k, x in zip(order, outer_w, strict=True)},
-        inner=inner if isinstance(inner, str) else getattr(inner, "__name__", "callable"),
-        outer=outer if isinstance(outer, str) else getattr(outer, "__name__", "callable"),
+        inner=_name(inner),
+        outer=_name(outer),
     )
     return out
 
@@ -334,11 +339,9 @@ def pool_summary(
     x = frame.to_numpy()
     xc = x - x.mean(axis=0)
     cov = xc.T @ xc / (len(x) - 1) * ppy
-    vols = np.sqrt(np.diag(cov))
+    vols, corr = cov_to_corr(cov)
     pool_vol = np.sqrt(np.clip(np.einsum("ik,ij,jk->k", v, cov, v), 0.0, None))
     standalone = np.abs(v).T @ vols
-    inv = np.divide(1.0, vols, out=np.zeros_like(vols), where=vols > 0)
-    corr = cov * inv[:, None] * inv[None, :]
     inside = np.einsum("ik,ij,jk->k", m_all, corr, m_all) - counts
     pairs = counts * (counts - 1)
     avg_corr = np.divide(inside, pairs, out=np.full(len(counts), np.nan), where=pairs > 0)
@@ -370,19 +373,6 @@ def pool_summary(
     return table
 
 
-def _rebalance_positions(index: pd.DatetimeIndex, rebalance: str) -> np.ndarray:
-    """Positions of the last date of each calendar period (as poolkit.allocation.backtest)."""
-    from poolkit._validation import check_choice
-
-    codes = {"D": None, "W": "W", "M": "M", "Q": "Q", "Y": "Y", "A": "Y"}
-    freq = check_choice(str(rebalance).upper().rstrip("E") or "?", list(codes), name="rebalance")
-    if codes[freq] is None:
-        return np.arange(len(index))
-    periods = index.to_period(codes[freq])
-    last = np.flatnonzero(periods[1:] != periods[:-1])
-    return np.concatenate([last, [len(index) - 1]])
-
-
 def two_level_backtest(
     returns: pd.DataFrame,
     pools: object = "cluster",
@@ -401,9 +391,9 @@ def two_level_backtest(
 
     At the close of each rebalance date the pools (when ``pools="cluster"``) and the
     two-level weights are computed from the ``lookback`` periods ending there, then held,
-    drifting with prices, until the next rebalance — exactly as
-    :func:`poolkit.allocation.backtest` does for one-level methods, so the two compare
-    like for like.
+    drifting with prices, until the next rebalance. The two-level rule is run by
+    :func:`poolkit.allocation.backtest` as a callable method, so drift, turnover and costs
+    are those of the one-level methods and the two compare like for like.
 
     Parameters
     ----------
@@ -458,71 +448,27 @@ def two_level_backtest(
     >>> round(float(res.returns.iloc[0]), 6)  # 1/4, 1/4, 1/2
     0.00225
     """
-    import warnings
-
-    from poolkit._validation import check_fraction, check_positive_int
-    from poolkit.allocation import BacktestResult
-    from poolkit.exceptions import InsufficientDataError, PoolkitWarning
+    from poolkit.allocation import backtest
     from poolkit.pooling._build import _cluster
 
     frame, _ = check_returns(returns, name="returns", min_obs=2)
-    if not isinstance(frame.index, pd.DatetimeIndex):
-        raise ParameterError("`returns` needs a DatetimeIndex of dates for a backtest.")
-    lookback = check_positive_int(lookback, name="lookback", minimum=2)
-    costs = check_fraction(costs, name="costs")
     recluster = isinstance(pools, str)
     if recluster and pools != "cluster":
         raise ParameterError(f"`pools` must be 'cluster' or an asset -> pool mapping, got {pools!r}.")
     if not recluster:
-        fixed_labels, fixed_order = check_pools(pools, frame.columns)
-    n_dates = len(frame)
-    if n_dates <= lookback:
-        raise InsufficientDataError(
-            f"two_level_backtest needs more than `lookback` = {lookback} dates of returns, got {n_dates}; "
-            f"load a longer history or lower `lookback`."
-        )
-    reb = _rebalance_positions(frame.index, rebalance)
-    reb = reb[(reb >= lookback - 1) & (reb < n_dates - 1)]
-    if reb.size == 0:
-        raise InsufficientDataError(
-            f"no rebalance date has {lookback} dates of history and a date after it; lower `lookback`."
-        )
-    targets = np.empty((reb.size, frame.shape[1]))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PoolkitWarning)
-        for k, t in enumerate(reb):  # one allocation per rebalance date
-            window = frame.iloc[t - lookback + 1 : t + 1]
-            if recluster:
-                labels, order = check_pools(
-                    _cluster(window, n_pools, linkage, "correlation", 10, "quality", checked=True), window.columns
-                )
-            else:
-                labels, order = fixed_labels, fixed_order
-            targets[k] = _two_level(window, labels, order, inner, outer, inner_params or {}, outer_params or {}).to_numpy()
-    r = frame.to_numpy()
-    port = np.empty(n_dates - reb[0] - 1)
-    turnover = np.empty(reb.size)
-    held = np.zeros(r.shape[1])
-    ends = np.concatenate([reb[1:], [n_dates - 1]])
-    for k, (t, end) in enumerate(zip(reb, ends, strict=True)):  # one step per rebalance, vectorised inside
-        turnover[k] = np.abs(targets[k] - held).sum()
-        growth = np.cumprod(1.0 + r[t + 1 : end + 1], axis=0)
-        value = growth @ targets[k]
-        prev = np.concatenate([[1.0], value[:-1]])
-        port[t - reb[0] : end - reb[0]] = value / prev - 1.0
-        held = targets[k] * growth[-1] / value[-1]
-    cost = costs * turnover
-    port[reb - reb[0]] -= cost
-    name = "two_level({}/{})".format(*(m if isinstance(m, str) else getattr(m, "__name__", "callable") for m in (inner, outer)))
-    reb_dates = frame.index[reb]
-    weights = pd.DataFrame(targets, index=reb_dates, columns=frame.columns.copy())
-    weights.index.name = "date"
-    return BacktestResult(
-        method=name,
-        weights=weights,
-        returns=pd.Series(port, index=frame.index[reb[0] + 1 :], name=name),
-        turnover=pd.Series(turnover, index=reb_dates, name="turnover"),
-        costs=pd.Series(cost, index=reb_dates, name="costs"),
-        params={"pools": "cluster" if recluster else "fixed", "inner": str(inner), "outer": str(outer),
-                "rebalance": rebalance, "lookback": lookback, "costs": costs},
-    )
+        fixed = check_pools(pools, frame.columns)
+    inner_kw, outer_kw = dict(inner_params or {}), dict(outer_params or {})
+
+    def step(window: pd.DataFrame) -> pd.Series:
+        """Two-level weights from one lookback window (pools re-clustered on it when asked)."""
+        if recluster:
+            clusters = _cluster(window, n_pools, linkage, "correlation", 10, "quality", checked=True)
+            labels, order = check_pools(clusters, window.columns)
+        else:
+            labels, order = fixed
+        return _two_level(window, labels, order, inner, outer, inner_kw, outer_kw)
+
+    step.__name__ = f"two_level({_name(inner)}/{_name(outer)})"
+    result = backtest(frame, step, rebalance=rebalance, lookback=lookback, costs=costs)
+    result.params.update(pools="cluster" if recluster else "fixed", inner=str(inner), outer=str(outer))
+    return result

@@ -29,12 +29,13 @@ def check_pools(pools: object, assets: pd.Index, *, name: str = "pools") -> tupl
             raise ParameterError(
                 f"`{name}` pool {empty[0]!r} has no assets; remove it or give it at least one asset."
             )
-        rows = [(asset, label) for label, members in pools.items() for asset in members]
-        assets_seen = [a for a, _ in rows]
-        dup = sorted({str(a) for a in assets_seen if assets_seen.count(a) > 1})
-        if dup:
+        seen = pd.Index([asset for members in pools.values() for asset in members])
+        if seen.duplicated().any():
+            dup = sorted({str(a) for a in seen[seen.duplicated()]})
             raise AlignmentError(f"`{name}` puts asset(s) {dup} in more than one pool; each asset belongs to one pool.")
-        series = pd.Series([lab for _, lab in rows], index=pd.Index(assets_seen), name=POOL_NAME)
+        sizes = [len(members) for members in pools.values()]  # a loop over pools, not assets
+        labels = pd.Series(list(pools.keys()), dtype=object).repeat(sizes).to_numpy()
+        series = pd.Series(labels, index=seen, name=POOL_NAME)
         order: list[Any] = list(pools.keys())
     elif isinstance(pools, (pd.Series, Mapping)):
         series = pd.Series(pools) if isinstance(pools, Mapping) else pools
@@ -62,8 +63,8 @@ def check_pools(pools: object, assets: pd.Index, *, name: str = "pools") -> tupl
     if series.isna().any():
         bad = series.index[series.isna()].tolist()
         raise ParameterError(f"`{name}` has no pool label for asset(s) {bad}; give every asset a pool.")
-    missing = [a for a in assets if a not in series.index]
-    extra = [a for a in series.index if a not in assets]
+    missing = assets[~assets.isin(series.index)].tolist()
+    extra = series.index[~series.index.isin(assets)].tolist()
     if missing or extra:
         raise AlignmentError(
             f"`{name}` must give exactly one pool per asset of the data; missing {missing[:10]}, "

@@ -27,10 +27,13 @@ def _weights_and_cov(weights: object, cov: object) -> tuple[np.ndarray, np.ndarr
     return w, c.to_numpy(), c.columns
 
 
-def _pooled(w: np.ndarray, mat: np.ndarray, cols: pd.Index) -> float:
+def _standalone_and_pooled(weights: object, cov: object) -> tuple[float, float]:
+    r"""Return :math:`(\sum_i |w_i| \sigma_i, \sqrt{w^\top \Sigma w})` of checked weights and covariance."""
     from poolkit.risk import pooled_volatility
 
-    return pooled_volatility(pd.Series(w, index=cols), pd.DataFrame(mat, index=cols, columns=cols))
+    w, mat, cols = _weights_and_cov(weights, cov)
+    standalone = float(np.abs(w) @ np.sqrt(np.diag(mat)))
+    return standalone, pooled_volatility(pd.Series(w, index=cols), pd.DataFrame(mat, index=cols, columns=cols))
 
 
 def diversification_ratio(weights: pd.Series, cov: pd.DataFrame) -> float:
@@ -77,12 +80,10 @@ def diversification_ratio(weights: pd.Series, cov: pd.DataFrame) -> float:
     >>> round(diversification_ratio(w, cov), 4)  # sqrt(2) for two uncorrelated equal assets
     1.4142
     """
-    w, mat, cols = _weights_and_cov(weights, cov)
-    vols = np.sqrt(np.diag(mat))
-    pooled = _pooled(w, mat, cols)
+    standalone, pooled = _standalone_and_pooled(weights, cov)
     if pooled <= 0.0:
         raise CovarianceError("the pool has zero volatility under `cov`; the diversification ratio is undefined.")
-    return float(np.abs(w) @ vols / pooled)
+    return standalone / pooled
 
 
 def effective_number_of_assets(weights: pd.Series) -> float:
@@ -353,9 +354,7 @@ def diversification_benefit(weights: pd.Series, cov: pd.DataFrame) -> pd.Series:
     >>> diversification_benefit(w, cov).round(4).tolist()
     [0.2, 0.1414, 0.0586, 0.2929]
     """
-    w, mat, cols = _weights_and_cov(weights, cov)
-    standalone = float(np.abs(w) @ np.sqrt(np.diag(mat)))
-    pooled = _pooled(w, mat, cols)
+    standalone, pooled = _standalone_and_pooled(weights, cov)
     absolute = max(standalone - pooled, 0.0)
     relative = absolute / standalone if standalone > 0 else 0.0
     return pd.Series(
