@@ -338,7 +338,7 @@ def write_results(args: argparse.Namespace, sections: list[str], *, final: bool)
         f"Packages: {vers}.\n\nRatios are peer time / poolkit time: above 1× poolkit is faster. "
         f"Medians of {args.repeats} alternating runs after a warm-up (one timed run for calls slower than 2 s; at "
         f"N=2000 peers are timed on their first call). A peer whose time at one size, scaled by the cube of the "
-        f"size ratio (dense solvers), would exceed {PEER_BUDGET_S:.0f} s is not run at the next size.\n\n"
+        f"size ratio (the square for HRP and HERC), would exceed {PEER_BUDGET_S:.0f} s is not run at the next size.\n\n"
         + ("" if final else "**Partial results: the run is still going.**\n\n")
         + "\n\n".join(sections)
         + "\n\n## Conventions behind the agreement column\n\n" + notes + "\n"
@@ -395,7 +395,9 @@ def main(argv: list[str] | None = None) -> int:
             for peer, out in op.outcomes.items():
                 if peer in ("poolkit", "numpy") or out.seconds is None or not later:
                     continue
-                projected = out.seconds * (later[0] / n) ** 3  # dense solvers: cubic in N
+                # solvers grow about cubically with N; clustering (HRP, HERC) about quadratically
+                power = 2 if op.name in ("hrp", "herc") else 3
+                projected = out.seconds * (later[0] / n) ** power
                 if projected > PEER_BUDGET_S:
                     key = op.name if op.name in ("min_variance", "max_sharpe", "risk_parity", "hrp", "herc", "min_cvar") else "frontier"
                     skip[(peer, key)] = f"{out.seconds:.1f} s at N={n}, projected ≥ {projected:.0f} s"
