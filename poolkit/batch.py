@@ -4,7 +4,7 @@ A *grid file* (YAML) names the notebooks, the parameters shared by every run and
 the parameter sets to run, as a list and/or a Cartesian ``product`` of lists::
 
     name: nightly-risk              # reports/<name>/ (default: the file's stem)
-    notebooks:                      # paths relative to the grid file
+    notebooks:                      # paths relative to the grid file (else to the current folder)
       - ../notebooks/02_risk.ipynb
     parameters:                     # shared by every run
       source: sample
@@ -31,7 +31,6 @@ Exit codes of ``poolkit batch``: 0 every run succeeded, 1 some runs failed,
 from __future__ import annotations
 
 import argparse
-import ast
 import contextlib
 import datetime as _dt
 import hashlib
@@ -39,11 +38,9 @@ import html
 import itertools
 import json
 import logging
-import math
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -224,6 +221,17 @@ def make_run_id(varying: Mapping[str, Any], parameters: Mapping[str, Any] | None
     return f"{slug}-{digest}"
 
 
+def _dates_as_text(value: Any) -> Any:
+    """Turn the dates YAML reads from unquoted ``2024-03-29`` into ISO text, everywhere in ``value``."""
+    if isinstance(value, (_dt.date, _dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_dates_as_text(v) for v in value]
+    if isinstance(value, dict):
+        return {_dates_as_text(k): _dates_as_text(v) for k, v in value.items()}
+    return value
+
+
 def _expand(item: Any, where: str, errors: list[str]) -> list[tuple[dict[str, Any], str]]:
     """Expand one grid entry into ``(values, source)`` pairs."""
     if not isinstance(item, Mapping):
@@ -265,9 +273,10 @@ def load_grid(path: str | Path, *, name: str | None = None) -> Grid:
     ----------
     path : str or Path
         YAML grid file with keys ``notebooks`` (list of paths relative to the
-        file), ``parameters`` (optional mapping shared by every run), ``grid``
-        (list of parameter sets and/or ``{product: {name: [values...]}}``
-        entries; a single mapping is accepted too) and ``name`` (optional).
+        file or, when not found there, to the current folder), ``parameters``
+        (optional mapping shared by every run), ``grid`` (list of parameter
+        sets and/or ``{product: {name: [values...]}}`` entries; a single
+        mapping is accepted too) and ``name`` (optional).
         A parameter set may name its folder with ``run_id``.
     name : str, optional
         Batch name overriding the file's ``name`` (default: the file's stem).
@@ -303,6 +312,7 @@ def load_grid(path: str | Path, *, name: str | None = None) -> Grid:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigurationError(f"grid file {str(path)!r} is not valid YAML: {exc}") from exc
+    data = _dates_as_text(data)
     if not isinstance(data, Mapping):
         raise ConfigurationError(
             f"grid file {str(path)!r} must be a mapping with keys 'notebooks', 'parameters' and 'grid', got {type(data).__name__}."
@@ -327,11 +337,13 @@ def load_grid(path: str | Path, *, name: str | None = None) -> Grid:
         errors.append(f"{path.name}: 'notebooks' must be a non-empty list of notebook paths (relative to the grid file).")
         raw_notebooks = []
     for entry in raw_notebooks:
-        nb = (path.parent / str(entry)).resolve()
-        if nb.suffix != ".ipynb":
-            nb = nb.with_name(nb.name + ".ipynb") if not nb.name.endswith(".ipynb") else nb
-        if not nb.is_file():
-            errors.append(f"notebooks: {entry!r} not found (looked for {nb}); paths are relative to the grid file.")
+        nb_file = str(entry) if str(entry).endswith(".ipynb") else f"{entry}.ipynb"
+        # relative to the grid file; else (a grid written elsewhere) relative to the current folder
+        places = list(dict.fromkeys([(path.parent / nb_file).resolve(), Path(nb_file).resolve()]))
+        nb = next((p for p in places if p.is_file()), None)
+        if nb is None:
+            looked = " or ".join(str(p) for p in places)
+            errors.append(f"notebooks: {entry!r} not found (looked for {looked}); paths are relative to the grid file.")
         else:
             notebooks.append(nb)
 
@@ -387,200 +399,40 @@ def load_grid(path: str | Path, *, name: str | None = None) -> Grid:
 # --------------------------------------------------------------------------- type checks
 
 
-def _type_name(value: Any) -> str:
-    return {bool: "bool", int: "int", float: "float", str: "str", list: "list", dict: "dict"}.get(
-        type(value), type(value).__name__
-    )
-
-
-def _annotation_of(spec: Mapping[str, Any]) -> ast.expr | None:
-    """Return the declared (or default-inferred) type of a papermill parameter as an AST."""
-    declared = str(spec.get("inferred_type_name") or "None")
-    if declared not in ("None", ""):
-        try:
-            return ast.parse(declared, mode="eval").body
-        except SyntaxError:
-            return None
-    try:
-        default = ast.literal_eval(str(spec.get("default", "None")))
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return None
-    if default is None:
-        return None
-    return ast.parse(_type_name(default), mode="eval").body
-
-
-def _coerce(value: Any, annotation: ast.expr | None, where: str) -> tuple[Any, list[str]]:
-    """Check ``value`` against a simple annotation; return ``(value, errors)``.
-
-    Ints are accepted (and converted) where a float is declared; YAML dates
-    become ISO strings where a str is declared. Unknown annotations accept any
-    plain value.
-    """
-    if annotation is None:
-        return _plain(value, where)
-    if isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
-        for option in (annotation.left, annotation.right):
-            coerced, errors = _coerce(value, option, where)
-            if not errors:
-                return coerced, []
-        return value, [f"{where}: expected {ast.unparse(annotation)}, got {_type_name(value)} {value!r}."]
-    if isinstance(annotation, ast.Constant) and annotation.value is None:
-        return (None, []) if value is None else (value, [f"{where}: expected None, got {value!r}."])
-    if isinstance(annotation, (ast.Name, ast.Attribute)):
-        name = ast.unparse(annotation).rsplit(".", 1)[-1]
-        if name == "str":
-            if isinstance(value, str):
-                return value, []
-            if isinstance(value, (_dt.date, _dt.datetime)):
-                return value.isoformat(), []
-        elif name == "bool":
-            if isinstance(value, bool):
-                return value, []
-        elif name == "int":
-            if isinstance(value, int) and not isinstance(value, bool):
-                return value, []
-        elif name == "float":
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                return float(value), []
-        elif name in ("list", "List", "tuple", "Tuple", "Sequence"):
-            if isinstance(value, list):
-                return _plain(value, where)
-        elif name in ("dict", "Dict", "Mapping"):
-            if isinstance(value, dict):
-                return _plain(value, where)
-        elif name == "None" or name == "NoneType":
-            if value is None:
-                return None, []
-        else:
-            return _plain(value, where)
-        hint = " (quote dates in YAML, or declare the parameter as str)" if isinstance(value, _dt.date) else ""
-        if name == "str" and isinstance(value, (int, float, bool)):
+def _problem_message(problem: Any, where: str) -> str:
+    """Describe a :class:`poolkit.reporting.ParameterProblem` at its place in the grid file."""
+    key = problem.name
+    if problem.kind == "reserved":
+        return f"{where}: '{key}' is set by the batch to each run's report folder; remove it from the grid."
+    if problem.kind == "name":
+        return f"{where}: {key!r} is not a valid parameter name."
+    if problem.kind == "undeclared":
+        names = list(problem.declared)
+        return f"{where}: no notebook declares a parameter {key!r}.{did_you_mean(key, names)} Declared: {names}."
+    messages = []
+    for inside, expected, value in problem.mismatches:
+        hint = ""
+        if expected == "str" and isinstance(value, (int, float, bool)):
             hint = f" (write '{value}' in quotes if you mean the text)"
-        return value, [f"{where}: expected {name}, got {_type_name(value)} {value!r}{hint}."]
-    if isinstance(annotation, ast.Subscript):
-        outer = ast.unparse(annotation.value).rsplit(".", 1)[-1]
-        args = annotation.slice.elts if isinstance(annotation.slice, ast.Tuple) else [annotation.slice]
-        if outer in ("list", "List", "Sequence", "tuple", "Tuple") and isinstance(value, list):
-            item_type = args[0] if args and not (outer in ("tuple", "Tuple") and len(args) != 2) else None
-            if outer in ("tuple", "Tuple") and len(args) == 2 and ast.unparse(args[1]) != "...":
-                item_type = None
-            items, errors = [], []
-            for i, item in enumerate(value):
-                coerced, errs = _coerce(item, item_type, f"{where}[{i}]")
-                items.append(coerced)
-                errors.extend(errs)
-            return items, errors
-        if outer in ("dict", "Dict", "Mapping") and isinstance(value, dict):
-            key_type = args[0] if len(args) == 2 else None
-            value_type = args[1] if len(args) == 2 else None
-            out, errors = {}, []
-            for k, v in value.items():
-                ck, kerrs = _coerce(k, key_type, f"{where} key {k!r}")
-                cv, verrs = _coerce(v, value_type, f"{where}[{k!r}]")
-                out[ck] = cv
-                errors.extend(kerrs + verrs)
-            return out, errors
-        if outer in ("Optional",):
-            return (None, []) if value is None else _coerce(value, args[0], where)
-        if outer in ("Union",):
-            return _coerce(value, ast.BinOp(left=args[0], op=ast.BitOr(), right=args[-1]), where)
-        if outer in ("list", "List", "Sequence", "tuple", "Tuple", "dict", "Dict", "Mapping"):
-            return value, [f"{where}: expected {ast.unparse(annotation)}, got {_type_name(value)} {value!r}."]
-        return _plain(value, where)
-    return _plain(value, where)
-
-
-def _plain(value: Any, where: str) -> tuple[Any, list[str]]:
-    """Accept plain YAML values (numbers, text, booleans, None, lists and dicts of them)."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value, []
-    if isinstance(value, (_dt.date, _dt.datetime)):
-        return value.isoformat(), []
-    if isinstance(value, list):
-        out, errors = [], []
-        for i, item in enumerate(value):
-            coerced, errs = _plain(item, f"{where}[{i}]")
-            out.append(coerced)
-            errors.extend(errs)
-        return out, errors
-    if isinstance(value, dict):
-        result: dict[Any, Any] = {}
-        errors = []
-        for k, v in value.items():
-            ck, kerrs = _plain(k, f"{where} key")
-            cv, verrs = _plain(v, f"{where}[{k!r}]")
-            errors.extend(kerrs + verrs)
-            if not kerrs:
-                result[ck] = cv
-        return result, errors
-    return value, [f"{where}: unsupported value {value!r} of type {type(value).__name__}."]
-
-
-def _declared_parameters(notebook: Path) -> dict[str, dict[str, str]]:
-    """Read the parameters a notebook declares in its cell tagged ``parameters``.
-
-    The cell is parsed with Python's own parser: ``name: type = default`` and
-    ``name = default`` statements at top level, comments ignored. (papermill's
-    ``inspect_notebook`` skips any line holding a second ``=``, such as
-    ``out_dir: str = ""  # "" = do not save``.) Raises ConfigurationError.
-    """
-    data = _read_json(notebook)
-    if not isinstance(data, Mapping):
-        raise ConfigurationError(f"{notebook.name}: not a readable notebook (JSON) file.")
-    cell = next(
-        (
-            c
-            for c in data.get("cells", [])
-            if c.get("cell_type") == "code" and "parameters" in c.get("metadata", {}).get("tags", [])
-        ),
-        None,
-    )
-    if cell is None:
-        raise ConfigurationError(f"{notebook.name}: no cell tagged 'parameters'; tag the first code cell 'parameters'.")
-    source = cell.get("source", "")
-    source = "".join(source) if isinstance(source, list) else str(source)
-    source = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
-    try:
-        tree = ast.parse(source)
-    except SyntaxError as exc:
-        raise ConfigurationError(f"{notebook.name}: its parameters cell is not valid Python ({exc.msg}, line {exc.lineno}).") from exc
-    declared: dict[str, dict[str, str]] = {}
-    for node in tree.body:
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            default = ast.unparse(node.value) if node.value is not None else "None"
-            declared[node.target.id] = {
-                "name": node.target.id,
-                "inferred_type_name": ast.unparse(node.annotation),
-                "default": default,
-            }
-        elif isinstance(node, ast.Assign):
-            for target in node.targets:
-                if isinstance(target, ast.Name):
-                    declared[target.id] = {"name": target.id, "inferred_type_name": "None", "default": ast.unparse(node.value)}
-    return declared
-
-
-def _inspect(notebooks: Sequence[Path], errors: list[str]) -> dict[Path, dict[str, Any]]:
-    declared: dict[Path, dict[str, Any]] = {}
-    for nb in notebooks:
-        try:
-            declared[nb] = _declared_parameters(nb)
-        except ConfigurationError as exc:
-            errors.append(str(exc))
-    return declared
+        messages.append(
+            f"{where} (declared in {problem.notebook.name}){inside}: expected {expected}, "
+            f"got {type(value).__name__} {value!r}{hint}."
+        )
+    return " ".join(messages)
 
 
 def check_parameters(grid: Grid) -> list[str]:
     """Type-check every value of a grid against the notebooks' declared parameters.
 
-    Each parameter must be declared by at least one notebook of the grid (a
-    notebook receives only the parameters it declares) and, in every notebook
-    that declares it, match the declared type (``str``, ``int``, ``float``,
-    ``bool``, ``list[...]``, ``dict[..., ...]``; a parameter without annotation
-    takes the type of its default). Ints are accepted where a float is declared
-    and YAML dates where a str is declared; the run's parameters are updated
-    with the converted values. Reserved parameters (``out_dir``) are refused.
+    The check is :func:`poolkit.reporting.conform_parameters`, the one
+    ``poolkit report`` makes: each parameter must be declared by at least one
+    notebook of the grid (a notebook receives only the parameters it declares)
+    and, in every notebook that declares it, match the declared type (``str``,
+    ``int``, ``float``, ``bool``, ``list[...]``, ``dict[..., ...]``; a parameter
+    without annotation takes the type of its default). Ints are accepted where
+    a float is declared (YAML dates were read as ISO text by :func:`load_grid`);
+    the run's parameters are updated with the converted values. Reserved
+    parameters (``out_dir``) are refused.
 
     Parameters
     ----------
@@ -594,37 +446,36 @@ def check_parameters(grid: Grid) -> list[str]:
         the run, the parameter, the notebook, what was expected and what was
         got; values shared by many runs are reported once.
     """
+    from poolkit.reporting import conform_parameters, declared_parameters
+
     errors: list[str] = []
-    declared = _inspect(grid.notebooks, errors)
-    all_names = sorted({name for spec in declared.values() for name in spec})
+    declared: dict[Path, dict[str, Any]] = {}
+    for nb in grid.notebooks:
+        try:
+            declared[nb] = declared_parameters(nb)
+        except ConfigurationError as exc:
+            errors.append(str(exc))
     seen: set[str] = set()
     for run in grid.runs:
-        for key in list(run.parameters):
-            value = run.parameters[key]
+        clean, problems = conform_parameters(declared, run.parameters, reserved=RESERVED_PARAMETERS)
+        first: dict[str, Any] = {}
+        for nb in declared:  # the value as the first notebook declaring it takes it
+            for key, value in clean[nb].items():
+                first.setdefault(key, value)
+        for key, value in first.items():
+            run.parameters[key] = value
+            if key in run.varying:
+                run.varying[key] = value
+        reported: set[str] = set()
+        for problem in problems:
+            key = problem.name
+            if key in reported or (problem.kind == "undeclared" and not declared):
+                continue  # one message per parameter; nothing is declared when no notebook could be read
+            reported.add(key)
             shared = key in grid.parameters and key not in run.varying
             where = f"parameters.{key}" if shared else f"{run.source} ({run.run_id}): {key}"
-            if key in RESERVED_PARAMETERS:
-                msg = f"{where}: '{key}' is set by the batch to each run's report folder; remove it from the grid."
-            elif not key.isidentifier():
-                msg = f"{where}: {key!r} is not a valid parameter name."
-            elif declared and not any(key in spec for spec in declared.values()):
-                msg = (
-                    f"{where}: no notebook declares a parameter {key!r}.{did_you_mean(key, all_names)} "
-                    f"Declared: {all_names}."
-                )
-            else:
-                msg = ""
-                for nb, spec in declared.items():
-                    if key not in spec:
-                        continue
-                    coerced, errs = _coerce(value, _annotation_of(spec[key]), f"{where} (declared in {nb.name})")
-                    if errs:
-                        msg = " ".join(errs)
-                        break
-                    run.parameters[key] = coerced
-                    if key in run.varying:
-                        run.varying[key] = coerced
-            if msg and msg not in seen:
+            msg = _problem_message(problem, where)
+            if msg not in seen:
                 seen.add(msg)
                 errors.append(msg)
     return errors
@@ -639,27 +490,18 @@ def _failing_cell(folder: Path, notebook: str | None = None) -> dict[str, str]:
     The cell index counts the cells of the source notebook (papermill's injected
     parameters and error banner cells are skipped).
     """
+    from poolkit.reporting import _failing_cell as failing_cell
+
     candidates = [folder / notebook] if notebook and (folder / notebook).is_file() else sorted(folder.rglob("*.ipynb"))
     for nb_path in candidates:
-        nb = _read_json(nb_path)
-        if not isinstance(nb, Mapping):
-            continue
-        index = -1
-        for cell in nb.get("cells", []):
-            tags = cell.get("metadata", {}).get("tags", [])
-            if "injected-parameters" in tags or "papermill-error-cell-tag" in tags:
-                continue
-            index += 1
-            for output in cell.get("outputs", []) or []:
-                if output.get("output_type") == "error":
-                    source = cell.get("source", "")
-                    source = "".join(source) if isinstance(source, list) else str(source)
-                    return {
-                        "notebook": nb_path.name,
-                        "cell": str(index),
-                        "source": source[:2000],
-                        "error": f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"[:2000],
-                    }
+        info = failing_cell(nb_path)
+        if info:
+            return {
+                "notebook": nb_path.name,
+                "cell": str(info["cell_index"]),
+                "source": str(info.get("source", ""))[:2000],
+                "error": f"{info.get('ename') or 'Error'}: {info.get('evalue', '')}"[:2000],
+            }
     return {}
 
 
@@ -781,42 +623,13 @@ class BatchResult:
         return [r for r in self.runs if r["status"] not in ("ok", "skipped")]
 
 
-def _git_revision(folder: Path) -> dict[str, Any]:
-    try:
-        rev = subprocess.run(
-            ["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
-        )
-        if rev.returncode != 0:
-            return {}
-        dirty = subprocess.run(
-            ["git", "-C", str(folder), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-        return {"revision": rev.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
-    except (OSError, subprocess.SubprocessError):
-        return {}
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _versions() -> dict[str, str]:
-    from importlib import metadata
+    import platform
 
-    out = {"python": sys.version.split()[0]}
-    for dist in ("poolkit", "papermill", "dask", "distributed", "pandas", "numpy"):
-        try:
-            out[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
+    import poolkit
+    from poolkit.reporting import package_versions
+
+    return {"python": platform.python_version(), "poolkit": poolkit.__version__, **package_versions()}
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -1088,14 +901,16 @@ def _write_manifest(
     workers: int | None,
     scheduler: str | None,
 ) -> None:
+    from poolkit.reporting import git_revision, sha256
+
     root = grid.path.parent if grid.path else Path.cwd()
     manifest = {
         "name": grid.name,
         "grid_file": str(grid.path) if grid.path else None,
-        "grid_sha256": _sha256(grid.path) if grid.path and grid.path.is_file() else None,
-        "notebooks": {str(nb): _sha256(nb) for nb in grid.notebooks if nb.is_file()},
+        "grid_sha256": sha256(grid.path) if grid.path and grid.path.is_file() else None,
+        "notebooks": {str(nb): sha256(nb) for nb in grid.notebooks if nb.is_file()},
         "parameters": grid.parameters,
-        "git": _git_revision(root),
+        "git": git_revision(root),
         "versions": _versions(),
         "started": started.isoformat(timespec="seconds"),
         "finished": finished.isoformat(timespec="seconds") if finished else None,
@@ -1133,16 +948,6 @@ def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[name] = value
     return out
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, bool) or value is None:
-        return json.dumps(value)
-    if isinstance(value, float):
-        return "nan" if math.isnan(value) else f"{value:.6g}"
-    if isinstance(value, (list, dict)):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)
 
 
 def _rel_links(folder: Path, batch_dir: Path) -> list[tuple[str, str]]:
@@ -1183,6 +988,8 @@ def write_index(
     Path
         The index file.
     """
+    from poolkit.reporting import format_figure
+
     batch_dir = Path(batch_dir)
     generated = generated or _dt.datetime.now(_dt.UTC)
     esc = html.escape
@@ -1204,8 +1011,8 @@ def write_index(
             f'<td id="{esc(r["run_id"], quote=True)}">{esc(r["run_id"])}</td>',
             f'<td class="status {"ok" if status in ("ok", "skipped") else "bad"}">{esc(status)}</td>',
             f'<td class="num">{"" if duration is None else f"{duration:.1f}"}</td>',
-            *(f"<td>{esc(_fmt((r.get('varying') or {}).get(k, '')))}</td>" for k in varying_names),
-            *(f'<td class="num">{esc(_fmt(figures[r["run_id"]].get(k, "")))}</td>' for k in figure_names),
+            *(f"<td>{esc(format_figure((r.get('varying') or {}).get(k, '')))}</td>" for k in varying_names),
+            *(f'<td class="num">{esc(format_figure(figures[r["run_id"]].get(k, "")))}</td>' for k in figure_names),
             f"<td>{link_html}</td>",
         ]
         rows.append("<tr>" + "".join(cells) + "</tr>")

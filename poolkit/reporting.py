@@ -28,7 +28,9 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +39,22 @@ import pandas as pd
 from poolkit._validation import did_you_mean
 from poolkit.exceptions import ConfigurationError, ReportError
 
-__all__ = ["KERNEL_NAME", "record", "run_notebook", "run_suite", "save_tables"]
+__all__ = [
+    "KERNEL_NAME",
+    "RESERVED_PARAMETERS",
+    "ParameterProblem",
+    "check_parameters",
+    "conform_parameters",
+    "declared_parameters",
+    "format_figure",
+    "git_revision",
+    "package_versions",
+    "record",
+    "run_notebook",
+    "run_suite",
+    "save_tables",
+    "sha256",
+]
 
 SUMMARY_FILE = "summary.json"
 MANIFEST_FILE = "manifest.json"
@@ -59,6 +76,8 @@ _PACKAGES = (
     "ipywidgets",
     "pyyaml",
     "latex2mathml",
+    "dask",
+    "distributed",
 )
 
 
@@ -140,40 +159,75 @@ def record(values: Mapping[str, Any], out_dir: str | Path) -> Path | None:
 
 # --------------------------------------------------------------------------- parameters
 
-_TYPE_NAMES = {"str": "str", "int": "int", "float": "float", "bool": "bool", "list": "list",
-               "List": "list", "dict": "dict", "Dict": "dict", "tuple": "list", "Tuple": "list",
-               "Any": "any", "object": "any"}
+#: Parameters a report run sets itself; ``run_suite`` and batches refuse them from users.
+RESERVED_PARAMETERS = frozenset({"out_dir"})
+
+_LIST_NAMES = frozenset({"list", "List", "Sequence", "tuple", "Tuple"})
+_DICT_NAMES = frozenset({"dict", "Dict", "Mapping"})
+_SCALAR_NAMES = {"str": "str", "int": "int", "float": "float", "bool": "bool", "None": "none", "NoneType": "none"}
+
+# A type tree: None (any plain value), ("str",), ("int",), ("float",), ("bool",), ("none",),
+# ("list", item), ("dict", key, value) or ("union", option, ...).
+_Spec = tuple[Any, ...] | None
 
 
-def _parse_annotation(text: str) -> tuple[Any, ...] | None:
-    """Turn an annotation such as ``list[str]`` into a type tree; None when unknown."""
+def _parse_annotation(text: str) -> _Spec | bool:
+    """Turn an annotation such as ``list[str]`` into a type tree; False when not understood."""
 
-    def walk(node: ast.expr) -> tuple[Any, ...] | None:
-        if isinstance(node, ast.Attribute):  # typing.List[str]
-            node = ast.Name(id=node.attr)
-        if isinstance(node, ast.Name):
-            kind = _TYPE_NAMES.get(node.id)
-            if kind in ("list", "dict"):
-                return (kind, None) if kind == "list" else (kind, None, None)
-            return None if kind in (None, "any") else (kind,)
+    def walk(node: ast.expr) -> _Spec | bool:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):  # a quoted annotation
+            try:
+                node = ast.parse(node.value, mode="eval").body
+            except SyntaxError:
+                return False
+        if isinstance(node, ast.Constant) and node.value is None:
+            return ("none",)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):  # int | None
+            left, right = walk(node.left), walk(node.right)
+            return False if left is False or right is False else _union(left, right)
+        if isinstance(node, (ast.Name, ast.Attribute)):  # str, typing.List
+            name = node.attr if isinstance(node, ast.Attribute) else node.id
+            if name in _SCALAR_NAMES:
+                return (_SCALAR_NAMES[name],)
+            if name in _LIST_NAMES:
+                return ("list", None)
+            if name in _DICT_NAMES:
+                return ("dict", None, None)
+            return False
         if isinstance(node, ast.Subscript):
-            outer = walk(node.value)
-            if outer is None:
-                return None
+            outer = node.value.attr if isinstance(node.value, ast.Attribute) else getattr(node.value, "id", "")
             args = list(node.slice.elts) if isinstance(node.slice, ast.Tuple) else [node.slice]
-            if outer[0] == "list":
-                return ("list", walk(args[0]))
-            if outer[0] == "dict" and len(args) == 2:
-                return ("dict", walk(args[0]), walk(args[1]))
-        return None
+            inner = [walk(a) if not (isinstance(a, ast.Constant) and a.value is Ellipsis) else Ellipsis for a in args]
+            if any(i is False for i in inner):
+                return False
+            if outer in ("list", "List", "Sequence"):
+                return ("list", inner[0])
+            if outer in ("tuple", "Tuple"):  # tuple[X, ...] holds X; other tuples hold anything
+                return ("list", inner[0] if len(inner) == 2 and inner[1] is Ellipsis else None)
+            if outer in _DICT_NAMES and len(inner) == 2:
+                return ("dict", inner[0], inner[1])
+            if outer == "Optional":
+                return _union(inner[0], ("none",))
+            if outer == "Union":
+                return _union(*inner)
+        return False
 
     try:
         return walk(ast.parse(text.strip(), mode="eval").body)
     except SyntaxError:
-        return None
+        return False
 
 
-def _spec_of_default(default: Any) -> tuple[Any, ...] | None:
+def _union(*options: _Spec) -> _Spec:
+    flat: list[Any] = []
+    for option in options:
+        if option is None:
+            return None  # anything
+        flat.extend(option[1:] if option[0] == "union" else [option])
+    return ("union", *flat)
+
+
+def _spec_of_default(default: Any) -> _Spec:
     if isinstance(default, bool):
         return ("bool",)
     if isinstance(default, int):
@@ -189,66 +243,94 @@ def _spec_of_default(default: Any) -> tuple[Any, ...] | None:
     return None
 
 
-def _describe(spec: tuple[Any, ...] | None) -> str:
+def _describe(spec: _Spec) -> str:
     if spec is None:
-        return "any"
-    if spec[0] == "list":
+        return "a plain value (number, text, bool, None, list or dict)"
+    kind = spec[0]
+    if kind == "union":
+        return " | ".join(_describe(s) for s in spec[1:])
+    if kind == "none":
+        return "None"
+    if kind == "list":
         return "list" if spec[1] is None else f"list[{_describe(spec[1])}]"
-    if spec[0] == "dict":
+    if kind == "dict":
         return "dict" if spec[1] is None and spec[2] is None else f"dict[{_describe(spec[1])}, {_describe(spec[2])}]"
-    return str(spec[0])
+    return str(kind)
 
 
-def _matches(value: Any, spec: tuple[Any, ...] | None) -> bool:
-    if spec is None:
-        return True
-    kind = spec[0]
-    if kind == "str":
-        return isinstance(value, (str, os.PathLike))
-    if kind == "bool":
-        return isinstance(value, bool)
-    if kind == "int":
-        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-    if kind == "float":
-        return isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if kind == "list":
-        return isinstance(value, (list, tuple)) and all(_matches(v, spec[1]) for v in value)
-    if kind == "dict":
-        return isinstance(value, Mapping) and all(
-            _matches(k, spec[1]) and _matches(v, spec[2]) for k, v in value.items()
-        )
-    return True
+def _parameter_spec(info: Mapping[str, Any]) -> tuple[_Spec, Any]:
+    """Type tree and default value of one declared parameter.
 
-
-def _normalise(value: Any, spec: tuple[Any, ...] | None) -> Any:
-    """Return ``value`` as the plain Python object papermill writes as a literal."""
-    if spec is None:
-        return value
-    kind = spec[0]
-    if kind == "str":
-        return os.fspath(value)
-    if kind == "int":
-        return int(value)
-    if kind == "float":
-        return float(value)
-    if kind == "list":
-        return [_normalise(v, spec[1]) for v in value]
-    if kind == "dict":
-        return {_normalise(k, spec[1]): _normalise(v, spec[2]) for k, v in value.items()}
-    return value
-
-
-def _declared_spec(info: Mapping[str, Any]) -> tuple[tuple[Any, ...] | None, Any]:
-    """Type tree and default value of one parameter described by papermill."""
+    The type is the annotation when poolkit understands it, else the type of the
+    literal default; a parameter whose default is ``None`` takes any plain value.
+    """
     try:
-        default = ast.literal_eval(str(info.get("default", "")))
-    except (ValueError, SyntaxError, TypeError):
+        default = ast.literal_eval(str(info.get("default", "None")))
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         default = None
     annotation = str(info.get("inferred_type_name") or "None")
-    spec = _parse_annotation(annotation) if annotation != "None" else None
-    if spec is None:
-        spec = _spec_of_default(default)
-    return spec, default
+    spec = _parse_annotation(annotation) if annotation not in ("None", "") else False
+    return (_spec_of_default(default) if spec is False else spec), default
+
+
+_Mismatch = tuple[str, _Spec, Any]  # (where inside the value, expected type, value found there)
+
+
+def _conform(value: Any, spec: _Spec, path: str = "") -> tuple[Any, list[_Mismatch]]:
+    """Check ``value`` against a type tree; return it as the plain literal papermill writes, and the mismatches.
+
+    An ``int`` is accepted (as ``float``) for a float, a path for a str, a tuple
+    for a list; bools are not numbers; list items and dict keys and values are
+    checked one by one. Any other object than plain literals is refused.
+    """
+    if spec is None:  # any plain value
+        if value is None or isinstance(value, (bool, str)):
+            return value, []
+        if isinstance(value, os.PathLike):
+            return os.fspath(value), []
+        if isinstance(value, numbers.Integral):
+            return int(value), []
+        if isinstance(value, numbers.Real):
+            return float(value), []
+        if isinstance(value, (list, tuple)):
+            return _conform(value, ("list", None), path)
+        if isinstance(value, Mapping):
+            return _conform(value, ("dict", None, None), path)
+        return value, [(path, spec, value)]
+    kind = spec[0]
+    if kind == "union":
+        for option in spec[1:]:
+            converted, problems = _conform(value, option, path)
+            if not problems:
+                return converted, []
+        return value, [(path, spec, value)]
+    if kind == "none" and value is None:
+        return None, []
+    if kind == "str" and isinstance(value, (str, os.PathLike)):
+        return os.fspath(value), []
+    if kind == "bool" and isinstance(value, bool):
+        return value, []
+    if kind == "int" and isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value), []
+    if kind == "float" and isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value), []
+    if kind == "list" and isinstance(value, (list, tuple)):
+        items, problems = [], []
+        for i, item in enumerate(value):
+            converted, found = _conform(item, spec[1], f"{path}[{i}]")
+            items.append(converted)
+            problems += found
+        return items, problems
+    if kind == "dict" and isinstance(value, Mapping):
+        out, problems = {}, []
+        for key, item in value.items():
+            ckey, kfound = _conform(key, spec[1], f"{path} key {key!r}")
+            citem, vfound = _conform(item, spec[2], f"{path}[{key!r}]")
+            problems += kfound + vfound
+            if not kfound:
+                out[ckey] = citem
+        return out, problems
+    return value, [(path, spec, value)]
 
 
 class _QuietPapermill(logging.Filter):
@@ -269,92 +351,273 @@ class _QuietPapermill(logging.Filter):
             logging.getLogger(name).removeFilter(self)
 
 
-def _inspect(notebook: Path) -> dict[str, dict[str, Any]]:
-    """Return the declared parameters of ``notebook`` (papermill's view of its ``parameters`` cell)."""
-    import papermill as pm
+def declared_parameters(notebook: str | Path) -> dict[str, dict[str, str]]:
+    r"""Read the parameters a notebook declares in its code cell tagged ``parameters``.
 
+    The cell is parsed with Python's own parser: top-level ``name: type =
+    default`` and ``name = default`` statements (a ``# type: T`` comment counts
+    as an annotation), comments and IPython magics ignored. papermill's line
+    parser skips some valid lines, e.g. ``out_dir: str = ""  # "" = do not
+    save``; such parameters are still injected by papermill, so they are read
+    here. A notebook without a ``parameters`` cell declares nothing.
+
+    Parameters
+    ----------
+    notebook : str or Path
+        The ``.ipynb`` file.
+
+    Returns
+    -------
+    dict of str to dict
+        Name -> ``{"name", "inferred_type_name", "default", "help"}`` (the keys
+        of :func:`papermill.inspect_notebook`); ``inferred_type_name`` is
+        ``"None"`` for an assignment without annotation.
+
+    Raises
+    ------
+    ConfigurationError
+        If the file does not exist, is not notebook JSON, or its parameters cell
+        is not valid Python.
+
+    Examples
+    --------
+    >>> import json, pathlib, tempfile
+    >>> nb = pathlib.Path(tempfile.mkdtemp()) / "nb.ipynb"
+    >>> cell = {"cell_type": "code", "metadata": {"tags": ["parameters"]},
+    ...         "source": 'level: float = 0.95  # 0.95 = 95 %\nn = 3', "outputs": [], "execution_count": None}
+    >>> _ = nb.write_text(json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    >>> {k: (v["inferred_type_name"], v["default"]) for k, v in declared_parameters(nb).items()}
+    {'level': ('float', '0.95'), 'n': ('None', '3')}
+    """
+    notebook = Path(notebook)
     if not notebook.is_file():
         raise ConfigurationError(
             f"notebook {str(notebook)!r} does not exist; pass the path of an existing .ipynb file."
         )
-    quiet = _QuietPapermill()  # lines papermill cannot parse are read below
-    quiet.attach()
     try:
-        declared = dict(pm.inspect_notebook(str(notebook)))
-    except Exception as exc:  # malformed JSON, no kernel language, ...
-        raise ConfigurationError(f"cannot read the parameters of notebook {notebook.name}: {exc}") from exc
-    finally:
-        quiet.detach()
-    declared.update({k: v for k, v in _parse_parameters_cell(notebook).items() if k not in declared})
-    return declared
-
-
-def _parse_parameters_cell(notebook: Path) -> dict[str, dict[str, Any]]:
-    """Read the assignments of the ``parameters`` cell with :mod:`ast`.
-
-    papermill's line parser skips some valid lines (e.g. a comment containing
-    ``=``); such parameters are still declared and injected, so they are read here.
-    """
+        data = json.loads(notebook.read_text(encoding="utf-8"))
+        cells = data.get("cells", [])
+    except (OSError, ValueError, AttributeError) as exc:
+        raise ConfigurationError(f"cannot read the parameters of notebook {notebook.name}: not notebook JSON ({exc}).") from exc
+    source = next(
+        (c.get("source", "") for c in cells
+         if isinstance(c, Mapping) and c.get("cell_type") == "code"
+         and "parameters" in c.get("metadata", {}).get("tags", [])),
+        None,
+    )
+    if source is None:
+        return {}
+    source = "".join(source) if isinstance(source, list) else str(source)
+    source = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
     try:
-        cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells", [])
-    except (OSError, ValueError):
-        return {}
-    for cell in cells:
-        if cell.get("cell_type") == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
-            source = "".join(cell.get("source", ""))
-            break
-    else:
-        return {}
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return {}
-    found: dict[str, dict[str, Any]] = {}
+        tree = ast.parse(source, type_comments=True)
+    except SyntaxError as exc:
+        raise ConfigurationError(
+            f"{notebook.name}: its parameters cell is not valid Python ({exc.msg}, line {exc.lineno})."
+        ) from exc
+    found: dict[str, dict[str, str]] = {}
     for node in tree.body:
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
-            name, annotation, value = node.target.id, ast.unparse(node.annotation), node.value
-        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            name, annotation, value = node.targets[0].id, "None", node.value
-        else:
-            continue
-        found[name] = {"name": name, "inferred_type_name": annotation, "default": ast.unparse(value), "help": ""}
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            default = ast.unparse(node.value) if node.value is not None else "None"
+            found[node.target.id] = {"name": node.target.id, "inferred_type_name": ast.unparse(node.annotation),
+                                     "default": default, "help": ""}
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    found[target.id] = {"name": target.id, "inferred_type_name": node.type_comment or "None",
+                                        "default": ast.unparse(node.value), "help": ""}
     return found
 
 
-def _check_parameters(
-    notebook: Path, declared: Mapping[str, Mapping[str, Any]], parameters: Mapping[str, Any]
-) -> tuple[dict[str, Any], list[str]]:
-    """Return the normalised parameters and the list of problems (empty when all is well)."""
-    clean: dict[str, Any] = {}
-    problems: list[str] = []
+@dataclass(frozen=True)
+class ParameterProblem:
+    """One problem of a parameter value, found by :func:`conform_parameters`.
+
+    Attributes
+    ----------
+    name : str
+        The parameter.
+    kind : str
+        ``"reserved"`` (set by the run itself), ``"name"`` (not a Python name),
+        ``"undeclared"`` (no notebook declares it) or ``"type"``.
+    value : object
+        The value given.
+    notebook : Path or None
+        For ``"type"``: the notebook whose declaration the value does not match.
+    declaration : str
+        For ``"type"``: the declaring line, e.g. ``level: float = 0.95``.
+    expected : str
+        For ``"type"``: the declared type, e.g. ``list[str]``.
+    mismatches : tuple of (str, str, object)
+        For ``"type"``: where inside the value (``""``, ``"[1]"``, ``"['A']"``),
+        the type expected there and the value found there.
+    declared : tuple of str
+        Every parameter name declared by the notebooks checked.
+    """
+
+    name: str
+    kind: str
+    value: Any
+    notebook: Path | None = None
+    declaration: str = ""
+    expected: str = ""
+    mismatches: tuple[tuple[str, str, Any], ...] = ()
+    declared: tuple[str, ...] = ()
+
+
+def conform_parameters(
+    declared: Mapping[Path, Mapping[str, Mapping[str, Any]]],
+    parameters: Mapping[str, Any],
+    *,
+    reserved: Iterable[str] = (),
+) -> tuple[dict[Path, dict[str, Any]], list[ParameterProblem]]:
+    """Check parameter values against the parameters several notebooks declare.
+
+    Each notebook receives the parameters it declares; a parameter must be
+    declared by at least one notebook and match the declared type in every
+    notebook that declares it (see :func:`run_notebook` for the type rule).
+
+    Parameters
+    ----------
+    declared : mapping of Path to mapping
+        Notebook -> its :func:`declared_parameters`.
+    parameters : mapping of str to value
+        The values to check.
+    reserved : iterable of str, optional
+        Names the caller sets itself (refused).
+
+    Returns
+    -------
+    tuple of (dict of Path to dict, list of ParameterProblem)
+        Per notebook the values it receives, converted to the declared types
+        (``1`` -> ``1.0`` for a float, a path -> str, a tuple -> list), and
+        every problem found (empty when all is well).
+    """
+    reserved = frozenset(reserved)
+    names = tuple(sorted({n for params in declared.values() for n in params}))
+    clean: dict[Path, dict[str, Any]] = {nb: {} for nb in declared}
+    problems: list[ParameterProblem] = []
     for key, value in parameters.items():
-        if key not in declared:
-            names = sorted(declared)
-            problems.append(
-                f"{notebook.name} does not declare parameter `{key}` (it declares {names})."
-                f"{did_you_mean(key, names)} Remove it or add `{key}` to the notebook's parameters cell."
-            )
+        key = str(key)
+        if key in reserved:
+            problems.append(ParameterProblem(key, "reserved", value, declared=names))
             continue
-        spec, default = _declared_spec(declared[key])
-        if not _matches(value, spec):
-            annotation = declared[key].get("inferred_type_name") or "None"
-            decl = f"{key}: {annotation} = {declared[key].get('default')}" if annotation != "None" else (
-                f"{key} = {declared[key].get('default')}"
-            )
-            problems.append(
-                f"{notebook.name}: parameter `{key}` must be {_describe(spec)} (declared `{decl}`), "
-                f"got {type(value).__name__} {value!r}. Pass a value of the declared type"
-                f"{' (quote it to pass text)' if spec and spec[0] == 'str' else ''}."
-            )
+        if not key.isidentifier():
+            problems.append(ParameterProblem(key, "name", value, declared=names))
             continue
-        clean[key] = _normalise(value, spec)
+        if not any(key in params for params in declared.values()):
+            problems.append(ParameterProblem(key, "undeclared", value, declared=names))
+            continue
+        for nb, params in declared.items():
+            if key not in params:
+                continue
+            info = params[key]
+            spec, _ = _parameter_spec(info)
+            converted, mismatches = _conform(value, spec)
+            if mismatches:
+                annotation = str(info.get("inferred_type_name") or "None")
+                default = info.get("default")
+                decl = f"{key} = {default}" if annotation == "None" else f"{key}: {annotation} = {default}"
+                problems.append(ParameterProblem(
+                    key, "type", value, notebook=nb, declaration=decl, expected=_describe(spec),
+                    mismatches=tuple((where, _describe(s), v) for where, s, v in mismatches), declared=names,
+                ))
+            else:
+                clean[nb][key] = converted
     return clean, problems
+
+
+def _problem_message(problem: ParameterProblem, notebooks: Sequence[Path], *, suite: bool = True) -> str:
+    """Describe a parameter problem for a caller of :func:`run_suite` (or of :func:`run_notebook`)."""
+    key, names = problem.name, list(problem.declared)
+    if problem.kind == "reserved":
+        return f"`{key}` is set by the report run (<report>/<notebook>/); remove it from the parameters."
+    if problem.kind == "name":
+        return f"`{key}` is not a valid parameter name; parameters are Python names such as `level`."
+    if problem.kind == "undeclared":
+        hint = did_you_mean(key, names)
+        if not suite:
+            extra = "" if names else " (it has no code cell tagged 'parameters')"
+            return (f"{notebooks[0].name} does not declare parameter `{key}` (it declares {names}){extra}.{hint} "
+                    f"Remove it or add `{key}` to the notebook's parameters cell.")
+        return f"parameter `{key}` is declared by none of {[p.name for p in notebooks]} (they declare {names}).{hint}"
+    assert problem.notebook is not None
+    text = " (quote it to pass text)" if problem.expected == "str" else ""
+    return (f"{problem.notebook.name}: parameter `{key}` must be {problem.expected} (declared `{problem.declaration}`), "
+            f"got {type(problem.value).__name__} {problem.value!r}. Pass a value of the declared type{text}.")
+
+
+def check_parameters(
+    notebooks: Sequence[str | Path], parameters: Mapping[str, Any], *, reserved: Iterable[str] = ()
+) -> list[str]:
+    r"""Check parameter values against the notebooks' declared parameters; list every problem.
+
+    Nothing runs: this is the check :func:`run_notebook` and :func:`run_suite`
+    make before executing anything.
+
+    Parameters
+    ----------
+    notebooks : sequence of str or Path
+        The notebooks that will receive the parameters (each gets those it declares).
+    parameters : mapping of str to value
+        The values to check.
+    reserved : iterable of str, optional
+        Names the caller sets itself, e.g. :data:`RESERVED_PARAMETERS`.
+
+    Returns
+    -------
+    list of str
+        One message per problem (empty when all is well), each naming the
+        notebook, the parameter, what was expected and what was got.
+
+    Raises
+    ------
+    ConfigurationError
+        If a notebook is missing or unreadable.
+
+    Notes
+    -----
+    Type rule: a value :math:`v` is accepted for a parameter declared with type
+    :math:`T` when :math:`v \in T`, with :math:`\mathbb{Z} \subset \mathbb{R}`
+    (an ``int`` for a ``float``), ``bool`` not counted as a number, and every
+    item of a ``list[T]`` and key and value of a ``dict[K, V]`` checked.
+
+    Examples
+    --------
+    >>> import json, pathlib, tempfile
+    >>> nb = pathlib.Path(tempfile.mkdtemp()) / "01_demo.ipynb"
+    >>> cell = {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": "level: float = 0.95",
+    ...         "outputs": [], "execution_count": None}
+    >>> _ = nb.write_text(json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    >>> check_parameters([nb], {"level": 1})
+    []
+    >>> check_parameters([nb], {"level": "high"})[0][:50]
+    '01_demo.ipynb: parameter `level` must be float (de'
+    """
+    paths = [Path(p) for p in notebooks]
+    _, problems = conform_parameters({p: declared_parameters(p) for p in paths}, parameters, reserved=reserved)
+    return [_problem_message(p, paths) for p in problems]
 
 
 # --------------------------------------------------------------------------- kernel
 
 
 _KERNEL_DIRS: dict[int, Path] = {}
+
+# What ``python -m ipykernel_launcher`` does, without loading the debugger (debugpy): a
+# report kernel is never debugged, and importing debugpy is a third of the kernel's start-up.
+# debugpy stays importable by the notebook's own code.
+_KERNEL_LAUNCHER = (
+    "import sys\n"
+    "if sys.path and sys.path[0] == '':\n"
+    "    del sys.path[0]\n"
+    "sys.modules['debugpy'] = None\n"
+    "from ipykernel.kernelapp import IPKernelApp\n"
+    "app = IPKernelApp.instance()\n"
+    "app.initialize()\n"
+    "del sys.modules['debugpy']\n"
+    "app.start()\n"
+)
 
 
 def _remove_kernel_dir(root: Path, pid: int) -> None:
@@ -375,10 +638,10 @@ def _kernel_dir() -> Path:
     spec_dir = root / KERNEL_NAME
     spec_dir.mkdir()
     spec = {
-        "argv": [sys.executable, "-Xfrozen_modules=off", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "argv": [sys.executable, "-c", _KERNEL_LAUNCHER, "-f", "{connection_file}"],
         "display_name": "Python (poolkit)",
         "language": "python",
-        "metadata": {"debugger": True},
+        "metadata": {"debugger": False},
     }
     (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
     _KERNEL_DIRS[os.getpid()] = root
@@ -528,16 +791,92 @@ def run_notebook(
     ...
     poolkit.exceptions.ConfigurationError: notebook 'no_such_notebook.ipynb' does not exist; ...
     """
+    notebook = Path(notebook)
+    clean, problems = conform_parameters({notebook: declared_parameters(notebook)}, dict(parameters or {}))
+    if problems:
+        raise ConfigurationError("invalid parameters:\n  " + "\n  ".join(_problem_message(p, [notebook], suite=False) for p in problems))
+    return _execute(notebook, Path(output), clean[notebook], kernel_name=kernel_name, cwd=cwd, progress=progress)
+
+
+def _import_jsonschema_quickly() -> None:
+    """Import jsonschema (which nbformat, hence papermill and nbconvert, imports) without rfc3987-syntax.
+
+    When the optional rfc3987-syntax package is installed (Jupyter's event
+    schemas pull it in), ``import jsonschema`` compiles its 38 IRI grammars:
+    2-4 s, more than a whole report run. Notebook validation never checks the
+    ``iri`` formats it serves (format checks are off unless asked for), so
+    jsonschema is imported once without it; the package itself stays
+    importable afterwards. Nothing is done when jsonschema is already loaded.
+    """
+    if "jsonschema" in sys.modules or "rfc3987_syntax" in sys.modules:
+        return
+    sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # import fails -> skipped
+    try:
+        import jsonschema  # noqa: F401
+    except ImportError:
+        pass
+    finally:
+        if "rfc3987_syntax" in sys.modules and sys.modules["rfc3987_syntax"] is None:
+            del sys.modules["rfc3987_syntax"]
+
+
+_SAVE_EVERY_S = 5.0
+"""While a notebook runs, its executed copy is saved at most this often (and always at the end)."""
+
+
+@functools.lru_cache(maxsize=1)
+def _engine_name() -> str:
+    """Register (once per process) papermill's nbclient engine with throttled saves; return its name.
+
+    papermill rewrites the whole executed notebook before and after every cell,
+    figures included: a second per report for a notebook of thirty cells. The
+    report's copy is saved at most every few seconds while it runs and always
+    when it ends, failed or not (papermill's final save), so the partial
+    notebook with the failing cell is still kept.
+    """
+    from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
+
+    class ThrottledManager(NotebookExecutionManager):  # type: ignore[misc]
+        def save(self, **kwargs: Any) -> None:
+            running = self.end_time is None
+            if running and (self.now() - self.last_save_time).total_seconds() < _SAVE_EVERY_S:
+                return
+            super().save(**kwargs)
+
+    class PoolkitEngine(NBClientEngine):  # type: ignore[misc]
+        @classmethod
+        def execute_notebook(cls, nb: Any, kernel_name: str, output_path: str | None = None,
+                             progress_bar: bool = True, log_output: bool = False,
+                             autosave_cell_every: int = 30, **kwargs: Any) -> Any:
+            nb_man = ThrottledManager(nb, output_path=output_path, progress_bar=progress_bar,
+                                      log_output=log_output, autosave_cell_every=autosave_cell_every)
+            nb_man.notebook_start()
+            try:
+                cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
+            finally:
+                nb_man.cleanup_pbar()
+                nb_man.notebook_complete()  # the final save
+            return nb_man.nb
+
+    papermill_engines.register("poolkit", PoolkitEngine)
+    return "poolkit"
+
+
+def _execute(
+    notebook: Path,
+    output: Path,
+    parameters: Mapping[str, Any],
+    *,
+    kernel_name: str | None = None,
+    cwd: str | Path | None = None,
+    progress: bool = False,
+) -> Path:
+    """Execute ``notebook`` into ``output`` with already checked ``parameters``."""
+    _import_jsonschema_quickly()
     import papermill as pm
 
-    notebook = Path(notebook)
-    output = Path(output)
-    declared = _inspect(notebook)
-    clean, problems = _check_parameters(notebook, declared, dict(parameters or {}))
-    if problems:
-        raise ConfigurationError("invalid parameters:\n  " + "\n  ".join(problems))
     output.parent.mkdir(parents=True, exist_ok=True)
-    quiet = _QuietPapermill()  # checked above: papermill's own parameter warnings are noise here
+    quiet = _QuietPapermill()  # checked already: papermill's own parameter warnings are noise here
     quiet.attach()
     extra: dict[str, Any] = {}
     if kernel_name is None or kernel_name == KERNEL_NAME:
@@ -546,11 +885,12 @@ def run_notebook(
         pm.execute_notebook(
             str(notebook),
             str(output),
-            parameters=clean,
+            parameters=dict(parameters),
             kernel_name=kernel_name or KERNEL_NAME,
             language="python",
             cwd=str(cwd if cwd is not None else notebook.resolve().parent),
             progress_bar=progress,
+            engine_name=_engine_name(),
             **extra,
         )
     except pm.PapermillExecutionError as exc:
@@ -620,21 +960,33 @@ def _static_copy(nb: Any) -> Any:
     return nb
 
 
-def _export_html(executed: Path, html_path: Path) -> Path:
-    """Export an executed notebook to a self-contained HTML page without code cells."""
+@functools.lru_cache(maxsize=1)
+def _html_exporter() -> Any:
+    """Return the report HTML exporter, built once per process (its templates are compiled once)."""
     import jinja2
-    import nbformat
     from nbconvert import HTMLExporter
 
-    nb = _static_copy(nbformat.read(str(executed), as_version=4))
-    exporter = HTMLExporter(
+    return HTMLExporter(
         extra_loaders=[jinja2.DictLoader({"poolkit_report.html.j2": _HTML_TEMPLATE})],
         template_file="poolkit_report.html.j2",
         exclude_input=True,
         exclude_input_prompt=True,
         exclude_output_prompt=True,
     )
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": executed.stem}})
+
+
+_EXPORT_LOCK = threading.Lock()
+
+
+def _export_html(executed: Path, html_path: Path) -> Path:
+    """Export an executed notebook to a self-contained HTML page without code cells."""
+    _import_jsonschema_quickly()
+    import nbformat
+
+    nb = _static_copy(nbformat.read(str(executed), as_version=4))
+    with _EXPORT_LOCK:  # one exporter per process: one export at a time
+        exporter = _html_exporter()
+        body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": executed.stem}})
     html_path.write_text(body, encoding="utf-8")
     return html_path
 
@@ -690,7 +1042,9 @@ def _resolve_notebooks(notebooks: Iterable[str | Path] | None) -> list[Path]:
     return found
 
 
-def _sha256(path: Path) -> str:
+def sha256(path: str | Path) -> str:
+    """Return the SHA-256 hex digest of a file (what ``sha256sum`` prints), read in 1 MiB blocks."""
+    path = Path(path)
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -716,28 +1070,51 @@ def _data_entry(source: str) -> dict[str, Any]:
         return entry
     entry["path"] = str(path)
     if path.is_file():
-        entry["sha256"] = _sha256(path)
+        entry["sha256"] = sha256(path)
         entry["bytes"] = path.stat().st_size
     else:
         entry["error"] = f"file {path} does not exist"
     return entry
 
 
-def _git_revision(folder: Path) -> dict[str, Any] | None:
+def git_revision(folder: str | Path) -> dict[str, Any] | None:
+    """Return the git revision of the work tree holding ``folder`` and whether it has local changes.
+
+    Parameters
+    ----------
+    folder : str or Path
+        A folder inside the work tree.
+
+    Returns
+    -------
+    dict or None
+        ``{"revision": <40 hex digits>, "dirty": bool}`` (``dirty`` when tracked
+        files differ from the revision); None when ``folder`` is not in a git
+        work tree or git is missing.
+    """
+    folder = str(Path(folder).resolve())
     try:
-        rev = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True,
+        rev = subprocess.run(["git", "-C", folder, "rev-parse", "HEAD"], capture_output=True,
                              text=True, timeout=10, check=True).stdout.strip()
-        status = subprocess.run(["git", "-C", str(folder), "status", "--porcelain", "--untracked-files=no"],
+        status = subprocess.run(["git", "-C", folder, "status", "--porcelain", "--untracked-files=no"],
                                 capture_output=True, text=True, timeout=10, check=True).stdout
     except (OSError, subprocess.SubprocessError):
         return None
     return {"revision": rev, "dirty": bool(status.strip())}
 
 
-def _environment() -> dict[str, Any]:
-    from importlib.metadata import PackageNotFoundError, version
+@functools.lru_cache(maxsize=1)
+def package_versions() -> dict[str, str]:
+    """Return the installed versions of the packages a report depends on (read once per process).
 
-    import poolkit
+    Returns
+    -------
+    dict of str to str
+        Distribution name -> version, for those installed among pandas, numpy,
+        scipy, matplotlib, papermill, nbconvert, nbclient, nbformat, ipykernel,
+        jupyter_client, ipywidgets, pyyaml, latex2mathml, dask and distributed.
+    """
+    from importlib.metadata import PackageNotFoundError, version
 
     packages = {}
     for name in _PACKAGES:
@@ -745,12 +1122,18 @@ def _environment() -> dict[str, Any]:
             packages[name] = version(name)
         except PackageNotFoundError:
             continue
+    return packages
+
+
+def _environment() -> dict[str, Any]:
+    import poolkit
+
     return {
         "poolkit_version": poolkit.__version__,
         "python": {"version": platform.python_version(), "implementation": platform.python_implementation(),
                    "executable": sys.executable},
         "platform": platform.platform(),
-        "packages": packages,
+        "packages": dict(package_versions()),
         "kernel": {"name": KERNEL_NAME, "argv0": sys.executable},
     }
 
@@ -779,11 +1162,17 @@ def _retarget(executed: Path, old: str, new: str) -> None:
         executed.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def _figure(value: Any) -> str:
-    """Show a recorded figure briefly: floats to 4 significant digits, other values as JSON."""
+def format_figure(value: Any) -> str:
+    """Show a recorded key figure briefly: floats to 6 significant digits, text as is, other values as JSON.
+
+    Examples
+    --------
+    >>> format_figure(0.0123456789), format_figure(True), format_figure("ok"), format_figure([1, 2])
+    ('0.0123457', 'true', 'ok', '[1, 2]')
+    """
     if isinstance(value, float):
-        return f"{value:.4g}"
-    text = json.dumps(value, ensure_ascii=False)
+        return "nan" if math.isnan(value) else f"{value:.6g}"
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= 200 else text[:197] + "..."
 
 
@@ -798,7 +1187,7 @@ def _write_index(folder: Path, manifest: Mapping[str, Any]) -> Path:
         figures = ""
         if summary_file is not None and summary_file.is_file():
             values = json.loads(summary_file.read_text(encoding="utf-8"))
-            figures = "<br>".join(f"{esc(str(k))}: {esc(_figure(v))}" for k, v in values.items())
+            figures = "<br>".join(f"{esc(str(k))}: {esc(format_figure(v))}" for k, v in values.items())
         duration = "" if entry.get("duration_s") is None else f"{entry['duration_s']:.1f} s"
         rows.append(f"<tr><td>{link}</td><td>{esc(entry['status'])}</td><td>{duration}</td><td>{figures}</td></tr>")
     data = "".join(f"<li><code>{esc(d['source'])}</code> sha256 <code>{esc(str(d.get('sha256')))}</code></li>"
@@ -909,28 +1298,13 @@ def run_suite(
     paths = _resolve_notebooks(notebooks)
 
     # 1. every problem of the configuration, before anything runs
-    problems: list[str] = []
-    if "out_dir" in shared:
-        problems.append("`out_dir` is set by the report run (<report>/<notebook>/); remove it from the parameters.")
-        shared.pop("out_dir")
-    declared = {p: _inspect(p) for p in paths}
-    per_notebook: dict[Path, dict[str, Any]] = {}
+    declared = {p: declared_parameters(p) for p in paths}
     for key, value in list(shared.items()):
         if _is_data_source(key, value) and not str(value).startswith("sample") and Path(value).exists():
             shared[key] = str(Path(value).resolve())  # the kernel runs in the notebook's folder
-    for path in paths:
-        own = {k: v for k, v in shared.items() if k in declared[path]}
-        clean, issues = _check_parameters(path, declared[path], own)
-        problems += issues
-        per_notebook[path] = clean
-    unused = [k for k in shared if not any(k in declared[p] for p in paths)]
-    for key in unused:
-        names = sorted({n for p in paths for n in declared[p]})
-        problems.append(
-            f"parameter `{key}` is declared by none of {[p.name for p in paths]} (they declare {names})."
-            f"{did_you_mean(key, names)}"
-        )
-    if problems:
+    per_notebook, found = conform_parameters(declared, shared, reserved=RESERVED_PARAMETERS)
+    if found:
+        problems = [_problem_message(p, paths) for p in found]
         raise ConfigurationError("invalid report configuration:\n  " + "\n  ".join(problems))
 
     # 2. run into a hidden sibling folder
@@ -943,7 +1317,7 @@ def run_suite(
     sources: dict[str, None] = {}
     entries: list[dict[str, Any]] = []
     for path in paths:
-        effective = {k: _declared_spec(info)[1] for k, info in declared[path].items()}
+        effective = {k: _parameter_spec(info)[1] for k, info in declared[path].items()}
         effective.update(per_notebook[path])
         for key, value in effective.items():
             if _is_data_source(key, value):
@@ -963,7 +1337,7 @@ def run_suite(
         "duration_s": None,
         "parameters": _jsonable(given),
         **_environment(),
-        "git": _git_revision(paths[0].resolve().parent),
+        "git": git_revision(paths[0].parent),
         "data": [_data_entry(s) for s in sources],
         "notebooks": entries,
     }
@@ -978,7 +1352,7 @@ def run_suite(
             begin = _now()
             entry["started"], entry["status"] = _iso(begin), "running"
             try:
-                run_notebook(path, tmp / entry["output"], params, progress=progress)
+                _execute(path, tmp / entry["output"], params, progress=progress)
                 entry["status"] = "ok"
             except ReportError as exc:
                 entry["status"] = "failed"

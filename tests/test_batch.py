@@ -23,6 +23,7 @@ import pytest
 
 from poolkit import batch
 from poolkit.exceptions import ConfigurationError
+from poolkit.reporting import declared_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -249,9 +250,62 @@ def test_parameters_cell_with_equal_signs_in_comments_is_read(tmp_path):
     # papermill.inspect_notebook skips `source: str = "sample"  # "sample" = ...` (two '=');
     # the batch reads the cell with Python's parser, so every parameter is declared.
     nb = _notebook(tmp_path / "nb.ipynb", 'source: str = "sample"  # "sample" = bundled data\nn = 3\nout_dir: str = ""', [])
-    declared = batch._declared_parameters(nb)
+    declared = declared_parameters(nb)
     assert {k: v["inferred_type_name"] for k, v in declared.items()} == {"source": "str", "n": "None", "out_dir": "str"}
     assert declared["source"]["default"] == "'sample'" and declared["n"]["default"] == "3"
+
+
+def test_nested_yaml_dates_become_text_before_the_check(project):
+    grid = batch.load_grid(
+        write_grid(project, "notebooks: [01_calc.ipynb]\ngrid:\n  - {assets: [2024-03-29, AAPL], portfolio: 2024-01-02}\n")
+    )
+    assert batch.check_parameters(grid) == []
+    assert grid.runs[0].parameters == {"assets": ["2024-03-29", "AAPL"], "portfolio": "2024-01-02"}
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"level": 1},
+        {"level": "high"},
+        {"level": True},
+        {"n": 1.0},
+        {"flag": 0},
+        {"assets": ["A", 3]},
+        {"assets": "A"},
+        {"weights": {"A": 1, "B": "x"}},
+        {"weights": {"A": 0.5}},
+        {"day": None},
+        {"nope": 1},
+        {"out_dir": "x"},
+    ],
+)
+def test_batch_and_report_runs_accept_the_same_values(project, values):
+    """`poolkit batch` and `poolkit report` make one and the same check."""
+    from poolkit.reporting import RESERVED_PARAMETERS, check_parameters
+
+    notebooks = [project / "01_calc.ipynb", project / "02_types.ipynb"]
+    grid = batch.Grid(name="g", notebooks=notebooks, parameters={},
+                      runs=[batch.GridRun("r", dict(values), dict(values), "grid[0]")])
+    by_batch = batch.check_parameters(grid)
+    by_report = check_parameters(notebooks, values, reserved=RESERVED_PARAMETERS)
+    assert bool(by_batch) == bool(by_report), (by_batch, by_report)
+    assert len(by_batch) == len(by_report) <= 1
+
+
+def test_notebook_paths_fall_back_to_the_current_folder(project, tmp_path_factory, monkeypatch):
+    elsewhere = tmp_path_factory.mktemp("grids")
+    grid = write_grid(elsewhere, "notebooks: [01_calc.ipynb]\ngrid: [{portfolio: a}]\n")
+    monkeypatch.chdir(project)
+    loaded = batch.load_grid(grid)
+    assert loaded.errors == [] and loaded.notebooks == [(project / "01_calc.ipynb").resolve()]
+    # the grid's own folder comes first when both hold the notebook
+    _notebook(elsewhere / "01_calc.ipynb", CALC_PARAMETERS, CALC_CELLS)
+    assert batch.load_grid(grid).notebooks == [(elsewhere / "01_calc.ipynb").resolve()]
+    monkeypatch.chdir(elsewhere.parent)
+    (elsewhere / "01_calc.ipynb").unlink()
+    [error] = batch.load_grid(grid).errors
+    assert "'01_calc.ipynb' not found" in error and str(elsewhere / "01_calc.ipynb") in error
 
 
 def test_bad_files_and_options_exit_2(project, capsys):

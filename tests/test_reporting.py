@@ -140,6 +140,40 @@ def test_all_problems_are_reported_at_once(nb_a, tmp_path):
     assert all(f"`{k}`" in message for k in ("level", "n", "nope"))
 
 
+def test_optional_and_union_annotations_and_type_comments(tmp_path):
+    from poolkit.reporting import check_parameters, declared_parameters
+
+    nb = make_notebook(tmp_path / "u.ipynb", "cap: int | None = None\nw: 'dict[str, float]' = {}\n"
+                       "%matplotlib inline\nk = 2  # type: float", ["pass"])
+    assert {k: v["inferred_type_name"] for k, v in declared_parameters(nb).items()} == {
+        "cap": "int | None", "w": "'dict[str, float]'", "k": "float"}
+    assert check_parameters([nb], {"cap": None, "w": {"A": 1}, "k": 1}) == []
+    [cap, w, k] = check_parameters([nb], {"cap": 1.5, "w": {"A": "x"}, "k": "2"})
+    assert "parameter `cap` must be int | None" in cap
+    assert "parameter `w` must be dict[str, float]" in w and "parameter `k` must be float" in k
+
+
+def test_quick_jsonschema_import_leaves_notebook_validation_and_the_package_usable():
+    code = (
+        "import importlib.util, sys\n"
+        "from poolkit.reporting import _import_jsonschema_quickly\n"
+        "_import_jsonschema_quickly()\n"
+        "assert 'jsonschema' in sys.modules and 'rfc3987_syntax' not in sys.modules\n"
+        "import nbformat\n"
+        "nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('x = 1')])\n"
+        "nbformat.validate(nb)\n"
+        "bad = nbformat.from_dict({'cells': [{'cell_type': 'code'}], 'metadata': {}, 'nbformat': 4, 'nbformat_minor': 5})\n"
+        "try:\n    nbformat.validate(bad)\nexcept nbformat.ValidationError:\n    print('invalid refused')\n"
+        "print(importlib.util.find_spec('rfc3987_syntax') is not None)\n"
+    )
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    import importlib.util
+
+    assert out[:2] == ["invalid refused", str(importlib.util.find_spec("rfc3987_syntax") is not None)]
+
+
 def test_missing_notebook_is_a_configuration_error(tmp_path):
     with pytest.raises(ConfigurationError, match="does not exist"):
         run_notebook(tmp_path / "missing.ipynb", tmp_path / "out.ipynb")
@@ -203,6 +237,17 @@ def test_kernel_is_this_interpreter_even_with_decoy_kernelspecs(tmp_path, monkey
     # control: the decoy is really what a plain "python3" lookup finds
     run_notebook(nb, tmp_path / "decoy.ipynb", kernel_name="python3")
     assert stdout_of(tmp_path / "decoy.ipynb").splitlines()[-1] == "python3"
+
+
+@pytest.mark.notebook
+def test_report_kernel_starts_without_the_debugger_yet_can_import_it(tmp_path):
+    # the kernel skips loading debugpy (a third of its start-up); the notebook may still import it
+    nb = make_notebook(tmp_path / "k.ipynb", 'out_dir: str = ""', [
+        "import sys\nprint('debugpy' in sys.modules)",
+        "import importlib.util\nprint(importlib.util.find_spec('debugpy') is not None)"])
+    run_notebook(nb, tmp_path / "out.ipynb")
+    expected = __import__("importlib.util").util.find_spec("debugpy") is not None
+    assert stdout_of(tmp_path / "out.ipynb").split() == ["False", str(expected)]
 
 
 @pytest.mark.notebook
