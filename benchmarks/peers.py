@@ -33,19 +33,20 @@ CONVENTIONS = {
     "maximum drawdown positive (peers negative: sign flipped). empyrical's VaR/CVaR take one series, so "
     "they run in a loop over assets, as a user of empyrical would. quantstats' VaR is parametric (Gaussian): "
     "its agreement column compares with poolkit's Gaussian VaR",
-    "min_variance": "long-only, fully invested, sample covariance (ddof=1); agreement = relative "
-    "difference of the objective w'Σw (the optimum's value is unique even if weights may not be)",
+    "min_variance": "long-only, fully invested, sample covariance (ddof=1); agreement = signed relative "
+    "difference of the objective w'Σw, (peer − poolkit) / peer: > 0 means poolkit found the lower variance "
+    "(the optimum's value is unique even if weights may not be)",
     "max_sharpe": "long-only, risk-free 0, historical mean and sample covariance; agreement = "
-    "relative difference of the Sharpe ratio",
+    "signed relative difference of the Sharpe ratio: > 0 means poolkit's Sharpe ratio is the higher",
     "risk_parity": "equal risk contributions on the sample covariance (unique long-only solution); "
     "agreement = max |Δw|",
     "hrp": "single linkage on the correlation distance sqrt((1-ρ)/2), sample covariance, "
     "bisection of the quasi-diagonal order (López de Prado 2016); agreement = max |Δw|",
-    "herc": "Ward linkage, equal risk contribution across clusters (Raffinot 2018); the peers choose the "
-    "number of clusters differently (skfolio: its own cut, Riskfolio: the two-difference gap statistic), so "
-    "weights differ by design: agreement = max |Δw| shown for information only",
+    "herc": "Ward linkage, equal risk contribution across clusters (Raffinot 2018); poolkit's default cut of "
+    "the tree follows skfolio's rule, Riskfolio-Lib chooses the number of clusters by the two-difference gap "
+    "statistic, so its weights differ by design; agreement = max |Δw|",
     "min_cvar": "long-only, historical CVaR at 95 % of the scenarios (Rockafellar & Uryasev 2000, an LP); "
-    "agreement = relative difference of the CVaR objective",
+    "agreement = signed relative difference of the CVaR objective: > 0 means poolkit's CVaR is the lower",
     "efficient_frontier": "50 long-only points; agreement = max relative difference of the volatility "
     "at the same target return (interpolated on the peer's frontier)",
 }
