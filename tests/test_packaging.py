@@ -42,7 +42,16 @@ def test_import_poolkit_is_light():
 
 
 def test_finance_modules_never_import_upward():
-    upward = re.compile(r"^\s*(from|import)\s+poolkit\.?(\s|\.)?(plotting|widgets|reporting|cli|batch)\b", re.M)
+    names = r"(plotting|widgets|reporting|cli|batch)"
+    upward = re.compile(
+        rf"^\s*(from\s+poolkit\.{names}\b|from\s+poolkit\s+import\s+[^\n]*\b{names}\b|import\s+poolkit\.{names}\b)",
+        re.M,
+    )
+    # the pattern itself must catch every spelling of an upward import
+    for spelling in ("from poolkit import plotting", "    from poolkit.reporting import record",
+                     "import poolkit.widgets", "from poolkit import risk, cli"):
+        assert upward.search(spelling), spelling
+    assert not upward.search("from poolkit import risk, data")
     heavy_top = re.compile(r"^(from|import)\s+(matplotlib|papermill|ipywidgets|scipy|sklearn|dask)\b", re.M)
     for name in ("data", "risk", "allocation", "pooling", "credit"):
         paths = [ROOT / "poolkit" / f"{name}.py", *sorted((ROOT / "poolkit" / name).glob("*.py"))]
