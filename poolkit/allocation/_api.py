@@ -741,7 +741,7 @@ def portfolio_stats(
     [[0.075, 0.1118, 0.6708]]
     """
     from poolkit.allocation._core import cov_array, vector
-    from poolkit.allocation._mean_variance import _rf_per_period
+    from poolkit.allocation._mean_variance import _annual_stats, _rf_per_period
 
     frame, s = cov_array(cov)
     mu = vector(expected_returns, frame.columns, name="expected_returns")
@@ -749,16 +749,9 @@ def portfolio_stats(
         table = pd.DataFrame(np.eye(len(mu)), index=frame.columns, columns=frame.columns.copy())
     else:
         table = _weights_frame(weights, frame.columns)
-    w = table.to_numpy()
-    ret = mu @ w
-    vol = np.sqrt(np.maximum(((s @ w) * w).sum(axis=0), 0.0))
     rf = _rf_per_period(risk_free, periods_per_year)
-    ppy = 1.0 if periods_per_year is None else float(periods_per_year)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sharpe = np.where(vol > 0, (ret - rf) / vol * np.sqrt(ppy), np.nan)
-    out = pd.DataFrame(
-        {"return": ret * ppy, "volatility": vol * np.sqrt(ppy), "sharpe": sharpe}, index=table.columns.copy()
-    )
+    ret, vol, sharpe = _annual_stats(table.to_numpy(), mu, s, rf, periods_per_year)
+    out = pd.DataFrame({"return": ret, "volatility": vol, "sharpe": sharpe}, index=table.columns.copy())
     out.index.name = "portfolio"
     return out
 

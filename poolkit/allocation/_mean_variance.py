@@ -44,6 +44,21 @@ def _rf_per_period(risk_free: float, periods_per_year: float | None) -> float:
     return float((1.0 + risk_free) ** (1.0 / float(periods_per_year)) - 1.0)
 
 
+def _annual_stats(
+    w: np.ndarray, mu: np.ndarray, s: np.ndarray, rf: float, periods_per_year: float | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Annualised return, volatility and Sharpe ratio of each weight column of ``w`` (assets x k).
+
+    ``mu``, ``s`` and ``rf`` are per period; the Sharpe ratio is NaN for a zero-volatility column.
+    """
+    ret = mu @ w
+    vol = np.sqrt(np.maximum(((s @ w) * w).sum(axis=0), 0.0))
+    ppy = 1.0 if periods_per_year is None else float(periods_per_year)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sharpe = np.where(vol > 0, (ret - rf) / vol * np.sqrt(ppy), np.nan)
+    return ret * ppy, vol * np.sqrt(ppy), sharpe
+
+
 def _min_var_qp(
     s: np.ndarray,
     cons: Constraints,
@@ -569,12 +584,7 @@ def efficient_frontier(
                 s, cons, min_return=(mu, float(targets[k])), start=x, what=f"efficient_frontier point {k}"
             )
         weights[k] = finalize(x, cons, name="", what=f"efficient_frontier point {k}").to_numpy()
-    ret = weights @ mu
-    vol = np.sqrt(np.maximum(((weights @ s) * weights).sum(axis=1), 0.0))
-    ppy = 1.0 if periods_per_year is None else float(periods_per_year)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sharpe = np.where(vol > 0, (ret - rf) / vol * np.sqrt(ppy), np.nan)
-    ann_r, ann_v = ret * ppy, vol * np.sqrt(ppy)
+    ann_r, ann_v, sharpe = _annual_stats(weights.T, mu, s, rf, periods_per_year)
     out = pd.DataFrame(weights, columns=frame.columns.copy())
     out.insert(0, "sharpe", sharpe)
     out.insert(0, "volatility", ann_v)

@@ -398,7 +398,7 @@ def min_cvar(
     [0.5, 0.5]
     """
     beta = check_level(level)
-    frame, _ = check_returns(returns, name="returns", min_obs=max(2, int(np.ceil(1.0 / (1.0 - beta) - 1e-9))))
+    frame, _ = check_returns(returns, name="returns", min_obs=2)  # _min_cvar checks the dates for `level`
     return _min_cvar(frame, beta, bounds=bounds, groups=groups, group_bounds=group_bounds)
 
 
@@ -416,9 +416,10 @@ def _min_cvar(
     from poolkit.exceptions import InsufficientDataError
 
     beta = check_level(level)
-    if len(frame) < max(2, int(np.ceil(1.0 / (1.0 - beta) - 1e-9))):
+    min_obs = max(2, int(np.ceil(1.0 / (1.0 - beta) - 1e-9)))
+    if len(frame) < min_obs:
         raise InsufficientDataError(
-            f"min_cvar at level {beta:g} needs at least {int(np.ceil(1.0 / (1.0 - beta) - 1e-9))} dates, "
+            f"min_cvar at level {beta:g} needs at least {min_obs} dates, "
             f"got {len(frame)}; use a longer lookback or a lower level."
         )
     r = frame.to_numpy()
