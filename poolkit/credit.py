@@ -1610,6 +1610,18 @@ def _rho(value: object, *, name: str = "rho") -> float:
     return check_fraction(value, name=name, high=1.0, high_open=True)
 
 
+def _vasicek_args(pd: object, rho: object, lgd: object) -> tuple[float, float, float]:
+    """Check the scalar ``(pd, rho, lgd)`` of a Vasicek pool: pd in (0, 1), rho in [0, 1), lgd in (0, 1]."""
+    return float(_pd_array(pd)), _rho(rho), check_fraction(lgd, name="lgd", low_open=True)
+
+
+def _loss_rates(x: object) -> np.ndarray:
+    xs = np.asarray(x, dtype=float)
+    if (~np.isfinite(xs)).any():
+        raise ParameterError("`x` must hold finite loss rates.")
+    return xs
+
+
 def vasicek_loss_cdf(x: Any, pd: float, rho: float, *, lgd: float = 1.0) -> Any:
     r"""Compute the probability that the loss rate of an infinitely granular pool is at most ``x``.
 
@@ -1657,12 +1669,8 @@ def vasicek_loss_cdf(x: Any, pd: float, rho: float, *, lgd: float = 1.0) -> Any:
     """
     from scipy.stats import norm
 
-    p = float(_pd_array(pd))
-    r = _rho(rho)
-    g = check_fraction(lgd, name="lgd", low_open=True)
-    xs = np.asarray(x, dtype=float)
-    if (~np.isfinite(xs)).any():
-        raise ParameterError("`x` must hold finite loss rates.")
+    p, r, g = _vasicek_args(pd, rho, lgd)
+    xs = _loss_rates(x)
     u = np.clip(xs / g, 0.0, 1.0)
     if r == 0.0:
         cdf = (u >= p).astype(float)
@@ -1691,7 +1699,7 @@ def vasicek_loss_pdf(x: Any, pd: float, rho: float, *, lgd: float = 1.0) -> Any:
     Raises
     ------
     ParameterError
-        If ``pd``, ``rho`` or ``lgd`` is out of range, or ``rho`` is 0.
+        If ``pd``, ``rho`` or ``lgd`` is out of range, ``rho`` is 0, or ``x`` is not finite.
 
     Notes
     -----
@@ -1711,12 +1719,10 @@ def vasicek_loss_pdf(x: Any, pd: float, rho: float, *, lgd: float = 1.0) -> Any:
     """
     from scipy.stats import norm
 
-    p = float(_pd_array(pd))
-    r = _rho(rho)
+    p, r, g = _vasicek_args(pd, rho, lgd)
     if r == 0.0:
         raise ParameterError("`rho` must be > 0 for a loss density; at rho = 0 the loss is certain (pd * lgd).")
-    g = check_fraction(lgd, name="lgd", low_open=True)
-    xs = np.asarray(x, dtype=float)
+    xs = _loss_rates(x)
     u = xs / g
     inside = (u > 0) & (u < 1)
     uu = np.where(inside, u, 0.5)
@@ -1763,9 +1769,7 @@ def vasicek_loss_quantile(q: Any, pd: float, rho: float, *, lgd: float = 1.0) ->
     """
     from scipy.stats import norm
 
-    p = float(_pd_array(pd))
-    r = _rho(rho)
-    g = check_fraction(lgd, name="lgd", low_open=True)
+    p, r, g = _vasicek_args(pd, rho, lgd)
     qs = _pd_array(q, name="q")
     out = g * norm.cdf((norm.ppf(p) + math.sqrt(r) * norm.ppf(qs)) / math.sqrt(1 - r))
     return _like(out, q)
@@ -1810,9 +1814,7 @@ def vasicek_tranche_loss(attachment: float, detachment: float, pd: float, rho: f
     from scipy.integrate import quad
 
     a, d = _tranche_bounds(attachment, detachment)
-    p = float(_pd_array(pd))
-    r = _rho(rho)
-    g = check_fraction(lgd, name="lgd", low_open=True)
+    p, r, g = _vasicek_args(pd, rho, lgd)
     if r == 0.0:
         loss = p * g
         return float(min(max(loss - a, 0.0), d - a) / (d - a))
@@ -2393,6 +2395,14 @@ def _vasicek_std(p: float, r: float, g: float) -> float:
     return float(g * math.sqrt(max(joint - p * p, 0.0)))
 
 
+def _vasicek_row(p: float, r: float, g: float, qs: Sequence[float]) -> dict[str, float]:
+    """Mean, std and loss quantiles of the infinitely granular (Vasicek) pool."""
+    row = {"mean": p * g, "std": _vasicek_std(p, r, g)}
+    for q in qs:
+        row[f"q{q:g}"] = p * g if r == 0 else float(vasicek_loss_quantile(q, p, r, lgd=g)) if g > 0 else 0.0
+    return row
+
+
 def _binomial_losses(p: float, g: float, r: float, sizes: np.ndarray, n_s: int, rng: np.random.Generator) -> np.ndarray:
     from scipy.stats import norm
 
@@ -2470,10 +2480,7 @@ def loss_distribution_by_pool_size(
     for q in qs:
         cols[f"q{q:g}"] = np.quantile(sims, q, axis=0)
     table = _pandas.DataFrame(cols, index=_pandas.Index(sizes.astype(float), name="n_loans"))
-    limit = {"mean": p * g, "std": _vasicek_std(p, r, g)}
-    for q in qs:
-        limit[f"q{q:g}"] = p * g if r == 0 else float(vasicek_loss_quantile(q, p, r, lgd=g)) if g > 0 else 0.0
-    table.loc[np.inf] = limit
+    table.loc[np.inf] = _vasicek_row(p, r, g, qs)
     return table
 
 
@@ -2542,9 +2549,7 @@ def loss_distribution_by_correlation(
     n_s = check_positive_int(n_sims, name="n_sims")
     for r in rs:
         if n == 0:
-            row = {"mean": p * g, "std": _vasicek_std(p, r, g)}
-            for q in qs:
-                row[f"q{q:g}"] = p * g if r == 0 else float(vasicek_loss_quantile(q, p, r, lgd=g)) if g > 0 else 0.0
+            row = _vasicek_row(p, r, g, qs)
         else:
             sims = _binomial_losses(p, g, r, np.asarray([n]), n_s, rng)[:, 0]
             row = {"mean": float(sims.mean()), "std": float(sims.std(ddof=1))}
