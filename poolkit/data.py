@@ -474,11 +474,6 @@ def _frame_from_raw(raw: pd.DataFrame, date_column: str | None, where: _Where) -
 # --------------------------------------------------------------------------- frequency
 
 
-def _gap_days(index: pd.DatetimeIndex) -> np.ndarray:
-    days = index.values.astype("datetime64[D]").astype("int64")
-    return np.diff(np.sort(days))
-
-
 def _gap_buckets(gaps: np.ndarray) -> dict[str, int]:
     return {
         "daily": int(((gaps >= 1) & (gaps <= 5)).sum()),
@@ -489,39 +484,31 @@ def _gap_buckets(gaps: np.ndarray) -> dict[str, int]:
     }
 
 
-def _bucket_of(gap: float) -> str:
-    if gap <= 5:
-        return "daily"
-    if gap <= 17:
-        return "weekly"
-    if gap <= 60:
-        return "monthly"
-    if gap <= 200:
-        return "quarterly"
-    return "annual"
+_BUCKET_EDGES = np.array([5.0, 17.0, 60.0, 200.0])  # largest gap (days) of daily, weekly, monthly, quarterly
+_BUCKET_NAMES = np.array(["daily", "weekly", "monthly", "quarterly", "annual"])
+
+
+def _buckets_of(gaps: np.ndarray) -> np.ndarray:
+    """Frequency name of each gap in days (<= 5 daily, <= 17 weekly, <= 60 monthly, <= 200 quarterly)."""
+    return _BUCKET_NAMES[np.searchsorted(_BUCKET_EDGES, gaps, side="left")]
 
 
 def _check_single_frequency(index: pd.DatetimeIndex, label: str) -> str:
     """Return the frequency name of ``index``; raise if it mixes frequencies."""
-    gaps = _gap_days(index)
-    gaps = gaps[gaps > 0]
+    days = np.sort(index.values.astype("datetime64[D]"))
+    spacing = np.diff(days.astype("int64"))
+    gaps = spacing[spacing > 0]
     if gaps.size == 0:
         raise InsufficientDataError(
             f"{label}: a single date; at least two dates are needed to tell the frequency."
         )
-    main = _bucket_of(float(np.median(gaps)))
+    main = str(_buckets_of(np.median(gaps)))
     counts = _gap_buckets(gaps)
     threshold = max(6, int(0.02 * gaps.size))
     others = {k: v for k, v in counts.items() if k != main and v >= threshold}
     if others:
         other = max(others, key=lambda k: others[k])
-        days = index.sort_values().values.astype("datetime64[D]")
-        spacing = np.diff(days.astype("int64"))
-        in_other = (
-            np.array([_bucket_of(float(g)) == other for g in spacing])
-            if spacing.size < 100_000
-            else spacing > 0
-        )
+        in_other = _buckets_of(spacing) == other
         first_other = pd.Timestamp(days[1:][in_other][0]).date() if in_other.any() else "?"
         raise DataError(
             f"{label}: mixed frequencies: mostly {main} dates but {others[other]} {other} gaps "
@@ -1043,6 +1030,25 @@ def _load(
     return frame
 
 
+def _resample_loaded_prices(frame: pd.DataFrame, frequency: str) -> pd.DataFrame:
+    """Resample a loaded price panel to ``frequency``, recording it in ``attrs``."""
+    target, rule = _resample_rule(frame, frequency, "prices")
+    attrs = frame.attrs
+    out = _resample_prices(frame, rule, attrs["name"])
+    out.attrs = dict(attrs, frequency=target)
+    return out
+
+
+def _check_loaded_rows(n_rows: int, min_obs: object, name: str, what: str) -> None:
+    """Raise InsufficientDataError when fewer than ``min_obs`` rows were loaded."""
+    minimum = check_positive_int(min_obs, name="min_obs")
+    if n_rows < minimum:
+        raise InsufficientDataError(
+            f"{name}: {n_rows} {what} loaded but at least {minimum} are needed; widen start/end or "
+            f"use a higher frequency."
+        )
+
+
 def load_prices(
     source: str | Path | pd.DataFrame = "sample",
     *,
@@ -1139,16 +1145,8 @@ def load_prices(
         frame = np.exp(np.log1p(frame).cumsum())
         frame.attrs = dict(attrs, kind="prices")
     if frequency:
-        target, rule = _resample_rule(frame, frequency, "prices")
-        attrs = frame.attrs
-        frame = _resample_prices(frame, rule, attrs["name"])
-        frame.attrs = dict(attrs, frequency=target)
-    minimum = check_positive_int(min_obs, name="min_obs")
-    if len(frame) < minimum:
-        raise InsufficientDataError(
-            f"{frame.attrs['name']}: {len(frame)} date(s) loaded but at least {minimum} are needed; widen start/end "
-            f"or use a higher frequency."
-        )
+        frame = _resample_loaded_prices(frame, frequency)
+    _check_loaded_rows(len(frame), min_obs, frame.attrs["name"], "date(s)")
     return frame
 
 
@@ -1224,9 +1222,8 @@ def load_returns(
     attrs = frame.attrs
     if attrs["kind"] == "prices":
         if frequency:
-            target, rule = _resample_rule(frame, frequency, "prices")
-            frame = _resample_prices(frame, rule, attrs["name"])
-            attrs = dict(attrs, frequency=target)
+            frame = _resample_loaded_prices(frame, frequency)
+            attrs = frame.attrs
         if len(frame) < 2:
             raise InsufficientDataError(
                 f"{attrs['name']}: {len(frame)} price date(s) loaded; at least 2 are needed for a return. "
@@ -1243,12 +1240,7 @@ def load_returns(
     assert isinstance(out, pd.DataFrame)
     out.index.name = "date"
     out.attrs = dict(attrs, kind="returns", returns_kind=kind)
-    minimum = check_positive_int(min_obs, name="min_obs")
-    if len(out) < minimum:
-        raise InsufficientDataError(
-            f"{attrs['name']}: {len(out)} return(s) loaded but at least {minimum} are needed; widen start/end or "
-            f"use a higher frequency."
-        )
+    _check_loaded_rows(len(out), min_obs, attrs["name"], "return(s)")
     return out
 
 

@@ -303,8 +303,8 @@ def _diversification_view(
     An equally weighted pool of ``n_assets`` assets with the risk profile of
     ``assets`` (the seed's three assets, repeated) and one correlation for every
     pair. Returns the pool's expected return and volatility, the diversification
-    ratio, the effective number of bets, the volatility if nothing diversified
-    (:math:`\sum_i w_i \sigma_i`), and the curve of pooled volatility against the
+    ratio, the effective number of bets, each asset's risk contribution, the
+    volatility if nothing diversified (:math:`\sum_i w_i \sigma_i`), and the curve of pooled volatility against the
     number of assets at this correlation.
     """
     import poolkit.pooling as pooling
@@ -337,6 +337,7 @@ def _diversification_view(
         "cov": cov,
         "expected_return": float(weights @ table["expected_return"]),
         "pooled_volatility": pooled,
+        "contributions": risk.risk_contributions(weights, cov),
         "undiversified_volatility": undiversified,
         "diversification_ratio": float(pooling.diversification_ratio(weights, cov)),
         "effective_number_of_bets": enb,
@@ -364,8 +365,7 @@ def _diversification_render(view: dict[str, Any]) -> tuple[str, bytes]:
     ax1.set(xlabel="number of assets (equal weights)", ylabel="volatility", title=f"Pooling at ρ = {view['correlation']:.2f}")
     ax1.yaxis.set_major_formatter(_percent())
     ax1.legend(fontsize=8)
-    contributions = _risk_contributions(view["weights"], view["cov"])
-    shown = contributions["share"].iloc[:12]
+    shown = view["contributions"]["share"].iloc[:12]
     ax2.bar(range(len(shown)), shown.to_numpy(), color="C0")
     ax2.set_xticks(range(len(shown)), [_label(a) for a in shown.index], rotation=45, ha="right", fontsize=8)
     ax2.set(ylabel="share of pooled volatility", title="Risk contributions")
@@ -377,12 +377,6 @@ def _percent() -> Any:
     from matplotlib.ticker import PercentFormatter
 
     return PercentFormatter(1.0, decimals=0)
-
-
-def _risk_contributions(weights: pd.Series, cov: pd.DataFrame) -> pd.DataFrame:
-    import poolkit.risk as risk
-
-    return risk.risk_contributions(weights, cov)
 
 
 def _diversification_controls(defaults: Mapping[str, Any]) -> dict[str, Any]:

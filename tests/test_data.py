@@ -485,6 +485,9 @@ def test_mixed_frequencies_are_refused(tmp_path):
     f = write_csv(tmp_path / "mixed.csv", "\n".join(lines) + "\n")
     with pytest.raises(DataError, match=r"mixed\.csv.*mixed frequencies"):
         data.load_prices(f, values="prices")
+    # mostly daily gaps; the first monthly gap is 2015-01-31 -> 2015-02-28
+    with pytest.raises(DataError, match=r"mostly daily dates but 23 monthly gaps \(the first ends 2015-02-28\)"):
+        data.load_prices(f, values="prices")
     assert len(data.load_prices(f, values="prices", start="2017-01-01")) == 60
 
 

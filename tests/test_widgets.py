@@ -41,6 +41,9 @@ def test_seed_pool_matches_hand_worked_example():
     assert view["diversification_ratio"] == pytest.approx(0.25 / math.sqrt(0.3035 / 9), rel=1e-10)
     assert view["expected_return"] == pytest.approx((0.10 + 0.15 + 0.12) / 3)
     assert list(view["weights"].index) == ["资产1", "资产2", "资产3"]
+    # share of variance of asset i = w_i (Sigma w)_i / sigma_P^2; (Sigma w)_i x 3 = 0.073, 0.1305, 0.1
+    shares = view["contributions"]["share"]
+    np.testing.assert_allclose(shares.to_numpy(), np.array([0.073, 0.1305, 0.1]) / 0.3035, rtol=1e-10)
 
 
 def test_uncorrelated_seed_pool_has_entropy_number_of_bets():
