@@ -272,11 +272,23 @@ def _demeaned(x: np.ndarray) -> np.ndarray:
     return x - x.mean(axis=0)
 
 
+def _empirical(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return the demeaned data and their ``ddof=0`` covariance (the one matrix product)."""
+    xc = _demeaned(x)
+    return xc, (xc.T @ xc) / x.shape[0]
+
+
+def _shrunk(s: np.ndarray, shrink: float, mu: float) -> np.ndarray:
+    """Shrink ``s`` towards ``mu`` times the identity: ``(1 - shrink) s + shrink mu I``."""
+    out = (1.0 - shrink) * s
+    out.flat[:: s.shape[0] + 1] += shrink * mu
+    return out
+
+
 def _ledoit_wolf(x: np.ndarray) -> tuple[np.ndarray, float]:
     """Ledoit-Wolf shrinkage to a scaled identity (scikit-learn's convention)."""
     n, p = x.shape
-    xc = _demeaned(x)
-    s = (xc.T @ xc) / n  # the one matrix product
+    xc, s = _empirical(x)
     if p == 1:
         return s, 0.0
     sq = xc * xc
@@ -289,16 +301,13 @@ def _ledoit_wolf(x: np.ndarray) -> tuple[np.ndarray, float]:
     delta = (delta_ - 2.0 * mu * var.sum() + p * mu**2) / p
     beta = min(beta, delta)
     shrink = 0.0 if beta == 0 else beta / delta
-    out = (1.0 - shrink) * s
-    out.flat[:: p + 1] += shrink * mu
-    return out, float(shrink)
+    return _shrunk(s, shrink, mu), float(shrink)
 
 
 def _oas(x: np.ndarray) -> tuple[np.ndarray, float]:
     """Oracle approximating shrinkage (Chen et al. 2010, scikit-learn's form)."""
     n, p = x.shape
-    xc = _demeaned(x)
-    s = (xc.T @ xc) / n
+    _, s = _empirical(x)
     if p == 1:
         return s, 0.0
     alpha = float(np.mean(s**2))
@@ -306,9 +315,7 @@ def _oas(x: np.ndarray) -> tuple[np.ndarray, float]:
     num = alpha + mu**2
     den = (n + 1) * (alpha - mu**2 / p)
     shrink = 1.0 if den == 0 else min(num / den, 1.0)
-    out = (1.0 - shrink) * s
-    out.flat[:: p + 1] += shrink * mu
-    return out, float(shrink)
+    return _shrunk(s, shrink, mu), float(shrink)
 
 
 def _ewma(x: np.ndarray, halflife: float) -> np.ndarray:
@@ -672,6 +679,19 @@ def pooled_volatility(weights: pd.Series, cov: pd.DataFrame) -> float:
     return float(np.sqrt(max(float(w @ s @ w), 0.0)))
 
 
+def _marginal(weights: pd.Series, cov: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.Index]:
+    """Return (weights, marginal risk, asset labels) as arrays; raise if the pool has zero volatility."""
+    w, s, labels = _weights_cov(weights, cov)
+    sw = s @ w
+    sigma = math.sqrt(max(float(w @ sw), 0.0))
+    if sigma <= 0:
+        raise ParameterError(
+            "The pool has zero volatility with these weights, so marginal and component risk are undefined; "
+            "check that the weights are not all zero."
+        )
+    return w, sw / sigma, labels
+
+
 def marginal_risk(weights: pd.Series, cov: pd.DataFrame) -> pd.Series:
     r"""Marginal contribution of each asset to the pool's volatility, :math:`\partial\sigma_P/\partial w_i`.
 
@@ -711,15 +731,8 @@ def marginal_risk(weights: pd.Series, cov: pd.DataFrame) -> pd.Series:
     >>> marginal_risk(pd.Series({"A": 1.0, "B": 0.0}), cov).round(6).tolist()
     [0.2, 0.0]
     """
-    w, s, labels = _weights_cov(weights, cov)
-    sw = s @ w
-    sigma = math.sqrt(max(float(w @ sw), 0.0))
-    if sigma <= 0:
-        raise ParameterError(
-            "The pool has zero volatility with these weights, so marginal and component risk are undefined; "
-            "check that the weights are not all zero."
-        )
-    return pd.Series(sw / sigma, index=labels.copy(), name="marginal_risk")
+    _, mr, labels = _marginal(weights, cov)
+    return pd.Series(mr, index=labels.copy(), name="marginal_risk")
 
 
 def risk_contributions(weights: pd.Series, cov: pd.DataFrame) -> pd.DataFrame:
@@ -766,11 +779,10 @@ def risk_contributions(weights: pd.Series, cov: pd.DataFrame) -> pd.DataFrame:
     >>> rc["share"].round(6).tolist()
     [0.5, 0.5]
     """
-    mr = marginal_risk(weights, cov)
-    w = check_aligned(weights, mr.index, name="weights").to_numpy()
-    contrib = w * mr.to_numpy()
+    w, mr, labels = _marginal(weights, cov)
+    contrib = w * mr
     sigma = contrib.sum()
-    return pd.DataFrame({"contribution": contrib, "share": contrib / sigma}, index=mr.index.copy())
+    return pd.DataFrame({"contribution": contrib, "share": contrib / sigma}, index=labels.copy())
 
 
 # --------------------------------------------------------------------------- moments
@@ -1209,6 +1221,13 @@ def _drawdown_values(x: np.ndarray) -> np.ndarray:
     return wealth / peak - 1.0
 
 
+def _cagr(xp: np.ndarray, n: np.ndarray, ppy: float) -> np.ndarray:
+    """Compound annual growth of returns ``xp`` (from :func:`_path_values`) over ``n`` periods each."""
+    final = np.prod(1.0 + xp, axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(final > 0, np.power(np.maximum(final, 1e-300), ppy / n) - 1.0, -1.0)
+
+
 def annual_return(
     returns: pd.DataFrame | pd.Series,
     *,
@@ -1253,11 +1272,7 @@ def annual_return(
     """
     frame, was_series, x, has_nan = _prepare(returns, nan_policy=nan_policy, min_obs=1)
     ppy = _periods(frame, periods_per_year)
-    n = _count(x, has_nan)
-    x = _path_values(x, frame)
-    final = np.prod(1.0 + x, axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cagr = np.where(final > 0, np.power(np.maximum(final, 1e-300), ppy / n) - 1.0, -1.0)
+    cagr = _cagr(_path_values(x, frame), _count(x, has_nan), ppy)
     return _wrap(cagr, frame, was_series, "annual_return")
 
 
@@ -1388,8 +1403,10 @@ def calmar_ratio(
     2.26
     """
     frame, was_series, x, has_nan = _prepare(returns, nan_policy=nan_policy, min_obs=2)
-    cagr = np.atleast_1d(annual_return(frame, periods_per_year=periods_per_year, nan_policy=nan_policy))
-    mdd = _drawdown_values(_path_values(x, frame)).min(axis=0)
+    ppy = _periods(frame, periods_per_year)
+    xp = _path_values(x, frame)
+    cagr = _cagr(xp, _count(x, has_nan), ppy)
+    mdd = _drawdown_values(xp).min(axis=0)
     _undefined(
         mdd,
         mdd >= 0,
@@ -1398,8 +1415,7 @@ def calmar_ratio(
         why="the value never fell below a previous peak (maximum drawdown is zero)",
         fix="Use a longer history.",
     )
-    cagr_arr = np.asarray(cagr.to_numpy() if isinstance(cagr, pd.Series) else cagr, dtype="float64")
-    return _wrap(cagr_arr / np.abs(mdd), frame, was_series, "calmar_ratio")
+    return _wrap(cagr / np.abs(mdd), frame, was_series, "calmar_ratio")
 
 
 def drawdown_table(returns: pd.Series | pd.DataFrame, top: int = 5) -> pd.DataFrame:
@@ -1541,6 +1557,24 @@ def _cornish_fisher_tail_mean(c: float, s: np.ndarray, k: np.ndarray) -> np.ndar
     return (a0 * m0 + a1 * m1 + a2 * m2 + a3 * m3) / big_phi
 
 
+def _parametric_loss(
+    mu: np.ndarray,
+    sd: np.ndarray,
+    level: float,
+    want: str,
+    s: np.ndarray | None = None,
+    k: np.ndarray | None = None,
+) -> np.ndarray:
+    """Gaussian VaR/ES (``s is None``) or Cornish-Fisher with skewness ``s``, excess kurtosis ``k``."""
+    z = _normal_ppf(1.0 - level)  # negative
+    if s is None or k is None:
+        if want == "var":
+            return -(mu + sd * z)
+        return -mu + sd * _normal_pdf(z) / (1.0 - level)
+    zz = _cornish_fisher_z(z, s, k) if want == "var" else _cornish_fisher_tail_mean(z, s, k)
+    return -(mu + sd * zz)
+
+
 def _var_es(
     returns: object, level: float, method: str, nan_policy: str, *, want: str
 ) -> tuple[pd.DataFrame, bool, np.ndarray]:
@@ -1554,20 +1588,14 @@ def _var_es(
             return frame, was_series, -q
         return frame, was_series, -_tail_mean_hist(x, has_nan, level)
     mu = _mean(x, has_nan)
-    z = _normal_ppf(1.0 - level)  # negative
+    sd = _std(x, has_nan, 1)
     if method == "gaussian":
-        sd = _std(x, has_nan, 1)
-        if want == "var":
-            return frame, was_series, -(mu + sd * z)
-        return frame, was_series, -mu + sd * _normal_pdf(z) / (1.0 - level)
+        return frame, was_series, _parametric_loss(mu, sd, level, want)
     n, m2, m3, m4 = _central_moments(x, has_nan)
     _no_constant(m2, frame, "The Cornish-Fisher VaR")
     s = _skew_from(n, m2, m3, False)
     k = _kurt_from(n, m2, m4, False)
-    sd = _std(x, has_nan, 1)
-    if want == "var":
-        return frame, was_series, -(mu + sd * _cornish_fisher_z(z, s, k))
-    return frame, was_series, -(mu + sd * _cornish_fisher_tail_mean(z, s, k))
+    return frame, was_series, _parametric_loss(mu, sd, level, want, s, k)
 
 
 def value_at_risk(
@@ -2329,23 +2357,14 @@ def rolling(
         else:
             mean, m2, m3, m4 = _rolling_moments(x, w)
             sd = np.sqrt(m2 * w / (w - 1))
-            z = _normal_ppf(1.0 - level)
+            want = "var" if name == "value_at_risk" else "es"
             if method == "gaussian":
-                out = (
-                    -(mean + sd * z)
-                    if name == "value_at_risk"
-                    else -mean + sd * _normal_pdf(z) / (1.0 - level)
-                )
+                out = _parametric_loss(mean, sd, level, want)
             else:
                 _rolling_undefined(m2 <= 0, frame, w, name, "the returns are constant")
                 nn = np.full_like(m2, float(w))
                 s, kk = _skew_from(nn, m2, m3, False), _kurt_from(nn, m2, m4, False)
-                zz = (
-                    _cornish_fisher_z(z, s, kk)
-                    if name == "value_at_risk"
-                    else _cornish_fisher_tail_mean(z, s, kk)
-                )
-                out = -(mean + sd * zz)
+                out = _parametric_loss(mean, sd, level, want, s, kk)
     else:  # benchmark statistics
         if name in ("beta", "alpha"):
             xm, bm = x.mean(axis=0), b.mean(axis=0)
