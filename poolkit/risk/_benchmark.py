@@ -7,9 +7,10 @@ import math
 import numpy as np
 import pandas as pd
 
+from poolkit._numerics import annual_rate, per_period_rate, resolve_periods_per_year
 from poolkit._validation import as_frame
 from poolkit.exceptions import AlignmentError, DataError, InsufficientDataError
-from poolkit.risk._common import _annual_rate_per_period, _checked, _mean, _periods, _std, _undefined, _wrap
+from poolkit.risk._common import _checked, _mean, _std, _undefined, _wrap
 
 
 def _with_benchmark(
@@ -181,11 +182,11 @@ def alpha(
     0.001
     """
     frame, was_series, x, b, has_nan = _with_benchmark(returns, benchmark, nan_policy)
-    rf = _annual_rate_per_period(risk_free, frame, periods_per_year, "risk_free")
-    ppy = _periods(frame, periods_per_year)
+    rf = per_period_rate(risk_free, periods_per_year, frame.index, name="risk_free")
+    ppy = resolve_periods_per_year(periods_per_year, frame.index)
     bt = _beta_values(x, b, has_nan, frame)
     a = _mean((x - rf) - bt * (b - rf), has_nan)
-    return _wrap(np.power(1.0 + a, ppy) - 1.0, frame, was_series, "alpha")
+    return _wrap(annual_rate(a, ppy), frame, was_series, "alpha")
 
 
 def tracking_error(
@@ -239,7 +240,7 @@ def tracking_error(
     frame, was_series, x, b, has_nan = _with_benchmark(returns, benchmark, nan_policy)
     te = _std(x - b, has_nan, 1)
     if annualize:
-        te = te * math.sqrt(_periods(frame, periods_per_year))
+        te = te * math.sqrt(resolve_periods_per_year(periods_per_year, frame.index))
     return _wrap(te, frame, was_series, "tracking_error")
 
 
@@ -309,5 +310,5 @@ def information_ratio(
     )
     ir = _mean(act, has_nan) / te
     if annualize:
-        ir = ir * math.sqrt(_periods(frame, periods_per_year))
+        ir = ir * math.sqrt(resolve_periods_per_year(periods_per_year, frame.index))
     return _wrap(ir, frame, was_series, "information_ratio")

@@ -1,4 +1,4 @@
-"""Private helpers shared by the risk statistics: input checks, periods, wrapping."""
+"""Private helpers shared by the risk statistics: input checks, NaN-aware moments, wrapping."""
 
 from __future__ import annotations
 
@@ -9,47 +9,6 @@ import pandas as pd
 
 from poolkit._validation import check_returns, series_or_float
 from poolkit.exceptions import DataError, ParameterError
-
-
-def _infer_periods(index: pd.Index) -> int:
-    """Periods per year from the spacing of dates (see :func:`poolkit.data.periods_per_year`)."""
-    from poolkit.data import periods_per_year as _ppy
-
-    return int(_ppy(index))
-
-
-def _periods(frame: pd.DataFrame, periods_per_year: float | None) -> float:
-    """Return ``periods_per_year`` checked, or inferred from ``frame``'s dates."""
-    if periods_per_year is None:
-        if not isinstance(frame.index, pd.DatetimeIndex):
-            raise ParameterError(
-                "`periods_per_year` cannot be inferred because the returns are not indexed by dates "
-                f"(index type {type(frame.index).__name__}); pass it explicitly, e.g. periods_per_year=252."
-            )
-        return float(_infer_periods(frame.index))
-    if isinstance(periods_per_year, bool) or not isinstance(periods_per_year, (int, float, np.number)):
-        raise ParameterError(
-            f"`periods_per_year` must be a positive number such as 252, got {periods_per_year!r}."
-        )
-    if not np.isfinite(periods_per_year) or periods_per_year <= 0:
-        raise ParameterError(
-            f"`periods_per_year` must be a positive number such as 252, got {periods_per_year!r}."
-        )
-    return float(periods_per_year)
-
-
-def _per_period_rate(rate: float, ppy: float, *, name: str = "risk_free") -> float:
-    """Convert an annual rate to a per-period one: ``(1 + rate) ** (1 / ppy) - 1``."""
-    if isinstance(rate, bool) or not isinstance(rate, (int, float, np.number)) or not np.isfinite(rate):
-        raise ParameterError(f"`{name}` must be an annual rate such as 0.02 (2 %), got {rate!r}.")
-    if rate <= -1.0:
-        raise ParameterError(f"`{name}` must be an annual rate above -1 (-100 %), got {rate!r}.")
-    if rate > 1.0:
-        raise ParameterError(
-            f"`{name}` is an annual rate as a fraction; got {rate!r}. Did you mean {rate / 100:g} ({rate:g} %)?"
-        )
-    return float((1.0 + rate) ** (1.0 / ppy) - 1.0)
-
 
 _FLOAT64 = np.dtype("float64")
 
@@ -125,11 +84,3 @@ def _undefined(
         raise DataError(
             f"{statistic} is undefined for {names[:5]}{'...' if len(names) > 5 else ''}: {why}. {fix}"
         )
-
-
-def _annual_rate_per_period(
-    rate: float, frame: pd.DataFrame, periods_per_year: float | None, name: str
-) -> float:
-    if rate == 0:
-        return 0.0
-    return _per_period_rate(rate, _periods(frame, periods_per_year), name=name)

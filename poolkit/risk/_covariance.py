@@ -7,9 +7,10 @@ import math
 import numpy as np
 import pandas as pd
 
+from poolkit._numerics import corr_to_cov, resolve_periods_per_year
 from poolkit._validation import check_choice, check_covariance, check_fraction
 from poolkit.exceptions import AlignmentError, CovarianceError, InsufficientDataError, ParameterError
-from poolkit.risk._common import _checked, _periods, _std, _undefined
+from poolkit.risk._common import _checked, _std, _undefined
 
 COV_METHODS = ("sample", "ledoit_wolf", "oas", "ewma")
 CORR_METHODS = ("pearson", "spearman", "kendall")
@@ -190,7 +191,7 @@ def covariance(
             raise ParameterError(f"`halflife` must be a positive number of periods, got {halflife!r}.")
         mat = _ewma(x, float(h))
     if annualize:
-        mat = mat * _periods(frame, periods_per_year)
+        mat = mat * resolve_periods_per_year(periods_per_year, frame.index)
     out = pd.DataFrame(mat, index=frame.columns.copy(), columns=frame.columns.copy())
     out.attrs["method"] = method
     if shrink is not None:
@@ -363,6 +364,6 @@ def covariance_from(vols: pd.Series, corr: pd.DataFrame | float) -> pd.DataFrame
             )
         r = np.full((n, n), rho)
         np.fill_diagonal(r, 1.0)
-    mat = v[:, None] * r * v[None, :]
+    mat = corr_to_cov(v, r)
     cov = pd.DataFrame(mat, index=vols.index.copy(), columns=vols.index.copy())
     return check_covariance(cov, name="cov (from vols and corr)")

@@ -6,7 +6,8 @@ import math
 
 import pandas as pd
 
-from poolkit.risk._common import _check_ddof, _periods, _prepare, _std, _wrap
+from poolkit._numerics import resolve_periods_per_year
+from poolkit.risk._common import _check_ddof, _prepare, _std, _wrap
 
 
 def volatility(
@@ -68,5 +69,5 @@ def volatility(
     frame, was_series, x, has_nan = _prepare(returns, nan_policy=nan_policy, min_obs=ddof + 1)
     sd = _std(x, has_nan, ddof)
     if annualize:
-        sd = sd * math.sqrt(_periods(frame, periods_per_year))
+        sd = sd * math.sqrt(resolve_periods_per_year(periods_per_year, frame.index))
     return _wrap(sd, frame, was_series, "volatility")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from poolkit._numerics import resolve_periods_per_year
 from poolkit._validation import check_positive_int
 from poolkit.exceptions import DataError
-from poolkit.risk._common import _count, _periods, _prepare, _undefined, _wrap
+from poolkit.risk._common import _count, _prepare, _undefined, _wrap
 
 
 def _path_values(x: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
@@ -79,7 +80,7 @@ def annual_return(
     0.1
     """
     frame, was_series, x, has_nan = _prepare(returns, nan_policy=nan_policy, min_obs=1)
-    ppy = _periods(frame, periods_per_year)
+    ppy = resolve_periods_per_year(periods_per_year, frame.index)
     cagr = _cagr(_path_values(x, frame), _count(x, has_nan), ppy)
     return _wrap(cagr, frame, was_series, "annual_return")
 
@@ -211,7 +212,7 @@ def calmar_ratio(
     2.26
     """
     frame, was_series, x, has_nan = _prepare(returns, nan_policy=nan_policy, min_obs=2)
-    ppy = _periods(frame, periods_per_year)
+    ppy = resolve_periods_per_year(periods_per_year, frame.index)
     xp = _path_values(x, frame)
     cagr = _cagr(xp, _count(x, has_nan), ppy)
     mdd = _drawdown_values(xp).min(axis=0)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 
+from poolkit._numerics import EulerRisk, euler_risk, portfolio_volatility
 from poolkit._validation import check_aligned, check_covariance
 from poolkit.exceptions import ParameterError
 
@@ -67,20 +66,19 @@ def pooled_volatility(weights: pd.Series, cov: pd.DataFrame) -> float:
     0.1414
     """
     w, s, _ = _weights_cov(weights, cov)
-    return float(np.sqrt(max(float(w @ s @ w), 0.0)))
+    return float(portfolio_volatility(w, s))
 
 
-def _marginal(weights: pd.Series, cov: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.Index]:
-    """Return (weights, marginal risk, asset labels) as arrays; raise if the pool has zero volatility."""
+def _euler(weights: pd.Series, cov: pd.DataFrame) -> tuple[EulerRisk, pd.Index]:
+    """Return the Euler split of the pool's volatility and the asset labels; raise at zero volatility."""
     w, s, labels = _weights_cov(weights, cov)
-    sw = s @ w
-    sigma = math.sqrt(max(float(w @ sw), 0.0))
-    if sigma <= 0:
+    split = euler_risk(w, s)
+    if not float(split.volatility) > 0:
         raise ParameterError(
             "The pool has zero volatility with these weights, so marginal and component risk are undefined; "
             "check that the weights are not all zero."
         )
-    return w, sw / sigma, labels
+    return split, labels
 
 
 def marginal_risk(weights: pd.Series, cov: pd.DataFrame) -> pd.Series:
@@ -122,8 +120,8 @@ def marginal_risk(weights: pd.Series, cov: pd.DataFrame) -> pd.Series:
     >>> marginal_risk(pd.Series({"A": 1.0, "B": 0.0}), cov).round(6).tolist()
     [0.2, 0.0]
     """
-    _, mr, labels = _marginal(weights, cov)
-    return pd.Series(mr, index=labels.copy(), name="marginal_risk")
+    split, labels = _euler(weights, cov)
+    return pd.Series(split.marginal, index=labels.copy(), name="marginal_risk")
 
 
 def risk_contributions(weights: pd.Series, cov: pd.DataFrame) -> pd.DataFrame:
@@ -170,7 +168,5 @@ def risk_contributions(weights: pd.Series, cov: pd.DataFrame) -> pd.DataFrame:
     >>> rc["share"].round(6).tolist()
     [0.5, 0.5]
     """
-    w, mr, labels = _marginal(weights, cov)
-    contrib = w * mr
-    sigma = contrib.sum()
-    return pd.DataFrame({"contribution": contrib, "share": contrib / sigma}, index=labels.copy())
+    split, labels = _euler(weights, cov)
+    return pd.DataFrame({"contribution": split.contribution, "share": split.share}, index=labels.copy())

@@ -7,11 +7,10 @@ import math
 import numpy as np
 import pandas as pd
 
+from poolkit._numerics import per_period_rate, resolve_periods_per_year
 from poolkit.risk._common import (
-    _annual_rate_per_period,
     _check_ddof,
     _mean,
-    _periods,
     _prepare,
     _std,
     _undefined,
@@ -71,11 +70,11 @@ def downside_deviation(
     0.022361
     """
     frame, was_series, x, has_nan = _prepare(returns, nan_policy=nan_policy, min_obs=2)
-    t = _annual_rate_per_period(target, frame, periods_per_year, "target")
+    t = per_period_rate(target, periods_per_year, frame.index, name="target")
     low = np.minimum(x - t, 0.0)
     dd = np.sqrt(_mean(low * low, has_nan))
     if annualize:
-        dd = dd * math.sqrt(_periods(frame, periods_per_year))
+        dd = dd * math.sqrt(resolve_periods_per_year(periods_per_year, frame.index))
     return _wrap(dd, frame, was_series, "downside_deviation")
 
 
@@ -135,7 +134,7 @@ def sharpe_ratio(
     """
     ddof = _check_ddof(ddof)
     frame, was_series, x, has_nan = _prepare(returns, nan_policy=nan_policy, min_obs=2)
-    rf = _annual_rate_per_period(risk_free, frame, periods_per_year, "risk_free")
+    rf = per_period_rate(risk_free, periods_per_year, frame.index, name="risk_free")
     ex = x - rf if rf else x
     sd = _std(ex, has_nan, ddof)
     _undefined(
@@ -148,7 +147,7 @@ def sharpe_ratio(
     )
     sr = _mean(ex, has_nan) / sd
     if annualize:
-        sr = sr * math.sqrt(_periods(frame, periods_per_year))
+        sr = sr * math.sqrt(resolve_periods_per_year(periods_per_year, frame.index))
     return _wrap(sr, frame, was_series, "sharpe_ratio")
 
 
@@ -206,7 +205,7 @@ def sortino_ratio(
     0.447214
     """
     frame, was_series, x, has_nan = _prepare(returns, nan_policy=nan_policy, min_obs=2)
-    t = _annual_rate_per_period(target, frame, periods_per_year, "target")
+    t = per_period_rate(target, periods_per_year, frame.index, name="target")
     ex = x - t if t else x
     low = np.minimum(ex, 0.0)
     dd = np.sqrt(_mean(low * low, has_nan))
@@ -220,7 +219,7 @@ def sortino_ratio(
     )
     s = _mean(ex, has_nan) / dd
     if annualize:
-        s = s * math.sqrt(_periods(frame, periods_per_year))
+        s = s * math.sqrt(resolve_periods_per_year(periods_per_year, frame.index))
     return _wrap(s, frame, was_series, "sortino_ratio")
 
 
@@ -271,7 +270,7 @@ def omega_ratio(
     1.333333
     """
     frame, was_series, x, has_nan = _prepare(returns, nan_policy=nan_policy, min_obs=2)
-    t = _annual_rate_per_period(target, frame, periods_per_year, "target")
+    t = per_period_rate(target, periods_per_year, frame.index, name="target")
     ex = x - t if t else x
     if has_nan:
         ex = np.nan_to_num(ex, nan=0.0)

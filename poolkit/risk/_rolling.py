@@ -9,10 +9,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from poolkit._numerics import annual_rate, per_period_rate, resolve_periods_per_year
 from poolkit._validation import check_choice, check_level, check_positive_int
 from poolkit.exceptions import DataError, InsufficientDataError, ParameterError
 from poolkit.risk._benchmark import _with_benchmark
-from poolkit.risk._common import _annual_rate_per_period, _check_ddof, _periods, _prepare
+from poolkit.risk._common import _check_ddof, _prepare
 from poolkit.risk._drawdowns import _path_values
 from poolkit.risk._moments import _kurt_from, _skew_from
 from poolkit.risk._tail import VAR_METHODS, _hist_cut, _parametric_loss
@@ -193,11 +194,11 @@ def rolling(
     annualize = bool(params.get("annualize", True))
 
     def ppy() -> float:
-        return _periods(frame, periods_per_year)
+        return resolve_periods_per_year(periods_per_year, frame.index)
 
     if name in ("volatility", "sharpe_ratio"):
         ddof = _check_ddof(params.get("ddof", 1))
-        rf = _annual_rate_per_period(params.get("risk_free", 0.0), frame, periods_per_year, "risk_free")
+        rf = per_period_rate(params.get("risk_free", 0.0), periods_per_year, frame.index, name="risk_free")
         mean, m2, _, _ = _rolling_moments(x - rf, w)
         sd = np.sqrt(m2 * w / (w - ddof))
         if name == "volatility":
@@ -214,7 +215,7 @@ def rolling(
         if annualize:
             out = out * math.sqrt(ppy())
     elif name in ("downside_deviation", "sortino_ratio", "omega_ratio"):
-        t = _annual_rate_per_period(params.get("target", 0.0), frame, periods_per_year, "target")
+        t = per_period_rate(params.get("target", 0.0), periods_per_year, frame.index, name="target")
         ex = x - t
         if name == "omega_ratio":
             down = _msum(np.maximum(-ex, 0.0), w)
@@ -290,11 +291,11 @@ def rolling(
             if name == "beta":
                 out = bt
             else:
-                rf = _annual_rate_per_period(
-                    params.get("risk_free", 0.0), frame, periods_per_year, "risk_free"
+                rf = per_period_rate(
+                    params.get("risk_free", 0.0), periods_per_year, frame.index, name="risk_free"
                 )
                 a = (sx / w + xm - rf) - bt * (sb / w + bm - rf)
-                out = np.power(1.0 + a, ppy()) - 1.0
+                out = annual_rate(a, ppy())
         else:
             mean, m2, _, _ = _rolling_moments(x - b, w)
             te = np.sqrt(m2 * w / (w - 1))

@@ -6,9 +6,10 @@ from typing import Any
 
 import pandas as pd
 
+from poolkit._numerics import resolve_periods_per_year
 from poolkit._validation import check_choice, check_level
 from poolkit.risk._benchmark import alpha, beta, information_ratio, tracking_error
-from poolkit.risk._common import _checked, _periods
+from poolkit.risk._common import _checked
 from poolkit.risk._dispersion import volatility
 from poolkit.risk._drawdowns import annual_return, calmar_ratio, max_drawdown
 from poolkit.risk._moments import kurtosis, skewness
@@ -93,7 +94,7 @@ def summary(
     frame, _ = _checked(returns, min_obs=4, nan_policy=nan_policy)
     if nan_policy == "drop":
         nan_policy = "raise"  # the NaN dates are gone already
-    ppy = _periods(frame, periods_per_year)
+    ppy = resolve_periods_per_year(periods_per_year, frame.index)
     kw: dict[str, Any] = {"nan_policy": nan_policy}
     pct = f"{level * 100:g}%"
     cols: dict[str, Any] = {
