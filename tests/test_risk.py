@@ -404,6 +404,32 @@ def test_statistics_keep_labels_and_series_give_floats(sample):
     assert cov.index.equals(shuffled.columns) and cov.columns.equals(shuffled.columns)
 
 
+PER_ASSET_STATISTICS = [
+    "volatility", "downside_deviation", "sharpe_ratio", "sortino_ratio", "omega_ratio", "skewness",
+    "kurtosis", "annual_return", "max_drawdown", "calmar_ratio", "value_at_risk",
+    "conditional_value_at_risk", "tail_ratio", "beta", "alpha", "tracking_error", "information_ratio",
+]
+
+
+@pytest.mark.parametrize("name", [*PER_ASSET_STATISTICS, "drawdowns", "rolling"])
+def test_type_overloads_state_the_contract(name):
+    # the types a checker sees: DataFrame in -> Series out, Series in -> float out
+    # (drawdowns and rolling: DataFrame -> DataFrame, Series -> Series)
+    import typing
+
+    from poolkit._typing import DataFrameLike, SeriesLike
+
+    func = getattr(risk, name)
+    seen = {}
+    for stub in typing.get_overloads(func):
+        hints = typing.get_type_hints(stub)
+        seen[hints["returns"]] = hints["return"]
+    if name in PER_ASSET_STATISTICS:
+        assert seen == {DataFrameLike: pd.Series, SeriesLike: float}
+    else:
+        assert seen == {DataFrameLike: pd.DataFrame, SeriesLike: pd.Series}
+
+
 def test_inputs_are_not_mutated(small):
     before = small.copy()
     risk.summary(small)

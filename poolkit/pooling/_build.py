@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -140,9 +141,10 @@ def pools_by(
             ) from exc
         default = {2: ["low", "high"], 3: ["low", "medium", "high"]}.get(k, [f"Q{i + 1}" for i in range(k)])
     else:
-        edges = np.asarray(list(bins), dtype="float64")
+        listed = list(cast("Sequence[float]", bins))  # not an integer count: the edges
+        edges = np.asarray(listed, dtype="float64")
         if edges.ndim != 1 or len(edges) < 2 or np.any(np.diff(edges) <= 0):
-            raise ParameterError(f"`bins` edges must be a strictly increasing list of >= 2 numbers, got {list(bins)}.")
+            raise ParameterError(f"`bins` edges must be a strictly increasing list of >= 2 numbers, got {listed}.")
         outside = x[(x < edges[0]) | (x > edges[-1])]
         if len(outside):
             raise ParameterError(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from typing import overload
 
 import numpy as np
 import pandas as pd
 
 from poolkit._numerics import annual_rate, per_period_rate, resolve_periods_per_year
+from poolkit._typing import DataFrameLike, SeriesLike
 from poolkit._validation import as_frame
 from poolkit.exceptions import AlignmentError, DataError, InsufficientDataError
 from poolkit.risk._common import _checked, _mean, _std, _undefined, _wrap
@@ -80,6 +82,14 @@ def _beta_values(x: np.ndarray, b: np.ndarray, has_nan: bool, frame: pd.DataFram
     return _mean(xc * bc, has_nan) / var_b
 
 
+@overload
+def beta(returns: DataFrameLike, benchmark: pd.Series, *, nan_policy: str = ...) -> pd.Series: ...
+
+
+@overload
+def beta(returns: SeriesLike, benchmark: pd.Series, *, nan_policy: str = ...) -> float: ...
+
+
 def beta(
     returns: pd.DataFrame | pd.Series, benchmark: pd.Series, *, nan_policy: str = "raise"
 ) -> pd.Series | float:
@@ -125,6 +135,28 @@ def beta(
     """
     frame, was_series, x, b, has_nan = _with_benchmark(returns, benchmark, nan_policy)
     return _wrap(_beta_values(x, b, has_nan, frame), frame, was_series, "beta")
+
+
+@overload
+def alpha(
+    returns: DataFrameLike,
+    benchmark: pd.Series,
+    risk_free: float = ...,
+    *,
+    periods_per_year: float | None = ...,
+    nan_policy: str = ...,
+) -> pd.Series: ...
+
+
+@overload
+def alpha(
+    returns: SeriesLike,
+    benchmark: pd.Series,
+    risk_free: float = ...,
+    *,
+    periods_per_year: float | None = ...,
+    nan_policy: str = ...,
+) -> float: ...
 
 
 def alpha(
@@ -189,6 +221,28 @@ def alpha(
     return _wrap(annual_rate(a, ppy), frame, was_series, "alpha")
 
 
+@overload
+def tracking_error(
+    returns: DataFrameLike,
+    benchmark: pd.Series,
+    *,
+    periods_per_year: float | None = ...,
+    annualize: bool = ...,
+    nan_policy: str = ...,
+) -> pd.Series: ...
+
+
+@overload
+def tracking_error(
+    returns: SeriesLike,
+    benchmark: pd.Series,
+    *,
+    periods_per_year: float | None = ...,
+    annualize: bool = ...,
+    nan_policy: str = ...,
+) -> float: ...
+
+
 def tracking_error(
     returns: pd.DataFrame | pd.Series,
     benchmark: pd.Series,
@@ -242,6 +296,28 @@ def tracking_error(
     if annualize:
         te = te * math.sqrt(resolve_periods_per_year(periods_per_year, frame.index))
     return _wrap(te, frame, was_series, "tracking_error")
+
+
+@overload
+def information_ratio(
+    returns: DataFrameLike,
+    benchmark: pd.Series,
+    *,
+    periods_per_year: float | None = ...,
+    annualize: bool = ...,
+    nan_policy: str = ...,
+) -> pd.Series: ...
+
+
+@overload
+def information_ratio(
+    returns: SeriesLike,
+    benchmark: pd.Series,
+    *,
+    periods_per_year: float | None = ...,
+    annualize: bool = ...,
+    nan_policy: str = ...,
+) -> float: ...
 
 
 def information_ratio(

@@ -3,11 +3,35 @@
 from __future__ import annotations
 
 import math
+from typing import overload
 
 import pandas as pd
 
 from poolkit._numerics import resolve_periods_per_year
+from poolkit._typing import DataFrameLike, SeriesLike
 from poolkit.risk._common import _check_ddof, _prepare, _std, _wrap
+
+
+@overload
+def volatility(
+    returns: DataFrameLike,
+    *,
+    periods_per_year: float | None = ...,
+    annualize: bool = ...,
+    ddof: int = ...,
+    nan_policy: str = ...,
+) -> pd.Series: ...
+
+
+@overload
+def volatility(
+    returns: SeriesLike,
+    *,
+    periods_per_year: float | None = ...,
+    annualize: bool = ...,
+    ddof: int = ...,
+    nan_policy: str = ...,
+) -> float: ...
 
 
 def volatility(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import overload
+
 import numpy as np
 import pandas as pd
 
 from poolkit._numerics import resolve_periods_per_year
+from poolkit._typing import DataFrameLike, SeriesLike
 from poolkit._validation import check_positive_int
 from poolkit.exceptions import DataError
 from poolkit.risk._common import _count, _prepare, _undefined, _wrap
@@ -35,6 +38,24 @@ def _cagr(xp: np.ndarray, n: np.ndarray, ppy: float) -> np.ndarray:
     final = np.prod(1.0 + xp, axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(final > 0, np.power(np.maximum(final, 1e-300), ppy / n) - 1.0, -1.0)
+
+
+@overload
+def annual_return(
+    returns: DataFrameLike,
+    *,
+    periods_per_year: float | None = ...,
+    nan_policy: str = ...,
+) -> pd.Series: ...
+
+
+@overload
+def annual_return(
+    returns: SeriesLike,
+    *,
+    periods_per_year: float | None = ...,
+    nan_policy: str = ...,
+) -> float: ...
 
 
 def annual_return(
@@ -85,6 +106,14 @@ def annual_return(
     return _wrap(cagr, frame, was_series, "annual_return")
 
 
+@overload
+def drawdowns(returns: DataFrameLike, *, nan_policy: str = ...) -> pd.DataFrame: ...
+
+
+@overload
+def drawdowns(returns: SeriesLike, *, nan_policy: str = ...) -> pd.Series: ...
+
+
 def drawdowns(returns: pd.DataFrame | pd.Series, *, nan_policy: str = "raise") -> pd.DataFrame | pd.Series:
     r"""Drawdown path: how far the compounded value sits below its running peak.
 
@@ -128,6 +157,14 @@ def drawdowns(returns: pd.DataFrame | pd.Series, *, nan_policy: str = "raise") -
     return out
 
 
+@overload
+def max_drawdown(returns: DataFrameLike, *, nan_policy: str = ...) -> pd.Series: ...
+
+
+@overload
+def max_drawdown(returns: SeriesLike, *, nan_policy: str = ...) -> float: ...
+
+
 def max_drawdown(returns: pd.DataFrame | pd.Series, *, nan_policy: str = "raise") -> pd.Series | float:
     r"""Maximum drawdown: the worst fall from a peak, as a negative fraction.
 
@@ -165,6 +202,24 @@ def max_drawdown(returns: pd.DataFrame | pd.Series, *, nan_policy: str = "raise"
     frame, was_series, x, _ = _prepare(returns, nan_policy=nan_policy, min_obs=1)
     mdd = _drawdown_values(_path_values(x, frame)).min(axis=0)
     return _wrap(mdd, frame, was_series, "max_drawdown")
+
+
+@overload
+def calmar_ratio(
+    returns: DataFrameLike,
+    *,
+    periods_per_year: float | None = ...,
+    nan_policy: str = ...,
+) -> pd.Series: ...
+
+
+@overload
+def calmar_ratio(
+    returns: SeriesLike,
+    *,
+    periods_per_year: float | None = ...,
+    nan_policy: str = ...,
+) -> float: ...
 
 
 def calmar_ratio(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import overload
+
 import numpy as np
 import pandas as pd
 
+from poolkit._typing import DataFrameLike, SeriesLike
 from poolkit.risk._common import _count, _mean, _prepare, _undefined, _wrap
 
 
@@ -47,6 +50,14 @@ def _no_constant(m2: np.ndarray, frame: pd.DataFrame, statistic: str) -> None:
         why="the returns are constant (zero volatility)",
         fix="Drop constant columns first.",
     )
+
+
+@overload
+def skewness(returns: DataFrameLike, *, bias: bool = ..., nan_policy: str = ...) -> pd.Series: ...
+
+
+@overload
+def skewness(returns: SeriesLike, *, bias: bool = ..., nan_policy: str = ...) -> float: ...
 
 
 def skewness(
@@ -95,6 +106,14 @@ def skewness(
     n, m2, m3, _ = _central_moments(x, has_nan)
     _no_constant(m2, frame, "Skewness")
     return _wrap(_skew_from(n, m2, m3, bias), frame, was_series, "skewness")
+
+
+@overload
+def kurtosis(returns: DataFrameLike, *, bias: bool = ..., nan_policy: str = ...) -> pd.Series: ...
+
+
+@overload
+def kurtosis(returns: SeriesLike, *, bias: bool = ..., nan_policy: str = ...) -> float: ...
 
 
 def kurtosis(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from typing import overload
 
 import numpy as np
 import pandas as pd
 
 from poolkit._numerics import per_period_rate, resolve_periods_per_year
+from poolkit._typing import DataFrameLike, SeriesLike
 from poolkit.risk._common import (
     _check_ddof,
     _mean,
@@ -16,6 +18,28 @@ from poolkit.risk._common import (
     _undefined,
     _wrap,
 )
+
+
+@overload
+def downside_deviation(
+    returns: DataFrameLike,
+    target: float = ...,
+    *,
+    periods_per_year: float | None = ...,
+    annualize: bool = ...,
+    nan_policy: str = ...,
+) -> pd.Series: ...
+
+
+@overload
+def downside_deviation(
+    returns: SeriesLike,
+    target: float = ...,
+    *,
+    periods_per_year: float | None = ...,
+    annualize: bool = ...,
+    nan_policy: str = ...,
+) -> float: ...
 
 
 def downside_deviation(
@@ -76,6 +100,30 @@ def downside_deviation(
     if annualize:
         dd = dd * math.sqrt(resolve_periods_per_year(periods_per_year, frame.index))
     return _wrap(dd, frame, was_series, "downside_deviation")
+
+
+@overload
+def sharpe_ratio(
+    returns: DataFrameLike,
+    risk_free: float = ...,
+    *,
+    periods_per_year: float | None = ...,
+    annualize: bool = ...,
+    ddof: int = ...,
+    nan_policy: str = ...,
+) -> pd.Series: ...
+
+
+@overload
+def sharpe_ratio(
+    returns: SeriesLike,
+    risk_free: float = ...,
+    *,
+    periods_per_year: float | None = ...,
+    annualize: bool = ...,
+    ddof: int = ...,
+    nan_policy: str = ...,
+) -> float: ...
 
 
 def sharpe_ratio(
@@ -151,6 +199,28 @@ def sharpe_ratio(
     return _wrap(sr, frame, was_series, "sharpe_ratio")
 
 
+@overload
+def sortino_ratio(
+    returns: DataFrameLike,
+    target: float = ...,
+    *,
+    periods_per_year: float | None = ...,
+    annualize: bool = ...,
+    nan_policy: str = ...,
+) -> pd.Series: ...
+
+
+@overload
+def sortino_ratio(
+    returns: SeriesLike,
+    target: float = ...,
+    *,
+    periods_per_year: float | None = ...,
+    annualize: bool = ...,
+    nan_policy: str = ...,
+) -> float: ...
+
+
 def sortino_ratio(
     returns: pd.DataFrame | pd.Series,
     target: float = 0.0,
@@ -221,6 +291,26 @@ def sortino_ratio(
     if annualize:
         s = s * math.sqrt(resolve_periods_per_year(periods_per_year, frame.index))
     return _wrap(s, frame, was_series, "sortino_ratio")
+
+
+@overload
+def omega_ratio(
+    returns: DataFrameLike,
+    target: float = ...,
+    *,
+    periods_per_year: float | None = ...,
+    nan_policy: str = ...,
+) -> pd.Series: ...
+
+
+@overload
+def omega_ratio(
+    returns: SeriesLike,
+    target: float = ...,
+    *,
+    periods_per_year: float | None = ...,
+    nan_policy: str = ...,
+) -> float: ...
 
 
 def omega_ratio(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import pandas as pd
 
 from poolkit._numerics import annual_rate, per_period_rate, resolve_periods_per_year
+from poolkit._typing import DataFrameLike, SeriesLike
 from poolkit._validation import check_choice, check_level, check_positive_int
 from poolkit.exceptions import DataError, InsufficientDataError, ParameterError
 from poolkit.risk._benchmark import _with_benchmark
@@ -90,6 +91,32 @@ def _rolling_undefined(bad: np.ndarray, frame: pd.DataFrame, w: int, statistic: 
             f"Rolling {statistic} is undefined for {frame.columns[j]!r} in the window ending "
             f"{frame.index[i + w - 1]!r}: {why}. Use a longer window or drop that asset."
         )
+
+
+@overload
+def rolling(
+    returns: DataFrameLike,
+    window: int,
+    statistic: str | Callable[..., Any] = ...,
+    *,
+    benchmark: pd.Series | pd.DataFrame | None = ...,
+    periods_per_year: float | None = ...,
+    nan_policy: str = ...,
+    **params: Any,
+) -> pd.DataFrame: ...
+
+
+@overload
+def rolling(
+    returns: SeriesLike,
+    window: int,
+    statistic: str | Callable[..., Any] = ...,
+    *,
+    benchmark: pd.Series | pd.DataFrame | None = ...,
+    periods_per_year: float | None = ...,
+    nan_policy: str = ...,
+    **params: Any,
+) -> pd.Series: ...
 
 
 def rolling(

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 from statistics import NormalDist
+from typing import overload
 
 import numpy as np
 import pandas as pd
 
+from poolkit._typing import DataFrameLike, SeriesLike
 from poolkit._validation import check_choice, check_level
 from poolkit.risk._common import _count, _mean, _prepare, _std, _undefined, _wrap
 from poolkit.risk._moments import _central_moments, _kurt_from, _no_constant, _skew_from
@@ -104,6 +106,26 @@ def _var_es(
     return frame, was_series, _parametric_loss(mu, sd, level, want, s, k)
 
 
+@overload
+def value_at_risk(
+    returns: DataFrameLike,
+    level: float = ...,
+    method: str = ...,
+    *,
+    nan_policy: str = ...,
+) -> pd.Series: ...
+
+
+@overload
+def value_at_risk(
+    returns: SeriesLike,
+    level: float = ...,
+    method: str = ...,
+    *,
+    nan_policy: str = ...,
+) -> float: ...
+
+
 def value_at_risk(
     returns: pd.DataFrame | pd.Series,
     level: float = 0.95,
@@ -177,6 +199,26 @@ def value_at_risk(
     return _wrap(v, frame, was_series, "value_at_risk")
 
 
+@overload
+def conditional_value_at_risk(
+    returns: DataFrameLike,
+    level: float = ...,
+    method: str = ...,
+    *,
+    nan_policy: str = ...,
+) -> pd.Series: ...
+
+
+@overload
+def conditional_value_at_risk(
+    returns: SeriesLike,
+    level: float = ...,
+    method: str = ...,
+    *,
+    nan_policy: str = ...,
+) -> float: ...
+
+
 def conditional_value_at_risk(
     returns: pd.DataFrame | pd.Series,
     level: float = 0.95,
@@ -246,6 +288,14 @@ def conditional_value_at_risk(
     """
     frame, was_series, v = _var_es(returns, level, method, nan_policy, want="es")
     return _wrap(v, frame, was_series, "conditional_value_at_risk")
+
+
+@overload
+def tail_ratio(returns: DataFrameLike, level: float = ..., *, nan_policy: str = ...) -> pd.Series: ...
+
+
+@overload
+def tail_ratio(returns: SeriesLike, level: float = ..., *, nan_policy: str = ...) -> float: ...
 
 
 def tail_ratio(
