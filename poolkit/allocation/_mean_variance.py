@@ -236,7 +236,7 @@ def max_sharpe(
         ``periods_per_year`` :math:`p` is given.
     periods_per_year : float, optional
         Periods per year of ``expected_returns`` and ``cov`` (252 for daily); None means
-        they are annual already.
+        they are annual already, like every input without dates (README, *Conventions*).
     bounds, groups, group_bounds
         Constraints, as in :func:`min_variance`.
 

@@ -2,10 +2,10 @@ r"""Risk statistics of assets and pools: volatility, ratios, VaR, covariance.
 
 Every per-asset statistic takes periodic returns (a DataFrame of dates x assets,
 or a Series for one asset) and returns a Series indexed by asset (a float for a
-Series). Annualised statistics use ``periods_per_year``, inferred from the dates
-when not given (252 for daily, 52 weekly, 12 monthly...). ``risk_free`` and other
-annual rates are turned into per-period rates geometrically,
-:math:`r_f^{(p)} = (1 + r_f)^{1/p} - 1`. Losses (VaR, CVaR) are positive numbers;
+Series). ``periods_per_year`` and annual rates (``risk_free``, ``target``) follow the
+one rule of the package (README, *Conventions*): the periods per year are read from
+the dates when not given, and a rate :math:`r` becomes
+:math:`r^{(p)} = (1 + r)^{1/p} - 1` per period. Losses (VaR, CVaR) are positive numbers;
 drawdowns are negative (a fall of 30 % is ``-0.30``).
 
 Covariance matrices are **per period** (not annualised) unless ``annualize=True``
