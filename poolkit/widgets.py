@@ -309,6 +309,7 @@ def _diversification_view(
     """
     import poolkit.pooling as pooling
     import poolkit.risk as risk
+    from poolkit._numerics import standalone_volatility
 
     n = check_positive_int(n_assets, name="n_assets")
     rho = check_fraction(correlation, name="correlation", low=-1.0, high=1.0)
@@ -316,7 +317,7 @@ def _diversification_view(
     weights = pd.Series(1.0 / n, index=table.index, name="equal_weights")
     cov = risk.covariance_from(table["volatility"], rho)
     pooled = risk.pooled_volatility(weights, cov)
-    undiversified = float(weights @ table["volatility"])
+    undiversified = float(standalone_volatility(weights.to_numpy(), cov.to_numpy()))
     curve_n = np.arange(1, max(int(max_assets), n) + 1)
     curve = []
     for k in curve_n:  # one small covariance per pool size (display only, at most ~30)
@@ -547,6 +548,7 @@ def _allocation_view(
     import poolkit.allocation as allocation
     import poolkit.data as data
     import poolkit.risk as risk
+    from poolkit._numerics import asset_volatilities
 
     frame, _ = check_returns(returns)
     method = check_choice(method, ALLOCATION_METHODS, name="method")
@@ -601,7 +603,7 @@ def _allocation_view(
         "volatility": risk.pooled_volatility(weights, cov),
         "contributions": risk.risk_contributions(weights, cov),
         "frontier": frontier,
-        "asset_points": pd.DataFrame({"return": mu, "volatility": np.sqrt(np.diag(cov.to_numpy()))}, index=cov.index),
+        "asset_points": pd.DataFrame({"return": mu, "volatility": asset_volatilities(cov.to_numpy())}, index=cov.index),
     }
 
 

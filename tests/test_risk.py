@@ -74,28 +74,51 @@ def test_gaussian_var_es_match_closed_form(level, var, es):
     assert risk.conditional_value_at_risk(z, level, "gaussian") == pytest.approx(es, abs=1e-6)
 
 
+def _zero_skew_zero_kurtosis(n: int = 4000) -> pd.Series:
+    """Symmetric sample with sample skewness 0 and adjusted excess kurtosis G2 = 0, mean 0, std 1.
+
+    Normal quantiles at (i - 1/2)/n (symmetric, so skewness 0) raised to the power p, sign kept;
+    p is solved so that pandas' adjusted excess kurtosis is 0 (p = 1 gives slightly thin tails).
+    """
+    from scipy import optimize, stats
+
+    q = stats.norm.ppf((np.arange(1, n + 1) - 0.5) / n)
+
+    def shaped(p: float) -> pd.Series:
+        x = np.sign(q) * np.abs(q) ** p
+        return pd.Series((x - x.mean()) / x.std(ddof=1), name="Z")
+
+    p = optimize.brentq(lambda p: shaped(p).kurt(), 0.8, 1.5, xtol=1e-14)
+    return shaped(p)
+
+
 @pytest.mark.parametrize(("level", "var", "es"), GAUSS)
 def test_cornish_fisher_is_gaussian_at_zero_skew_and_kurtosis(level, var, es):
-    # A symmetric sample has zero skewness; three points with the right spacing have zero
-    # excess kurtosis too? Not possible exactly, so test the formula with S = K = 0 directly.
-    z = -var
-    assert risk._cornish_fisher_z(z, np.array([0.0]), np.array([0.0]))[0] == pytest.approx(z, abs=1e-12)
-    assert -risk._cornish_fisher_tail_mean(z, np.array([0.0]), np.array([0.0]))[0] == pytest.approx(
-        es, abs=1e-6
-    )
+    # With S = K = 0 the Cornish-Fisher quantile is the normal one, so VaR and ES are the
+    # closed forms of N(0, 1) above (mean 0, std 1 by construction).
+    z = _zero_skew_zero_kurtosis()
+    assert abs(z.skew()) < 1e-12 and abs(z.kurt()) < 1e-10
+    assert risk.value_at_risk(z, level, "cornish_fisher") == pytest.approx(var, abs=1e-6)
+    assert risk.conditional_value_at_risk(z, level, "cornish_fisher") == pytest.approx(es, abs=1e-6)
 
 
-def test_cornish_fisher_es_is_the_tail_mean_of_the_cf_quantile():
-    # ES = 1/(1-a) * integral_a^1 VaR_u du, computed here by numerical quadrature (scipy)
+@pytest.mark.parametrize("level", [0.95, 0.975, 0.99])
+def test_cornish_fisher_es_is_the_tail_mean_of_the_cf_quantile(sample, level):
+    # ES = 1/(1-a) * integral_a^1 VaR_u du, with VaR_u the Cornish-Fisher VaR at level u written
+    # out by hand (Zangari 1996) and the integral taken by numerical quadrature (scipy).
     from scipy import integrate, stats
 
-    s, k, level = np.array([-0.4]), np.array([2.0]), 0.975
+    r = sample.iloc[:, 0]
+    mu, sd, s, k = r.mean(), r.std(), r.skew(), r.kurt()  # pandas: ddof=1, adjusted G1 and G2
+    assert abs(s) > 0.1 and k > 1.0  # a sample whose tails matter
 
     def var_u(u):
-        return -risk._cornish_fisher_z(stats.norm.ppf(1 - u), s, k)[0]
+        z = stats.norm.ppf(1 - u)
+        zcf = z + (z**2 - 1) * s / 6 + (z**3 - 3 * z) * k / 24 - (2 * z**3 - 5 * z) * s**2 / 36
+        return -(mu + sd * zcf)
 
-    quad, _ = integrate.quad(var_u, level, 1.0, limit=200)
-    assert -risk._cornish_fisher_tail_mean(stats.norm.ppf(1 - level), s, k)[0] == pytest.approx(
+    quad, _ = integrate.quad(var_u, level, 1.0, limit=200, epsabs=0.0, epsrel=1e-12)
+    assert risk.conditional_value_at_risk(r, level, "cornish_fisher") == pytest.approx(
         quad / (1 - level), rel=1e-8
     )
 
@@ -379,6 +402,32 @@ def test_statistics_keep_labels_and_series_give_floats(sample):
         assert isinstance(func(sample.iloc[:, 0]), float), func.__name__
     cov = risk.covariance(shuffled)
     assert cov.index.equals(shuffled.columns) and cov.columns.equals(shuffled.columns)
+
+
+PER_ASSET_STATISTICS = [
+    "volatility", "downside_deviation", "sharpe_ratio", "sortino_ratio", "omega_ratio", "skewness",
+    "kurtosis", "annual_return", "max_drawdown", "calmar_ratio", "value_at_risk",
+    "conditional_value_at_risk", "tail_ratio", "beta", "alpha", "tracking_error", "information_ratio",
+]
+
+
+@pytest.mark.parametrize("name", [*PER_ASSET_STATISTICS, "drawdowns", "rolling"])
+def test_type_overloads_state_the_contract(name):
+    # the types a checker sees: DataFrame in -> Series out, Series in -> float out
+    # (drawdowns and rolling: DataFrame -> DataFrame, Series -> Series)
+    import typing
+
+    from poolkit._typing import DataFrameLike, SeriesLike
+
+    func = getattr(risk, name)
+    seen = {}
+    for stub in typing.get_overloads(func):
+        hints = typing.get_type_hints(stub)
+        seen[hints["returns"]] = hints["return"]
+    if name in PER_ASSET_STATISTICS:
+        assert seen == {DataFrameLike: pd.Series, SeriesLike: float}
+    else:
+        assert seen == {DataFrameLike: pd.DataFrame, SeriesLike: pd.Series}
 
 
 def test_inputs_are_not_mutated(small):

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from poolkit._numerics import euler_risk, per_period_rate, resolve_periods_per_year
 from poolkit._validation import check_choice, check_positive_int, check_returns
 from poolkit.exceptions import ParameterError, PoolkitWarning
 
@@ -49,10 +50,9 @@ _CONSTRAINED = {"min_variance", "max_sharpe", "mean_variance", "max_diversificat
 _NEEDS_MU = {"max_sharpe", "mean_variance"}
 
 
-def _ppy(index: pd.Index) -> int:
-    from poolkit import data
-
-    return int(data.periods_per_year(index))
+def _ppy(index: pd.Index) -> float:
+    """Periods per year of returns indexed by ``index`` (the rule of :func:`resolve_periods_per_year`)."""
+    return resolve_periods_per_year(None, index)
 
 
 def expected_returns(
@@ -155,8 +155,7 @@ def _expected_returns(
         else:
             bench = check_aligned(benchmark, frame.index, name="benchmark")
             m = bench.to_numpy()
-        ppy = periods_per_year or _ppy(frame.index)
-        rf = float((1.0 + float(risk_free)) ** (1.0 / ppy) - 1.0)
+        rf = per_period_rate(risk_free, periods_per_year, frame.index)
         mc = m - m.mean()
         beta = (r - r.mean(axis=0)).T @ mc / (mc @ mc)
         mu = rf + beta * (m.mean() - rf)
@@ -741,7 +740,7 @@ def portfolio_stats(
     [[0.075, 0.1118, 0.6708]]
     """
     from poolkit.allocation._core import cov_array, vector
-    from poolkit.allocation._mean_variance import _annual_stats, _rf_per_period
+    from poolkit.allocation._mean_variance import _annual_stats
 
     frame, s = cov_array(cov)
     mu = vector(expected_returns, frame.columns, name="expected_returns")
@@ -749,7 +748,7 @@ def portfolio_stats(
         table = pd.DataFrame(np.eye(len(mu)), index=frame.columns, columns=frame.columns.copy())
     else:
         table = _weights_frame(weights, frame.columns)
-    rf = _rf_per_period(risk_free, periods_per_year)
+    rf = per_period_rate(risk_free, periods_per_year)
     ret, vol, sharpe = _annual_stats(table.to_numpy(), mu, s, rf, periods_per_year)
     out = pd.DataFrame({"return": ret, "volatility": vol, "sharpe": sharpe}, index=table.columns.copy())
     out.index.name = "portfolio"
@@ -793,12 +792,11 @@ def risk_contribution_table(weights: pd.Series | pd.DataFrame, cov: pd.DataFrame
 
     frame, s = cov_array(cov)
     table = _weights_frame(weights, frame.columns)
-    w = table.to_numpy()
-    rc = w * (s @ w)
-    total = rc.sum(axis=0)
-    if (total <= 0).any():
-        bad = table.columns[total <= 0].tolist()
+    split = euler_risk(table.to_numpy(), s)
+    zero = ~(split.volatility > 0)
+    if zero.any():
+        bad = table.columns[zero].tolist()
         raise ParameterError(f"portfolio(s) {bad} have zero variance; risk shares are undefined.")
-    out = pd.DataFrame(rc / total, index=frame.columns.copy(), columns=table.columns.copy())
+    out = pd.DataFrame(split.share, index=frame.columns.copy(), columns=table.columns.copy())
     out.columns.name = table.columns.name
     return out

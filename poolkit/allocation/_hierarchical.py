@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from poolkit._numerics import correlation_tree, cov_to_corr, portfolio_variance
 from poolkit._validation import check_choice, check_positive_int
 from poolkit.allocation._core import WEIGHT_TOL, cov_array
 from poolkit.exceptions import CovarianceError, SolverError
@@ -34,20 +35,13 @@ def _tree(
     returns_or_cov: pd.DataFrame, linkage: str, cov_method: str, what: str
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
     """Return ``(cov frame, cov array, distance matrix, linkage matrix)``."""
-    from scipy.cluster.hierarchy import linkage as scipy_linkage
-    from scipy.spatial.distance import squareform
-
     check_choice(linkage, LINKAGES, name="linkage")
     frame, s = cov_array(_as_cov(returns_or_cov, cov_method))
     var = np.diag(s)
     if (var <= 0).any():
         bad = frame.columns[var <= 0].tolist()
         raise CovarianceError(f"{what}: asset(s) {bad} have zero variance; drop them.")
-    sd = np.sqrt(var)
-    corr = np.clip(s / np.outer(sd, sd), -1.0, 1.0)
-    dist = np.sqrt(np.clip((1.0 - corr) / 2.0, 0.0, None))
-    np.fill_diagonal(dist, 0.0)
-    link = scipy_linkage(squareform(dist, checks=False), method=linkage)
+    dist, link = correlation_tree(cov_to_corr(s)[1], linkage)
     return frame, s, dist, link
 
 
@@ -252,7 +246,7 @@ def herc(
     inv = 1.0 / np.diag(s)
     intra = onehot * inv[:, None]
     intra /= intra.sum(0)
-    cluster_var = ((s @ intra) * intra).sum(axis=0)
+    cluster_var = portfolio_variance(intra, s)
     cluster_w = np.ones(k)
 
     def split(node: Any) -> None:

@@ -9,6 +9,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from poolkit._numerics import (
+    asset_volatilities,
+    per_period_rate,
+    portfolio_volatility,
+    resolve_periods_per_year,
+)
 from poolkit.allocation._core import (
     Bounds,
     Constraints,
@@ -30,20 +36,6 @@ __all__ = [
 ]
 
 
-def _rf_per_period(risk_free: float, periods_per_year: float | None) -> float:
-    if isinstance(risk_free, bool) or not isinstance(risk_free, numbers.Real) or not np.isfinite(risk_free):
-        raise ParameterError(f"`risk_free` must be a finite annual rate such as 0.02, got {risk_free!r}.")
-    if periods_per_year is None:
-        return float(risk_free)
-    if not isinstance(periods_per_year, numbers.Real) or periods_per_year <= 0:
-        raise ParameterError(
-            f"`periods_per_year` must be a positive number such as 252, got {periods_per_year!r}."
-        )
-    if risk_free <= -1:
-        raise ParameterError(f"`risk_free` must be an annual rate above -1, got {risk_free!r}.")
-    return float((1.0 + risk_free) ** (1.0 / float(periods_per_year)) - 1.0)
-
-
 def _annual_stats(
     w: np.ndarray, mu: np.ndarray, s: np.ndarray, rf: float, periods_per_year: float | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -52,8 +44,8 @@ def _annual_stats(
     ``mu``, ``s`` and ``rf`` are per period; the Sharpe ratio is NaN for a zero-volatility column.
     """
     ret = mu @ w
-    vol = np.sqrt(np.maximum(((s @ w) * w).sum(axis=0), 0.0))
-    ppy = 1.0 if periods_per_year is None else float(periods_per_year)
+    vol = portfolio_volatility(w, s)
+    ppy = resolve_periods_per_year(periods_per_year, None)
     with np.errstate(divide="ignore", invalid="ignore"):
         sharpe = np.where(vol > 0, (ret - rf) / vol * np.sqrt(ppy), np.nan)
     return ret * ppy, vol * np.sqrt(ppy), sharpe
@@ -244,7 +236,7 @@ def max_sharpe(
         ``periods_per_year`` :math:`p` is given.
     periods_per_year : float, optional
         Periods per year of ``expected_returns`` and ``cov`` (252 for daily); None means
-        they are annual already.
+        they are annual already, like every input without dates (README, *Conventions*).
     bounds, groups, group_bounds
         Constraints, as in :func:`min_variance`.
 
@@ -286,14 +278,15 @@ def max_sharpe(
     """
     frame, s = cov_array(cov)
     mu = vector(expected_returns, frame.columns, name="expected_returns")
-    rf = _rf_per_period(risk_free, periods_per_year)
+    rf = per_period_rate(risk_free, periods_per_year)
     cons = parse_constraints(frame.columns, bounds, groups, group_bounds)
     best, _ = max_return(mu, cons)
     if best <= rf + 1e-12 * max(1.0, abs(rf)):
         raise InfeasibleError(
             f"max_sharpe: the highest expected return any allowed portfolio reaches is {best:.6g} per period, "
             f"not above the risk-free rate {rf:.6g} per period, so no portfolio has a positive Sharpe ratio. "
-            f"Lower `risk_free`, check `expected_returns` (units, sign) or use min_variance."
+            f"Lower `risk_free`, check `expected_returns` (units, sign; per-period estimates need "
+            f"periods_per_year, e.g. 252 for daily) or use min_variance."
         )
     x = _max_ratio(mu - rf, s, cons, what="max_sharpe")
     return finalize(x, cons, name="max_sharpe", what="max_sharpe")
@@ -349,7 +342,7 @@ def max_diversification(
     [0.3333, 0.6667]
     """
     frame, s = cov_array(cov)
-    sigma = np.sqrt(np.diag(s))
+    sigma = asset_volatilities(s)
     if (sigma <= 0).any():
         bad = frame.columns[sigma <= 0].tolist()
         raise CovarianceError(f"max_diversification: asset(s) {bad} have zero variance; drop them.")
@@ -472,7 +465,7 @@ def _target_volatility(
     if target <= 0:
         raise ParameterError(f"`target_volatility` must be > 0 (per period), got {target:g}.")
     w0 = _min_var_qp(s, cons, what=what)
-    vol0 = float(np.sqrt(max(w0 @ s @ w0, 0.0)))
+    vol0 = float(portfolio_volatility(w0, s))
     if target < vol0 * (1 - 1e-9):
         raise InfeasibleError(
             f"`target_volatility` {target:.6g} is below the lowest volatility any allowed portfolio reaches "
@@ -481,10 +474,10 @@ def _target_volatility(
     r0 = float(mu @ w0)
     best, x_best = max_return(mu, cons)
     top = _top(mu, s, cons, best, x_best, what=what)
-    if float(np.sqrt(top @ s @ top)) <= target or best - r0 <= 1e-14 * max(1.0, abs(best)):
-        return top if float(np.sqrt(top @ s @ top)) <= target else w0
+    top_vol = float(portfolio_volatility(top, s))
+    if top_vol <= target or best - r0 <= 1e-14 * max(1.0, abs(best)):
+        return top if top_vol <= target else w0
     upper = float(mu @ top)
-    top_vol = float(np.sqrt(max(top @ s @ top, 0.0)))
     state = {"x": w0}
 
     def solve(r: float) -> np.ndarray:
@@ -496,7 +489,7 @@ def _target_volatility(
         if r >= upper:
             return top_vol - target
         state["x"] = solve(r)
-        return float(np.sqrt(max(state["x"] @ s @ state["x"], 0.0))) - target
+        return float(portfolio_volatility(state["x"], s)) - target
 
     r = brentq(gap, r0, upper, xtol=1e-13 * max(1.0, abs(best)), rtol=1e-12)
     return solve(r)
@@ -567,7 +560,7 @@ def efficient_frontier(
     n_points = check_positive_int(n_points, name="n_points", minimum=2)
     frame, s = cov_array(cov)
     mu = vector(expected_returns, frame.columns, name="expected_returns")
-    rf = _rf_per_period(risk_free, periods_per_year)
+    rf = per_period_rate(risk_free, periods_per_year)
     cons = parse_constraints(frame.columns, bounds, groups, group_bounds)
     w0 = _min_var_qp(s, cons, what="efficient_frontier (minimum variance)")
     r0 = float(mu @ w0)

@@ -8,6 +8,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from poolkit._numerics import (
+    asset_volatilities,
+    cov_to_corr,
+    euler_risk,
+    portfolio_variance,
+    variance_contributions,
+)
 from poolkit._validation import check_level, check_returns
 from poolkit.allocation._core import (
     Bounds,
@@ -171,7 +178,8 @@ def inverse_volatility(cov: pd.DataFrame) -> pd.Series:
     [0.3333, 0.6667]
     """
     frame, s = cov_array(cov)
-    inv = 1.0 / np.sqrt(_positive_vars(frame, s, "inverse_volatility"))
+    _positive_vars(frame, s, "inverse_volatility")
+    inv = 1.0 / asset_volatilities(s)
     return pd.Series(inv / inv.sum(), index=frame.columns.copy(), name="inverse_volatility")
 
 
@@ -284,8 +292,7 @@ def risk_parity(
             bad = frame.columns[b <= 0].tolist()
             raise ParameterError(f"`budgets` must be positive for every asset; got non-positive for {bad}.")
         b = b / b.sum()
-    sigma = np.sqrt(var)
-    corr = s / np.outer(sigma, sigma)
+    sigma, corr = cov_to_corr(s)
     y = _erc_newton(corr, b, max_iter=max_iter)
     x = y / sigma
     w = x / x.sum()
@@ -304,8 +311,7 @@ def risk_parity(
 
 def risk_contribution_error(w: np.ndarray, s: np.ndarray, b: np.ndarray) -> float:
     """Largest relative error ``|RC_i / (b_i * total) - 1|`` of the risk contributions."""
-    rc = w * (s @ w)
-    return float(np.max(np.abs(rc / (b * rc.sum()) - 1.0)))
+    return float(np.max(np.abs(euler_risk(w, s).share / b - 1.0)))
 
 
 def _erc_newton(corr: np.ndarray, b: np.ndarray, *, max_iter: int) -> np.ndarray:
@@ -317,7 +323,7 @@ def _erc_newton(corr: np.ndarray, b: np.ndarray, *, max_iter: int) -> np.ndarray
         "contributions cannot be matched (e.g. two assets with correlation -1). Drop one of the "
         "offsetting assets or use a shrinkage covariance (cov_method='ledoit_wolf')."
     )
-    quad = float(b @ corr @ b)
+    quad = float(portfolio_variance(b, corr))
     if not quad > 1e-14:
         raise zero_var
     y = b / np.sqrt(quad)
@@ -335,8 +341,7 @@ def _erc_newton(corr: np.ndarray, b: np.ndarray, *, max_iter: int) -> np.ndarray
             raise zero_var
         y = np.maximum(y, 1e-300)  # cannot bind in exact arithmetic; guards against rounding
         if decrement < 1e-13:
-            rc = y * (corr @ y)
-            if np.max(np.abs(rc / b - 1.0)) < 1e-13:
+            if np.max(np.abs(variance_contributions(y, corr) / b - 1.0)) < 1e-13:
                 break
     return y
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from poolkit import risk
+from poolkit._numerics import asset_volatilities, correlation_tree, standalone_volatility
 from poolkit.exceptions import DataError
 
 __all__ = [
@@ -37,12 +38,10 @@ def _clustered_order(corr: pd.DataFrame) -> list[int]:
     """Leaf order of an average-linkage tree on the distance sqrt((1 - rho) / 2)."""
     if corr.shape[0] < 3:
         return list(range(corr.shape[0]))
-    from scipy.cluster.hierarchy import leaves_list, linkage
-    from scipy.spatial.distance import squareform
+    from scipy.cluster.hierarchy import leaves_list
 
-    dist = np.sqrt(np.clip((1.0 - corr.to_numpy()) / 2.0, 0.0, 1.0))
-    np.fill_diagonal(dist, 0.0)
-    return [int(i) for i in leaves_list(linkage(squareform(dist, checks=False), method="average"))]
+    _, tree = correlation_tree(corr.to_numpy(), "average")
+    return [int(i) for i in leaves_list(tree)]
 
 
 def correlation_heatmap(
@@ -342,9 +341,9 @@ def pooled_volatility_chart(weights: pd.Series, cov: pd.DataFrame, *, ax: Any = 
     4
     """
     pooled = risk.pooled_volatility(weights, cov)
-    vols = pd.Series(np.sqrt(np.diag(cov.to_numpy(dtype="float64"))), index=cov.index)
-    w = weights.reindex(cov.index)
-    undiversified = float((w.abs() * vols).sum())
+    c = cov.to_numpy(dtype="float64")
+    vols = pd.Series(asset_volatilities(c), index=cov.index)
+    undiversified = float(standalone_volatility(weights.reindex(cov.index).to_numpy(dtype="float64"), c))
     ax = _axes(ax, (10, 4.5))
     names = [str(c) for c in vols.index]
     ax.bar(names, vols.to_numpy(), color="0.7", label="standalone volatility")

@@ -8,9 +8,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from poolkit._numerics import (
+    cov_to_corr,
+    diversification_ratio,
+    euler_risk,
+    portfolio_variance,
+    portfolio_volatility,
+    resolve_periods_per_year,
+    standalone_volatility,
+)
 from poolkit._validation import check_aligned, check_level, check_returns
 from poolkit.exceptions import ParameterError
-from poolkit.pooling._common import POOL_NAME, check_pools, cov_to_corr, infer_periods, membership
+from poolkit.pooling._common import POOL_NAME, check_pools, membership
 
 __all__ = ["pool_returns", "pool_summary", "pool_weights", "two_level_allocation", "two_level_backtest"]
 
@@ -326,7 +335,7 @@ def pool_summary(
     frame, _ = check_returns(returns, name="returns", min_obs=3)
     alpha = check_level(level)
     labels, order = check_pools(pools, frame.columns)
-    ppy = infer_periods(frame.index, periods_per_year)
+    ppy = resolve_periods_per_year(periods_per_year, frame.index)
     names = frame.columns
     n = len(names)
     w = np.full(n, 1.0 / n) if weights is None else check_aligned(weights, names, name="weights").to_numpy()
@@ -336,19 +345,17 @@ def pool_summary(
     counts = m_all.sum(axis=0)
     safe = np.where(np.abs(totals) > 1e-15, totals, 1.0)
     v = np.where(np.abs(totals) > 1e-15, m_all * w[:, None] / safe, m_all / counts)
+    from poolkit.risk import conditional_value_at_risk, covariance, value_at_risk
+
     x = frame.to_numpy()
-    xc = x - x.mean(axis=0)
-    cov = xc.T @ xc / (len(x) - 1) * ppy
-    vols, corr = cov_to_corr(cov)
-    pool_vol = np.sqrt(np.clip(np.einsum("ik,ij,jk->k", v, cov, v), 0.0, None))
-    standalone = np.abs(v).T @ vols
-    inside = np.einsum("ik,ij,jk->k", m_all, corr, m_all) - counts
+    cov = covariance(frame, annualize=True, periods_per_year=ppy).to_numpy()
+    _, corr = cov_to_corr(cov)
+    pool_vol = portfolio_volatility(v, cov)
+    inside = portfolio_variance(m_all, corr) - counts  # sum of the pairwise correlations, both ways
     pairs = counts * (counts - 1)
     avg_corr = np.divide(inside, pairs, out=np.full(len(counts), np.nan), where=pairs > 0)
-    sw = cov @ w
-    var_p = float(w @ sw)
-    share = (w * sw) @ m_all / var_p if var_p > 0 else np.full(len(counts), np.nan)
-    from poolkit.risk import conditional_value_at_risk, value_at_risk
+    split = euler_risk(w, cov)
+    share = split.share @ m_all if split.volatility > 0 else np.full(len(counts), np.nan)
 
     pr = pd.DataFrame(x @ v, index=frame.index)
     var_loss = value_at_risk(pr, level=alpha).to_numpy()
@@ -360,8 +367,8 @@ def pool_summary(
             "single_asset": counts == 1,
             "weight": totals,
             "volatility": pool_vol,
-            "standalone_volatility": standalone,
-            "diversification_ratio": np.divide(standalone, pool_vol, out=np.full(len(counts), np.nan), where=pool_vol > 0),
+            "standalone_volatility": standalone_volatility(v, cov),
+            "diversification_ratio": diversification_ratio(v, cov),
             "average_correlation": avg_corr,
             "risk_share": share,
             f"var_{tag}": var_loss,

@@ -9,6 +9,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from poolkit._numerics import asset_volatilities, standalone_volatility
 from poolkit._validation import check_aligned
 from poolkit.exceptions import AlignmentError, DataError, ParameterError
 from poolkit.pooling._common import check_correlation
@@ -50,7 +51,7 @@ class AssumedPool(NamedTuple):
     @property
     def standalone_volatility(self) -> float:
         r"""Weighted sum of the assets' volatilities, :math:`\sum_i |w_i| \sigma_i` (correlations ignored)."""
-        return float(np.abs(self.weights.to_numpy()) @ np.sqrt(np.diag(self.cov.to_numpy())))
+        return float(standalone_volatility(self.weights.to_numpy(), self.cov.to_numpy()))
 
     def summary(self) -> pd.DataFrame:
         r"""Return one row per asset plus a ``pool`` row.
@@ -63,7 +64,7 @@ class AssumedPool(NamedTuple):
         from poolkit.risk import risk_contributions
 
         w = self.weights.to_numpy()
-        vols = np.sqrt(np.diag(self.cov.to_numpy()))
+        vols = asset_volatilities(self.cov.to_numpy())
         share = risk_contributions(self.weights, self.cov)["share"].to_numpy()
         table = pd.DataFrame(
             {

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 import pandas as pd
 
+from poolkit._numerics import CORRELATION_DISTANCES, correlation_tree, resolve_periods_per_year
 from poolkit._validation import check_choice, check_positive_int, check_returns
 from poolkit.exceptions import DataError, InsufficientDataError, ParameterError, PoolkitWarning
-from poolkit.pooling._common import POOL_NAME, infer_periods
+from poolkit.pooling._common import POOL_NAME
 
 __all__ = ["cluster_pools", "cluster_tree", "pool_count_scores", "pools_by"]
 
 LINKAGES = ("ward", "average", "complete", "single")
-DISTANCES = ("correlation", "abs_correlation")
+DISTANCES = CORRELATION_DISTANCES
 
 
 def _criterion(data: object, by: str, periods_per_year: int | None) -> pd.Series:
@@ -29,7 +31,7 @@ def _criterion(data: object, by: str, periods_per_year: int | None) -> pd.Series
         )
     if isinstance(data.index, pd.DatetimeIndex):
         frame, _ = check_returns(data, name="returns", nan_policy="pairwise")
-        ppy = infer_periods(frame.index, periods_per_year)
+        ppy = resolve_periods_per_year(periods_per_year, frame.index)
         stats = {
             "volatility": frame.std(ddof=1) * np.sqrt(ppy),
             "expected_return": frame.mean() * ppy,
@@ -139,9 +141,10 @@ def pools_by(
             ) from exc
         default = {2: ["low", "high"], 3: ["low", "medium", "high"]}.get(k, [f"Q{i + 1}" for i in range(k)])
     else:
-        edges = np.asarray(list(bins), dtype="float64")
+        listed = list(cast("Sequence[float]", bins))  # not an integer count: the edges
+        edges = np.asarray(listed, dtype="float64")
         if edges.ndim != 1 or len(edges) < 2 or np.any(np.diff(edges) <= 0):
-            raise ParameterError(f"`bins` edges must be a strictly increasing list of >= 2 numbers, got {list(bins)}.")
+            raise ParameterError(f"`bins` edges must be a strictly increasing list of >= 2 numbers, got {listed}.")
         outside = x[(x < edges[0]) | (x > edges[-1])]
         if len(outside):
             raise ParameterError(
@@ -179,15 +182,6 @@ def _correlation_of(returns: pd.DataFrame) -> np.ndarray:
     return np.clip(corr, -1.0, 1.0)
 
 
-def _distance(corr: np.ndarray, distance: str) -> np.ndarray:
-    if distance == "correlation":
-        d = np.sqrt(np.clip(0.5 * (1.0 - corr), 0.0, None))
-    else:
-        d = np.sqrt(np.clip(1.0 - np.abs(corr), 0.0, None))
-    np.fill_diagonal(d, 0.0)
-    return d
-
-
 def _tree(
     returns: object, linkage: str, distance: str, *, checked: bool = False
 ) -> tuple[np.ndarray, np.ndarray, pd.Index]:
@@ -200,11 +194,7 @@ def _tree(
         frame, _ = check_returns(returns, name="returns", min_obs=3)
     if frame.shape[1] < 2:
         raise InsufficientDataError(f"`returns` has {frame.shape[1]} asset; clustering needs at least 2.")
-    from scipy.cluster import hierarchy
-    from scipy.spatial.distance import squareform
-
-    dist = _distance(_correlation_of(frame), distance)
-    z = hierarchy.linkage(squareform(dist, checks=False), method=linkage)
+    dist, z = correlation_tree(_correlation_of(frame), linkage, distance)
     return z, dist, frame.columns
 
 

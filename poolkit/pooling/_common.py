@@ -84,15 +84,6 @@ def membership(labels: pd.Series, order: list[Any]) -> np.ndarray:
     return out
 
 
-def cov_to_corr(mat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return ``(vols, corr)`` of a covariance matrix; a zero variance gives zero correlations."""
-    vols = np.sqrt(np.clip(np.diag(mat), 0.0, None))
-    inv = np.divide(1.0, vols, out=np.zeros_like(vols), where=vols > 0)
-    corr = mat * inv[:, None] * inv[None, :]
-    np.fill_diagonal(corr, 1.0)
-    return vols, np.clip(corr, -1.0, 1.0)
-
-
 def check_correlation(mat: np.ndarray, labels: pd.Index, *, name: str = "corr", psd_tol: float = 1e-10) -> np.ndarray:
     """Check a correlation matrix: entries in [-1, 1], unit diagonal, symmetric, PSD.
 
@@ -156,14 +147,3 @@ def repair_correlation(mat: np.ndarray, *, floor: float = 0.0) -> tuple[np.ndarr
 def weights_for(weights: object, cov: pd.DataFrame) -> np.ndarray:
     """Return the weights as an array ordered like ``cov`` (labels checked)."""
     return check_aligned(weights, cov.columns, name="weights").to_numpy()
-
-
-def infer_periods(index: pd.Index, periods_per_year: int | None) -> int:
-    """Return ``periods_per_year`` or infer it from the dates."""
-    if periods_per_year is not None:
-        from poolkit._validation import check_positive_int
-
-        return check_positive_int(periods_per_year, name="periods_per_year")
-    from poolkit.data import periods_per_year as _ppy
-
-    return int(_ppy(index))

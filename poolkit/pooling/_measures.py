@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from poolkit._numerics import cov_to_corr, portfolio_variance, portfolio_volatility, standalone_volatility
+from poolkit._numerics import diversification_ratio as _diversification_ratio
 from poolkit._validation import check_aligned, check_choice, check_covariance
 from poolkit.exceptions import CovarianceError, ParameterError, SolverError
-from poolkit.pooling._common import cov_to_corr
 
 __all__ = [
     "diversification_benefit",
@@ -29,11 +30,8 @@ def _weights_and_cov(weights: object, cov: object) -> tuple[np.ndarray, np.ndarr
 
 def _standalone_and_pooled(weights: object, cov: object) -> tuple[float, float]:
     r"""Return :math:`(\sum_i |w_i| \sigma_i, \sqrt{w^\top \Sigma w})` of checked weights and covariance."""
-    from poolkit.risk import pooled_volatility
-
-    w, mat, cols = _weights_and_cov(weights, cov)
-    standalone = float(np.abs(w) @ np.sqrt(np.diag(mat)))
-    return standalone, pooled_volatility(pd.Series(w, index=cols), pd.DataFrame(mat, index=cols, columns=cols))
+    w, mat, _ = _weights_and_cov(weights, cov)
+    return float(standalone_volatility(w, mat)), float(portfolio_volatility(w, mat))
 
 
 def diversification_ratio(weights: pd.Series, cov: pd.DataFrame) -> float:
@@ -80,10 +78,11 @@ def diversification_ratio(weights: pd.Series, cov: pd.DataFrame) -> float:
     >>> round(diversification_ratio(w, cov), 4)  # sqrt(2) for two uncorrelated equal assets
     1.4142
     """
-    standalone, pooled = _standalone_and_pooled(weights, cov)
-    if pooled <= 0.0:
+    w, mat, _ = _weights_and_cov(weights, cov)
+    ratio = float(_diversification_ratio(w, mat))
+    if np.isnan(ratio):
         raise CovarianceError("the pool has zero volatility under `cov`; the diversification ratio is undefined.")
-    return standalone / pooled
+    return ratio
 
 
 def effective_number_of_assets(weights: pd.Series) -> float:
@@ -230,7 +229,7 @@ def minimum_torsion(cov: pd.DataFrame, *, method: str = "exact", max_iter: int =
 
 def _bets_distribution(w: np.ndarray, mat: np.ndarray, cols: pd.Index, method: str) -> np.ndarray:
     """Diversification distribution p_k (shares of pooled variance by uncorrelated factor)."""
-    var = float(w @ mat @ w)
+    var = float(portfolio_variance(w, mat))
     if var <= 0.0:
         raise CovarianceError("the pool has zero variance under `cov`; the effective number of bets is undefined.")
     if method == "pca":
@@ -412,7 +411,7 @@ def diversification_table(weights: pd.Series | pd.DataFrame, cov: pd.DataFrame) 
         rows[name] = {
             "volatility": benefit["pooled"],
             "standalone_volatility": benefit["standalone"],
-            "diversification_ratio": benefit["standalone"] / benefit["pooled"],
+            "diversification_ratio": diversification_ratio(w, cov),
             "relative_benefit": benefit["relative"],
             "effective_number_of_assets": effective_number_of_assets(w),
             "effective_number_of_bets": effective_number_of_bets(w, cov),

@@ -8,9 +8,19 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from poolkit._numerics import (
+    asset_volatilities,
+    corr_to_cov,
+    cov_to_corr,
+    diversification_ratio,
+    portfolio_variance,
+    portfolio_volatility,
+    resolve_periods_per_year,
+    standalone_volatility,
+)
 from poolkit._validation import check_aligned, check_covariance, check_fraction, check_returns
 from poolkit.exceptions import AlignmentError, InsufficientDataError, ParameterError, PoolkitWarning
-from poolkit.pooling._common import check_correlation, cov_to_corr, infer_periods, repair_correlation
+from poolkit.pooling._common import check_correlation, repair_correlation
 
 __all__ = ["correlation_stress", "crisis_comparison", "diversification_curve", "nearest_correlation"]
 
@@ -178,7 +188,7 @@ def correlation_stress(
             PoolkitWarning,
             stacklevel=2,
         )
-    out = pd.DataFrame(vols[:, None] * fixed * vols[None, :], index=names.copy(), columns=names.copy())
+    out = pd.DataFrame(corr_to_cov(vols, fixed), index=names.copy(), columns=names.copy())
     out.attrs.update(repaired=bool(repaired), min_eigenvalue=float(lowest))
     return out
 
@@ -247,11 +257,10 @@ def diversification_curve(weights: pd.Series, cov: pd.DataFrame, rhos: object = 
             f"else the correlation matrix has the negative eigenvalue 1 + (N-1)rho = {1 + (n - 1) * bad[0]:.4g} "
             f"(or is outside [-1, 1])."
         )
-    vols = np.sqrt(np.diag(c_df.to_numpy()))
-    wv = w * vols
+    wv = w * asset_volatilities(c_df.to_numpy())
     a = float(wv @ wv)
     s = float(wv.sum())
-    standalone = float(np.abs(wv).sum())
+    standalone = float(standalone_volatility(w, c_df.to_numpy()))
     pooled = np.sqrt(np.clip((1.0 - grid) * a + grid * s * s, 0.0, None))
     if standalone <= 0 or (pooled <= 0).any():
         raise ParameterError("the pool has zero risk at some correlation in `rhos`; the ratios are undefined.")
@@ -265,7 +274,7 @@ def diversification_curve(weights: pd.Series, cov: pd.DataFrame, rhos: object = 
         },
         index=pd.Index(grid, name="rho"),
     )
-    var = float(w @ c_df.to_numpy() @ w)
+    var = float(portfolio_variance(w, c_df.to_numpy()))
     out.attrs["implied_correlation"] = float((var - a) / (s * s - a)) if s * s - a > 0 else float("nan")
     return out
 
@@ -340,8 +349,10 @@ def crisis_comparison(
     >>> crisis_comparison(r, "2020-06-01", "2020-08-31", periods_per_year=252).shape
     (3, 6)
     """
+    from poolkit.risk import covariance
+
     frame, _ = check_returns(returns, name="returns", min_obs=3)
-    ppy = infer_periods(frame.index, periods_per_year)
+    ppy = resolve_periods_per_year(periods_per_year, frame.index)
     crisis = _window(frame, crisis_start, crisis_end, name="crisis_start/crisis_end")
     if calm_start or calm_end:
         calm = _window(frame, calm_start or str(frame.index[0]), calm_end or str(frame.index[-1]), name="calm_start/calm_end")
@@ -359,7 +370,10 @@ def crisis_comparison(
     else:
         w = check_aligned(weights, names, name="weights").to_numpy()
     rows = {}
-    covs = {"calm": calm.cov().to_numpy() * ppy, "crisis": crisis.cov().to_numpy() * ppy}
+    covs = {
+        label: covariance(part, annualize=True, periods_per_year=ppy).to_numpy()
+        for label, part in (("calm", calm), ("crisis", crisis))
+    }
     calm_df = pd.DataFrame(covs["calm"], index=names, columns=names)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PoolkitWarning)
@@ -367,15 +381,15 @@ def crisis_comparison(
     n_obs = {"calm": len(calm), "crisis": len(crisis), "calm vols, crisis correlations": len(crisis)}
     iu = np.triu_indices(len(names), k=1)
     for label, mat in covs.items():
-        vols, corr = cov_to_corr(mat)
-        pooled = float(np.sqrt(max(float(w @ mat @ w), 0.0)))
-        standalone = float(np.abs(w) @ vols)
+        corr = cov_to_corr(mat)[1]
+        pooled = float(portfolio_volatility(w, mat))
+        standalone = float(standalone_volatility(w, mat))
         rows[label] = {
             "periods": n_obs[label],
             "average_correlation": float(corr[iu].mean()) if len(iu[0]) else 1.0,
             "pooled_volatility": pooled,
             "standalone_volatility": standalone,
-            "diversification_ratio": standalone / pooled if pooled > 0 else float("nan"),
+            "diversification_ratio": float(diversification_ratio(w, mat)),
             "relative_benefit": 1.0 - pooled / standalone if standalone > 0 else 0.0,
         }
     out = pd.DataFrame.from_dict(rows, orient="index")
