@@ -18,6 +18,14 @@ costs, and netting of flows::
 
 from __future__ import annotations
 
+from poolkit.funds._costs import (
+    integer_allocation,
+    netting_savings,
+    simulate_flows,
+    trading_cost_curve,
+    whole_share_comparison,
+    whole_share_curve,
+)
 from poolkit.funds._ledger import FundLedger, fund_ledger, statement
 from poolkit.funds._returns import (
     IRRError,
@@ -31,9 +39,15 @@ __all__ = [
     "FundLedger",
     "IRRError",
     "fund_ledger",
+    "integer_allocation",
     "investor_returns",
     "money_weighted_return",
+    "netting_savings",
+    "simulate_flows",
     "statement",
     "time_weighted_return",
+    "trading_cost_curve",
+    "whole_share_comparison",
+    "whole_share_curve",
     "xirr",
 ]
