@@ -498,3 +498,27 @@ def test_funds_never_imports_upward_or_heavy_modules_at_top_level():
     code = "import sys, poolkit.funds; print(sorted(m for m in ('scipy', 'matplotlib', 'papermill') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# --------------------------------------------------------------------------- building flow tables
+
+def test_dealing_dates_roll_forward_and_refuse_orders_after_the_data():
+    v = pd.to_datetime(["2024-01-31", "2024-02-29", "2024-03-28"])
+    got = pk.funds.dealing_dates(["2024-01-31", "2024-02-01", "2024-02-29", "2024-03-28"], v)
+    assert got.strftime("%Y-%m-%d").tolist() == ["2024-01-31", "2024-02-29", "2024-02-29", "2024-03-28"]
+    with pytest.raises(DataError) as info:
+        pk.funds.dealing_dates(["2024-04-02", "not a date", "2024-05-01"], v)
+    msg = str(info.value)
+    assert "2 problem(s)" in msg and "2 order(s) after the last valuation date 2024-03-28" in msg
+
+
+def test_flow_table_feeds_the_ledger():
+    v = pd.bdate_range("2024-01-01", periods=10)
+    flows = pk.funds.flow_table(["2024-01-01", "2024-01-06"], ["Ann", "Ben"], [100.0, 50.0],
+                                redeem_all={"Ann": "2024-01-10"}, valuation_dates=v)
+    assert flows["date"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-01", "2024-01-08", "2024-01-10"]
+    ledger = pk.funds.fund_ledger(flows, returns=pd.Series(0.001, index=v))
+    assert ledger.units.loc["2024-01-10", "Ann"] == 0.0 and ledger.flows.loc["2024-01-10", "Ann"] < -100.0
+    with pytest.raises(ParameterError) as info:
+        pk.funds.flow_table(["2024-01-01"], ["Ann", "Ben"], [float("nan")])
+    assert "2 problem(s)" in str(info.value)

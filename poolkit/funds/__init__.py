@@ -26,6 +26,7 @@ from poolkit.funds._costs import (
     whole_share_comparison,
     whole_share_curve,
 )
+from poolkit.funds._flows import dealing_dates, flow_table
 from poolkit.funds._ledger import FundLedger, fund_ledger, statement
 from poolkit.funds._returns import (
     IRRError,
@@ -38,6 +39,8 @@ from poolkit.funds._returns import (
 __all__ = [
     "FundLedger",
     "IRRError",
+    "dealing_dates",
+    "flow_table",
     "fund_ledger",
     "integer_allocation",
     "investor_returns",

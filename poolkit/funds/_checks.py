@@ -144,7 +144,7 @@ class Flows:
 FLOW_COLUMNS = ("date", "investor", "amount", "units")
 
 
-def flow_table(
+def check_flow_table(
     flows: object,
     dates: pd.DatetimeIndex,
     *,
@@ -229,7 +229,8 @@ def flow_table(
         ]
         problems.append(
             f"{int(off.sum())} flow(s) on dates that are not valuation dates ({'; '.join(hints)}). Flows deal only at "
-            f"a valuation date's NAV (forward pricing); move each order to the valuation date it deals at."
+            f"a valuation date's NAV (forward pricing); move each order to the valuation date it deals at, e.g. "
+            f"flows['date'] = poolkit.funds.dealing_dates(flows['date'], valuation_dates)."
         )
     ok &= pos >= 0
 

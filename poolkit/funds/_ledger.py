@@ -21,9 +21,9 @@ from poolkit.funds._checks import (
     FULL_REDEMPTION_RTOL,
     Flows,
     accrual_rates,
+    check_flow_table,
     choice,
     fee_rate,
-    flow_table,
     one_series,
     raise_all,
     valuation_dates,
@@ -326,7 +326,7 @@ def fund_ledger(
                     f"`values` on the launch date {dates[0]:%Y-%m-%d} must be 0 (the fund holds nothing before its "
                     f"first subscriptions), got {data[0]:g}; give existing holdings as subscriptions on that date."
                 )
-    table = flow_table(flows, dates, problems=problems) if len(dates) else None
+    table = check_flow_table(flows, dates, problems=problems) if len(dates) else None
     raise_all(problems, what="fund_ledger input", error=DataError)
     assert table is not None
     return _account(table, dates, data, from_values=values is not None, a=a, k=k, period=period,
