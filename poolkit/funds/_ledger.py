@@ -112,6 +112,12 @@ class FundLedger:
         return self.fund["nav_per_unit"].copy()
 
     @property
+    def cash_flows(self) -> pd.DataFrame:
+        """The cash dealt as a long table (``date``, ``investor``, ``amount``: + in, - out), one row per flow."""
+        long = self.flows.stack().rename("amount").reset_index()
+        return long[long["amount"] != 0.0].reset_index(drop=True)
+
+    @property
     def investors(self) -> pd.Index:
         """The investors, in column order."""
         return self.units.columns.copy()
