@@ -432,36 +432,38 @@ def investor_returns(ledger: FundLedger) -> pd.DataFrame:
     Bob                     -0.134                -0.4547
     """
     mwr = money_weighted_return(ledger)
-    nav = ledger.fund["nav_per_unit"]
-    rows = []
-    for name in ledger.units.columns:  # a loop over investors' summaries, each vectorised over dates
-        flow, value = ledger.flows[name], ledger.values[name]
-        active = np.flatnonzero(flow.to_numpy() != 0)
-        first = int(active[0])
-        last = len(nav) - 1 if ledger.units[name].iloc[-1] > 0 else int(active[-1])
-        window = slice(first, last + 1)
-        v, f = value.iloc[window], flow.iloc[window]
-        r, _ = _sub_period_returns(v.to_numpy(), f.to_numpy(), 1.0)
-        days = (v.index[-1] - v.index[0]) / pd.Timedelta(days=1)
-        growth = float(np.prod(1.0 + r))
-        fund_growth = float(nav.iloc[last] / nav.iloc[first])
-        ann = DAYS_PER_YEAR / days if days > 0 else np.nan
-        paid_in = float(flow[flow > 0].sum())
-        paid_out = float(-flow[flow < 0].sum()) + 0.0
-        final = float(value.iloc[-1])
-        rows.append(
-            {
-                "first_date": v.index[0],
-                "last_date": v.index[-1],
-                "paid_in": paid_in,
-                "paid_out": paid_out,
-                "final_value": final,
-                "gain": paid_out + final - paid_in,
-                "management_fees": float(ledger.management_fees[name].sum()),
-                "performance_fees": float(ledger.performance_fees[name].sum()),
-                "time_weighted_return": growth**ann - 1.0 if days > 0 else 0.0,
-                "money_weighted_return": float(mwr[name]),
-                "fund_time_weighted_return": fund_growth**ann - 1.0 if days > 0 else 0.0,
-            }
-        )
-    return pd.DataFrame(rows, index=pd.Index(ledger.units.columns, name="investor"))
+    index = ledger.values.index
+    nav = ledger.fund["nav_per_unit"].to_numpy()
+    flows, values = ledger.flows.to_numpy(), ledger.values.to_numpy()
+    n_dates = len(index)
+    active = flows != 0.0
+    first = active.argmax(axis=0)
+    last = np.where(ledger.units.to_numpy()[-1] > 0, n_dates - 1, n_dates - 1 - active[::-1].argmax(axis=0))
+    # sub-period returns of every investor at once; they are 0 while an investor holds nothing,
+    # so the product over all dates is the product over each investor's holding period
+    prev, end = values[:-1], values[1:] - flows[1:]
+    held = prev > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        growth = np.prod(np.where(held, end / np.where(held, prev, 1.0), 1.0), axis=0)
+    days = np.asarray((index[last] - index[first]) / pd.Timedelta(days=1), dtype="float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_year = np.where(days > 0, DAYS_PER_YEAR / np.where(days > 0, days, 1.0), 0.0)
+    paid_in = np.where(flows > 0, flows, 0.0).sum(axis=0)
+    paid_out = -np.where(flows < 0, flows, 0.0).sum(axis=0) + 0.0
+    final = values[-1]
+    return pd.DataFrame(
+        {
+            "first_date": index[first],
+            "last_date": index[last],
+            "paid_in": paid_in,
+            "paid_out": paid_out,
+            "final_value": final,
+            "gain": paid_out + final - paid_in,
+            "management_fees": ledger.management_fees.sum().to_numpy(),
+            "performance_fees": ledger.performance_fees.sum().to_numpy(),
+            "time_weighted_return": growth**per_year - 1.0,
+            "money_weighted_return": mwr.to_numpy(),
+            "fund_time_weighted_return": (nav[last] / nav[first]) ** per_year - 1.0,
+        },
+        index=pd.Index(ledger.units.columns, name="investor"),
+    )
