@@ -122,9 +122,14 @@ def xirr(cash_flows: pd.Series) -> float:
     >>> round(xirr(flows), 7)  # Excel's documented example: 0.373362535 (to Excel's 1e-8)
     0.3733625
     """
+    tau, c, dates = _cash_flow_series(cash_flows, "cash_flows")
+    return _irr(tau, c, f"{dates[0]:%Y-%m-%d} to {dates[-1]:%Y-%m-%d}")
+
+
+def _irr(tau: np.ndarray, c: np.ndarray, span: str) -> float:
+    """Solve for the IRR of flows ``c`` at sorted distinct year fractions ``tau`` (from 0), all non-zero."""
     from scipy.optimize import brentq
 
-    tau, c, dates = _cash_flow_series(cash_flows, "cash_flows")
     if len(c) < 2 or (c > 0).all() or (c < 0).all():
         raise IRRError(
             "no rate of return: the cash flows need money paid in (negative) and money received (positive) "
@@ -153,7 +158,6 @@ def xirr(cash_flows: pd.Series) -> float:
     rates = sorted(float(np.expm1(root / horizon)) for root in grid_roots)
     if len(rates) == 1:
         return rates[0]
-    span = f"{dates[0]:%Y-%m-%d} to {dates[-1]:%Y-%m-%d}"
     if not rates:
         raise IRRError(f"no rate of return solves NPV = 0 for the cash flows from {span} (the NPV never changes sign).")
     shown = ", ".join(f"{r:.6g}" for r in rates)
@@ -300,17 +304,6 @@ def _check_flows_on(flows: object, index: pd.DatetimeIndex) -> pd.Series:
     return pd.Series(vals, index=idx).reindex(index, fill_value=0.0)
 
 
-def _investor_cash_flows(ledger: FundLedger, investor: Any) -> pd.Series:
-    """Investor-side cash flows: payments negative, redemptions and the final value positive."""
-    flows = -ledger.flows[investor]
-    flows = flows[flows != 0.0]
-    final = float(ledger.values[investor].iloc[-1])
-    if final != 0.0:
-        last = ledger.values.index[-1]
-        flows = pd.concat([flows, pd.Series([final], index=[last])])
-    return flows
-
-
 def money_weighted_return(ledger: FundLedger, investors: list[Any] | None = None) -> pd.Series:
     r"""Return each investor's money-weighted return: the XIRR of their flows and final value.
 
@@ -363,10 +356,19 @@ def money_weighted_return(ledger: FundLedger, investors: list[Any] | None = None
     missing = [n for n in names if n not in ledger.units.columns]
     if missing:
         raise KeyError(f"investor(s) {missing} are not in the ledger; it holds {list(ledger.units.columns)}.")
+    index = ledger.values.index
+    years = year_fractions(index, index[0])
+    columns = ledger.units.columns.get_indexer(names)
+    flows = -ledger.flows.to_numpy()[:, columns]  # the investor's side: paid in negative
+    flows[-1] += ledger.values.to_numpy()[-1, columns]  # the final value, as if redeemed on the last date
     rates, failures = [], []
-    for name in names:  # one small root-finding problem per investor
+    for k, name in enumerate(names):  # one small root-finding problem per investor, in numpy
+        pos = np.flatnonzero(flows[:, k] != 0.0)
         try:
-            rates.append(xirr(_investor_cash_flows(ledger, name)))
+            if pos.size == 0:
+                raise IRRError("no non-zero cash flow; there is no rate of return.")
+            span = f"{index[pos[0]]:%Y-%m-%d} to {index[pos[-1]]:%Y-%m-%d}"
+            rates.append(_irr(years[pos] - years[pos[0]], flows[pos, k], span))
         except IRRError as exc:
             rates.append(np.nan)
             failures.append(f"{name!r}: {exc}")
