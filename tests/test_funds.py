@@ -519,6 +519,11 @@ def test_flow_table_feeds_the_ledger():
     assert flows["date"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-01", "2024-01-08", "2024-01-10"]
     ledger = pk.funds.fund_ledger(flows, returns=pd.Series(0.001, index=v))
     assert ledger.units.loc["2024-01-10", "Ann"] == 0.0 and ledger.flows.loc["2024-01-10", "Ann"] < -100.0
+    # orders of one investor dealt on the same date net out; leaving absorbs the rest
+    merged = pk.funds.flow_table(["2024-01-06", "2024-01-07", "2024-01-08"], ["Ben", "Ben", "Ann"], [50.0, -20.0, 9.0],
+                                 redeem_all={"Ann": "2024-01-07"}, valuation_dates=v)
+    assert merged.to_dict("list") == {"date": [pd.Timestamp("2024-01-08")] * 2, "investor": ["Ann", "Ben"],
+                                      "amount": [-np.inf, 30.0]}
     with pytest.raises(ParameterError) as info:
         pk.funds.flow_table(["2024-01-01"], ["Ann", "Ben"], [float("nan")])
     assert "2 problem(s)" in str(info.value)

@@ -81,7 +81,9 @@ def flow_table(
         Investor -> date of a redemption of their whole holding.
     valuation_dates : DatetimeIndex, optional
         When given, each order deals at the first valuation date on or after its
-        date (:func:`dealing_dates`); otherwise dates are kept as they are (and
+        date (:func:`dealing_dates`), and one investor's orders that deal on the
+        same date are added into one net order (a full redemption absorbs the
+        others: the investor leaves); otherwise dates are kept as they are (and
         :func:`fund_ledger` refuses those that are not valuation dates).
 
     Returns
@@ -100,11 +102,11 @@ def flow_table(
     Examples
     --------
     >>> v = pd.to_datetime(["2024-01-31", "2024-02-29", "2024-03-28"])
-    >>> flow_table(["2024-01-31", "2024-02-05"], ["Ann", "Ben"], [100.0, 50.0], redeem_all={"Ann": "2024-03-01"},
-    ...            valuation_dates=v)
+    >>> flow_table(["2024-01-31", "2024-02-05", "2024-02-20"], ["Ann", "Ben", "Ben"], [100.0, 50.0, -20.0],
+    ...            redeem_all={"Ann": "2024-03-01"}, valuation_dates=v)
             date investor  amount
     0 2024-01-31      Ann   100.0
-    1 2024-02-29      Ben    50.0
+    1 2024-02-29      Ben    30.0
     2 2024-03-28      Ann    -inf
     """
     problems = []
@@ -126,7 +128,9 @@ def flow_table(
             "amount": np.concatenate([values, np.full(len(leave), -np.inf)]),
         }
     )
-    table["date"] = (
-        dealing_dates(all_dates, valuation_dates) if valuation_dates is not None else pd.to_datetime(table["date"])
-    )
-    return table.sort_values(["date", "investor"], kind="stable").reset_index(drop=True)
+    if valuation_dates is None:
+        table["date"] = pd.to_datetime(table["date"])
+        return table.sort_values(["date", "investor"], kind="stable").reset_index(drop=True)
+    table["date"] = dealing_dates(all_dates, valuation_dates)
+    # orders of one investor dealt together net out; -inf (leave) dominates the sum
+    return table.groupby(["date", "investor"], as_index=False, sort=True)["amount"].sum()
