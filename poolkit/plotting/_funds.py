@@ -58,6 +58,12 @@ def fund_values_chart(values: pd.DataFrame, *, shares: bool = False, ax: Any = N
     ------
     TypeError
         If ``values`` is not a DataFrame.
+
+    Examples
+    --------
+    >>> values = pd.DataFrame({"Ann": [100.0, 110.0], "Ben": [0.0, 50.0]}, index=pd.to_datetime(["2024-01-31", "2024-02-29"]))
+    >>> fund_values_chart(values, shares=True).get_title()
+    'Who owns the pool'
     """
     if not isinstance(values, pd.DataFrame):
         raise TypeError(f"`values` must be a DataFrame of dates x investors (ledger.values), got {type(values).__name__}.")
@@ -93,6 +99,13 @@ def fund_returns_chart(table: pd.DataFrame, *, ax: Any = None) -> Any:
     ------
     DataError
         If a column is missing.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"time_weighted_return": [-0.134, -0.134], "money_weighted_return": [-0.134, -0.455]},
+    ...                      index=["Ann", "Bob"])
+    >>> len(fund_returns_chart(table).patches)  # two bars per investor
+    4
     """
     table = _need(table, ["time_weighted_return", "money_weighted_return"], "poolkit.funds.investor_returns")
     ax = _axes(ax)
@@ -137,6 +150,13 @@ def whole_share_chart(curve: pd.DataFrame, *, measure: str = "deviation", ax: An
     ------
     DataError
         If the curve lacks the columns of ``measure``.
+
+    Examples
+    --------
+    >>> curve = pd.DataFrame({"alone_deviation": [0.21, 0.02], "pooled_deviation": [0.02, 0.001]},
+    ...                      index=pd.Index([1e3, 1e4], name="capital"))
+    >>> whole_share_chart(curve).get_xscale()
+    'log'
     """
     from poolkit._validation import check_choice
 
@@ -171,6 +191,13 @@ def trading_cost_chart(curve: pd.DataFrame, *, measure: str = "cost", ax: Any = 
     ------
     DataError
         If a column is missing.
+
+    Examples
+    --------
+    >>> curve = pd.DataFrame({"alone_cost": [0.05, 0.005], "pooled_cost": [0.005, 0.0005]},
+    ...                      index=pd.Index([1e3, 1e4], name="capital"))
+    >>> trading_cost_chart(curve).get_yscale()
+    'log'
     """
     from poolkit._validation import check_choice
 
@@ -205,6 +232,13 @@ def netting_chart(table: pd.DataFrame, *, measure: str = "volume", ax: Any = Non
     ------
     DataError
         If a column is missing.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"alone_volume": [1700.0, 500.0], "pooled_volume": [500.0, 500.0]},
+    ...                      index=pd.to_datetime(["2024-01-02", "2024-01-03"]))
+    >>> netting_chart(table).lines[0].get_ydata().tolist()  # cumulative volume alone
+    [1700.0, 2200.0]
     """
     from poolkit._validation import check_choice
 
