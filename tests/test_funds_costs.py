@@ -271,3 +271,11 @@ def test_figures_refuse_the_wrong_table(ledger):
         pk.plotting.netting_chart(pd.DataFrame(), measure="turnover")
     with pytest.raises(TypeError, match="ledger.values"):
         pk.plotting.fund_values_chart(ledger.values["Ann"])  # type: ignore[arg-type]
+
+
+def test_netting_leaves_a_cash_target_untraded():
+    flows = pd.DataFrame({"date": ["2024-01-02", "2024-01-02"], "investor": ["A", "B"], "amount": [1000.0, -400.0]})
+    table = pk.funds.netting_savings(flows, weights=pd.Series({"X": 0.5, "Y": 0.3, "Z": 0.0}))  # 20 % cash
+    assert table["alone_volume"].iloc[0] == pytest.approx(0.8 * 1400.0)
+    assert table["pooled_volume"].iloc[0] == pytest.approx(0.8 * 600.0)
+    assert table["alone_trades"].iloc[0] == 4.0 and table["pooled_trades"].iloc[0] == 2.0

@@ -556,8 +556,9 @@ def netting_savings(
         Columns ``date``, ``investor``, ``amount`` (cash, + in, - out), in any row
         order (e.g. the flows given to :func:`fund_ledger`, or :func:`simulate_flows`).
     weights : Series, optional
-        Target weights: each flow is then traded across the assets (one trade per
-        asset with a positive weight). Default: one trade per flow.
+        Target weights: each flow is then traded across the assets (one trade of
+        :math:`w_j |A|` per asset with a positive weight; a cash target is not
+        traded). Default: one trade per flow.
     fixed_cost, proportional_cost, minimum_fee : float
         Cost of a trade of value :math:`v`: :math:`f + \max(m, c|v|)`, as in
         :func:`trading_cost_curve`.
@@ -566,7 +567,7 @@ def netting_savings(
     -------
     DataFrame
         Indexed by ``date`` (dates with flows, sorted), columns ``alone_volume``,
-        ``pooled_volume``, ``alone_trades``, ``pooled_trades``, ``alone_cost`` and
+        ``pooled_volume`` (value traded), ``alone_trades``, ``pooled_trades``, ``alone_cost`` and
         ``pooled_cost``. Sum it for the totals.
 
     Raises
@@ -615,14 +616,14 @@ def netting_savings(
             raise TypeError(f"`weights` must be a pandas Series indexed by asset, got {type(weights).__name__}.")
         w, _, _ = _target(weights, pd.Series(1.0, index=weights.index), 1.0, problems)
         wv = w.to_numpy()
-        wv = wv[wv > 0] / wv.sum()
+        wv = wv[wv > 0]  # the rest of each flow stays in cash: not traded
     raise_all(problems, what="netting_savings", error=ParameterError)
     amount = table["amount"].to_numpy()
     per_flow = np.outer(np.abs(amount), wv)  # (n_flows, n_assets)
     alone = pd.DataFrame(
         {
             "date": table["date"],
-            "volume": np.abs(amount),
+            "volume": per_flow.sum(axis=1),
             "trades": (per_flow > 0).sum(axis=1),
             "cost": _trade_costs(per_flow, f, c, m).sum(axis=1),
         }
@@ -632,7 +633,7 @@ def netting_savings(
     out = pd.DataFrame(
         {
             "alone_volume": alone["volume"].to_numpy(),
-            "pooled_volume": np.abs(net.to_numpy()),
+            "pooled_volume": per_date.sum(axis=1),
             "alone_trades": alone["trades"].to_numpy().astype("float64"),
             "pooled_trades": (per_date > 0).sum(axis=1).astype("float64"),
             "alone_cost": alone["cost"].to_numpy(),
