@@ -25,6 +25,7 @@ __all__ = [
     "credit",
     "data",
     "exceptions",
+    "funds",
     "plotting",
     "pooling",
     "reporting",

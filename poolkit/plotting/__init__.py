@@ -15,9 +15,11 @@ from poolkit.plotting._credit import *  # noqa: F403
 from poolkit.plotting._credit import __all__ as _credit_all
 from poolkit.plotting._data import *  # noqa: F403
 from poolkit.plotting._data import __all__ as _data_all
+from poolkit.plotting._funds import *  # noqa: F403
+from poolkit.plotting._funds import __all__ as _funds_all
 from poolkit.plotting._pooling import *  # noqa: F403
 from poolkit.plotting._pooling import __all__ as _pooling_all
 from poolkit.plotting._risk import *  # noqa: F403
 from poolkit.plotting._risk import __all__ as _risk_all
 
-__all__ = sorted([*_allocation_all, *_credit_all, *_data_all, *_pooling_all, *_risk_all])
+__all__ = sorted([*_allocation_all, *_credit_all, *_data_all, *_funds_all, *_pooling_all, *_risk_all])
