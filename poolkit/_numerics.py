@@ -27,7 +27,9 @@ from poolkit.exceptions import ParameterError
 
 __all__ = [
     "CORRELATION_DISTANCES",
+    "DAYS_PER_YEAR",
     "EulerRisk",
+    "accrual_rates",
     "annual_rate",
     "asset_volatilities",
     "check_annual_rate",
@@ -44,6 +46,7 @@ __all__ = [
     "resolve_periods_per_year",
     "standalone_volatility",
     "variance_contributions",
+    "year_fractions",
 ]
 
 #: Correlation distances known to :func:`correlation_distance`.
@@ -612,3 +615,26 @@ def annual_rate(per_period: np.ndarray, periods_per_year: float) -> np.ndarray:
     0.1
     """
     return np.asarray(np.power(1.0 + np.asarray(per_period, dtype="float64"), periods_per_year) - 1.0)
+
+
+# --------------------------------------------------------------------------- day count
+#: Days per year of the actual/365 (fixed) day count used for fee accruals and XIRR.
+DAYS_PER_YEAR = 365.0
+
+
+def year_fractions(dates: pd.DatetimeIndex, start: pd.Timestamp) -> np.ndarray:
+    r"""Return actual/365 year fractions :math:`(d_k - d_0) / 365` of ``dates`` from ``start``."""
+    days = (dates - start) / pd.Timedelta(days=1)
+    return np.asarray(days, dtype="float64") / DAYS_PER_YEAR
+
+
+def accrual_rates(annual_rate: float, days: np.ndarray) -> np.ndarray:
+    r"""Return per-period fee rates from an annual rate: simple accrual, actual/365.
+
+    .. math:: m_t = a \, \frac{d_t - d_{t-1}}{365}
+
+    The simple (pro rata temporis) convention of fund administrators: a fee of
+    :math:`a` per year charged on a constant net asset value :math:`N` costs
+    :math:`a N` over 365 days, whatever the valuation frequency.
+    """
+    return float(annual_rate) * np.asarray(days, dtype="float64") / DAYS_PER_YEAR

@@ -13,6 +13,7 @@ __all__ = [
     "CovarianceError",
     "DataError",
     "InfeasibleError",
+    "IRRError",
     "InsufficientDataError",
     "ParameterError",
     "PoolkitError",
@@ -52,6 +53,20 @@ class InfeasibleError(PoolkitError):
 
 class SolverError(PoolkitError):
     """A numerical solver failed or returned a solution that does not verify."""
+
+
+class IRRError(SolverError):
+    """No internal rate of return, or several, solve the cash flows' NPV = 0.
+
+    Attributes
+    ----------
+    roots : list of float
+        The rates found (empty when there is none).
+    """
+
+    def __init__(self, message: str, roots: list[float] | None = None) -> None:
+        super().__init__(message)
+        self.roots = list(roots or [])
 
 
 class ReportError(PoolkitError):

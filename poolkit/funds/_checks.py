@@ -18,31 +18,10 @@ import pandas as pd
 from poolkit._validation import check_choice, check_fraction
 from poolkit.exceptions import DataError, ParameterError, PoolkitError
 
-#: Days per year of the actual/365 (fixed) day count used for fee accruals and XIRR.
-DAYS_PER_YEAR = 365.0
-
 #: Relative tolerance under which a redemption equal to the holding is a full redemption.
 FULL_REDEMPTION_RTOL = 1e-9
 
 _MAX_LISTED = 12
-
-
-def year_fractions(dates: pd.DatetimeIndex, start: pd.Timestamp) -> np.ndarray:
-    r"""Return actual/365 year fractions :math:`(d_k - d_0) / 365` of ``dates`` from ``start``."""
-    days = (dates - start) / pd.Timedelta(days=1)
-    return np.asarray(days, dtype="float64") / DAYS_PER_YEAR
-
-
-def accrual_rates(annual_rate: float, days: np.ndarray) -> np.ndarray:
-    r"""Return per-period fee rates from an annual rate: simple accrual, actual/365.
-
-    .. math:: m_t = a \, \frac{d_t - d_{t-1}}{365}
-
-    The simple (pro rata temporis) convention of fund administrators: a fee of
-    :math:`a` per year charged on a constant net asset value :math:`N` costs
-    :math:`a N` over 365 days, whatever the valuation frequency.
-    """
-    return float(annual_rate) * np.asarray(days, dtype="float64") / DAYS_PER_YEAR
 
 
 def raise_all(problems: Sequence[str], *, what: str, error: type[PoolkitError] = DataError) -> None:

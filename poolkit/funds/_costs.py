@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from poolkit._numerics import portfolio_volatility
 from poolkit._validation import check_aligned, check_covariance, check_positive_int
 from poolkit.exceptions import DataError, ParameterError, SolverError
 from poolkit.funds._checks import raise_all
@@ -214,7 +215,7 @@ def _capitals(capitals: object, *, name: str, problems: list[str]) -> np.ndarray
 def _deviation_stats(capital: float, w: np.ndarray, value: np.ndarray, cov: np.ndarray | None) -> tuple[float, float, float]:
     """(L1 weight deviation, cash share, tracking error) of holdings ``value`` against targets ``w``."""
     dw = value / capital - w
-    te = float(np.sqrt(max(dw @ cov @ dw, 0.0))) if cov is not None else np.nan
+    te = float(portfolio_volatility(dw, cov)) if cov is not None else np.nan
     return float(np.abs(dw).sum()), float(1.0 - value.sum() / capital), te
 
 

@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from poolkit._numerics import accrual_rates
 from poolkit.exceptions import DataError, ParameterError
 from poolkit.funds._checks import (
     FULL_REDEMPTION_RTOL,
     Flows,
-    accrual_rates,
     check_flow_table,
     choice,
     fee_rate,

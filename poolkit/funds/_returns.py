@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from poolkit.exceptions import DataError, SolverError
-from poolkit.funds._checks import DAYS_PER_YEAR, raise_all, year_fractions
+from poolkit._numerics import DAYS_PER_YEAR, year_fractions
+from poolkit.exceptions import DataError, IRRError
+from poolkit.funds._checks import raise_all
 from poolkit.funds._ledger import FundLedger
 
 __all__ = ["IRRError", "investor_returns", "money_weighted_return", "time_weighted_return", "xirr"]
@@ -22,20 +23,6 @@ __all__ = ["IRRError", "investor_returns", "money_weighted_return", "time_weight
 #: Half-width of the scan, in log growth over the whole horizon: growth factors e^-60 .. e^60.
 _SCAN = 60.0
 _GRID = 6001
-
-
-class IRRError(SolverError):
-    """No internal rate of return, or several, solve the cash flows' NPV = 0.
-
-    Attributes
-    ----------
-    roots : list of float
-        The rates found (empty when there is none).
-    """
-
-    def __init__(self, message: str, roots: list[float] | None = None) -> None:
-        super().__init__(message)
-        self.roots = list(roots or [])
 
 
 def _cash_flow_series(cash_flows: object, name: str) -> tuple[np.ndarray, np.ndarray, pd.DatetimeIndex]:
