@@ -457,6 +457,50 @@ def test_allocate_runs_every_method_by_name(sample):
         al.allocate(r, "hrp", bounds=(0, 0.1))
 
 
+def test_registry_declares_every_method_once(sample):
+    r, cov, mu = sample
+    window = r.iloc[-504:]
+    assert al.METHODS == tuple(al.method_spec(m).name for m in al.METHODS)
+    estimates = {
+        "assets": window.columns,
+        "cov": pk.risk.covariance(window),
+        "expected_returns": al.expected_returns(window),
+        "returns": window,
+    }
+    for name in al.METHODS:
+        spec = al.method_spec(name)
+        assert set(spec.inputs) <= set(estimates), name
+        # allocate() estimates exactly what the registry says and calls the registered function
+        w = spec.weights(**{k: estimates[k] for k in spec.inputs}, periods_per_year=252)
+        pd.testing.assert_series_equal(al.allocate(window, name), w, rtol=1e-12, obj=name)
+        assert w.name == name
+    # the declared inputs are the function's leading arguments: the registry calls it as documented
+    w = al.method_spec("max_sharpe").weights(expected_returns=mu, cov=cov, risk_free=0.02, periods_per_year=252)
+    pd.testing.assert_series_equal(w, al.max_sharpe(mu, cov, risk_free=0.02, periods_per_year=252))
+    # mean-variance without a target uses the documented risk aversion 2.5
+    w = al.method_spec("mean_variance").weights(expected_returns=mu, cov=cov)
+    pd.testing.assert_series_equal(w, al.mean_variance(mu, cov, risk_aversion=2.5))
+    # the function's own name of "equal" is accepted too
+    assert al.method_spec("equal_weights") is al.method_spec("equal")
+
+
+def test_registry_refuses_unknown_names_and_parameters(sample):
+    r, cov, _ = sample
+    with pytest.raises(ParameterError, match=r"got 'hrpp'\. Did you mean 'hrp'"):
+        al.method_spec("hrpp")
+    with pytest.raises(ParameterError, match=r"`inner` must be one of .*Did you mean 'risk_parity'"):
+        al.method_spec("risk_party", argument="inner")
+    with pytest.raises(ParameterError, match=r"'hrp' does not take parameter\(s\) \['linkag'\].*Did you mean 'linkage'"):
+        al.allocate(r, "hrp", linkag="ward")
+    with pytest.raises(ParameterError, match="'equal'.*takes no parameter"):
+        al.allocate(r, "equal", level=0.9)
+    with pytest.raises(ParameterError, match="needs `expected_returns`"):
+        al.method_spec("max_sharpe").weights(cov=cov)
+    with pytest.warns(PoolkitWarning, match="'risk_parity' does not take bounds"):
+        w = al.method_spec("risk_parity").weights(cov=cov, bounds=(0.0, 0.1))
+    pd.testing.assert_series_equal(w, al.risk_parity(cov))  # ignored, as the warning says
+
+
 # --------------------------------------------------------------------------- backtest
 
 
