@@ -237,6 +237,81 @@ def test_periods_per_year_override_and_errors():
         data.periods_per_year(pd.RangeIndex(5))
 
 
+# ----------------------------------------------------------------------------- aligning to a benchmark
+
+
+def _days(*days: int) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex([pd.Timestamp(2024, 1, d) for d in days], name="date")
+
+
+def test_align_returns_compounds_over_dates_one_side_lacks():
+    # prices A: 100, 101, 111.1, 99.99, 101.9898 on 1..5 Jan; the index has no price on 3 Jan
+    stock = pd.DataFrame({"A": [0.01, 0.10, -0.10, 0.02]}, index=_days(2, 3, 4, 5))
+    index = pd.Series([0.02, 0.01, 0.03], index=_days(2, 4, 5), name="IDX")
+    with pytest.warns(PoolkitWarning, match="1 date\\(s\\) of `returns`.*compounded"):
+        a, b = data.align_returns(stock, index)
+    # by hand: 2 Jan 0.01; 3-4 Jan 101 -> 99.99 = 1.10 * 0.90 - 1 = -0.01; 5 Jan 0.02
+    np.testing.assert_allclose(a["A"].to_numpy(), [0.01, -0.01, 0.02], rtol=1e-12)
+    assert isinstance(a, pd.DataFrame) and isinstance(b, pd.Series) and b.name == "IDX"
+    assert a.index.equals(b.index) and list(b) == [0.02, 0.01, 0.03]
+    # the same prices give the same aligned returns: P(4 Jan) / P(2 Jan) - 1
+    assert a.loc["2024-01-04", "A"] == pytest.approx(99.99 / 101 - 1, rel=1e-12)
+    # swapping the arguments aligns the same way
+    b2, a2 = data.align_returns(index, stock)
+    pd.testing.assert_frame_equal(a2, a)
+    pd.testing.assert_series_equal(b2, b)
+
+
+def test_align_returns_adds_log_returns_and_drops_an_unmatched_start():
+    logs = pd.DataFrame({"A": [0.01, 0.02, 0.03, 0.04]}, index=_days(2, 3, 4, 5))
+    logs.attrs["returns_kind"] = "log"
+    other = pd.Series([0.1, 0.2, 0.3], index=_days(3, 4, 5))  # starts a day later
+    with pytest.warns(PoolkitWarning, match="dropped"):
+        a, b = data.align_returns(logs, other)
+    # 3 Jan is the first common date but the two first returns span different intervals: dropped
+    assert list(a.index.day) == [4, 5] and a["A"].tolist() == pytest.approx([0.03, 0.04])
+    assert b.tolist() == [0.2, 0.3] and a.attrs["returns_kind"] == "log"
+
+
+def test_align_returns_of_identical_dates_changes_nothing(returns):
+    import warnings
+
+    bench = returns.mean(axis=1).rename("pool")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing to merge or drop: no warning
+        a, b = data.align_returns(returns, bench)
+    pd.testing.assert_frame_equal(a, returns)
+    pd.testing.assert_series_equal(b, bench)
+    assert data.align_returns(returns, None) == (returns, None)
+
+
+def test_align_returns_refuses_what_it_cannot_align():
+    r = pd.DataFrame({"A": [0.01, 0.02, 0.03]}, index=_days(2, 3, 4))
+    with pytest.raises(InsufficientDataError, match="share 0 aligned date"):
+        data.align_returns(r, pd.Series([0.1, 0.2], index=_days(4, 5)))
+    with pytest.raises(DataError, match="not sorted"):
+        data.align_returns(r.iloc[::-1], r)
+    with pytest.raises(DataError, match="indexed by date"):
+        data.align_returns(r.reset_index(drop=True), r)
+
+
+def test_load_returns_align_to_and_load_benchmark():
+    bench = data.load_benchmark("sample:sp500_index", start="2020-01-01", end="2020-12-31")
+    assert isinstance(bench, pd.Series) and bench.name == "SP500"
+    assert bench.loc["2020-03-16"] == pytest.approx(
+        raw_value("skfolio_sp500_index_daily.csv.gz", "2020-03-16", "SP500")
+        / raw_value("skfolio_sp500_index_daily.csv.gz", "2020-03-13", "SP500") - 1, rel=1e-12)
+    assert data.load_benchmark("") is None and data.load_benchmark(None) is None
+    shorter = bench.loc["2020-06-01":]
+    with pytest.warns(PoolkitWarning, match="dropped"):
+        r = data.load_returns("sample", assets=["KO"], start="2020-01-01", end="2020-12-31", align_to=shorter)
+    # 1 June is common but KO's return there starts on 29 May, the benchmark's unknown: from 2 June on
+    assert r.index.equals(shorter.index[1:]) and r.attrs["returns_kind"] == "simple"
+    with pytest.raises(ParameterError, match=r"holds 20 series.*`column=`"):
+        data.load_benchmark("sample", end="1990-02-01")
+    assert data.load_benchmark("sample", column="KO", end="1990-02-01").name == "KO"
+
+
 # ----------------------------------------------------------------------------- files and layouts
 
 
