@@ -623,8 +623,18 @@ def test_random_malformed_files_give_a_poolkit_error_or_a_valid_frame(tmp_path_f
         st.sampled_from(["", "x", "2024-13-01", "31/12/2024", "2024-01-02"]),
     )
     names = st.lists(st.sampled_from(["A", "B", "资产1", "date", "", "C c"]), min_size=1, max_size=4)
+    outcomes = {"frame": 0, "error": 0}
 
     @hypothesis.settings(max_examples=60, deadline=None)
+    # a clean file and a broken one always run, so both branches below are exercised
+    @hypothesis.example(
+        names=["A", "资产1"],
+        rows=[("2024-01-02", ["10", "20", "", ""]), ("2024-01-03", ["11", "19", "", ""]),
+              ("2024-01-04", ["12.1", "19.95", "", ""])],
+        kind="prices",
+        missing="raise",
+    )
+    @hypothesis.example(names=["A", "A"], rows=[("2024-01-02", ["1", "2", "", ""])], kind="auto", missing="raise")
     @hypothesis.given(
         names=names,
         rows=st.lists(st.tuples(dates, st.lists(cells, min_size=4, max_size=4)), max_size=8),
@@ -640,12 +650,21 @@ def test_random_malformed_files_give_a_poolkit_error_or_a_valid_frame(tmp_path_f
             try:
                 out = data.load_returns(f, values=kind, missing=missing, min_obs=1)
             except PoolkitError:
+                outcomes["error"] += 1
                 return
+        outcomes["frame"] += 1
         assert isinstance(out.index, pd.DatetimeIndex) and out.index.name == "date"
         assert out.index.is_monotonic_increasing and not out.index.has_duplicates
         assert (out.dtypes == "float64").all() and np.isfinite(out.to_numpy()).all()
+        if kind == "prices" and missing == "raise":  # every row kept: the returns are the price ratios
+            prices = pd.DataFrame(
+                {n: [float(c[i]) for _, c in rows] for i, n in enumerate(names)},
+                index=pd.to_datetime([d for d, _ in rows]),
+            ).sort_index()
+            np.testing.assert_allclose(out.to_numpy(), (prices / prices.shift() - 1).iloc[1:].to_numpy(), rtol=1e-12)
 
     check()
+    assert outcomes["frame"] >= 1 and outcomes["error"] >= 1
 
 
 # ----------------------------------------------------------------------------- the notebook
