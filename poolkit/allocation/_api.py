@@ -165,7 +165,8 @@ def allocate(
     method : str
         One of ``METHODS``: "equal", "inverse_volatility", "inverse_variance",
         "min_variance", "max_sharpe", "mean_variance", "risk_parity",
-        "max_diversification", "min_cvar", "hrp", "herc".
+        "max_diversification", "min_cvar", "hrp", "herc" (see :func:`method_spec` for
+        what each takes; only those estimates are computed).
     cov_method : str, default "sample"
         Estimator of :func:`poolkit.risk.covariance` ("sample", "ledoit_wolf", "oas", "ewma").
     expected_return_method : str, default "historical_mean"
