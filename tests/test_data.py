@@ -257,7 +257,8 @@ def test_align_returns_compounds_over_dates_one_side_lacks():
     # the same prices give the same aligned returns: P(4 Jan) / P(2 Jan) - 1
     assert a.loc["2024-01-04", "A"] == pytest.approx(99.99 / 101 - 1, rel=1e-12)
     # swapping the arguments aligns the same way
-    b2, a2 = data.align_returns(index, stock)
+    with pytest.warns(PoolkitWarning, match="of `other`.*compounded"):
+        b2, a2 = data.align_returns(index, stock)
     pd.testing.assert_frame_equal(a2, a)
     pd.testing.assert_series_equal(b2, b)
 
