@@ -36,6 +36,8 @@ from poolkit.exceptions import DataError, InsufficientDataError, ParameterError,
 
 __all__ = [
     "FREQUENCIES",
+    "align_returns",
+    "load_benchmark",
     "load_prices",
     "load_returns",
     "overview",
@@ -1163,6 +1165,7 @@ def load_returns(
     limit: int | None = 5,
     values: str = "auto",
     min_obs: int = 2,
+    align_to: pd.DataFrame | pd.Series | None = None,
 ) -> pd.DataFrame:
     r"""Load periodic returns (dates x assets) from a sample, a file or a frame.
 
@@ -1185,6 +1188,10 @@ def load_returns(
         ``missing="ffill"`` on a returns file fills with 0 (an unchanged price).
     min_obs : int, default 2
         Fewest returns the result may have.
+    align_to : DataFrame or Series, optional
+        Returns of a benchmark (or any series) to align to: only the dates both cover
+        are kept, a return on a date ``align_to`` lacks being compounded into the next
+        common date (see :func:`align_returns`, which aligns both sides at once).
 
     Returns
     -------
@@ -1196,7 +1203,7 @@ def load_returns(
     ------
     DataError, InsufficientDataError, ParameterError
         As in :func:`load_prices`; InsufficientDataError when fewer than
-        ``min_obs`` returns remain.
+        ``min_obs`` returns remain (or fewer than 2 dates are shared with ``align_to``).
 
     Notes
     -----
@@ -1240,8 +1247,216 @@ def load_returns(
     assert isinstance(out, pd.DataFrame)
     out.index.name = "date"
     out.attrs = dict(attrs, kind="returns", returns_kind=kind)
+    if align_to is not None:
+        out, _ = align_returns(out, align_to)
     _check_loaded_rows(len(out), min_obs, attrs["name"], "return(s)")
     return out
+
+
+def load_benchmark(
+    source: str | Path | pd.DataFrame | None,
+    *,
+    column: str | None = None,
+    start: str | pd.Timestamp | None = None,
+    end: str | pd.Timestamp | None = None,
+    frequency: str | None = None,
+    values: str = "auto",
+) -> pd.Series | None:
+    r"""Load the returns of one benchmark (a market index, a peer fund) as a Series.
+
+    Parameters
+    ----------
+    source : str, Path, DataFrame or None
+        As in :func:`load_returns` (e.g. ``"sample:sp500_index"``); ``""`` or None
+        means no benchmark (the notebooks' sentinel) and gives None.
+    column : str, optional
+        The column to use when the source holds several series; required then.
+    start, end, frequency, values
+        As in :func:`load_returns`.
+
+    Returns
+    -------
+    Series or None
+        Simple returns named after the column, DatetimeIndex named ``date``; None when
+        ``source`` is empty.
+
+    Raises
+    ------
+    ParameterError
+        If the source holds several series and ``column`` is not given.
+    DataError, InsufficientDataError
+        As in :func:`load_returns` (an unknown ``column`` is named with the nearest).
+
+    Notes
+    -----
+    A benchmark is one series :math:`r_{b,t}`; taking "the first column" of a file of
+    several would silently pick one, so the column must be named.
+
+    Examples
+    --------
+    >>> bench = load_benchmark("sample:sp500_index", end="1990-01-05")
+    >>> bench.name, len(bench)
+    ('SP500', 3)
+    >>> load_benchmark("") is None
+    True
+    """
+    if source is None or (isinstance(source, str) and not source.strip()):
+        return None
+    frame = load_returns(source, assets=[column] if column else None, start=start, end=end,
+                         frequency=frequency, values=values)
+    if frame.shape[1] != 1:
+        raise ParameterError(
+            f"benchmark {frame.attrs['name']!r} holds {frame.shape[1]} series {list(frame.columns)[:10]}; "
+            f"name the one to use with `column=`."
+        )
+    out = frame.iloc[:, 0]
+    out.attrs = dict(frame.attrs)
+    return out
+
+
+def _aggregate_onto(
+    frame: pd.DataFrame, common: pd.DatetimeIndex, after: pd.Timestamp | None, kind: str
+) -> tuple[pd.DataFrame, int, int]:
+    """Compound (or, for log returns, add) the returns of ``frame`` onto the common dates.
+
+    Rows dated after ``after`` (the common date before ``common[0]``, if any) and up to
+    ``common[-1]`` are kept; each goes to the first common date on or after it. Returns
+    the aggregated frame indexed by ``common``, the number of rows merged into a later
+    date, and the number of rows dropped.
+    """
+    dates = frame.index.to_numpy()
+    keep = dates <= common[-1].to_datetime64()
+    if after is not None:
+        keep &= dates > after.to_datetime64()
+    groups = np.searchsorted(common.to_numpy(), dates[keep], side="left")  # sorted runs
+    starts = np.searchsorted(groups, np.arange(len(common)), side="left")
+    values = frame.to_numpy()[keep]
+    logs = values if kind == "log" else np.log1p(values)
+    summed = np.add.reduceat(logs, starts, axis=0)
+    out = summed if kind == "log" else np.expm1(summed)
+    single = np.diff(np.append(starts, len(values))) == 1
+    out[single] = values[starts[single]]  # a return with nothing to merge is kept exactly
+    kept = int(keep.sum())
+    return pd.DataFrame(out, index=common, columns=frame.columns.copy()), kept - len(common), len(dates) - kept
+
+
+def align_returns(
+    returns: pd.DataFrame | pd.Series,
+    other: pd.DataFrame | pd.Series | None,
+) -> tuple[pd.DataFrame | pd.Series, pd.DataFrame | pd.Series | None]:
+    r"""Put two sets of returns on the dates both cover, each return over the same interval.
+
+    Parameters
+    ----------
+    returns : DataFrame or Series
+        Periodic returns indexed by date (sorted, unique), e.g. the assets.
+    other : DataFrame, Series or None
+        Returns to align with, e.g. a benchmark; None returns ``(returns, None)``.
+
+    Returns
+    -------
+    tuple
+        ``(returns, other)`` of the same types as given, both indexed by the common
+        dates, labels and ``attrs`` kept.
+
+    Raises
+    ------
+    DataError
+        If a date index is not a sorted, unique DatetimeIndex, or a value is missing.
+    InsufficientDataError
+        If fewer than two dates are common.
+
+    Warns
+    -----
+    PoolkitWarning
+        When dates only one side has were merged into the next common date, or dates
+        before the first (after the last) common date were dropped.
+
+    Notes
+    -----
+    Keeping only the common dates is not enough: if the benchmark lacks date
+    :math:`t`, its return on the next date :math:`t'` spans two periods while an
+    asset's spans one. Each side's returns between two common dates
+    :math:`c_{k-1} < t \le c_k` are therefore compounded onto :math:`c_k`,
+
+    .. math:: R_{c_k} = \prod_{c_{k-1} < t \le c_k} (1 + R_t) - 1
+              \qquad (	ext{log returns add: } r_{c_k} = \sum r_t),
+
+    so both returns at :math:`c_k` measure the move from :math:`c_{k-1}` to
+    :math:`c_k`. The first common date is kept only when both series start there
+    (their first returns then cover the same interval); otherwise the series start
+    at the second common date. Log returns (``attrs["returns_kind"] == "log"``)
+    are added instead of compounded.
+
+    Examples
+    --------
+    >>> idx = pd.to_datetime(["2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"])
+    >>> stock = pd.DataFrame({"A": [0.01, 0.10, -0.10, 0.02]}, index=idx)
+    >>> index = pd.Series([0.02, 0.01, 0.03], index=idx[[0, 2, 3]], name="INDEX")  # no 3 January
+    >>> with warnings.catch_warnings(record=True) as notes:  # 3 January merged: a warning
+    ...     a, b = align_returns(stock, index)
+    >>> len(notes)
+    1
+    >>> [round(x, 4) for x in a["A"]]  # 1.10 * 0.90 - 1 = -0.01 on 4 January
+    [0.01, -0.01, 0.02]
+    >>> b.tolist()
+    [0.02, 0.01, 0.03]
+    """
+    if other is None:
+        return returns, None
+    sides = []
+    for value, name in ((returns, "returns"), (other, "other")):
+        frame, was_series = _checked_returns(value, name)
+        sides.append((frame, was_series, value))
+    first, second = sides[0][0], sides[1][0]
+    common = first.index.intersection(second.index)
+    after = None
+    if len(common) and not (first.index[0] == common[0] == second.index[0]):
+        after, common = common[0], common[1:]  # the first common returns span different intervals
+    if len(common) < 2:
+        raise InsufficientDataError(
+            f"`returns` ({first.index[0].date()} to {first.index[-1].date()}) and `other` "
+            f"({second.index[0].date()} to {second.index[-1].date()}) share {len(common)} aligned date(s); "
+            f"at least 2 are needed. Load both over the same period."
+        )
+    out = []
+    notes = []
+    for (frame, was_series, value), name in zip(sides, ("returns", "other"), strict=True):
+        kind = "log" if value.attrs.get("returns_kind") == "log" else "simple"
+        aligned, merged, dropped = _aggregate_onto(frame, common, after, kind)
+        if merged:
+            notes.append(f"{merged} date(s) of `{name}` that the other lacks were compounded into the next common date")
+        if dropped:
+            notes.append(f"{dropped} date(s) of `{name}` outside the common dates were dropped")
+        aligned.index.name = "date"
+        result: pd.DataFrame | pd.Series = aligned.iloc[:, 0] if was_series else aligned
+        if was_series:
+            result.name = value.name
+        result.attrs = dict(value.attrs)
+        out.append(result)
+    if notes:
+        warnings.warn(
+            f"align_returns: {'; '.join(notes)} ({len(common)} common dates from {common[0].date()} "
+            f"to {common[-1].date()}).",
+            PoolkitWarning,
+            stacklevel=2,
+        )
+    return out[0], out[1]
+
+
+def _checked_returns(value: object, name: str) -> tuple[pd.DataFrame, bool]:
+    """Return a float frame of ``value`` after checking its dates: sorted, unique, no NaN."""
+    from poolkit._validation import check_returns
+
+    frame, was_series = check_returns(value, name=name, min_obs=1)
+    index = frame.index
+    if not isinstance(index, pd.DatetimeIndex):
+        raise DataError(f"`{name}` must be indexed by date (a DatetimeIndex), got {type(index).__name__}.")
+    if index.has_duplicates:
+        raise DataError(f"`{name}` has duplicated dates, e.g. {index[index.duplicated()][0].date()}; keep one per date.")
+    if not index.is_monotonic_increasing:
+        raise DataError(f"`{name}` dates are not sorted; sort them with `.sort_index()` first.")
+    return frame, was_series
 
 
 # --------------------------------------------------------------------------- catalogue

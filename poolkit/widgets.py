@@ -4,7 +4,9 @@ Each explorer is a function returning an ipywidgets panel: controls on the left,
 the key figures and a chart on the right, recomputed (debounced) when a control
 moves. The finance comes from :mod:`poolkit.risk`, :mod:`poolkit.allocation`,
 :mod:`poolkit.pooling` and :mod:`poolkit.credit`; this module only turns control
-values into a *view* (small pure functions, tested) and a view into a picture.
+values into a *view* and a view into a picture. The views are public
+(:func:`diversification_view`, :func:`allocation_view`, :func:`loan_pool_view`):
+they compute the figures an explorer shows, without drawing anything.
 
 A control combination that poolkit refuses (a group limit that cannot be met, a
 correlation outside the valid range) never raises into the page: the error
@@ -47,11 +49,14 @@ __all__ = [
     "COV_ESTIMATORS",
     "LOAN_POOL",
     "SEED_ASSETS",
+    "allocation_view",
     "allocation_explorer",
     "app_main",
     "diversification_explorer",
+    "diversification_view",
     "live_frontend",
     "loan_pool_explorer",
+    "loan_pool_view",
     "show",
 ]
 
@@ -295,17 +300,54 @@ def _seed_pool(n_assets: int, assets: pd.DataFrame = SEED_ASSETS) -> pd.DataFram
     return table
 
 
-def _diversification_view(
+def diversification_view(
     n_assets: int = 3, correlation: float = 0.3, *, assets: pd.DataFrame = SEED_ASSETS, max_assets: int = 30
 ) -> dict[str, Any]:
-    r"""Compute what the diversification explorer shows for one setting.
+    r"""Compute what the diversification explorer shows for one setting, without drawing.
 
-    An equally weighted pool of ``n_assets`` assets with the risk profile of
-    ``assets`` (the seed's three assets, repeated) and one correlation for every
-    pair. Returns the pool's expected return and volatility, the diversification
-    ratio, the effective number of bets, each asset's risk contribution, the
-    volatility if nothing diversified (:math:`\sum_i w_i \sigma_i`), and the curve of pooled volatility against the
-    number of assets at this correlation.
+    An equally weighted pool of ``n_assets`` assets with the risk profiles of
+    ``assets`` (the seed's three assets, repeated in turn) and one correlation
+    :math:`\rho` for every pair.
+
+    Parameters
+    ----------
+    n_assets : int, default 3
+        Number of assets in the pool.
+    correlation : float, default 0.3
+        Correlation between every pair, in :math:`[-1/(n-1), 1]`.
+    assets : DataFrame, default SEED_ASSETS
+        Columns ``expected_return`` and ``volatility`` (annual), indexed by asset.
+    max_assets : int, default 30
+        Largest pool size of the curve.
+
+    Returns
+    -------
+    dict
+        ``assets`` (the pool's table: asset k beyond the given ones repeats the
+        profile of given asset ``(k - 1) mod m``), ``weights``, ``cov``,
+        ``expected_return``, ``pooled_volatility``, ``undiversified_volatility``
+        (:math:`\sum_i w_i \sigma_i`), ``diversification_ratio``,
+        ``effective_number_of_bets`` (and ``enb_method``), ``contributions`` (each
+        asset's risk contribution) and ``curve`` (pooled volatility against the number
+        of assets at this correlation, NaN where no such pool exists).
+
+    Raises
+    ------
+    ParameterError
+        If ``n_assets`` is not a positive integer or ``correlation`` is outside [-1, 1].
+    CovarianceError
+        If no pool of ``n_assets`` assets can have this correlation (below :math:`-1/(n-1)`).
+
+    Notes
+    -----
+    .. math:: \sigma_P = \sqrt{w^\top \Sigma w}, \qquad DR = \frac{\sum_i w_i\sigma_i}{\sigma_P},
+              \qquad \Sigma_{ij} = \rho\,\sigma_i\sigma_j \; (i \ne j).
+
+    Examples
+    --------
+    >>> view = diversification_view(3, 0.3)  # the seed: sqrt(0.3035 / 9)
+    >>> round(view["pooled_volatility"], 4), round(view["undiversified_volatility"], 4)
+    (0.1836, 0.25)
     """
     import poolkit.pooling as pooling
     import poolkit.risk as risk
@@ -334,6 +376,7 @@ def _diversification_view(
     return {
         "n_assets": n,
         "correlation": rho,
+        "assets": table,
         "weights": weights,
         "cov": cov,
         "expected_return": float(weights @ table["expected_return"]),
@@ -400,10 +443,10 @@ def _diversification_spec(
     n_assets: int = 3, correlation: float = 0.3, *, assets: pd.DataFrame = SEED_ASSETS, max_assets: int = 30
 ) -> _Spec:
     defaults = {"n_assets": int(n_assets), "correlation": float(correlation), "max_assets": int(max_assets)}
-    _diversification_view(n_assets, correlation, assets=assets, max_assets=max_assets)  # bad defaults raise here
+    diversification_view(n_assets, correlation, assets=assets, max_assets=max_assets)  # bad defaults raise here
 
     def compute(values: Mapping[str, Any]) -> dict[str, Any]:
-        return _diversification_view(values["n_assets"], values["correlation"], assets=assets, max_assets=max_assets)
+        return diversification_view(values["n_assets"], values["correlation"], assets=assets, max_assets=max_assets)
 
     return _Spec("diversification", "Diversification: what pooling buys", defaults, compute,
                  _diversification_render, _diversification_controls)
@@ -480,12 +523,12 @@ def diversification_explorer(
 # Allocation explorer
 # --------------------------------------------------------------------------------------------
 
-#: Methods offered by the allocation explorer; the first four take bounds and the group limit.
+#: Methods offered by the allocation explorer (names of :data:`poolkit.allocation.METHODS`,
+#: "equal_weights" for "equal"); the first four take bounds and the group limit.
 ALLOCATION_METHODS = (
     "min_variance", "max_sharpe", "max_diversification", "mean_variance",
     "risk_parity", "inverse_volatility", "equal_weights",
 )
-_CONSTRAINED = frozenset(ALLOCATION_METHODS[:4])
 COV_ESTIMATORS = ("sample", "ledoit_wolf", "oas", "ewma")
 GROUP = "group"
 
@@ -512,7 +555,9 @@ def _constraints(
     method: str, assets: Sequence[str], bounds: tuple[float, float], group: Sequence[str], group_limit: float
 ) -> dict[str, Any]:
     """Return the bounds/groups keyword arguments for a constrained method (else {})."""
-    if method not in _CONSTRAINED:
+    from poolkit.allocation import method_spec
+
+    if not method_spec(method).constrained:
         return {}
     lo, hi = float(bounds[0]), float(bounds[1])
     members = [a for a in group if a in set(assets)]
@@ -523,7 +568,7 @@ def _constraints(
     return out
 
 
-def _allocation_view(
+def allocation_view(
     returns: pd.DataFrame,
     assets: Sequence[str],
     method: str = "min_variance",
@@ -533,17 +578,63 @@ def _allocation_view(
     group_limit: float = 1.0,
     *,
     n_points: int = 20,
-    cache: _Cache | None = None,
+    cache: Any = None,
 ) -> dict[str, Any]:
-    """Compute what the allocation explorer shows for one setting.
+    r"""Compute what the allocation explorer shows for one setting, without drawing.
 
-    Annualised covariance (by ``estimator``) and historical mean returns of the
-    chosen assets, the weights of ``method`` under the bounds and the group limit
-    (for the optimised methods), their risk contributions, and the efficient
-    frontier under the same constraints with the chosen portfolio on it. With a
-    ``cache``, the covariance is estimated once per (assets, estimator) and the
-    frontier once per (assets, estimator, constraints), so switching the method
-    only recomputes the weights.
+    Parameters
+    ----------
+    returns : DataFrame of shape (n_dates, n_assets)
+        Periodic returns.
+    assets : sequence of str
+        The assets to allocate between (at least 2 columns of ``returns``).
+    method : str, default "min_variance"
+        One of ``ALLOCATION_METHODS``, computed by the allocation registry
+        (:func:`poolkit.allocation.method_spec`).
+    estimator : str, default "ledoit_wolf"
+        One of ``COV_ESTIMATORS``.
+    bounds : (float, float), default (0, 1)
+        Lower and upper weight of every asset (constrained methods only).
+    group : sequence of str, optional
+        Assets of one group; those not in ``assets`` are ignored.
+    group_limit : float, default 1.0
+        Largest total weight of the group (constrained methods only).
+    n_points : int, default 20
+        Points of the efficient frontier.
+    cache : optional
+        The cache of a running explorer (``panel.poolkit_panel.cache``), so the
+        covariance is estimated once per (assets, estimator) and the frontier once per
+        (assets, estimator, constraints); None computes everything.
+
+    Returns
+    -------
+    dict
+        ``assets``, ``method``, ``estimator``, ``constrained`` (whether the bounds and
+        group limit apply), ``group``, ``group_limit``, ``weights`` (Series indexed like
+        ``assets``), ``expected_return`` and ``volatility`` (annual), ``contributions``
+        (risk contribution of each asset), ``frontier`` (the efficient frontier under the
+        same constraints) and ``asset_points`` (each asset's annual return and volatility).
+
+    Raises
+    ------
+    ParameterError
+        If fewer than 2 assets are chosen, an asset is unknown, or an option is invalid.
+    InfeasibleError
+        If the bounds and the group limit cannot hold together.
+
+    Notes
+    -----
+    Covariance and mean returns are annualised with :math:`p` periods per year:
+    :math:`\Sigma = p\,\hat\Sigma`, :math:`\mu = p\,\bar r`; the portfolio has
+    :math:`\mu_P = w^\top\mu` and :math:`\sigma_P = \sqrt{w^\top\Sigma w}`.
+
+    Examples
+    --------
+    >>> import poolkit as pk
+    >>> r = pk.data.load_returns("sample", assets=["KO", "PG", "JNJ"], start="2020-01-01")
+    >>> view = allocation_view(r, ["KO", "PG", "JNJ"], "equal_weights", "sample")
+    >>> view["weights"].round(4).tolist(), view["constrained"]
+    ([0.3333, 0.3333, 0.3333], False)
     """
     import poolkit.allocation as allocation
     import poolkit.data as data
@@ -552,6 +643,7 @@ def _allocation_view(
 
     frame, _ = check_returns(returns)
     method = check_choice(method, ALLOCATION_METHODS, name="method")
+    spec = allocation.method_spec(method)
     estimator = check_choice(estimator, COV_ESTIMATORS, name="estimator")
     chosen = [str(a) for a in assets]
     missing = [a for a in chosen if a not in frame.columns]
@@ -576,26 +668,14 @@ def _allocation_view(
         lambda: allocation.efficient_frontier(mu, cov, n_points, **cons),
     )
     method_cons = _constraints(method, chosen, (lo, hi), members, limit)
-    if method == "min_variance":
-        weights = allocation.min_variance(cov, **method_cons)
-    elif method == "max_sharpe":
-        weights = allocation.max_sharpe(mu, cov, **method_cons)
-    elif method == "max_diversification":
-        weights = allocation.max_diversification(cov, **method_cons)
-    elif method == "mean_variance":
-        weights = allocation.mean_variance(mu, cov, risk_aversion=2.5, **method_cons)
-    elif method == "risk_parity":
-        weights = allocation.risk_parity(cov)
-    elif method == "inverse_volatility":
-        weights = allocation.inverse_volatility(cov)
-    else:
-        weights = allocation.equal_weights(chosen)
-    weights = weights.reindex(chosen)
+    # annual estimates: periods_per_year=None tells max Sharpe the risk-free rate is annual too
+    estimates = {"assets": pd.Index(chosen), "cov": cov, "expected_returns": mu, "returns": sub}
+    weights = spec.weights(**{k: estimates[k] for k in spec.inputs}, **method_cons).reindex(chosen)
     return {
         "assets": chosen,
         "method": method,
         "estimator": estimator,
-        "constrained": method in _CONSTRAINED,
+        "constrained": spec.constrained,
         "group": list(members),
         "group_limit": limit,
         "weights": weights,
@@ -693,7 +773,7 @@ def _allocation_spec(
     cache = _Cache()
 
     def compute(values: Mapping[str, Any]) -> dict[str, Any]:
-        return _allocation_view(
+        return allocation_view(
             frame, values["assets"], values["method"], values["estimator"], values["bounds"],
             values["group"], values["group_limit"], cache=cache,
         )
@@ -794,7 +874,7 @@ def allocation_explorer(
 LOAN_POOL = {"balance": 100e6, "coupon": 0.065, "net_coupon": 0.06, "term": 360, "recovery_lag": 12}
 
 
-def _loan_pool_view(
+def loan_pool_view(
     psa: float = 150.0,
     default_model: str = "CDR",
     cdr: float = 1.0,
@@ -803,11 +883,46 @@ def _loan_pool_view(
     *,
     pool: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Compute what the loan pool explorer shows: cash flows, WAL, losses.
+    r"""Compute what the loan pool explorer shows (cash flows, WAL, losses), without drawing.
 
-    ``psa`` is the prepayment speed in % PSA, ``cdr`` the annual default rate in
-    percent (with ``default_model="CDR"``) and ``sda`` the default speed in % SDA
-    (with ``"SDA"``); ``severity`` is the loss as a fraction of the defaulted balance.
+    Parameters
+    ----------
+    psa : float, default 150
+        Prepayment speed in percent of the PSA benchmark.
+    default_model : {"CDR", "SDA"}, default "CDR"
+        Which default rate applies: ``cdr`` or ``sda``.
+    cdr : float, default 1.0
+        Constant default rate in percent a year.
+    sda : float, default 100
+        Default speed in percent of the SDA benchmark.
+    severity : float, default 0.35
+        Loss as a fraction of the defaulted balance.
+    pool : mapping, optional
+        Overrides of ``LOAN_POOL`` (balance, coupon, net_coupon, term, recovery_lag).
+
+    Returns
+    -------
+    dict
+        ``psa``, ``default`` (the default scenario, e.g. ``"1 CDR"``), ``severity``,
+        ``cashflows`` (monthly table of :func:`poolkit.credit.pool_cashflows`), ``wal``
+        (years), ``loss`` and ``loss_share`` (principal lost, in currency and as a
+        share of the pool), ``interest`` (paid to investors) and ``balance``.
+
+    Raises
+    ------
+    ParameterError
+        If ``default_model`` is unknown or a rate is out of range.
+
+    Notes
+    -----
+    .. math:: WAL = \frac{\sum_k (k/12)\, PR_k}{\sum_k PR_k}, \qquad
+              \text{loss} = \text{severity} \times \text{liquidated balance}.
+
+    Examples
+    --------
+    >>> view = loan_pool_view(psa=0, cdr=0)  # a plain 30-year 6.5 % annuity
+    >>> view["loss"], round(view["wal"], 2)
+    (0.0, 19.62)
     """
     import poolkit.credit as credit
 
@@ -893,7 +1008,7 @@ def _loan_pool_spec(
                 "severity": float(severity)}
 
     def compute(values: Mapping[str, Any]) -> dict[str, Any]:
-        return _loan_pool_view(values["psa"], values["default_model"], values["cdr"], values["sda"],
+        return loan_pool_view(values["psa"], values["default_model"], values["cdr"], values["sda"],
                                values["severity"], pool=pool)
 
     compute(defaults)

@@ -42,6 +42,16 @@ def sample(returns):
     return r, pk.risk.covariance(r), al.expected_returns(r)
 
 
+def _ru_cvar(losses, beta: float) -> float:
+    """Historical CVaR of losses by the Rockafellar-Uryasev formula, written out here as a reference.
+
+    alpha = the ceil(beta T)-th smallest loss (the beta-quantile); CVaR = alpha + sum (L - alpha)^+ / ((1 - beta) T).
+    """
+    loss = np.asarray(losses, dtype=float)
+    alpha = np.sort(loss)[int(np.ceil(beta * len(loss))) - 1]
+    return float(alpha + np.maximum(loss - alpha, 0).sum() / ((1 - beta) * len(loss)))
+
+
 @pytest.fixture()
 def two_uncorrelated():
     # assets A (20 % vol) and B (10 % vol), correlation 0
@@ -146,14 +156,9 @@ def test_min_cvar_perfect_hedge_and_empirical_cvar(sample):
     _valid(w)
     # the optimum beats (or ties) every single asset and equal weights, on the same empirical CVaR
     losses = -(r.to_numpy() @ w.to_numpy())
-
-    def cvar(loss):  # mean of the worst 5 % (T * 0.05 is not an integer: RU formula)
-        a = np.sort(loss)[int(np.ceil(0.95 * len(loss))) - 1]
-        return a + np.maximum(loss - a, 0).sum() / (0.05 * len(loss))
-
-    best = cvar(losses)
-    assert best <= cvar(-(r.to_numpy() @ np.full(r.shape[1], 1 / r.shape[1]))) + 1e-12
-    assert best <= min(cvar(-r[c].to_numpy()) for c in r.columns) + 1e-12
+    best = _ru_cvar(losses, 0.95)  # mean of the worst 5 % (T * 0.05 is not an integer: RU formula)
+    assert best <= _ru_cvar(-(r.to_numpy() @ np.full(r.shape[1], 1 / r.shape[1])), 0.95) + 1e-12
+    assert best <= min(_ru_cvar(-r[c].to_numpy(), 0.95) for c in r.columns) + 1e-12
 
 
 # --------------------------------------------------------------------------- risk parity
@@ -287,19 +292,53 @@ def test_efficient_frontier_is_monotone_and_bracketed(sample):
 # --------------------------------------------------------------------------- solver path
 
 
-def test_working_set_matches_the_full_qp(monkeypatch):
+def _kkt_residuals(w: np.ndarray, grad: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
+    """Stationarity and sign residuals of min f(w) s.t. sum w = 1, lo <= w <= hi, relative to |grad|.
+
+    At the optimum grad_i = lambda on assets strictly inside their bounds, grad_i >= lambda at the
+    lower bound and grad_i <= lambda at the upper bound (Karush-Kuhn-Tucker).
+    """
+    inside = (w > lo + 1e-9) & (w < hi - 1e-9)
+    lam = float(np.median(grad[inside]))
+    scale = float(np.abs(grad).max())
+    stationarity = float(np.abs(grad[inside] - lam).max()) / scale
+    low_ok = grad[w <= lo + 1e-9] - lam
+    high_ok = lam - grad[w >= hi - 1e-9]
+    sign = float(-min(0.0, *low_ok, *high_ok)) / scale
+    return stationarity, sign
+
+
+def test_large_problems_reach_the_optimum():
+    # 150 assets (above the size where the solver works on a subset of them): every solution
+    # must meet the optimality (KKT) conditions of the full problem, checked here by hand
     rng = np.random.default_rng(7)
     n, t = 150, 400
     x = rng.standard_normal((t, 4)) @ rng.standard_normal((4, n)) * 0.01 + rng.standard_normal((t, n)) * 0.01
     cov = _cov(np.cov(x, rowvar=False))
+    s = cov.to_numpy()
     mu = pd.Series(rng.normal(0.0005, 0.0005, n), index=cov.columns)
-    fast = [al.min_variance(cov), al.max_sharpe(mu, cov), al.min_variance(cov, bounds=(0, 0.02))]
-    from poolkit.allocation import _core
-
-    monkeypatch.setattr(_core, "WORKING_SET_MIN", 10**9)  # one DAQP call on the whole problem
-    full = [al.min_variance(cov), al.max_sharpe(mu, cov), al.min_variance(cov, bounds=(0, 0.02))]
-    for a, b in zip(fast, full, strict=True):
-        np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), atol=1e-9)
+    for hi in (1.0, 0.02):  # long-only, then at most 2 % per asset
+        w = al.min_variance(cov, bounds=(0.0, hi)).to_numpy()
+        _valid(pd.Series(w), 0.0, hi)
+        assert 0 < (w > 1e-9).sum() < n  # a real subset problem: some assets held, some not
+        stationarity, sign = _kkt_residuals(w, s @ w, 0.0, hi)
+        assert stationarity < 1e-7 and sign < 1e-7, hi
+    # max Sharpe (rf = 0): the tangency weights solve min y'Sy s.t. mu'y = 1, y >= 0, so
+    # (S w)_i = c mu_i on held assets and (S w)_i >= c mu_i on the others, c = w'Sw / mu'w
+    w = al.max_sharpe(mu, cov).to_numpy()
+    c = float(w @ s @ w) / float(mu.to_numpy() @ w)
+    resid = s @ w - c * mu.to_numpy()
+    scale = float(np.abs(s @ w).max())
+    assert np.abs(resid[w > 1e-9]).max() < 1e-7 * scale and resid[w <= 1e-9].min() > -1e-7 * scale
+    cp = pytest.importorskip("cvxpy")  # an independent solver agrees on the minimum variance
+    y = cp.Variable(n)
+    problem = cp.Problem(cp.Minimize(cp.quad_form(y, cp.psd_wrap(s))), [cp.sum(y) == 1, y >= 0, y <= 0.02])
+    problem.solve(solver="CLARABEL", tol_gap_abs=1e-14, tol_gap_rel=1e-12, tol_feas=1e-12)
+    w = al.min_variance(cov, bounds=(0.0, 0.02)).to_numpy()
+    # ours is at least as low, and the two minima agree (the weights themselves may differ where
+    # the variance is flat: they are not compared)
+    assert w @ s @ w <= problem.value * (1 + 1e-7)
+    assert w @ s @ w == pytest.approx(problem.value, rel=1e-5)
 
 
 # --------------------------------------------------------------------------- invariants
@@ -330,16 +369,26 @@ def test_every_method_gives_valid_weights_or_a_named_error(data, bounds):
         lambda: al.max_diversification(cov, bounds=bounds),
         lambda: al.efficient_frontier(mu, cov, n_points=3, bounds=bounds).iloc[-1][cov.columns],
     ]
-    for call in calls:
+    # with feasible box bounds and a well-conditioned covariance the problem is well posed: the
+    # methods must then succeed, not merely fail politely. Condition limits found by search:
+    # risk parity meets its 1e-10 contribution tolerance up to ~1e6; the frontier is held to the
+    # same limit (it refused feasible targets near cond 7e7).
+    cond = np.linalg.cond(cov.to_numpy())
+    feasible = lower * len(cov) <= 1 <= upper * len(cov)
+    positive = bool((mu > 0).all())  # every asset beats rf = 0: max Sharpe / mean-variance well posed
+    limits = [1e8, 1e8 if positive else 0.0, 1e8 if positive else 0.0, 1e8, 1e6 if positive else 0.0]
+    for call, limit in zip(calls, limits, strict=True):
         try:
             w = call()
-        except PoolkitError:
+        except PoolkitError as exc:
+            assert not (feasible and cond < limit), f"refused a well-posed problem (cond {cond:.3g}): {exc}"
             continue
         _valid(w, lower, upper)
-    for call in (lambda: al.risk_parity(cov), lambda: al.hrp(cov), lambda: al.herc(cov)):
+    for call, limit in ((lambda: al.risk_parity(cov), 1e6), (lambda: al.hrp(cov), 1e8), (lambda: al.herc(cov), 1e8)):
         try:
             w = call()
-        except PoolkitError:
+        except PoolkitError as exc:
+            assert not cond < limit, f"refused a well-conditioned covariance (cond {cond:.3g}): {exc}"
             continue
         _valid(w)
 
@@ -416,10 +465,8 @@ def test_risk_parity_herc_and_min_cvar_match_skfolio(sample):
         objective_function=ObjectiveFunction.MINIMIZE_RISK, risk_measure=RiskMeasure.CVAR, cvar_beta=0.95
     ).fit(tail)
     w = al.min_cvar(tail, level=0.95)
-    from poolkit.allocation._risk_based import historical_cvar
-
-    ours = historical_cvar(tail.to_numpy() @ w.to_numpy(), 0.95)
-    theirs = historical_cvar(tail.to_numpy() @ model.weights_, 0.95)
+    ours = _ru_cvar(-(tail.to_numpy() @ w.to_numpy()), 0.95)
+    theirs = _ru_cvar(-(tail.to_numpy() @ model.weights_), 0.95)
     assert ours == pytest.approx(theirs, rel=1e-6)
     assert ours <= theirs + 1e-12
 
@@ -455,6 +502,50 @@ def test_allocate_runs_every_method_by_name(sample):
         al.allocate(r, "min_varaince")
     with pytest.warns(PoolkitWarning, match="ignored"):
         al.allocate(r, "hrp", bounds=(0, 0.1))
+
+
+def test_registry_declares_every_method_once(sample):
+    r, cov, mu = sample
+    window = r.iloc[-504:]
+    assert al.METHODS == tuple(al.method_spec(m).name for m in al.METHODS)
+    estimates = {
+        "assets": window.columns,
+        "cov": pk.risk.covariance(window),
+        "expected_returns": al.expected_returns(window),
+        "returns": window,
+    }
+    for name in al.METHODS:
+        spec = al.method_spec(name)
+        assert set(spec.inputs) <= set(estimates), name
+        # allocate() estimates exactly what the registry says and calls the registered function
+        w = spec.weights(**{k: estimates[k] for k in spec.inputs}, periods_per_year=252)
+        pd.testing.assert_series_equal(al.allocate(window, name), w, rtol=1e-12, obj=name)
+        assert w.name == name
+    # the declared inputs are the function's leading arguments: the registry calls it as documented
+    w = al.method_spec("max_sharpe").weights(expected_returns=mu, cov=cov, risk_free=0.02, periods_per_year=252)
+    pd.testing.assert_series_equal(w, al.max_sharpe(mu, cov, risk_free=0.02, periods_per_year=252))
+    # mean-variance without a target uses the documented risk aversion 2.5
+    w = al.method_spec("mean_variance").weights(expected_returns=mu, cov=cov)
+    pd.testing.assert_series_equal(w, al.mean_variance(mu, cov, risk_aversion=2.5))
+    # the function's own name of "equal" is accepted too
+    assert al.method_spec("equal_weights") is al.method_spec("equal")
+
+
+def test_registry_refuses_unknown_names_and_parameters(sample):
+    r, cov, _ = sample
+    with pytest.raises(ParameterError, match=r"got 'hrpp'\. Did you mean 'hrp'"):
+        al.method_spec("hrpp")
+    with pytest.raises(ParameterError, match=r"`inner` must be one of .*Did you mean 'risk_parity'"):
+        al.method_spec("risk_party", argument="inner")
+    with pytest.raises(ParameterError, match=r"'hrp' does not take parameter\(s\) \['linkag'\].*Did you mean 'linkage'"):
+        al.allocate(r, "hrp", linkag="ward")
+    with pytest.raises(ParameterError, match="'equal'.*takes no parameter"):
+        al.allocate(r, "equal", level=0.9)
+    with pytest.raises(ParameterError, match="needs `expected_returns`"):
+        al.method_spec("max_sharpe").weights(cov=cov)
+    with pytest.warns(PoolkitWarning, match="'risk_parity' does not take bounds"):
+        w = al.method_spec("risk_parity").weights(cov=cov, bounds=(0.0, 0.1))
+    pd.testing.assert_series_equal(w, al.risk_parity(cov))  # ignored, as the warning says
 
 
 # --------------------------------------------------------------------------- backtest

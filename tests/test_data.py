@@ -237,6 +237,82 @@ def test_periods_per_year_override_and_errors():
         data.periods_per_year(pd.RangeIndex(5))
 
 
+# ----------------------------------------------------------------------------- aligning to a benchmark
+
+
+def _days(*days: int) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex([pd.Timestamp(2024, 1, d) for d in days], name="date")
+
+
+def test_align_returns_compounds_over_dates_one_side_lacks():
+    # prices A: 100, 101, 111.1, 99.99, 101.9898 on 1..5 Jan; the index has no price on 3 Jan
+    stock = pd.DataFrame({"A": [0.01, 0.10, -0.10, 0.02]}, index=_days(2, 3, 4, 5))
+    index = pd.Series([0.02, 0.01, 0.03], index=_days(2, 4, 5), name="IDX")
+    with pytest.warns(PoolkitWarning, match="1 date\\(s\\) of `returns`.*compounded"):
+        a, b = data.align_returns(stock, index)
+    # by hand: 2 Jan 0.01; 3-4 Jan 101 -> 99.99 = 1.10 * 0.90 - 1 = -0.01; 5 Jan 0.02
+    np.testing.assert_allclose(a["A"].to_numpy(), [0.01, -0.01, 0.02], rtol=1e-12)
+    assert isinstance(a, pd.DataFrame) and isinstance(b, pd.Series) and b.name == "IDX"
+    assert a.index.equals(b.index) and list(b) == [0.02, 0.01, 0.03]
+    # the same prices give the same aligned returns: P(4 Jan) / P(2 Jan) - 1
+    assert a.loc["2024-01-04", "A"] == pytest.approx(99.99 / 101 - 1, rel=1e-12)
+    # swapping the arguments aligns the same way
+    with pytest.warns(PoolkitWarning, match="of `other`.*compounded"):
+        b2, a2 = data.align_returns(index, stock)
+    pd.testing.assert_frame_equal(a2, a)
+    pd.testing.assert_series_equal(b2, b)
+
+
+def test_align_returns_adds_log_returns_and_drops_an_unmatched_start():
+    logs = pd.DataFrame({"A": [0.01, 0.02, 0.03, 0.04]}, index=_days(2, 3, 4, 5))
+    logs.attrs["returns_kind"] = "log"
+    other = pd.Series([0.1, 0.2, 0.3], index=_days(3, 4, 5))  # starts a day later
+    with pytest.warns(PoolkitWarning, match="dropped"):
+        a, b = data.align_returns(logs, other)
+    # 3 Jan is the first common date but the two first returns span different intervals: dropped
+    assert list(a.index.day) == [4, 5] and a["A"].tolist() == pytest.approx([0.03, 0.04])
+    assert b.tolist() == [0.2, 0.3] and a.attrs["returns_kind"] == "log"
+
+
+def test_align_returns_of_identical_dates_changes_nothing(returns):
+    import warnings
+
+    bench = returns.mean(axis=1).rename("pool")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing to merge or drop: no warning
+        a, b = data.align_returns(returns, bench)
+    pd.testing.assert_frame_equal(a, returns)
+    pd.testing.assert_series_equal(b, bench)
+    assert data.align_returns(returns, None) == (returns, None)
+
+
+def test_align_returns_refuses_what_it_cannot_align():
+    r = pd.DataFrame({"A": [0.01, 0.02, 0.03]}, index=_days(2, 3, 4))
+    with pytest.raises(InsufficientDataError, match="share 0 aligned date"):
+        data.align_returns(r, pd.Series([0.1, 0.2], index=_days(4, 5)))
+    with pytest.raises(DataError, match="not sorted"):
+        data.align_returns(r.iloc[::-1], r)
+    with pytest.raises(DataError, match="indexed by date"):
+        data.align_returns(r.reset_index(drop=True), r)
+
+
+def test_load_returns_align_to_and_load_benchmark():
+    bench = data.load_benchmark("sample:sp500_index", start="2020-01-01", end="2020-12-31")
+    assert isinstance(bench, pd.Series) and bench.name == "SP500"
+    assert bench.loc["2020-03-16"] == pytest.approx(
+        raw_value("skfolio_sp500_index_daily.csv.gz", "2020-03-16", "SP500")
+        / raw_value("skfolio_sp500_index_daily.csv.gz", "2020-03-13", "SP500") - 1, rel=1e-12)
+    assert data.load_benchmark("") is None and data.load_benchmark(None) is None
+    shorter = bench.loc["2020-06-01":]
+    with pytest.warns(PoolkitWarning, match="dropped"):
+        r = data.load_returns("sample", assets=["KO"], start="2020-01-01", end="2020-12-31", align_to=shorter)
+    # 1 June is common but KO's return there starts on 29 May, the benchmark's unknown: from 2 June on
+    assert r.index.equals(shorter.index[1:]) and r.attrs["returns_kind"] == "simple"
+    with pytest.raises(ParameterError, match=r"holds 20 series.*`column=`"):
+        data.load_benchmark("sample", end="1990-02-01")
+    assert data.load_benchmark("sample", column="KO", end="1990-02-01").name == "KO"
+
+
 # ----------------------------------------------------------------------------- files and layouts
 
 
@@ -548,8 +624,18 @@ def test_random_malformed_files_give_a_poolkit_error_or_a_valid_frame(tmp_path_f
         st.sampled_from(["", "x", "2024-13-01", "31/12/2024", "2024-01-02"]),
     )
     names = st.lists(st.sampled_from(["A", "B", "资产1", "date", "", "C c"]), min_size=1, max_size=4)
+    outcomes = {"frame": 0, "error": 0}
 
     @hypothesis.settings(max_examples=60, deadline=None)
+    # a clean file and a broken one always run, so both branches below are exercised
+    @hypothesis.example(
+        names=["A", "资产1"],
+        rows=[("2024-01-02", ["10", "20", "", ""]), ("2024-01-03", ["11", "19", "", ""]),
+              ("2024-01-04", ["12.1", "19.95", "", ""])],
+        kind="prices",
+        missing="raise",
+    )
+    @hypothesis.example(names=["A", "A"], rows=[("2024-01-02", ["1", "2", "", ""])], kind="auto", missing="raise")
     @hypothesis.given(
         names=names,
         rows=st.lists(st.tuples(dates, st.lists(cells, min_size=4, max_size=4)), max_size=8),
@@ -565,12 +651,21 @@ def test_random_malformed_files_give_a_poolkit_error_or_a_valid_frame(tmp_path_f
             try:
                 out = data.load_returns(f, values=kind, missing=missing, min_obs=1)
             except PoolkitError:
+                outcomes["error"] += 1
                 return
+        outcomes["frame"] += 1
         assert isinstance(out.index, pd.DatetimeIndex) and out.index.name == "date"
         assert out.index.is_monotonic_increasing and not out.index.has_duplicates
         assert (out.dtypes == "float64").all() and np.isfinite(out.to_numpy()).all()
+        if kind == "prices" and missing == "raise":  # every row kept: the returns are the price ratios
+            prices = pd.DataFrame(
+                {n: [float(c[i]) for _, c in rows] for i, n in enumerate(names)},
+                index=pd.to_datetime([d for d, _ in rows]),
+            ).sort_index()
+            np.testing.assert_allclose(out.to_numpy(), (prices / prices.shift() - 1).iloc[1:].to_numpy(), rtol=1e-12)
 
     check()
+    assert outcomes["frame"] >= 1 and outcomes["error"] >= 1
 
 
 # ----------------------------------------------------------------------------- the notebook

@@ -26,15 +26,28 @@ def _close():
     plt.close("all")
 
 
-def test_functions_are_exported():
-    for name in (
-        "correlation_heatmap",
-        "drawdown_chart",
-        "var_histogram",
-        "rolling_chart",
-        "pooled_volatility_chart",
-    ):
-        assert callable(getattr(pk.plotting, name))
+def test_figures_draw_on_the_given_ax_and_never_show_or_save(sample, monkeypatch):
+    from matplotlib.figure import Figure
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a poolkit figure must not show or save itself")
+
+    monkeypatch.setattr(plt, "show", refuse)
+    monkeypatch.setattr(Figure, "savefig", refuse)
+    w = pd.Series(1 / 6, index=sample.columns)
+    cov = pk.risk.covariance(sample, annualize=True)
+    calls = {
+        "correlation_heatmap": lambda ax: pk.plotting.correlation_heatmap(sample, ax=ax),
+        "var_histogram": lambda ax: pk.plotting.var_histogram(sample.iloc[:, 0], 0.95, ax=ax),
+        "rolling_chart": lambda ax: pk.plotting.rolling_chart(sample, 63, ax=ax),
+        "pooled_volatility_chart": lambda ax: pk.plotting.pooled_volatility_chart(w, cov, ax=ax),
+    }
+    for name, call in calls.items():
+        _, ax = plt.subplots()
+        assert call(ax) is ax, name
+        assert ax.has_data(), name  # something was drawn on it
+    fig = pk.plotting.drawdown_chart(sample.iloc[:, :2])  # two panels: it makes its own figure
+    assert len(fig.axes) == 2 and all(a.has_data() for a in fig.axes)
 
 
 def test_heatmap_clusters_correlated_assets_together():

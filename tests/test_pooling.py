@@ -257,6 +257,29 @@ def test_pools_by_empty_bin_is_named():
         pp.pools_by(table, by="volatility", bins=[0.0, 0.22])
 
 
+def test_build_pools_is_cluster_pools_or_pools_by(returns):
+    clustered = pp.build_pools(returns, "cluster", 4, linkage="average")
+    pd.testing.assert_series_equal(clustered, pp.cluster_pools(returns, n_pools=4, linkage="average"))
+    assert clustered.attrs["method"] == "cluster" and clustered.attrs["n_pools"] == 4
+    chosen = pp.build_pools(returns)  # n_pools None: chosen from the data, as cluster_pools does
+    assert chosen.attrs["n_pools"] == pp.cluster_pools(returns).attrs["n_pools"]
+    by_vol = pp.build_pools(returns, "volatility", 0)  # 0 = three quantile bins for a criterion
+    pd.testing.assert_series_equal(by_vol, pp.pools_by(returns, by="volatility", bins=3))
+    assert by_vol.attrs["method"] == "volatility"
+    table = pd.DataFrame({"horizon": [5, 10, 3, 1]}, index=["a", "b", "c", "d"])
+    got = pp.build_pools(table, "horizon", bins=[0, 4, 20], labels=["short", "long"])
+    assert got.tolist() == ["long", "long", "short", "short"]
+
+
+def test_build_pools_refuses_mixed_or_unknown_options(returns):
+    with pytest.raises(ParameterError, match=r"\['bins'\] only apply to pools built by a criterion"):
+        pp.build_pools(returns, "cluster", bins=3)
+    with pytest.raises(ParameterError, match="not both"):
+        pp.build_pools(returns, "volatility", 2, bins=[0.0, 0.3, 1.0])
+    with pytest.raises(ParameterError, match=r"`method` must be one of .*Did you mean 'volatility'"):
+        pp.build_pools(returns, "volatilty")
+
+
 # ---------------------------------------------------------------- allocating with pools
 
 
@@ -293,14 +316,26 @@ def test_two_level_inverse_volatility_in_one_pool_closed_form(returns):
     np.testing.assert_allclose(w.to_numpy(), (inv / inv.sum()).to_numpy(), rtol=1e-10)
 
 
-def test_two_level_one_pool_equals_allocation_module(returns):
-    allocation = pk.allocation
-    if not hasattr(allocation, "allocate"):
-        pytest.skip("poolkit.allocation.allocate not available")
-    one = pd.Series("all", index=returns.columns)
-    w = pp.two_level_allocation(returns, one, inner="min_variance")
-    ref = allocation.allocate(returns, "min_variance")
-    np.testing.assert_allclose(w.to_numpy(), ref.reindex(returns.columns).to_numpy(), atol=1e-10)
+@pytest.mark.parametrize("method", pk.allocation.METHODS)
+def test_two_level_one_pool_equals_allocation_module(returns, method):
+    # every pooling step goes through the allocation registry: one pool = the flat method
+    r = returns.iloc[-300:]
+    one = pd.Series("all", index=r.columns)
+    w = pp.two_level_allocation(r, one, inner=method)
+    ref = pk.allocation.allocate(r, method)
+    np.testing.assert_allclose(w.to_numpy(), ref.reindex(r.columns).to_numpy(), atol=1e-12)
+    assert w.attrs["inner"] == method
+
+
+def test_unknown_pooling_methods_are_named_before_any_work(returns):
+    with pytest.raises(ParameterError, match=r"`inner` must be one of .*Did you mean 'risk_parity'"):
+        pp.two_level_allocation(returns, pd.Series("all", index=returns.columns), inner="risk_party")
+    with pytest.raises(ParameterError, match=r"`outer` must be one of"):
+        pp.two_level_backtest(returns, "cluster", outer="nope")
+    with pytest.raises(ParameterError, match=r"`within` must be one of .*Did you mean 'min_variance'"):
+        pp.pool_returns(returns, pd.Series("all", index=returns.columns), within="min_varianse")
+    with pytest.raises(ParameterError, match="`pools` must be one of"):
+        pp.two_level_backtest(returns, "clusters")
 
 
 # ---------------------------------------------------------------- summary, stress, crisis
@@ -413,8 +448,6 @@ def test_inputs_are_not_mutated(returns):
 
 @pytest.mark.parametrize("method", ["equal", "inverse_volatility"])
 def test_two_level_backtest_with_one_pool_matches_allocation_backtest(returns, method):
-    if not hasattr(pk.allocation, "backtest"):
-        pytest.skip("poolkit.allocation.backtest not available")
     r = returns.loc["2019-01-01":"2021-12-31"]
     one = pd.Series("all", index=r.columns)
     ours = pp.two_level_backtest(r, one, inner=method, lookback=126, costs=0.001)
@@ -463,6 +496,16 @@ def test_two_level_backtest_reclusters_without_look_ahead(returns):
     np.testing.assert_allclose(res.weights.iloc[0].to_numpy(), expected.to_numpy())
 
 
+def test_two_level_backtest_rebuilds_criterion_pools_in_each_window(returns):
+    r = returns.loc["2019-01-01":"2020-12-31"]
+    res = pp.two_level_backtest(r, "volatility", "inverse_volatility", n_pools=2, lookback=126, rebalance="Q")
+    assert res.params["pools"] == "volatility"
+    for date, row in res.weights.iterrows():  # each decision sees only its own lookback window
+        window = r.loc[:date].iloc[-126:]
+        expected = pp.two_level_allocation(window, pp.pools_by(window, by="volatility", bins=2), inner="inverse_volatility")
+        np.testing.assert_allclose(row.to_numpy(), expected.to_numpy(), atol=1e-12)
+
+
 @pytest.mark.parametrize("n, rho", [(5, 0.3), (10, 0.8)])
 def test_enb_of_equal_weights_on_equicorrelated_assets(n, rho):
     cov = _equal_assets(n, 0.2, rho)
@@ -495,12 +538,14 @@ def test_pooling_notebook_with_criterion_pools(tmp_path, notebooks_dir):
 
 @pytest.mark.parametrize("method", ["inverse_volatility", "inverse_variance"])
 def test_closed_form_inner_methods_match_allocation_module(returns, method):
-    if not hasattr(pk.allocation, "allocate"):
-        pytest.skip("poolkit.allocation.allocate not available")
     one = pd.Series("all", index=returns.columns)
     ours = pp.two_level_allocation(returns, one, inner=method)
     ref = pk.allocation.allocate(returns, method)
     np.testing.assert_allclose(ours.to_numpy(), ref.reindex(returns.columns).to_numpy(), rtol=1e-10)
+    # and both are the closed form on the sample variances (ddof=1): w_i ~ sigma_i^-1 or sigma_i^-2
+    power = 1.0 if method == "inverse_volatility" else 2.0
+    raw = returns.std(ddof=1) ** -power
+    np.testing.assert_allclose(ours.to_numpy(), (raw / raw.sum()).to_numpy(), rtol=1e-10)
 
 
 def test_pooling_plots_return_axes_and_colour_leaves_by_pool(returns):

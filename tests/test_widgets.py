@@ -1,4 +1,4 @@
-"""Tests for poolkit.widgets: the pure view functions, errors shown (never raised), static mode, the app command.
+"""Tests for poolkit.widgets: the public view functions, errors shown (never raised), static mode, the app command.
 
 Widget values are driven from Python (``panel.poolkit_panel.controls[...]``) with
 ``debounce=0``, so every change recomputes at once; the browser tests drive the
@@ -35,7 +35,7 @@ def recent(returns: pd.DataFrame) -> pd.DataFrame:
 def test_seed_pool_matches_hand_worked_example():
     # 资产1-3, equal weights, rho = 0.3 (the seed's vols 0.20, 0.30, 0.25), worked by hand:
     # var = (0.04 + 0.09 + 0.0625 + 2*0.3*(0.06 + 0.05 + 0.075)) / 9 = 0.3035 / 9
-    view = W._diversification_view(3, 0.3)
+    view = W.diversification_view(3, 0.3)
     assert view["pooled_volatility"] == pytest.approx(math.sqrt(0.3035 / 9), rel=1e-12)
     assert view["undiversified_volatility"] == pytest.approx(0.25)  # (0.20 + 0.30 + 0.25) / 3
     assert view["diversification_ratio"] == pytest.approx(0.25 / math.sqrt(0.3035 / 9), rel=1e-10)
@@ -48,13 +48,13 @@ def test_seed_pool_matches_hand_worked_example():
 
 def test_uncorrelated_seed_pool_has_entropy_number_of_bets():
     # rho = 0: the assets are the uncorrelated bets; shares of variance p_i = w_i^2 s_i^2 / sum (Meucci 2009)
-    view = W._diversification_view(3, 0.0)
+    view = W.diversification_view(3, 0.0)
     p = np.array([0.04, 0.09, 0.0625]) / 0.1925
     assert view["effective_number_of_bets"] == pytest.approx(math.exp(-(p * np.log(p)).sum()), rel=1e-6)
 
 
 def test_perfect_correlation_buys_nothing():
-    view = W._diversification_view(7, 1.0)
+    view = W.diversification_view(7, 1.0)
     assert view["pooled_volatility"] == pytest.approx(view["undiversified_volatility"], rel=1e-9)
     assert view["diversification_ratio"] == pytest.approx(1.0, rel=1e-9)
     assert view["effective_number_of_bets"] == pytest.approx(1.0, rel=1e-6)  # a single bet
@@ -63,16 +63,19 @@ def test_perfect_correlation_buys_nothing():
 def test_curve_follows_closed_form_for_equal_volatilities():
     # n equal-vol assets, one correlation: sigma_P = sigma * sqrt(rho + (1 - rho) / n)
     assets = pd.DataFrame({"expected_return": [0.08], "volatility": [0.20]}, index=["X"])
-    view = W._diversification_view(5, 0.25, assets=assets, max_assets=12)
+    view = W.diversification_view(5, 0.25, assets=assets, max_assets=12)
     n = view["curve"].index.to_numpy()
     np.testing.assert_allclose(view["curve"].to_numpy(), 0.20 * np.sqrt(0.25 + 0.75 / n), rtol=1e-12)
     assert view["pooled_volatility"] == pytest.approx(0.20 * math.sqrt(0.25 + 0.75 / 5))
 
 
 def test_pool_extends_the_seed_assets_by_repeating_profiles():
-    table = W._seed_pool(5)
+    view = W.diversification_view(5, 0.0)
+    table = view["assets"]
     assert list(table.index) == ["资产1", "资产2", "资产3", "资产4", "资产5"]
     assert table["volatility"].tolist() == [0.20, 0.30, 0.25, 0.20, 0.30]
+    # uncorrelated, equal weights: sigma_P^2 = (0.04 + 0.09 + 0.0625 + 0.04 + 0.09) / 25
+    assert view["pooled_volatility"] == pytest.approx(math.sqrt(0.3225) / 5, rel=1e-12)
 
 
 def test_invalid_correlation_is_shown_and_last_result_kept():
@@ -99,7 +102,7 @@ def test_diversification_figures_show_the_numbers():
 
 def test_allocation_view_annualises_and_respects_constraints(recent):
     assets = list(recent.columns)
-    view = W._allocation_view(recent, assets, "min_variance", "sample", (0.05, 0.6), assets[:3], 0.3)
+    view = W.allocation_view(recent, assets, "min_variance", "sample", (0.05, 0.6), assets[:3], 0.3)
     w = view["weights"]
     assert w.sum() == pytest.approx(1.0, abs=1e-9)
     assert (w >= 0.05 - 1e-9).all() and (w <= 0.6 + 1e-9).all()
@@ -113,11 +116,23 @@ def test_allocation_view_annualises_and_respects_constraints(recent):
     assert view["volatility"] == pytest.approx(view["frontier"]["volatility"].min(), rel=1e-4)
 
 
+@pytest.mark.parametrize("method", W.ALLOCATION_METHODS)
+def test_explorer_weights_are_those_of_allocate(recent, method):
+    # one registry: the explorer (annual estimates) and allocate (per-period estimates) give the
+    # same weights, since every method is invariant to scaling mu and Sigma by the same p (rf = 0)
+    assets = list(recent.columns)
+    view = W.allocation_view(recent, assets, method, "sample", (0.05, 0.6), assets[:3], 0.3)
+    cons = {"bounds": (0.05, 0.6), "groups": {a: "g" for a in assets[:3]}, "group_bounds": {"g": (0.0, 0.3)}}
+    ref = pk.allocation.allocate(recent, method, **(cons if view["constrained"] else {}))
+    assert view["constrained"] == (method in W.ALLOCATION_METHODS[:4])
+    np.testing.assert_allclose(view["weights"].to_numpy(), ref.to_numpy(), atol=1e-7)
+
+
 def test_chosen_portfolio_never_beats_the_frontier(recent):
     assets = list(recent.columns)
     front = None
     for method in W.ALLOCATION_METHODS:
-        view = W._allocation_view(recent, assets, method, "ledoit_wolf")
+        view = W.allocation_view(recent, assets, method, "ledoit_wolf")
         front = view["frontier"]
         # the frontier's return rises with its volatility: the first frontier point at least as risky
         # as the chosen portfolio must earn at least as much
@@ -161,7 +176,7 @@ def test_infeasible_group_limit_is_shown_and_last_weights_kept(recent):
 
 def test_allocation_needs_two_assets(recent):
     with pytest.raises(ParameterError, match="at least 2 assets"):
-        W._allocation_view(recent, [recent.columns[0]])
+        W.allocation_view(recent, [recent.columns[0]])
     panel = W.allocation_explorer(recent, debounce=0).poolkit_panel
     panel.controls["assets"].value = (recent.columns[0],)
     assert "ParameterError" in panel.status.value and "at least 2 assets" in panel.status.value
@@ -182,18 +197,18 @@ def _level_payment_wal(balance: float, rate: float, term: int) -> float:
 
 
 def test_loan_pool_without_prepayments_or_defaults_is_an_annuity():
-    view = W._loan_pool_view(psa=0, cdr=0, severity=0.35)
+    view = W.loan_pool_view(psa=0, cdr=0, severity=0.35)
     assert view["wal"] == pytest.approx(_level_payment_wal(100e6, 0.065, 360), rel=1e-9)
     assert view["loss"] == 0.0
 
 
 def test_loan_pool_scenarios_move_the_wal_and_losses():
-    slow, fast = W._loan_pool_view(psa=100, cdr=0), W._loan_pool_view(psa=300, cdr=0)
+    slow, fast = W.loan_pool_view(psa=100, cdr=0), W.loan_pool_view(psa=300, cdr=0)
     assert fast["wal"] < slow["wal"]
-    mild, severe = W._loan_pool_view(cdr=1, severity=0.1), W._loan_pool_view(cdr=1, severity=0.3)
+    mild, severe = W.loan_pool_view(cdr=1, severity=0.1), W.loan_pool_view(cdr=1, severity=0.3)
     # loss = severity x liquidated balance (SF-19), the same defaults in both runs: about 3 times the loss
     assert severe["loss"] == pytest.approx(3 * mild["loss"], rel=1e-3)
-    sda = W._loan_pool_view(default_model="SDA", sda=200)
+    sda = W.loan_pool_view(default_model="SDA", sda=200)
     assert sda["default"] == "200 SDA" and sda["loss"] > 0
 
 
@@ -205,7 +220,7 @@ def test_loan_pool_explorer_reacts_and_shows_errors():
     panel.controls["default_model"].value = "SDA"
     assert panel.view["default"] == "100 SDA"
     view = panel.view
-    panel.spec.compute = lambda values: W._loan_pool_view(values["psa"], "CDR", 150.0, 0, 0.3)  # 150 % CDR
+    panel.spec.compute = lambda values: W.loan_pool_view(values["psa"], "CDR", 150.0, 0, 0.3)  # 150 % CDR
     panel.controls["severity"].value = 0.5
     assert "ParameterError" in panel.status.value and panel.view is view
 
@@ -214,15 +229,16 @@ def test_loan_pool_explorer_reacts_and_shows_errors():
 
 
 def test_static_show_creates_no_widgets(monkeypatch):
-    import ipywidgets.widgets.widget as widget_module
+    import sys
 
     monkeypatch.delenv(W.INTERACTIVE_ENV, raising=False)
     monkeypatch.delenv("VOILA_REQUEST_URL", raising=False)
     monkeypatch.delenv("VOILA_KERNEL_ID", raising=False)
-    before = len(widget_module._instances)
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # any `import ipywidgets` now fails
     shown = W.show(W.diversification_explorer, n_assets=3, correlation=0.3, interactive=False)
     assert "Pooled volatility" in shown.data and "18.36%" in shown.data
-    assert len(widget_module._instances) == before
+    with pytest.raises(ImportError):  # the live path does need ipywidgets: the static one never asked
+        W.show(W.diversification_explorer, interactive=True)
 
 
 def test_show_is_live_when_asked_or_under_voila(monkeypatch):
@@ -230,7 +246,11 @@ def test_show_is_live_when_asked_or_under_voila(monkeypatch):
     monkeypatch.delenv("VOILA_REQUEST_URL", raising=False)
     monkeypatch.delenv("VOILA_KERNEL_ID", raising=False)
     assert not W.live_frontend()
-    assert hasattr(W.show(W.loan_pool_explorer, interactive=True, debounce=0), "poolkit_panel")
+    panel = W.show(W.loan_pool_explorer, interactive=True, debounce=0).poolkit_panel
+    wal = panel.view["wal"]
+    assert wal == pytest.approx(W.loan_pool_view()["wal"])  # the live panel shows the default view
+    panel.controls["psa"].value = 400
+    assert panel.view["wal"] < wal  # and recomputes when a control moves
     monkeypatch.setenv("VOILA_REQUEST_URL", "http://127.0.0.1:8866/")
     assert W.live_frontend()
     monkeypatch.delenv("VOILA_REQUEST_URL")
@@ -243,21 +263,26 @@ def test_show_refuses_other_callables():
         W.show(print)
 
 
-def test_debouncer_runs_once_per_burst():
-    calls = []
+def test_a_burst_of_moves_recomputes_once():
+    seen = []
 
     async def burst() -> None:
-        debounced = W._Debouncer(lambda: calls.append(1), 0.05)
-        for _ in range(5):
-            debounced()
+        panel = W.diversification_explorer(debounce=0.05).poolkit_panel
+        compute = panel.spec.compute
+        panel.spec.compute = lambda values: seen.append(values["n_assets"]) or compute(values)
+        for n in range(4, 9):  # five moves within the debounce interval
+            panel.controls["n_assets"].value = n
         await asyncio.sleep(0.3)
-        debounced()
+        assert seen == [8] and panel.view["n_assets"] == 8  # one recompute, at the last value
+        panel.controls["n_assets"].value = 3
         await asyncio.sleep(0.3)
+        assert seen == [8, 3]
 
     asyncio.run(burst())
-    assert calls == [1, 1]
-    W._Debouncer(lambda: calls.append(2), 0.05)()  # no running loop: at once
-    assert calls[-1] == 2
+    # without a running event loop (plain Python) every move recomputes at once
+    panel = W.diversification_explorer(debounce=0.05).poolkit_panel
+    panel.controls["n_assets"].value = 6
+    assert panel.view["n_assets"] == 6
 
 
 # ----------------------------------------------------------------------------- app command

@@ -12,6 +12,9 @@ never None, NaN or weights off the simplex.
 - risk-based: :func:`risk_parity` (Newton on a convex log-barrier form), :func:`min_cvar`
   (a linear programme solved by HiGHS), :func:`hrp` and :func:`herc` (scipy clustering);
 - by name from returns: :func:`allocate`, :func:`allocate_many`, :func:`expected_returns`;
+  by name from estimates: :func:`method_spec` (the registry of :data:`METHODS`: each
+  method's function, the estimates it takes, whether it takes constraints), used by
+  :func:`allocate`, the pooling functions and the explorers alike;
   reading portfolios: :func:`portfolio_stats`, :func:`risk_contribution_table`;
 - walk-forward, out-of-sample: :func:`backtest`, :func:`backtest_many`, :func:`compare`.
 
@@ -43,6 +46,7 @@ from poolkit.allocation._mean_variance import (
     mean_variance,
     min_variance,
 )
+from poolkit.allocation._registry import MethodSpec, method_spec
 from poolkit.allocation._risk_based import (
     equal_weights,
     inverse_variance,
@@ -55,6 +59,7 @@ from poolkit.allocation._risk_based import (
 __all__ = [
     "METHODS",
     "BacktestResult",
+    "MethodSpec",
     "allocate",
     "allocate_many",
     "backtest",
@@ -70,6 +75,7 @@ __all__ = [
     "max_diversification",
     "max_sharpe",
     "mean_variance",
+    "method_spec",
     "min_cvar",
     "min_variance",
     "portfolio_stats",

@@ -12,6 +12,7 @@ import pandas as pd
 
 from poolkit._numerics import euler_risk, per_period_rate, resolve_periods_per_year
 from poolkit._validation import check_choice, check_positive_int, check_returns
+from poolkit.allocation._registry import METHODS, method_spec
 from poolkit.exceptions import ParameterError, PoolkitWarning
 
 __all__ = [
@@ -28,26 +29,6 @@ __all__ = [
 ]
 
 EXPECTED_RETURN_METHODS = ("historical_mean", "ewma", "capm")
-
-#: Methods known to :func:`allocate`, in teaching order.
-METHODS = (
-    "equal",
-    "inverse_volatility",
-    "inverse_variance",
-    "min_variance",
-    "max_sharpe",
-    "mean_variance",
-    "risk_parity",
-    "max_diversification",
-    "min_cvar",
-    "hrp",
-    "herc",
-)
-#: Risk aversion of "mean_variance" in :func:`allocate` when no target is given (unit-free:
-#: the utility mu'w - delta/2 w'Sw scales with the period length as a whole).
-DEFAULT_RISK_AVERSION = 2.5
-_CONSTRAINED = {"min_variance", "max_sharpe", "mean_variance", "max_diversification", "min_cvar"}
-_NEEDS_MU = {"max_sharpe", "mean_variance"}
 
 
 def _ppy(index: pd.Index) -> float:
@@ -162,20 +143,6 @@ def _expected_returns(
     return pd.Series(mu, index=frame.columns.copy(), name="expected_return")
 
 
-def _method_function(method: str) -> Callable[..., pd.Series]:
-    from poolkit import allocation as al
-
-    return {
-        "inverse_volatility": al.inverse_volatility,
-        "inverse_variance": al.inverse_variance,
-        "min_variance": al.min_variance,
-        "max_sharpe": al.max_sharpe,
-        "mean_variance": al.mean_variance,
-        "risk_parity": al.risk_parity,
-        "max_diversification": al.max_diversification,
-    }[method]
-
-
 def allocate(
     returns: pd.DataFrame,
     method: str,
@@ -197,7 +164,8 @@ def allocate(
     method : str
         One of ``METHODS``: "equal", "inverse_volatility", "inverse_variance",
         "min_variance", "max_sharpe", "mean_variance", "risk_parity",
-        "max_diversification", "min_cvar", "hrp", "herc".
+        "max_diversification", "min_cvar", "hrp", "herc" (see :func:`method_spec` for
+        what each takes; only those estimates are computed).
     cov_method : str, default "sample"
         Estimator of :func:`poolkit.risk.covariance` ("sample", "ledoit_wolf", "oas", "ewma").
     expected_return_method : str, default "historical_mean"
@@ -238,11 +206,11 @@ def allocate(
     >>> allocate(r, "equal").tolist()
     [0.5, 0.5]
     """
-    method = check_choice(method, METHODS, name="method")
+    name = method_spec(method).name
     frame, _ = check_returns(returns, name="returns", min_obs=2)
     return _allocate(
         frame,
-        method,
+        name,
         cov_method=cov_method,
         expected_return_method=expected_return_method,
         risk_free=risk_free,
@@ -268,8 +236,10 @@ def _allocate(
 ) -> pd.Series:
     """:func:`allocate` on returns already checked (a window of a checked frame).
 
+    Estimates only what the method takes (see :mod:`poolkit.allocation._registry`);
     ``_cache`` shares the covariance and expected returns of one window between methods.
     """
+    spec = method_spec(method)
     cache: dict[str, Any] = {} if _cache is None else _cache
 
     def get_cov() -> pd.DataFrame:
@@ -285,57 +255,23 @@ def _allocate(
             cache["mu"] = _expected_returns(frame, expected_return_method, risk_free=risk_free)  # per period
         return cache["mu"]
 
-    default_bounds = isinstance(bounds, (tuple, list)) and tuple(bounds) == (0.0, 1.0)
-    constrained = (bounds is not None and not default_bounds) or bool(groups)
-    cons = {"bounds": bounds, "groups": groups, "group_bounds": group_bounds}
-    if method not in _CONSTRAINED and constrained:
-        warnings.warn(
-            f"allocate: method {method!r} does not take bounds or group constraints; they are ignored "
-            f"(it is long-only by construction).",
-            PoolkitWarning,
-            stacklevel=2,
-        )
-    if method == "equal":
-        from poolkit.allocation import equal_weights
-
-        w = _weights(lambda **p: equal_weights(frame.columns, **p), params, method)
-    elif method == "min_cvar":
-        from poolkit.allocation._risk_based import _min_cvar
-
-        w = _weights(lambda **p: _min_cvar(frame, **cons, **p), params, method)
-    elif method in ("hrp", "herc"):
-        from poolkit import allocation as al
-
-        cov = get_cov()
-        func = al.hrp if method == "hrp" else al.herc
-        w = _weights(lambda **p: func(cov, **p), params, method)
-    else:
-        cov = get_cov()
-        func = _method_function(method)
-        if method in _NEEDS_MU:
-            mu = get_mu()
-            extra: dict[str, Any] = {**cons}
-            if method == "max_sharpe":
-                extra.update(risk_free=risk_free, periods_per_year=_ppy(frame.index))
-            elif not {"target_return", "target_volatility", "risk_aversion"} & set(params):
-                extra.update(risk_aversion=DEFAULT_RISK_AVERSION)
-            w = _weights(lambda **p: func(mu, cov, **extra, **p), params, method)
-        elif method in _CONSTRAINED:
-            w = _weights(lambda **p: func(cov, **cons, **p), params, method)
-        else:
-            w = _weights(lambda **p: func(cov, **p), params, method)
-    return w.rename(method)
-
-
-def _weights(call: Callable[..., pd.Series], params: dict[str, Any], method: str) -> pd.Series:
-    try:
-        return call(**params)
-    except TypeError as exc:
-        if "unexpected keyword argument" in str(exc) or "positional argument" in str(exc):
-            raise ParameterError(
-                f"allocate: method {method!r} does not take parameter(s) {sorted(params)}: {exc}"
-            ) from exc
-        raise
+    estimates: dict[str, Callable[[], Any]] = {
+        "assets": lambda: frame.columns,
+        "returns": lambda: frame,
+        "cov": get_cov,
+        "expected_returns": get_mu,
+    }
+    inputs = {kind: estimates[kind]() for kind in spec.inputs}
+    ppy = _ppy(frame.index) if spec.takes_risk_free else None
+    return spec.weights(
+        **inputs,
+        risk_free=risk_free,
+        periods_per_year=ppy,
+        bounds=bounds,
+        groups=groups,
+        group_bounds=group_bounds,
+        **params,
+    )
 
 
 def allocate_many(returns: pd.DataFrame, methods: Sequence[str], **params: Any) -> pd.DataFrame:
@@ -547,7 +483,7 @@ def backtest_many(
         )
     named: dict[str, str | Callable[..., pd.Series]] = {}
     for m in methods:  # a loop over methods, not assets
-        key = _method_name(m) if callable(m) else check_choice(m, METHODS, name="method")
+        key = _method_name(m) if callable(m) else method_spec(m).name
         value = m if callable(m) else key
         if key in named and (callable(value) or callable(named[key])) and named[key] is not value:
             raise ParameterError(

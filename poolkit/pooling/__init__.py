@@ -9,7 +9,7 @@ shows how the benefit decays when correlations rise in a crisis::
 
     import poolkit as pk
     pool = pk.pooling.from_assumptions(table, corr=0.3)
-    pools = pk.pooling.cluster_pools(returns)
+    pools = pk.pooling.build_pools(returns, "cluster")  # or "volatility", "expected_return", ...
     pk.pooling.pool_summary(returns, pools)
 """
 
@@ -23,7 +23,7 @@ from poolkit.pooling._allocate import (
     two_level_backtest,
 )
 from poolkit.pooling._assumptions import AssumedPool, from_assumptions
-from poolkit.pooling._build import cluster_pools, cluster_tree, pool_count_scores, pools_by
+from poolkit.pooling._build import build_pools, cluster_pools, cluster_tree, pool_count_scores, pools_by
 from poolkit.pooling._measures import (
     diversification_benefit,
     diversification_ratio,
@@ -41,6 +41,7 @@ from poolkit.pooling._stress import (
 
 __all__ = [
     "AssumedPool",
+    "build_pools",
     "cluster_pools",
     "cluster_tree",
     "correlation_stress",

@@ -24,36 +24,31 @@ from poolkit.pooling._common import POOL_NAME, check_pools, membership
 __all__ = ["pool_returns", "pool_summary", "pool_weights", "two_level_allocation", "two_level_backtest"]
 
 Method = str | Callable[..., pd.Series]
-_NATIVE = ("equal", "inverse_volatility", "inverse_variance")
+
+
+def _check_method(method: Method, *, name: str) -> None:
+    """Refuse, before any work, a method that is neither a registered name nor a callable."""
+    if isinstance(method, str):
+        from poolkit.allocation import method_spec
+
+        method_spec(method, argument=name)  # ParameterError with the nearest names
+    elif not callable(method):
+        raise ParameterError(f"`{name}` must be a method name or a callable, got {type(method).__name__}.")
 
 
 def _allocate(frame: pd.DataFrame, method: Method, params: Mapping[str, Any], *, name: str) -> np.ndarray:
-    """Weights (array in ``frame.columns`` order, summing to 1) of one allocation step."""
-    n = frame.shape[1]
-    if n == 1:
+    """Weights (array in ``frame.columns`` order, summing to 1) of one allocation step.
+
+    A method name goes through :func:`poolkit.allocation.allocate` (the method registry);
+    a one-asset step holds that asset whatever the method.
+    """
+    if frame.shape[1] == 1:
         return np.ones(1)
     if callable(method):
         result = method(frame, **params)
-    elif method in _NATIVE and not params:
-        # closed forms, identical to poolkit.allocation's methods of the same name
-        if method == "equal":
-            return np.full(n, 1.0 / n)
-        var = frame.var(ddof=1).to_numpy()
-        if (var <= 0).any():
-            raise ParameterError(
-                f"`{name}`={method!r}: asset {frame.columns[int(np.argmin(var))]!r} has zero variance in this window."
-            )
-        raw = 1.0 / np.sqrt(var) if method == "inverse_volatility" else 1.0 / var
-        return raw / raw.sum()
-    elif not isinstance(method, str):
-        raise ParameterError(f"`{name}` must be a method name or a callable, got {type(method).__name__}.")
     else:
-        try:
-            from poolkit.allocation import allocate
-        except ImportError as exc:
-            raise ParameterError(
-                f"`{name}`={method!r} needs poolkit.allocation, which is not available; use one of {list(_NATIVE)}."
-            ) from exc
+        from poolkit.allocation import allocate
+
         result = allocate(frame, method, **params)
     w = check_aligned(result, frame.columns, name=f"{name} weights").to_numpy()
     total = w.sum()
@@ -67,16 +62,22 @@ def _name(method: Method) -> str:
     return method if isinstance(method, str) else str(getattr(method, "__name__", "callable"))
 
 
-def _inner(frame: pd.DataFrame, labels: pd.Series, order: list[Any], method: Method, params: Mapping[str, Any]) -> np.ndarray:
+def _inner(
+    frame: pd.DataFrame,
+    labels: pd.Series,
+    order: list[Any],
+    method: Method,
+    params: Mapping[str, Any],
+    *,
+    name: str = "inner",
+) -> np.ndarray:
     """(n_assets, n_pools) matrix of within-pool weights (each column sums to 1)."""
     m = membership(labels, order)
-    if method == "equal":
-        return m / m.sum(axis=0, keepdims=True)
     out = np.zeros_like(m)
     codes = m.argmax(axis=1)
     for k in range(len(order)):  # a loop over pools, not assets
         idx = np.flatnonzero(codes == k)
-        out[idx, k] = _allocate(frame.iloc[:, idx], method, params, name="inner")
+        out[idx, k] = _allocate(frame.iloc[:, idx], method, params, name=name)
     return out
 
 
@@ -133,9 +134,10 @@ def pool_returns(
     >>> pool_returns(r, {"A": "x", "B": "x", "C": "y"}).round(4).to_numpy().tolist()
     [[0.02, 0.05], [0.01, -0.01]]
     """
+    _check_method(within, name="within")
     frame, _ = check_returns(returns, name="returns", min_obs=2)
     labels, order = check_pools(pools, frame.columns)
-    inner = _inner(frame, labels, order, within, params)
+    inner = _inner(frame, labels, order, within, params, name="within")
     out = pd.DataFrame(frame.to_numpy() @ inner, index=frame.index.copy(), columns=pd.Index(order, name=POOL_NAME))
     return out
 
@@ -236,6 +238,8 @@ def two_level_allocation(
     >>> two_level_allocation(r, {"A": "x", "B": "x", "C": "y"}).tolist()
     [0.25, 0.25, 0.5]
     """
+    _check_method(inner, name="inner")
+    _check_method(outer, name="outer")
     frame, _ = check_returns(returns, name="returns", min_obs=2)
     labels, order = check_pools(pools, frame.columns)
     return _two_level(frame, labels, order, inner, outer, inner_params or {}, outer_params or {})
@@ -358,8 +362,8 @@ def pool_summary(
     share = split.share @ m_all if split.volatility > 0 else np.full(len(counts), np.nan)
 
     pr = pd.DataFrame(x @ v, index=frame.index)
-    var_loss = value_at_risk(pr, level=alpha).to_numpy()
-    cvar_loss = conditional_value_at_risk(pr, level=alpha).to_numpy()
+    var_loss = np.asarray(value_at_risk(pr, level=alpha), dtype="float64")  # one loss per pool column
+    cvar_loss = np.asarray(conditional_value_at_risk(pr, level=alpha), dtype="float64")
     tag = f"{alpha * 100:g}".replace(".", "_")
     table = pd.DataFrame(
         {
@@ -396,8 +400,9 @@ def two_level_backtest(
 ) -> Any:
     r"""Walk-forward, out-of-sample backtest of the two-level (pool of pools) allocation.
 
-    At the close of each rebalance date the pools (when ``pools="cluster"``) and the
-    two-level weights are computed from the ``lookback`` periods ending there, then held,
+    At the close of each rebalance date the pools (when ``pools`` names a way to build
+    them) and the two-level weights are computed from the ``lookback`` periods ending
+    there, then held,
     drifting with prices, until the next rebalance. The two-level rule is run by
     :func:`poolkit.allocation.backtest` as a callable method, so drift, turnover and costs
     are those of the one-level methods and the two compare like for like.
@@ -406,10 +411,11 @@ def two_level_backtest(
     ----------
     returns : DataFrame of shape (n_dates, n_assets)
         Periodic returns (no NaN), DatetimeIndex.
-    pools : "cluster", Series or dict, default "cluster"
-        ``"cluster"`` re-clusters each lookback window with :func:`cluster_pools` (no
-        look-ahead); a fixed asset -> pool mapping is used as given (pools built on the
-        whole sample would leak future information into the test).
+    pools : str, Series or dict, default "cluster"
+        A method of :func:`build_pools` that works on returns (``"cluster"``,
+        ``"volatility"``, ``"expected_return"``): the pools are rebuilt from each lookback
+        window (no look-ahead). A fixed asset -> pool mapping is used as given (pools
+        built on the whole sample would leak future information into the test).
     inner, outer : str or callable
         As in :func:`two_level_allocation`.
     rebalance : {"M", "W", "Q", "Y", "D"}, default "M"
@@ -419,7 +425,8 @@ def two_level_backtest(
     costs : float, default 0.0
         Proportional cost per unit of one-way turnover.
     n_pools, linkage
-        Passed to :func:`cluster_pools` when ``pools="cluster"`` (``None`` = choose).
+        Passed to :func:`build_pools` when ``pools`` is a method name (``None`` = let
+        clustering choose, or 3 bins of a criterion).
     inner_params, outer_params : mapping, optional
         Keyword arguments of the inner and outer methods.
 
@@ -434,7 +441,7 @@ def two_level_backtest(
     InsufficientDataError
         If there are not more than ``lookback`` dates.
     ParameterError
-        If ``rebalance``, ``lookback``, ``costs`` or a method is invalid.
+        If ``rebalance``, ``lookback``, ``costs``, ``pools`` or a method is invalid.
 
     Notes
     -----
@@ -455,27 +462,30 @@ def two_level_backtest(
     >>> round(float(res.returns.iloc[0]), 6)  # 1/4, 1/4, 1/2
     0.00225
     """
+    from poolkit._validation import check_choice
     from poolkit.allocation import backtest
-    from poolkit.pooling._build import _cluster
+    from poolkit.pooling._build import RETURNS_METHODS, build_pools
 
+    _check_method(inner, name="inner")
+    _check_method(outer, name="outer")
     frame, _ = check_returns(returns, name="returns", min_obs=2)
-    recluster = isinstance(pools, str)
-    if recluster and pools != "cluster":
-        raise ParameterError(f"`pools` must be 'cluster' or an asset -> pool mapping, got {pools!r}.")
-    if not recluster:
+    rebuild = isinstance(pools, str)
+    if rebuild:
+        check_choice(pools, RETURNS_METHODS, name="pools")
+    else:
         fixed = check_pools(pools, frame.columns)
     inner_kw, outer_kw = dict(inner_params or {}), dict(outer_params or {})
 
     def step(window: pd.DataFrame) -> pd.Series:
-        """Two-level weights from one lookback window (pools re-clustered on it when asked)."""
-        if recluster:
-            clusters = _cluster(window, n_pools, linkage, "correlation", 10, "quality", checked=True)
-            labels, order = check_pools(clusters, window.columns)
+        """Two-level weights from one lookback window (pools rebuilt on it when asked)."""
+        if rebuild:
+            built = build_pools(window, str(pools), n_pools, linkage=linkage)
+            labels, order = check_pools(built, window.columns)
         else:
             labels, order = fixed
         return _two_level(window, labels, order, inner, outer, inner_kw, outer_kw)
 
     step.__name__ = f"two_level({_name(inner)}/{_name(outer)})"
     result = backtest(frame, step, rebalance=rebalance, lookback=lookback, costs=costs)
-    result.params.update(pools="cluster" if recluster else "fixed", inner=str(inner), outer=str(outer))
+    result.params.update(pools=pools if rebuild else "fixed", inner=str(inner), outer=str(outer))
     return result

@@ -14,7 +14,7 @@ from poolkit._validation import check_choice, check_positive_int, check_returns
 from poolkit.exceptions import DataError, InsufficientDataError, ParameterError, PoolkitWarning
 from poolkit.pooling._common import POOL_NAME
 
-__all__ = ["cluster_pools", "cluster_tree", "pool_count_scores", "pools_by"]
+__all__ = ["build_pools", "cluster_pools", "cluster_tree", "pool_count_scores", "pools_by"]
 
 LINKAGES = ("ward", "average", "complete", "single")
 DISTANCES = CORRELATION_DISTANCES
@@ -128,7 +128,9 @@ def pools_by(
         out = pd.Categorical(values.astype(str), categories=cats, ordered=False)
         return pd.Series(out, index=values.index.copy(), name=POOL_NAME)
     x = values.astype("float64")
-    if isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
+    if isinstance(bins, bool):
+        raise ParameterError(f"`bins` must be a number of bins or a list of edges, got {bins!r}.")
+    if isinstance(bins, (int, np.integer)):
         k = check_positive_int(bins, name="bins")
         if k > len(x):
             raise ParameterError(f"`bins`={k} is more than the {len(x)} assets; every pool needs an asset.")
@@ -461,4 +463,131 @@ def _cluster(
     )
     attrs["n_pools"] = found
     out.attrs.update(attrs)
+    return out
+
+
+#: What :func:`build_pools` can do with returns: cluster them, or cut a statistic of them.
+RETURNS_METHODS = ("cluster", "volatility", "expected_return")
+
+
+def build_pools(
+    returns_or_table: object,
+    method: str = "cluster",
+    n_pools: int | None = None,
+    *,
+    linkage: str = "ward",
+    distance: str = "correlation",
+    max_pools: int = 10,
+    criterion: str = "quality",
+    bins: int | Sequence[float] | None = None,
+    labels: Sequence[str] | None = None,
+    periods_per_year: int | None = None,
+) -> pd.Series:
+    r"""Build pools of assets: by clustering their correlations, or by a criterion.
+
+    The one entry point of the two ways a pool is built: ``method="cluster"`` runs
+    :func:`cluster_pools` (assets that move together share a pool), any other
+    ``method`` names the criterion of :func:`pools_by` (``"volatility"``,
+    ``"expected_return"``, a column of a table such as ``"horizon"`` or
+    ``"asset_class"``), cut into ``n_pools`` quantile bins or at explicit ``bins``.
+
+    Parameters
+    ----------
+    returns_or_table : DataFrame or Series
+        Returns (dates x assets, DatetimeIndex), for clustering or for the criteria
+        ``"volatility"`` and ``"expected_return"`` (annualised); or a table with one row
+        per asset holding the criterion column; or a Series of values per asset.
+    method : str, default "cluster"
+        ``"cluster"``, or the criterion of :func:`pools_by`.
+    n_pools : int, optional
+        Number of pools. ``None`` (or 0) lets clustering choose it from the data
+        (best ``criterion`` score in ``2..max_pools``) and cuts a numeric criterion
+        into 3 quantile bins.
+    linkage, distance, max_pools, criterion
+        Clustering options, as in :func:`cluster_pools`; a criterion ignores them.
+    bins : int or sequence of float, optional
+        Criterion only: explicit bin edges (or a number of quantile bins instead of
+        ``n_pools``).
+    labels : sequence of str, optional
+        Criterion only: pool names, one per bin.
+    periods_per_year : int, optional
+        Criterion only: periods per year of the returns; inferred from the dates.
+
+    Returns
+    -------
+    Series
+        Asset -> pool label, named ``pool``, an ordered categorical indexed like the
+        assets. ``attrs["method"]`` is ``method``; clustering adds the attributes of
+        :func:`cluster_pools` (``n_pools``, ``scores``, ``linkage``...).
+
+    Raises
+    ------
+    ParameterError
+        If a criterion gets both ``n_pools`` and ``bins``, clustering gets ``bins``,
+        ``labels`` or ``periods_per_year``, or an option of the chosen method is invalid.
+    DataError, InsufficientDataError
+        As in :func:`cluster_pools` and :func:`pools_by`.
+
+    Notes
+    -----
+    Clustering cuts the tree of the correlation distance
+    :math:`d_{ij} = \sqrt{(1 - \rho_{ij})/2}` into :math:`K` pools; a numeric criterion
+    :math:`c_i` puts asset :math:`i` in pool :math:`k` when
+    :math:`q_{(k-1)/K} < c_i \le q_{k/K}`, the cross-sectional quantiles of the criterion.
+
+    References
+    ----------
+    .. [1] Mantegna, R. N. (1999). Hierarchical structure in financial markets.
+       Eur. Phys. J. B 11, 193-197.
+    .. [2] Maginn, J. L., Tuttle, D. L., McLeavey, D. W. and Pinto, J. E. (2007). Managing
+       Investment Portfolios, 3rd ed., ch. 5. Wiley.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> f = rng.normal(size=(500, 2))
+    >>> r = pd.DataFrame(np.repeat(f, 3, axis=1) + 0.3 * rng.normal(size=(500, 6)), columns=list("ABCDEF"))
+    >>> build_pools(r).tolist()  # two planted blocks, found by clustering
+    ['P2', 'P2', 'P2', 'P1', 'P1', 'P1']
+    >>> table = pd.DataFrame({"risk": [0.10, 0.30, 0.20, 0.25]}, index=["a", "b", "c", "d"])
+    >>> build_pools(table, "volatility", 2).tolist()  # by risk level: below / above the median
+    ['low', 'high', 'low', 'high']
+    """
+    if not isinstance(method, str):
+        raise ParameterError(
+            f"`method` must be 'cluster' or a criterion such as 'volatility', got {type(method).__name__}."
+        )
+    is_returns = isinstance(returns_or_table, pd.DataFrame) and isinstance(returns_or_table.index, pd.DatetimeIndex)
+    if is_returns and method not in RETURNS_METHODS:
+        check_choice(method, RETURNS_METHODS, name="method")  # names the nearest, e.g. 'volatility'
+    k = None if n_pools is None or (n_pools == 0 and not isinstance(n_pools, bool)) else n_pools
+    if method == "cluster":
+        extra = {"bins": bins, "labels": labels, "periods_per_year": periods_per_year}
+        given = sorted(name for name, value in extra.items() if value is not None)
+        if given:
+            raise ParameterError(
+                f"{given} only apply to pools built by a criterion; clustering takes `n_pools`, "
+                f"`linkage`, `distance`, `max_pools` and `criterion`."
+            )
+        out = cluster_pools(
+            returns_or_table,  # type: ignore[arg-type]
+            k,
+            linkage,
+            distance,
+            max_pools=max_pools,
+            criterion=criterion,
+        )
+    else:
+        if k is not None and bins is not None:
+            raise ParameterError(
+                f"give `n_pools` (quantile bins) or `bins` (edges or a count) for {method!r}, not both."
+            )
+        out = pools_by(
+            returns_or_table,
+            by=method,
+            bins=bins if bins is not None else (k or 3),
+            labels=labels,
+            periods_per_year=periods_per_year,
+        )
+    out.attrs["method"] = method
     return out
