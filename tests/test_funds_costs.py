@@ -279,3 +279,19 @@ def test_netting_leaves_a_cash_target_untraded():
     assert table["alone_volume"].iloc[0] == pytest.approx(0.8 * 1400.0)
     assert table["pooled_volume"].iloc[0] == pytest.approx(0.8 * 600.0)
     assert table["alone_trades"].iloc[0] == 4.0 and table["pooled_trades"].iloc[0] == 2.0
+
+
+def test_integer_allocation_solves_an_instance_that_hits_a_presolve_error():
+    # HiGHS's presolve ends this 4-asset instance in "Solve error"; the answer (0, 7, 3, 6 lots)
+    # is the brute-force optimum of sum |n_j v_j - w_j C| within the budget.
+    capital = 2738.4735688196765
+    w = np.array([0.06126872, 0.26144379, 0.23842822, 0.43885926])
+    prices = np.array([272.72866981, 109.09565182, 217.58677185, 205.30689205])
+    weights = pd.Series(w / w.sum(), index=list("abcd"))
+    out = pk.funds.integer_allocation(capital, weights, pd.Series(prices, index=list("abcd")))
+    grid = np.stack(np.meshgrid(*[np.arange(0, 11)] * 4, indexing="ij"), -1).reshape(-1, 4)
+    cost = np.abs(grid * prices - weights.to_numpy() * capital).sum(axis=1)
+    cost[grid @ prices > capital] = np.inf
+    best = grid[np.argmin(cost)]
+    lots_column = [c for c in out.columns if "lot" in c.lower()][0]
+    np.testing.assert_array_equal(out[lots_column].to_numpy(), best)

@@ -86,13 +86,18 @@ def _solve_lots(capital: float, w: np.ndarray, lot_value: np.ndarray, time_limit
     eye = identity(j, format="csr")
     big_a = csr_array(np.diag(a))
     rows = vstack([hstack([big_a, -eye]), hstack([-big_a, -eye]), hstack([csr_array(a[None, :]), csr_array((1, j))])])
-    res = milp(
-        c=np.concatenate([np.zeros(j), np.ones(j)]),
-        integrality=np.concatenate([np.ones(j), np.zeros(j)]),
-        bounds=Bounds(np.zeros(2 * j), np.concatenate([n_max, np.full(j, np.inf)])),
-        constraints=LinearConstraint(rows, -np.inf, np.concatenate([t, -t, [cap]])),
-        options={"mip_rel_gap": 0.0, "time_limit": float(time_limit), "presolve": True},
-    )
+    # HiGHS's presolve occasionally ends tiny instances in "Solve error" (status 4); the same
+    # problem without presolve solves to proven optimality, so that is the fallback.
+    for presolve in (True, False):
+        res = milp(
+            c=np.concatenate([np.zeros(j), np.ones(j)]),
+            integrality=np.concatenate([np.ones(j), np.zeros(j)]),
+            bounds=Bounds(np.zeros(2 * j), np.concatenate([n_max, np.full(j, np.inf)])),
+            constraints=LinearConstraint(rows, -np.inf, np.concatenate([t, -t, [cap]])),
+            options={"mip_rel_gap": 0.0, "time_limit": float(time_limit), "presolve": presolve},
+        )
+        if res.status != 4:
+            break
     if res.status != 0 or res.x is None:
         raise SolverError(
             f"HiGHS did not prove an optimal whole-share allocation of {capital:,.6g} ({res.message}); "
