@@ -126,6 +126,43 @@ class FundLedger:
         """Return one investor's statement; see :func:`statement`."""
         return statement(self, investor, freq=freq)
 
+    def fees(self) -> pd.DataFrame:
+        r"""Return each investor's fees and standing at the last valuation date.
+
+        Columns: ``management_fee`` and ``performance_fee`` paid over the whole history,
+        ``accrued_performance_fee`` :math:`F_{i,T}` not yet crystallised, ``high_water_mark``
+        :math:`H_{i,T}` and the net ``value`` :math:`V_{i,T}`; one row per investor.
+
+        Examples
+        --------
+        >>> idx = pd.bdate_range("2024-01-01", periods=3)
+        >>> flows = pd.DataFrame({"date": [idx[0]], "investor": ["A"], "amount": [100.0]})
+        >>> book = fund_ledger(flows, returns=pd.Series([0.0, 0.1, 0.0], index=idx))
+        >>> book.fees().loc["A", "value"].round(2)
+        np.float64(110.0)
+        """
+        return pd.DataFrame(
+            {
+                "management_fee": self.management_fees.sum(),
+                "performance_fee": self.performance_fees.sum(),
+                "accrued_performance_fee": self.accrued_performance_fees.iloc[-1],
+                "high_water_mark": self.high_water_marks.iloc[-1],
+                "value": self.values.iloc[-1],
+            }
+        ).rename_axis("investor")
+
+    def history(self, freq: str = "YE") -> pd.DataFrame:
+        """Return the fund's table (NAV per unit, units, values, investors) at the last date of each ``freq`` period.
+
+        Examples
+        --------
+        >>> idx = pd.bdate_range("2024-12-30", periods=3)
+        >>> flows = pd.DataFrame({"date": [idx[0]], "investor": ["A"], "amount": [100.0]})
+        >>> fund_ledger(flows, returns=pd.Series([0.0, 0.1, 0.0], index=idx)).history("YE")["units"].tolist()
+        [1.0, 1.0]
+        """
+        return self.fund.resample(freq).last().dropna(how="all")
+
 
 def _crystallisation_dates(dates: pd.DatetimeIndex, period: str) -> np.ndarray:
     """Boolean mask: the last valuation date of each performance period.
