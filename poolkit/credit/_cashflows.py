@@ -10,7 +10,14 @@ import numpy as np
 import pandas as pd
 
 from poolkit._validation import check_positive_int
-from poolkit.credit._conventions import _DEFAULT_UNITS, _PREPAY_UNITS, _Curve, _parse_curve, _speed_array
+from poolkit.credit._conventions import (
+    _DEFAULT_UNITS,
+    _PREPAY_UNITS,
+    _Curve,
+    _monthly_coupon,
+    _parse_curve,
+    _speed_array,
+)
 from poolkit.credit._inputs import _like, _positive, _rate_array, _term_age
 from poolkit.exceptions import DataError, ParameterError
 
@@ -91,7 +98,7 @@ def level_payment(balance: Any, rate: Any, term: Any) -> Any:
     599.55
     """
     b = _positive(balance, name="balance")
-    c = _rate_array(rate, name="rate") / 12.0
+    c = _monthly_coupon(_rate_array(rate, name="rate"))
     t, _ = _term_age(term, 0)
     out = b * np.where(c > 0, c / np.where(c > 0, _annuity(t, c), 1.0), 1.0 / t)
     return _like(out, None)
@@ -143,7 +150,7 @@ def scheduled_balance(balance: float, rate: float, term: int, *, age: int = 0) -
     [0.992133, 0.99157471]
     """
     b = float(_positive(balance, name="balance"))
-    c = float(_rate_array(rate, name="rate")) / 12.0
+    c = float(_monthly_coupon(_rate_array(rate, name="rate")))
     t, a = _term_age(term, age)
     remaining = int(t - a)
     left = remaining - np.arange(remaining + 1)
@@ -180,9 +187,9 @@ def _project(
     n = balance.size
     remaining = term - age
     months = int(remaining.max())
-    c = coupon / 12.0
-    net = net_coupon / 12.0
-    servicing = (coupon - net_coupon) / 12.0
+    c = _monthly_coupon(coupon)
+    net = _monthly_coupon(net_coupon)
+    servicing = _monthly_coupon(coupon - net_coupon)
     n_out = n if rows else n_groups
     keys = (
         "beginning_balance", "performing_balance", "foreclosure", "balance", "new_defaults",
@@ -660,7 +667,7 @@ def pool_from_loans(
     if orig_col is not None:
         orig = _positive(orig_col.to_numpy(dtype=float), name="original_balance")
     else:
-        c = rate / 12.0
+        c = _monthly_coupon(rate)
         orig = bal * _annuity(term, c) / _annuity(rem, c)
 
     if "segment" in loans.columns:

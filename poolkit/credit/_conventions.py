@@ -9,9 +9,39 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from poolkit._validation import check_fraction
-from poolkit.credit._inputs import _like, _rate_array
+from poolkit.credit._inputs import _like, _rate, _rate_array
 from poolkit.exceptions import ParameterError
+
+MONTHS_PER_YEAR = 12
+
+
+def _monthly_rate(annual: np.ndarray | float) -> np.ndarray:
+    r"""Monthly rate with the same survival over a year as ``annual`` (CPR -> SMM, CDR -> MDR).
+
+    The one conversion of an annual prepayment or default rate into a monthly one
+    (SF-6, SF-21): twelve months at the monthly rate leave the same balance,
+
+    .. math:: m = 1 - (1 - a)^{1/12} = -\operatorname{expm1}\big(\ln(1 - a) / 12\big),
+
+    written with ``log1p``/``expm1`` so that small rates keep their digits; ``a = 1`` gives 1.
+    """
+    with np.errstate(divide="ignore"):
+        return -np.expm1(np.log1p(-np.asarray(annual, dtype=float)) / MONTHS_PER_YEAR)
+
+
+def _annual_rate(monthly: np.ndarray | float) -> np.ndarray:
+    r"""Annual rate of a constant monthly rate (SMM -> CPR, MDR -> CDR): :math:`1 - (1 - m)^{12}`."""
+    with np.errstate(divide="ignore"):
+        return -np.expm1(MONTHS_PER_YEAR * np.log1p(-np.asarray(monthly, dtype=float)))
+
+
+def _monthly_coupon(annual: np.ndarray | float) -> np.ndarray:
+    """Monthly interest rate of a mortgage rate quoted annually and paid monthly: ``C / 12`` (SF-4).
+
+    Mortgage coupons are nominal rates compounded monthly, so the month's rate is the
+    annual rate divided by 12 (not the compounded conversion of :func:`_monthly_rate`).
+    """
+    return np.asarray(annual, dtype=float) / MONTHS_PER_YEAR
 
 
 def smm_from_cpr(cpr: Any) -> Any:
@@ -52,7 +82,7 @@ def smm_from_cpr(cpr: Any) -> Any:
     0.005143
     """
     arr = _rate_array(cpr, name="cpr")
-    return _like(1.0 - (1.0 - arr) ** (1.0 / 12.0), cpr)
+    return _like(_monthly_rate(arr), cpr)
 
 
 def cpr_from_smm(smm: Any) -> Any:
@@ -88,7 +118,7 @@ def cpr_from_smm(smm: Any) -> Any:
     0.051
     """
     arr = _rate_array(smm, name="smm")
-    return _like(1.0 - (1.0 - arr) ** 12, smm)
+    return _like(_annual_rate(arr), smm)
 
 
 def mdr_from_cdr(cdr: Any) -> Any:
@@ -123,7 +153,7 @@ def mdr_from_cdr(cdr: Any) -> Any:
     0.000501
     """
     arr = _rate_array(cdr, name="cdr")
-    return _like(1.0 - (1.0 - arr) ** (1.0 / 12.0), cdr)
+    return _like(_monthly_rate(arr), cdr)
 
 
 def _speed_array(speed: object, *, name: str) -> np.ndarray:
@@ -283,11 +313,9 @@ class _Curve:
         if self.value.size == 1:  # one speed for every row: look the curve up in a table
             if self._table is None or self._table.size <= int(month_of_life.max()):
                 months = np.arange(max(int(month_of_life.max()) + 1, 400), dtype=float)
-                with np.errstate(divide="ignore"):
-                    self._table = -np.expm1(np.log1p(-shape(months, self.value.reshape(()))) / 12.0)
+                self._table = _monthly_rate(shape(months, self.value.reshape(())))
             return self._table[np.asarray(month_of_life, dtype=np.int64)]
-        with np.errstate(divide="ignore"):
-            return -np.expm1(np.log1p(-shape(np.asarray(month_of_life, dtype=float), self.value)) / 12.0)
+        return _monthly_rate(shape(np.asarray(month_of_life, dtype=float), self.value))
 
 
 def _parse_curve(spec: object, *, name: str, units: tuple[str, ...]) -> _Curve:
@@ -311,14 +339,14 @@ def _parse_curve(spec: object, *, name: str, units: tuple[str, ...]) -> _Curve:
         if number > 100:
             raise ParameterError(f"`{name}` {spec!r}: a {unit} above 100 % is impossible.")
         rate = number / 100.0
-        monthly = rate if unit == monthly_unit else 1.0 - (1.0 - rate) ** (1.0 / 12.0)
+        monthly = rate if unit == monthly_unit else float(_monthly_rate(rate))
         return _Curve("smm", np.asarray(monthly), f"{number:g} {unit}")
     if isinstance(spec, numbers.Real) and not isinstance(spec, bool):
-        rate = check_fraction(spec, name=name)
-        return _Curve("smm", np.asarray(1.0 - (1.0 - rate) ** (1.0 / 12.0)), f"{rate * 100:g} {annual_unit}")
+        rate = _rate(spec, name=name)
+        return _Curve("smm", _monthly_rate(rate), f"{rate * 100:g} {annual_unit}")
     if isinstance(spec, (pd.Series, np.ndarray, list, tuple)):
         arr = _rate_array(spec, name=name).reshape(-1)
-        return _Curve("vector", 1.0 - (1.0 - arr) ** (1.0 / 12.0), f"vector {annual_unit}")
+        return _Curve("vector", _monthly_rate(arr), f"vector {annual_unit}")
     raise ParameterError(
         f"`{name}` must be an annual rate such as 0.06, a string such as '150 {curve_unit}', or a "
         f"vector of annual {annual_unit} rates by month; got {type(spec).__name__}."

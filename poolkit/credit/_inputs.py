@@ -2,35 +2,75 @@
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from poolkit._validation import check_fraction
 from poolkit.exceptions import ParameterError
+
+
+def _percent_hint(x: float) -> str:
+    """Return the "did you mean" hint of a fraction that looks like a percentage (6 for 6 %)."""
+    return f" Did you mean {x:g} % = {x / 100:g}?" if 1.0 <= x <= 100.0 else ""
+
+
+def _fraction_array(
+    value: object,
+    *,
+    name: str,
+    low_open: bool = False,
+    high_open: bool = False,
+    what: str = "rate",
+) -> np.ndarray:
+    """Check a number or array of numbers in [0, 1] (ends open on request); hint at percentages.
+
+    The one range check of every rate, probability, correlation and loss fraction of
+    :mod:`poolkit.credit`: it refuses booleans and text, empty arrays, NaN and
+    infinity, and a value such as 6 gets "did you mean 6 % = 0.06?".
+    """
+    left, right = "(" if low_open else "[", ")" if high_open else "]"
+    interval = f"{left}0, 1{right}"
+    raw = value.to_numpy() if isinstance(value, (pd.Series, pd.DataFrame)) else value
+    kind = np.asarray(raw).dtype.kind if not isinstance(raw, (str, bytes)) else "U"
+    if isinstance(raw, bool) or kind in "bUSV":
+        raise ParameterError(f"`{name}` must be a number or an array of numbers in {interval} (a {what}), got {value!r}.")
+    try:
+        arr = np.asarray(raw, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(
+            f"`{name}` must be a number or an array of numbers in {interval} (a {what}), got {value!r}."
+        ) from exc
+    if arr.size == 0:
+        raise ParameterError(f"`{name}` is empty; give at least one {what}.")
+    bad = ~np.isfinite(arr) | ((arr <= 0) if low_open else (arr < 0)) | ((arr >= 1) if high_open else (arr > 1))
+    if bad.any():
+        x = float(arr[bad].flat[0])
+        raise ParameterError(
+            f"`{name}` must be a finite {what} in {interval}, as a fraction, got {x:g}.{_percent_hint(x)}"
+        )
+    return arr
+
+
+def _scalar(arr: np.ndarray, *, name: str, hint: str = "") -> float:
+    """Return the one number of a checked array; refuse several."""
+    if arr.ndim != 0 and arr.size != 1:
+        raise ParameterError(f"`{name}` must be one number, got {arr.size} values.{hint}")
+    return float(arr.reshape(()))
 
 
 def _rate_array(value: object, *, name: str) -> np.ndarray:
     """Check a rate (or array of rates) in [0, 1]; hint when it looks like a percentage."""
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return np.asarray(check_fraction(value, name=name), dtype=float)
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(f"`{name}` must be a number or an array of numbers in [0, 1], got {value!r}.") from exc
-    if arr.size == 0:
-        raise ParameterError(f"`{name}` is empty; give at least one rate.")
-    bad = ~np.isfinite(arr) | (arr < 0) | (arr > 1)
-    if bad.any():
-        x = float(arr[bad].flat[0])
-        hint = f" Did you mean {x:g} % = {x / 100:g}?" if 1 < x <= 100 else ""
-        raise ParameterError(f"`{name}` must hold rates in [0, 1], got {x:g}.{hint}")
-    return arr
+    return _fraction_array(value, name=name)
+
+
+def _rate(value: object, *, name: str) -> float:
+    """Check one rate in [0, 1]."""
+    return _scalar(_rate_array(value, name=name), name=name)
 
 
 def _positive(value: object, *, name: str, allow_zero: bool = False) -> np.ndarray:
+    """Check balances, prices or other amounts > 0 (>= 0 with ``allow_zero``)."""
     try:
         arr = np.asarray(value, dtype=float)
     except (TypeError, ValueError) as exc:
@@ -44,6 +84,7 @@ def _positive(value: object, *, name: str, allow_zero: bool = False) -> np.ndarr
 
 
 def _term_age(term: object, age: object) -> tuple[np.ndarray, np.ndarray]:
+    """Check an original term and an age in whole months, with ``0 <= age < term``."""
     t = np.asarray(term)
     a = np.asarray(age)
     for name, arr in (("term", t), ("age", a)):
@@ -82,37 +123,48 @@ def _like(values: np.ndarray, template: object) -> Any:
 
 
 def _pd_array(value: object, *, name: str = "pd") -> np.ndarray:
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(f"`{name}` must be a probability in (0, 1), got {value!r}.") from exc
-    bad = ~np.isfinite(arr) | (arr <= 0) | (arr >= 1)
-    if bad.any():
-        x = float(arr[bad].flat[0])
-        hint = f" Did you mean {x:g} % = {x / 100:g}?" if 1 <= x < 100 else ""
-        raise ParameterError(f"`{name}` must be in (0, 1), got {x:g}.{hint}")
-    return arr
+    """Check probabilities of default (or confidence levels) in the open interval (0, 1)."""
+    return _fraction_array(value, name=name, low_open=True, high_open=True, what="probability")
+
+
+def _rho_array(value: object, *, name: str = "rho") -> np.ndarray:
+    """Check asset correlations in [0, 1)."""
+    return _fraction_array(value, name=name, high_open=True, what="correlation")
 
 
 def _rho(value: object, *, name: str = "rho") -> float:
-    return check_fraction(value, name=name, high=1.0, high_open=True)
+    """Check one asset correlation in [0, 1)."""
+    return _scalar(_rho_array(value, name=name), name=name)
 
 
-def _vasicek_args(pd: object, rho: object, lgd: object) -> tuple[float, float, float]:
-    """Check the scalar ``(pd, rho, lgd)`` of a Vasicek pool: pd in (0, 1), rho in [0, 1), lgd in (0, 1]."""
-    return float(_pd_array(pd)), _rho(rho), check_fraction(lgd, name="lgd", low_open=True)
+def _lgd_array(value: object, *, allow_zero: bool = True, name: str = "lgd") -> np.ndarray:
+    """Check losses given default in [0, 1] (in (0, 1] where a zero LGD has no distribution)."""
+    return _fraction_array(value, name=name, low_open=not allow_zero, what="loss given default")
 
 
-def _loss_rates(x: object) -> np.ndarray:
-    xs = np.asarray(x, dtype=float)
-    if (~np.isfinite(xs)).any():
-        raise ParameterError("`x` must hold finite loss rates.")
-    return xs
+_ONE_POOL = " Pool-level functions take one PD, LGD and correlation; give one per loan to simulate_pool_losses."
+
+
+def _vasicek_args(*, pd: object, lgd: object, rho: object, lgd_zero: bool = False) -> tuple[float, float, float]:
+    """Check the scalar ``(pd, lgd, rho)`` of a homogeneous pool: pd in (0, 1), lgd in (0, 1], rho in [0, 1).
+
+    The one input check of the Vasicek functions and of the pooling tables
+    (``lgd_zero=True`` also accepts a zero LGD, which only the simulations can use).
+    """
+    p = _scalar(_pd_array(pd), name="pd", hint=_ONE_POOL)
+    g = _scalar(_lgd_array(lgd, allow_zero=lgd_zero), name="lgd", hint=_ONE_POOL)
+    return p, g, _rho(rho)
+
+
+def _loss_rates(value: object, *, name: str = "x") -> np.ndarray:
+    """Check pool loss rates: fractions of the pool exposure in [0, 1]."""
+    return _fraction_array(value, name=name, what="loss rate of the pool")
 
 
 def _tranche_bounds(attachment: object, detachment: object) -> tuple[float, float]:
-    a = check_fraction(attachment, name="attachment")
-    d = check_fraction(detachment, name="detachment")
+    """Check the bounds of a tranche, fractions of the pool with ``attachment < detachment``."""
+    a = _rate(attachment, name="attachment")
+    d = _rate(detachment, name="detachment")
     if a >= d:
         raise ParameterError(
             f"`attachment` ({a:g}) must be below `detachment` ({d:g}); a tranche covers losses "

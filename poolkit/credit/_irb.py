@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from poolkit._validation import check_fraction
-from poolkit.credit._inputs import _like, _pd_array, _positive, _rate_array
-from poolkit.exceptions import ParameterError
+from poolkit.credit._inputs import _lgd_array, _like, _pd_array, _positive, _rho_array
+from poolkit.credit._vasicek import _conditional_pd, _threshold
 
 
 def irb_correlation(pd: Any) -> Any:
@@ -110,21 +110,15 @@ def irb_capital(
     >>> round(12.5 * irb_capital(0.01, 0.45), 4)  # Annex 5: PD 1 %, LGD 45 %, M 2.5 -> 92.32 %
     0.9232
     """
-    from scipy.stats import norm
-
     p = _pd_array(pd)
-    g = _rate_array(lgd, name="lgd")
+    g = _lgd_array(lgd)
     if rho is None:
         r = np.asarray(irb_correlation(p), dtype=float)
     else:
-        r = np.asarray(rho, dtype=float)
-        if (~np.isfinite(r) | (r < 0) | (r >= 1)).any():
-            x = float(r[~np.isfinite(r) | (r < 0) | (r >= 1)].flat[0])
-            hint = f" Did you mean {x:g} % = {x / 100:g}?" if 1 <= x < 100 else ""
-            raise ParameterError(f"`rho` must be in [0, 1), got {x:g}.{hint}")
+        r = _rho_array(rho)
     m = _positive(maturity, name="maturity")
     conf = check_fraction(confidence, name="confidence", low=0.5, low_open=True, high_open=True)
-    k = g * norm.cdf((norm.ppf(p) + np.sqrt(r) * norm.ppf(conf)) / np.sqrt(1 - r)) - p * g
+    k = g * _conditional_pd(_threshold(p), r, -_threshold(conf)) - p * g
     if maturity_adjustment:
         b = (0.11852 - 0.05478 * np.log(p)) ** 2
         k = k * (1 + (m - 2.5) * b) / (1 - 1.5 * b)

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from poolkit._validation import check_fraction, check_positive_int
-from poolkit.credit._inputs import _like, _pd_array, _rate_array, _rho, _tranche_bounds
-from poolkit.credit._vasicek import _vasicek_row, vasicek_tranche_loss
+from poolkit._validation import check_positive_int
+from poolkit.credit._inputs import _like, _pd_array, _rate_array, _rho, _tranche_bounds, _vasicek_args
+from poolkit.credit._vasicek import _conditional_pd, _threshold, _vasicek_row, vasicek_tranche_loss
 from poolkit.exceptions import ParameterError
 
 _pandas = pd  # functions whose argument is called `pd` (probability of default) use this name
@@ -133,9 +133,6 @@ def simulate_pool_losses(
     >>> bool(abs(losses.mean() - 0.02 * 0.45) < 0.0005)
     True
     """
-    from scipy.special import ndtr
-    from scipy.stats import norm
-
     ead, p, g = _loan_inputs(exposures, pd, lgd)
     r = _rho(rho)
     n_s = check_positive_int(n_sims, name="n_sims")
@@ -145,8 +142,7 @@ def simulate_pool_losses(
     rng = np.random.default_rng(seed)
     total = ead.sum()
     w = ead * g / total  # loss of each loan as a fraction of the pool
-    threshold = norm.ppf(p)
-    sr, sq = math.sqrt(r), math.sqrt(1 - r)
+    threshold = _threshold(p)
 
     n_loans = ead.size
     keys = np.stack([p, w])
@@ -168,20 +164,20 @@ def simulate_pool_losses(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n_s, desc="scenarios", unit="scen")
-    thr_b, loss_b = norm.ppf(uniq[0]), uniq[1]
+    thr_b, loss_b = _threshold(uniq[0]), uniq[1]
     start = 0
     while start < n_s:
         size = min(chunk, n_s - start)
         z = rng.standard_normal(size)
         if method == "buckets":
-            cond = ndtr((thr_b[None, :] - sr * z[:, None]) / sq)
+            cond = _conditional_pd(thr_b[None, :], r, z[:, None])
             losses[start:start + size] = rng.binomial(counts[None, :], cond) @ loss_b
         else:
             total_loss = np.zeros(size)
             for idx in groups:
                 thr = threshold[idx]
                 top = float(thr.max())
-                p_top = ndtr((top - sr * z) / sq)
+                p_top = _conditional_pd(top, r, z)
                 k = rng.binomial(idx.size, p_top)
                 if float(thr.min()) == top:
                     accept = None
@@ -189,7 +185,7 @@ def simulate_pool_losses(
                     def accept(s_idx: np.ndarray, l_idx: np.ndarray, thr: np.ndarray = thr,
                                z: np.ndarray = z, p_top: np.ndarray = p_top) -> np.ndarray:
                         with np.errstate(divide="ignore", invalid="ignore"):
-                            ratio = ndtr((thr[l_idx] - sr * z[s_idx]) / sq) / p_top[s_idx]
+                            ratio = _conditional_pd(thr[l_idx], r, z[s_idx]) / p_top[s_idx]
                         return np.where(p_top[s_idx] > 0, ratio, 0.0)
                 total_loss += _thinned_subset_losses(rng, k, w[idx], accept, budget_items)
             losses[start:start + size] = total_loss
@@ -402,10 +398,9 @@ def _quantile_columns(quantiles: Sequence[float]) -> list[float]:
 
 
 def _binomial_losses(p: float, g: float, r: float, sizes: np.ndarray, n_s: int, rng: np.random.Generator) -> np.ndarray:
-    from scipy.stats import norm
-
+    """Loss rates of homogeneous pools of each size: Binomial(n, p(Z)) defaults given the factor."""
     z = rng.standard_normal(n_s)
-    cond = norm.cdf((norm.ppf(p) - math.sqrt(r) * z) / math.sqrt(1 - r))
+    cond = _conditional_pd(_threshold(p), r, z)
     return g * rng.binomial(sizes[None, :], cond[:, None]) / sizes[None, :]
 
 
@@ -466,9 +461,7 @@ def loss_distribution_by_pool_size(
     >>> bool(t.loc[1.0, "std"] > t.loc[100.0, "std"] > t.loc[np.inf, "std"])
     True
     """
-    p = float(_pd_array(pd))
-    g = check_fraction(lgd, name="lgd")
-    r = _rho(rho)
+    p, g, r = _vasicek_args(pd=pd, lgd=lgd, rho=rho, lgd_zero=True)
     sizes = np.asarray([check_positive_int(n, name="n_loans") for n in n_loans], dtype=np.int64)
     qs = _quantile_columns(quantiles)
     n_s = check_positive_int(n_sims, name="n_sims")
@@ -537,9 +530,10 @@ def loss_distribution_by_correlation(
     >>> t["q0.999"].round(4).tolist()
     [0.02, 0.1282, 0.333]
     """
-    p = float(_pd_array(pd))
-    g = check_fraction(lgd, name="lgd")
-    rs = [_rho(r) for r in rhos]
+    rs = [_rho(r, name="rhos") for r in rhos]
+    if not rs:
+        raise ParameterError("`rhos` is empty; give at least one correlation such as [0.0, 0.1, 0.3].")
+    p, g, _ = _vasicek_args(pd=pd, lgd=lgd, rho=rs[0], lgd_zero=True)
     qs = _quantile_columns(quantiles)
     n = check_positive_int(n_loans, name="n_loans", minimum=0)
     rows = {}

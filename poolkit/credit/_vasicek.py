@@ -12,6 +12,29 @@ from poolkit.credit._inputs import _like, _loss_rates, _pd_array, _tranche_bound
 from poolkit.exceptions import ParameterError
 
 
+def _conditional_pd(threshold: Any, rho: Any, z: Any) -> np.ndarray:
+    r"""Default probability of a loan given the common factor: the one-factor Gaussian kernel.
+
+    With :math:`t = N^{-1}(\mathrm{PD})` the default threshold and :math:`Z` the factor,
+
+    .. math:: p(Z) = N\!\left(\frac{t - \sqrt{\rho}\,Z}{\sqrt{1-\rho}}\right).
+
+    The one implementation used by the Vasicek quantile (:math:`Z = -N^{-1}(q)`), the Basel
+    IRB capital and the Monte Carlo simulations; arguments broadcast.
+    """
+    from scipy.special import ndtr
+
+    r = np.asarray(rho, dtype=float)
+    return np.asarray(ndtr((np.asarray(threshold, dtype=float) - np.sqrt(r) * np.asarray(z, dtype=float)) / np.sqrt(1.0 - r)))
+
+
+def _threshold(p: Any) -> np.ndarray:
+    r"""Default threshold :math:`N^{-1}(\mathrm{PD})` of the one-factor model."""
+    from scipy.special import ndtri
+
+    return np.asarray(ndtri(np.asarray(p, dtype=float)))
+
+
 def vasicek_loss_cdf(x: Any, pd: float, rho: float, *, lgd: float = 1.0) -> Any:
     r"""Compute the probability that the loss rate of an infinitely granular pool is at most ``x``.
 
@@ -59,7 +82,7 @@ def vasicek_loss_cdf(x: Any, pd: float, rho: float, *, lgd: float = 1.0) -> Any:
     """
     from scipy.stats import norm
 
-    p, r, g = _vasicek_args(pd, rho, lgd)
+    p, g, r = _vasicek_args(pd=pd, lgd=lgd, rho=rho)
     xs = _loss_rates(x)
     u = np.clip(xs / g, 0.0, 1.0)
     if r == 0.0:
@@ -109,7 +132,7 @@ def vasicek_loss_pdf(x: Any, pd: float, rho: float, *, lgd: float = 1.0) -> Any:
     """
     from scipy.stats import norm
 
-    p, r, g = _vasicek_args(pd, rho, lgd)
+    p, g, r = _vasicek_args(pd=pd, lgd=lgd, rho=rho)
     if r == 0.0:
         raise ParameterError("`rho` must be > 0 for a loss density; at rho = 0 the loss is certain (pd * lgd).")
     xs = _loss_rates(x)
@@ -157,11 +180,9 @@ def vasicek_loss_quantile(q: Any, pd: float, rho: float, *, lgd: float = 1.0) ->
     >>> round(vasicek_loss_quantile(0.999, pd=0.01, rho=0.12), 4)
     0.0903
     """
-    from scipy.stats import norm
-
-    p, r, g = _vasicek_args(pd, rho, lgd)
+    p, g, r = _vasicek_args(pd=pd, lgd=lgd, rho=rho)
     qs = _pd_array(q, name="q")
-    out = g * norm.cdf((norm.ppf(p) + math.sqrt(r) * norm.ppf(qs)) / math.sqrt(1 - r))
+    out = g * _conditional_pd(_threshold(p), r, -_threshold(qs))
     return _like(out, q)
 
 
@@ -204,7 +225,7 @@ def vasicek_tranche_loss(attachment: float, detachment: float, pd: float, rho: f
     from scipy.integrate import quad
 
     a, d = _tranche_bounds(attachment, detachment)
-    p, r, g = _vasicek_args(pd, rho, lgd)
+    p, g, r = _vasicek_args(pd=pd, lgd=lgd, rho=rho)
     if r == 0.0:
         loss = p * g
         return float(min(max(loss - a, 0.0), d - a) / (d - a))
