@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
 from poolkit.credit._cashflows import speed_scenarios
-from poolkit.credit._inputs import _positive
+from poolkit.credit._inputs import _number, _percent_hint, _positive, _scalar
 from poolkit.exceptions import DataError, ParameterError, SolverError
+
+#: Longest payment delay accepted, in days (stated delays run to 55 days, actual ones to 24).
+MAX_DELAY_DAYS = 90
 
 
 def _times(cashflows: pd.DataFrame, delay_days: float, settle_days: float) -> np.ndarray:
@@ -19,23 +20,36 @@ def _times(cashflows: pd.DataFrame, delay_days: float, settle_days: float) -> np
         raise TypeError(
             f"`cashflows` must be the DataFrame returned by pool_cashflows, got {type(cashflows).__name__}."
         )
-    try:
-        months = np.asarray(cashflows.index, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise DataError("`cashflows` must be indexed by projection month 1, 2, ... (as pool_cashflows returns).") from exc
-    d = float(delay_days)
-    s = float(settle_days)
-    if not math.isfinite(d) or d < 0:
-        raise ParameterError(f"`delay_days` must be >= 0 (actual delay, e.g. 14 for Ginnie Mae I), got {delay_days!r}.")
-    if not math.isfinite(s) or not 0 <= s < 30:
+    if cashflows.empty:
+        raise DataError("`cashflows` is empty; project a pool first with pool_cashflows.")
+    index = cashflows.index
+    if not pd.api.types.is_numeric_dtype(index.dtype) or pd.api.types.is_bool_dtype(index.dtype):
+        raise DataError(
+            f"`cashflows` must be indexed by projection month 1, 2, ... (as pool_cashflows returns), got an index "
+            f"of dtype {index.dtype}."
+        )
+    months = index.to_numpy(dtype=float)
+    if not np.isfinite(months).all() or (months <= 0).any() or (np.diff(months) <= 0).any():
+        raise DataError("`cashflows` must be indexed by increasing projection months 1, 2, ... (as pool_cashflows returns).")
+    d = _number(delay_days, name="delay_days", expected="a number of days such as 14 (Ginnie Mae I)")
+    s = _number(settle_days, name="settle_days", expected="a number of days in [0, 30)")
+    if not 0 <= d <= MAX_DELAY_DAYS:
+        raise ParameterError(
+            f"`delay_days` must be in [0, {MAX_DELAY_DAYS}] days (actual delay after the accrual month, e.g. 14 for "
+            f"Ginnie Mae I, 24 for Fannie Mae), got {delay_days!r}."
+        )
+    if not 0 <= s < 30:
         raise ParameterError(f"`settle_days` must be in [0, 30) days after the start of the accrual month, got {settle_days!r}.")
     return (30.0 * months + d - s) / 360.0
 
 
 def _column(cashflows: pd.DataFrame, column: str) -> np.ndarray:
-    if column not in cashflows.columns:
+    if not isinstance(column, str) or column not in cashflows.columns:
         raise DataError(f"`cashflows` has no column {column!r}; columns are {list(cashflows.columns)}.")
-    values = cashflows[column].to_numpy(dtype=float)
+    col = cashflows[column]
+    if not pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
+        raise DataError(f"`cashflows` column {column!r} must hold numbers, got dtype {col.dtype}.")
+    values = col.to_numpy(dtype=float)
     if not np.isfinite(values).all():
         raise DataError(f"`cashflows` column {column!r} holds a missing or infinite value.")
     return values
@@ -95,6 +109,14 @@ def weighted_average_life(
     if total <= 0:
         raise DataError(f"`cashflows` column {column!r} pays no principal; the average life is undefined.")
     return float((times * pr).sum() / total)
+
+
+def _present_value(pv: np.ndarray, column: str) -> float:
+    """Sum of discounted cash flows; refuse a stream worth nothing (durations are undefined)."""
+    total = float(pv.sum())
+    if not total > 0:
+        raise DataError(f"`cashflows` column {column!r} is worth {total:g} at this yield; a duration needs a positive value.")
+    return total
 
 
 def _discount(times: np.ndarray, y: float) -> np.ndarray:
@@ -158,7 +180,7 @@ def cash_flow_yield(
     """
     from scipy.optimize import brentq
 
-    p = float(_positive(price, name="price"))
+    p = _scalar(_positive(price, name="price"), name="price")
     times = _times(cashflows, delay_days, settle_days)
     cf = _column(cashflows, column)
     start = float(cashflows["beginning_balance"].iloc[0]) if "beginning_balance" in cashflows else 100.0
@@ -227,7 +249,7 @@ def macaulay_duration(
     y = _yield(yield_rate)
     times = _times(cashflows, delay_days, settle_days)
     pv = _column(cashflows, column) * _discount(times, y)
-    return float((times * pv).sum() / pv.sum())
+    return float((times * pv).sum() / _present_value(pv, column))
 
 
 def modified_duration(
@@ -320,17 +342,16 @@ def convexity(
     y = _yield(yield_rate)
     times = _times(cashflows, delay_days, settle_days)
     pv = _column(cashflows, column) * _discount(times, y)
-    return float((times * (times + 0.5) * pv).sum() / pv.sum() / (1 + y / 2) ** 2)
+    return float((times * (times + 0.5) * pv).sum() / _present_value(pv, column) / (1 + y / 2) ** 2)
 
 
 def _yield(yield_rate: object) -> float:
-    if isinstance(yield_rate, bool) or not isinstance(yield_rate, numbers.Real) or not math.isfinite(float(yield_rate)):
-        raise ParameterError(f"`yield_rate` must be a number such as 0.09 (9 %), got {yield_rate!r}.")
-    y = float(yield_rate)
+    """Check a bond-equivalent yield: a fraction above -200 %, at most 100 %."""
+    y = _number(yield_rate, name="yield_rate", expected="a number such as 0.09 (9 %)")
     if y <= -2.0:
         raise ParameterError(f"`yield_rate` must be above -200 % (semiannual compounding), got {y:g}.")
     if y > 1.0:
-        raise ParameterError(f"`yield_rate` must be a fraction, got {y:g}. Did you mean {y:g} % = {y / 100:g}?")
+        raise ParameterError(f"`yield_rate` must be a fraction, got {y:g}.{_percent_hint(y)}")
     return y
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, overload
 
@@ -18,8 +18,20 @@ from poolkit.credit._conventions import (
     _parse_curve,
     _speed_array,
 )
-from poolkit.credit._inputs import _like, _positive, _rate_array, _term_age
+from poolkit.credit._inputs import (
+    MAX_TERM_MONTHS,
+    _flag,
+    _like,
+    _positive,
+    _rate,
+    _rate_array,
+    _scalar,
+    _term_age,
+)
 from poolkit.exceptions import DataError, ParameterError
+
+#: Most speed scenarios projected at once (the recursion stores 20 columns x months per scenario).
+MAX_SCENARIOS = 1000
 
 CASHFLOW_COLUMNS = (
     "beginning_balance",
@@ -70,7 +82,7 @@ def level_payment(balance: Any, rate: Any, term: Any) -> Any:
     rate : float or array
         Annual mortgage rate as a fraction (9.5 % is ``0.095``), paid monthly (rate / 12).
     term : int or array
-        Number of monthly payments left, > 0.
+        Number of monthly payments left, 1 to 1200 (100 years).
 
     Returns
     -------
@@ -114,7 +126,7 @@ def scheduled_balance(balance: float, rate: float, term: int, *, age: int = 0) -
     rate : float
         Annual gross mortgage rate as a fraction.
     term : int
-        Original term in months.
+        Original term in months, at most 1200 (100 years).
     age : int, default 0
         Months since origination (``term - age`` payments are left).
 
@@ -127,8 +139,8 @@ def scheduled_balance(balance: float, rate: float, term: int, *, age: int = 0) -
     Raises
     ------
     ParameterError
-        If the balance is not positive, the rate is outside [0, 1], ``term <= 0`` or
-        ``age >= term``.
+        If the balance is not positive, the rate is outside [0, 1], ``term`` is not in
+        1..1200 months or ``age >= term``.
 
     Notes
     -----
@@ -149,8 +161,11 @@ def scheduled_balance(balance: float, rate: float, term: int, *, age: int = 0) -
     >>> [round(float(bal[15]), 8), round(float(bal[16]), 8)]
     [0.992133, 0.99157471]
     """
-    b = float(_positive(balance, name="balance"))
-    c = float(_monthly_coupon(_rate_array(rate, name="rate")))
+    b = _scalar(_positive(balance, name="balance"), name="balance")
+    c = float(_monthly_coupon(_rate(rate, name="rate")))
+    for name, value in (("term", term), ("age", age)):
+        if np.ndim(np.asarray(value, dtype=object)) != 0:
+            raise ParameterError(f"`{name}` must be one whole number of months, got {value!r}.")
     t, a = _term_age(term, age)
     remaining = int(t - a)
     left = remaining - np.arange(remaining + 1)
@@ -302,19 +317,52 @@ def _frame(out: dict[str, np.ndarray], row: int = 0) -> pd.DataFrame:
     return pd.DataFrame({col: out[col][row] for col in CASHFLOW_COLUMNS}, index=index)
 
 
-def _common_args(
-    coupon: object, net_coupon: object, severity: object, recovery_lag: object
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    c = _rate_array(coupon, name="coupon")
-    net = c if net_coupon is None else _rate_array(net_coupon, name="net_coupon")
-    if (net > c + 1e-15).any():
+def _assumptions(severity: object, recovery_lag: object, advancing: object) -> tuple[float, int, bool]:
+    """Check the default assumptions shared by every projection: severity, lag, advancing."""
+    sev = _rate(severity, name="severity")
+    lag = check_positive_int(recovery_lag, name="recovery_lag", minimum=0)
+    if lag > MAX_TERM_MONTHS:
         raise ParameterError(
-            f"`net_coupon` ({float(np.max(net)):g}) cannot exceed the gross `coupon` ({float(np.min(c)):g}); "
+            f"`recovery_lag` is {lag:,} months; it must be at most {MAX_TERM_MONTHS} (the longest term), "
+            f"e.g. 12 months from default to liquidation."
+        )
+    return sev, lag, _flag(advancing, name="advancing")
+
+
+@dataclass(frozen=True)
+class _Pool:
+    """The checked scalar inputs of one pool projection."""
+
+    balance: float
+    coupon: float
+    net_coupon: float
+    term: int
+    age: int
+    severity: float
+    lag: int
+    advancing: bool
+
+
+def _pool_args(
+    balance: object, coupon: object, term: object, age: object, net_coupon: object, severity: object,
+    recovery_lag: object, advancing: object,
+) -> _Pool:
+    """Check the inputs of one pool: single numbers (a table of loans goes to pool_from_loans)."""
+    one = " Use pool_from_loans for a table of loans."
+    b = _scalar(_positive(balance, name="balance"), name="balance", hint=one)
+    c = _scalar(_rate_array(coupon, name="coupon"), name="coupon", hint=one)
+    net = c if net_coupon is None else _scalar(_rate_array(net_coupon, name="net_coupon"), name="net_coupon", hint=one)
+    if net > c + 1e-15:
+        raise ParameterError(
+            f"`net_coupon` ({net:g}) cannot exceed the gross `coupon` ({c:g}); "
             f"the difference is the servicing (and guarantee) fee."
         )
-    sev = _rate_array(severity, name="severity")
-    lag = check_positive_int(recovery_lag, name="recovery_lag", minimum=0)
-    return c, net, sev, lag
+    for name, value in (("term", term), ("age", age)):
+        if np.ndim(np.asarray(value, dtype=object)) != 0:
+            raise ParameterError(f"`{name}` must be one whole number of months, got {value!r}.{one}")
+    t, a = _term_age(term, age)
+    sev, lag, adv = _assumptions(severity, recovery_lag, advancing)
+    return _Pool(b, c, net, int(t), int(a), sev, lag, adv)
 
 
 def pool_cashflows(
@@ -339,7 +387,8 @@ def pool_cashflows(
     coupon : float
         Gross weighted-average coupon (WAC) as a fraction, used for amortisation.
     term : int
-        Original term in months (e.g. 360).
+        Original term in months (e.g. 360), at most 1200 (100 years): the recursion runs
+        month by month, so this limit is checked before any work.
     age : int, default 0
         Loan age in months (WALA); ``term - age`` months are projected.
     net_coupon : float, optional
@@ -379,8 +428,8 @@ def pool_cashflows(
     ------
     ParameterError
         For a non-positive balance, a rate or severity outside [0, 1] (with a percent
-        hint), ``term <= 0``, ``age >= term``, a negative lag, or a rate string that
-        does not parse.
+        hint), ``term`` outside 1..1200 months, ``age >= term``, a negative lag, or a
+        rate string that does not parse.
 
     Notes
     -----
@@ -424,16 +473,12 @@ def pool_cashflows(
     >>> int(round(cf.loc[1, "new_defaults"])), int(round(cf.loc[13, "principal_loss"]))
     (1000000, 200000)
     """
-    b = _positive(balance, name="balance")
-    if b.ndim != 0:
-        raise ParameterError("`balance` must be one number; use pool_from_loans for a table of loans.")
-    t, a = _term_age(term, age)
-    c, net, sev, lag = _common_args(coupon, net_coupon, severity, recovery_lag)
+    pool = _pool_args(balance, coupon, term, age, net_coupon, severity, recovery_lag, advancing)
     prepay = _parse_curve(prepayment, name="prepayment", units=_PREPAY_UNITS)
     dflt = _parse_curve(default, name="default", units=_DEFAULT_UNITS)
     out = _project(
-        b.reshape(1), c.reshape(-1)[:1], net.reshape(-1)[:1], t.reshape(1), a.reshape(1),
-        prepay, dflt, sev.reshape(-1)[:1], lag, bool(advancing),
+        np.array([pool.balance]), np.array([pool.coupon]), np.array([pool.net_coupon]), np.array([pool.term]),
+        np.array([pool.age]), prepay, dflt, np.array([pool.severity]), pool.lag, pool.advancing,
     )
     return _frame(out)
 
@@ -463,7 +508,8 @@ def speed_scenarios(
     balance, coupon, term, age, net_coupon, severity, recovery_lag, advancing
         As in :func:`pool_cashflows`.
     speeds : sequence of float
-        Speeds in percent of the standard curve, e.g. ``[50, 100, 200, 300]``.
+        Speeds in percent of the standard curve, e.g. ``[50, 100, 200, 300]``; at most
+        1000 scenarios.
     kind : {"PSA", "SDA"}, default "PSA"
         Which curve the speeds scale: PSA varies prepayments (``default`` is held
         fixed), SDA varies defaults (``prepayment`` is held fixed).
@@ -480,8 +526,8 @@ def speed_scenarios(
     Raises
     ------
     ParameterError
-        For bad pool inputs (see :func:`pool_cashflows`), an unknown ``kind`` or a
-        negative speed.
+        For bad pool inputs (see :func:`pool_cashflows`), an unknown ``kind``, a
+        negative speed, or more than 1000 speeds.
 
     Notes
     -----
@@ -494,17 +540,20 @@ def speed_scenarios(
     >>> cf["balance"].loc[120].round(3).tolist()  # factor after ten years
     [0.902, 0.524, 0.159]
     """
-    b = _positive(balance, name="balance")
-    t, a = _term_age(term, age)
-    c, net, sev, lag = _common_args(coupon, net_coupon, severity, recovery_lag)
-    kind_u = str(kind).upper()
+    pool = _pool_args(balance, coupon, term, age, net_coupon, severity, recovery_lag, advancing)
+    kind_u = kind.upper() if isinstance(kind, str) else ""
     if kind_u not in ("PSA", "SDA"):
         raise ParameterError(f"`kind` must be 'PSA' or 'SDA', got {kind!r}.")
-    s = _speed_array(list(speeds), name="speeds").reshape(-1)
+    s = _speed_array(list(speeds) if isinstance(speeds, Iterable) else speeds, name="speeds").reshape(-1)
     if s.size == 0:
         raise ParameterError("`speeds` is empty; give at least one speed such as [100, 200].")
-    n = s.size
+    if s.size > MAX_SCENARIOS:
+        raise ParameterError(f"`speeds` holds {s.size:,} scenarios; at most {MAX_SCENARIOS:,} are projected at once.")
     labels = [f"{v:g} {kind_u}" for v in s]
+    repeated = sorted({lab for lab in labels if labels.count(lab) > 1})
+    if repeated:
+        raise ParameterError(f"`speeds` lists {repeated} more than once; give each speed once.")
+    n = s.size
     if kind_u == "PSA":
         prepay = _Curve("psa", s, "PSA")
         dflt = _parse_curve(default, name="default", units=_DEFAULT_UNITS)
@@ -512,9 +561,8 @@ def speed_scenarios(
         prepay = _parse_curve(prepayment, name="prepayment", units=_PREPAY_UNITS)
         dflt = _Curve("sda", s, "SDA")
     out = _project(
-        np.full(n, float(b)), np.full(n, float(c.reshape(-1)[0])), np.full(n, float(net.reshape(-1)[0])),
-        np.full(n, int(t)), np.full(n, int(a)), prepay, dflt, np.full(n, float(sev.reshape(-1)[0])), lag,
-        bool(advancing), rows=True,
+        np.full(n, pool.balance), np.full(n, pool.coupon), np.full(n, pool.net_coupon), np.full(n, pool.term),
+        np.full(n, pool.age), prepay, dflt, np.full(n, pool.severity), pool.lag, pool.advancing, rows=True,
     )
     months = out["balance"].shape[1]
     data = {(col, lab): out[col][i] for col in CASHFLOW_COLUMNS for i, lab in enumerate(labels)}
@@ -605,8 +653,8 @@ def pool_from_loans(
         If a required column is missing, not numeric or has missing values, or the
         table is empty.
     ParameterError
-        For a non-positive balance, a rate outside [0, 1], a remaining term <= 0 or
-        a negative age.
+        For a non-positive balance, a rate outside [0, 1], a remaining term <= 0, a
+        negative age, or remaining term + age above 1200 months.
 
     Notes
     -----
@@ -651,6 +699,14 @@ def pool_from_loans(
             f"loan table column 'remaining_term' must be > 0 months; loan {row!r} has "
             f"{rem[np.asarray(rem, dtype=float) <= 0][0]!r}. Drop loans that have matured."
         )
+    too_long = np.asarray(rem, dtype=float) + np.asarray(age_col, dtype=float) > MAX_TERM_MONTHS
+    if too_long.any():
+        row = loans.index[too_long][0]
+        raise ParameterError(
+            f"loan {row!r}: remaining_term + age is {float((np.asarray(rem, dtype=float) + age_col)[too_long][0]):g} "
+            f"months; the original term of a loan must be at most {MAX_TERM_MONTHS} months (100 years). "
+            f"Both columns are in months."
+        )
     _term_age(np.asarray(rem) + np.asarray(age_col), age_col)  # checks whole months, remaining > 0, age >= 0
     rem = np.asarray(rem).astype(np.int64)
     age = np.asarray(age_col).astype(np.int64)
@@ -659,7 +715,7 @@ def pool_from_loans(
     if (net > rate + 1e-15).any():
         raise ParameterError("loan table: `net_rate` cannot exceed `rate` (the difference is the servicing fee).")
     orig_col = _loan_column(loans, ["original_balance"], required=False)
-    _, _, sev, lag = _common_args(0.0, None, severity, recovery_lag)
+    sev, lag, adv = _assumptions(severity, recovery_lag, advancing)
     prepay = _parse_curve(prepayment, name="prepayment", units=_PREPAY_UNITS)
     dflt = _parse_curve(default, name="default", units=_DEFAULT_UNITS)
     term = rem + age
@@ -709,7 +765,7 @@ def pool_from_loans(
         order = np.argsort(codes, kind="stable")  # contiguous segments (every segment has a loan)
         out = _project(
             bal[order], rate[order], net[order], term[order], age[order], prepay, dflt, sev_arr[order], lag,
-            bool(advancing), groups=codes[order], n_groups=n_seg,
+            adv, groups=codes[order], n_groups=n_seg,
         )
         per_seg = {lab: _frame(out, i) for i, lab in enumerate(labels)}
         seg_cf = pd.concat(per_seg, names=["segment", "month"])
@@ -717,7 +773,7 @@ def pool_from_loans(
         base_p = _project_bases(out)
         cash["smm"], cash["mdr"] = base_p
     else:
-        out = _project(bal, rate, net, term, age, prepay, dflt, sev_arr, lag, bool(advancing))
+        out = _project(bal, rate, net, term, age, prepay, dflt, sev_arr, lag, adv)
         cash = _frame(out)
         seg_cf = pd.DataFrame(columns=list(CASHFLOW_COLUMNS))
     return LoanPool(summary=summary, cashflows=cash, segment_cashflows=seg_cf)

@@ -318,6 +318,15 @@ class _Curve:
         return _monthly_rate(shape(np.asarray(month_of_life, dtype=float), self.value))
 
 
+def _by_month(index: pd.Index) -> bool:
+    """Whether a Series index is positional (0, 1, ...) or the projection months 1, 2, ... in order."""
+    if not pd.api.types.is_integer_dtype(index.dtype):
+        return False
+    values = index.to_numpy()
+    start = values[0] if values.size else 0
+    return bool(start in (0, 1) and (values == np.arange(start, start + values.size)).all())
+
+
 def _parse_curve(spec: object, *, name: str, units: tuple[str, ...]) -> _Curve:
     """Turn ``0.06``, ``"150 PSA"``, ``"1 SMM"`` or a vector of annual rates into a curve."""
     curve_unit, annual_unit, monthly_unit = units
@@ -345,7 +354,14 @@ def _parse_curve(spec: object, *, name: str, units: tuple[str, ...]) -> _Curve:
         rate = _rate(spec, name=name)
         return _Curve("smm", _monthly_rate(rate), f"{rate * 100:g} {annual_unit}")
     if isinstance(spec, (pd.Series, np.ndarray, list, tuple)):
-        arr = _rate_array(spec, name=name).reshape(-1)
+        if isinstance(spec, pd.Series) and not _by_month(spec.index):
+            raise ParameterError(
+                f"`{name}` as a Series must be indexed by projection month 1, 2, ... (in order), got the index "
+                f"{list(spec.index[:5])}...; pass `{name}.to_numpy()` to give the rates in order instead."
+            )
+        arr = _rate_array(spec, name=name)
+        if arr.ndim != 1:
+            raise ParameterError(f"`{name}` must be one rate per projection month (1-D), got shape {arr.shape}.")
         return _Curve("vector", _monthly_rate(arr), f"vector {annual_unit}")
     raise ParameterError(
         f"`{name}` must be an annual rate such as 0.06, a string such as '150 {curve_unit}', or a "

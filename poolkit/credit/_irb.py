@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from poolkit._validation import check_fraction
-from poolkit.credit._inputs import _lgd_array, _like, _pd_array, _positive, _rho_array
+from poolkit.credit._inputs import _by_name, _lgd_array, _like, _pd_array, _positive, _rho_array
 from poolkit.credit._vasicek import _conditional_pd, _threshold
 
 
@@ -50,11 +50,12 @@ def irb_correlation(pd: Any) -> Any:
     return _like(0.12 * w + 0.24 * (1 - w), pd)
 
 
+@_by_name("pd", "lgd", "rho")
 def irb_capital(
+    *,
     pd: Any,
     lgd: Any,
     rho: Any = None,
-    *,
     maturity: Any = 2.5,
     maturity_adjustment: bool = True,
     confidence: float = 0.999,
@@ -107,7 +108,7 @@ def irb_capital(
 
     Examples
     --------
-    >>> round(12.5 * irb_capital(0.01, 0.45), 4)  # Annex 5: PD 1 %, LGD 45 %, M 2.5 -> 92.32 %
+    >>> round(12.5 * irb_capital(pd=0.01, lgd=0.45), 4)  # Annex 5: PD 1 %, LGD 45 %, M 2.5 -> 92.32 %
     0.9232
     """
     p = _pd_array(pd)
@@ -125,7 +126,8 @@ def irb_capital(
     return _like(k, pd)
 
 
-def irb_risk_weight(pd: Any, lgd: Any, rho: Any = None, **kwargs: Any) -> Any:
+@_by_name("pd", "lgd", "rho")
+def irb_risk_weight(*, pd: Any, lgd: Any, rho: Any = None, **kwargs: Any) -> Any:
     r"""Compute the Basel II IRB risk weight, ``12.5 * K`` (risk-weighted assets per unit of EAD).
 
     Parameters
@@ -157,8 +159,8 @@ def irb_risk_weight(pd: Any, lgd: Any, rho: Any = None, **kwargs: Any) -> Any:
 
     Examples
     --------
-    >>> round(irb_risk_weight(0.0003, 0.45), 4)  # Annex 5, PD 0.03 %: 14.44 %
+    >>> round(irb_risk_weight(pd=0.0003, lgd=0.45), 4)  # Annex 5, PD 0.03 %: 14.44 %
     0.1444
     """
-    k = irb_capital(pd, lgd, rho, **kwargs)
+    k = irb_capital(pd=pd, lgd=lgd, rho=rho, **kwargs)
     return k * 12.5

@@ -2,72 +2,102 @@
 
 from __future__ import annotations
 
-import math
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from poolkit._validation import check_positive_int
-from poolkit.credit._inputs import _like, _pd_array, _rate_array, _rho, _tranche_bounds, _vasicek_args
+from poolkit.credit._inputs import (
+    _by_name,
+    _exposures,
+    _lgd_array,
+    _like,
+    _loss_rates,
+    _n_loans,
+    _n_sims,
+    _pd_array,
+    _positive,
+    _rho,
+    _rho_array,
+    _rng,
+    _scalar,
+    _tranche_bounds,
+    _vasicek_args,
+)
 from poolkit.credit._vasicek import _conditional_pd, _threshold, _vasicek_row, vasicek_tranche_loss
-from poolkit.exceptions import ParameterError
+from poolkit.exceptions import AlignmentError, ParameterError
 
 _pandas = pd  # functions whose argument is called `pd` (probability of default) use this name
 
 
+def _per_loan(value: object, checked: np.ndarray, *, name: str, n: int, labels: pd.Index | None) -> np.ndarray:
+    """One value per loan: a single number, or one per loan aligned by label when both are labelled."""
+    if isinstance(value, _pandas.Series) and labels is not None:
+        if value.index.has_duplicates or not value.index.sort_values().equals(labels.sort_values()):
+            missing = labels.difference(value.index).tolist()[:5]
+            extra = value.index.difference(labels).tolist()[:5]
+            raise AlignmentError(
+                f"`{name}` must be labelled like `exposures`; missing {missing}, not in `exposures` {extra}."
+            )
+        checked = checked.reshape(-1)[value.index.get_indexer(labels)]
+    flat = checked.reshape(-1)
+    if checked.ndim > 1 or flat.size not in (1, n):
+        raise ParameterError(f"`{name}` must be one number or one value per loan ({n}), got shape {checked.shape}.")
+    return np.broadcast_to(flat, (n,)).copy()
 
-def _loan_inputs(exposures: object, pd: object, lgd: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    if isinstance(exposures, numbers.Integral) and not isinstance(exposures, bool):
-        n = check_positive_int(exposures, name="exposures")
+
+def _loan_inputs(
+    n_loans: object, exposures: object, pd: object, lgd: object
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Check a pool given by its number of equal loans or by the exposure of each loan, with PD and LGD."""
+    if (n_loans is None) == (exposures is None):
+        given = "both" if n_loans is not None else "neither"
+        raise ParameterError(
+            f"give either n_loans= (the number of equal loans, an int) or exposures= (the amount of each loan, "
+            f"a list, array or Series), not {given}; e.g. simulate_pool_losses(n_loans=1000, pd=0.02, lgd=0.45, "
+            f"rho=0.12)."
+        )
+    if exposures is None:
+        n = _n_loans(n_loans)
         ead = np.full(n, 1.0 / n)
     else:
-        try:
-            ead = np.asarray(exposures, dtype=float)
-        except (TypeError, ValueError) as exc:
-            raise ParameterError(
-                f"`exposures` must be a number of equal loans (int) or an array of exposures, got {exposures!r}."
-            ) from exc
-        ead = ead.reshape(-1)
-        if ead.size == 0:
-            raise ParameterError("`exposures` is empty; give at least one loan.")
-        if (~np.isfinite(ead) | (ead < 0)).any():
-            raise ParameterError("`exposures` must be >= 0 (exposure at default of each loan); a balance cannot be negative.")
-        if ead.sum() <= 0:
-            raise ParameterError("`exposures` sum to 0; give at least one positive exposure.")
-    n = ead.size
-    p = _pd_array(pd).reshape(-1)
-    g = _rate_array(lgd, name="lgd").reshape(-1)
-    if isinstance(exposures, _pandas.Series) and isinstance(pd, _pandas.Series):
-        p = _pd_array(pd.reindex(exposures.index)).reshape(-1)
-    if isinstance(exposures, _pandas.Series) and isinstance(lgd, _pandas.Series):
-        g = _rate_array(lgd.reindex(exposures.index), name="lgd").reshape(-1)
-    for name, arr in (("pd", p), ("lgd", g)):
-        if arr.size not in (1, n):
-            raise ParameterError(f"`{name}` must be one number or one value per loan ({n}), got {arr.size} values.")
-    return ead, np.broadcast_to(p, (n,)).copy(), np.broadcast_to(g, (n,)).copy()
+        ead = _exposures(exposures)
+        n = ead.size
+    labels = exposures.index if isinstance(exposures, _pandas.Series) else None
+    p = _per_loan(pd, _pd_array(pd), name="pd", n=n, labels=labels)
+    g = _per_loan(lgd, _lgd_array(lgd), name="lgd", n=n, labels=labels)
+    return ead, p, g
 
 
+@_by_name("exposures", "pd", "lgd", "rho", "n_sims", "seed")
 def simulate_pool_losses(
-    exposures: int | Sequence[float] | pd.Series,
-    pd: float | Sequence[float] | pd.Series,
-    lgd: float | Sequence[float] | pd.Series,
+    *,
+    n_loans: int | None = None,
+    exposures: Sequence[float] | np.ndarray | pd.Series | None = None,
+    pd: float | Sequence[float] | np.ndarray | pd.Series,
+    lgd: float | Sequence[float] | np.ndarray | pd.Series,
     rho: float,
     n_sims: int = 100_000,
-    seed: int | None = None,
-    *,
+    seed: int | np.random.Generator | None = None,
     progress: bool = False,
     max_memory_mb: float = 64.0,
 ) -> pd.Series:
     r"""Simulate the loss rate of a finite pool of loans (one-factor Gaussian copula).
 
+    Every argument is by name (the pool, PD, LGD and correlation are easy to swap);
+    give the pool either as ``n_loans`` or as ``exposures``.
+
     Parameters
     ----------
-    exposures : int, array or Series
-        Either the number of loans of a homogeneous pool (equal exposures), or the
-        exposure at default of each loan.
+    n_loans : int, optional
+        Number of loans of equal exposure, 1 to 10 million (an int; a float or a bool is
+        refused).
+    exposures : list, array or Series, optional
+        Exposure at default of each loan (amounts >= 0, at least one positive; up to
+        10 million loans). A Series labels the loans: ``pd`` and ``lgd`` Series are
+        aligned to its labels.
     pd : float, array or Series
         Probability of default over the horizon, one number or one per loan, in (0, 1).
     lgd : float, array or Series
@@ -75,9 +105,10 @@ def simulate_pool_losses(
     rho : float
         Asset correlation in [0, 1).
     n_sims : int, default 100_000
-        Number of scenarios.
-    seed : int, optional
-        Seed of the numpy random generator: the same seed gives the same losses.
+        Number of scenarios, 1 to 10 million.
+    seed : int, numpy Generator or None, default None
+        ``None`` draws fresh random numbers; a non-negative int (or a
+        ``numpy.random.Generator``) makes the run reproducible.
     progress : bool, default False
         Show a tqdm progress bar (useful for millions of scenarios).
     max_memory_mb : float, default 64
@@ -94,7 +125,13 @@ def simulate_pool_losses(
     ------
     ParameterError
         If ``pd`` is outside (0, 1), ``lgd`` outside [0, 1], ``rho`` outside [0, 1),
-        an exposure is negative, or ``n_sims`` < 1.
+        an exposure is negative, both or neither of ``n_loans`` and ``exposures`` are
+        given, ``n_loans`` is not an int, ``exposures`` is a single number, a size limit
+        is passed, ``n_sims`` < 1, ``seed`` is not None, a non-negative int or a
+        Generator, or an argument is given by position (the message shows the call to
+        write).
+    AlignmentError
+        If labelled ``pd`` or ``lgd`` name other loans than ``exposures``.
 
     Notes
     -----
@@ -129,33 +166,33 @@ def simulate_pool_losses(
 
     Examples
     --------
-    >>> losses = simulate_pool_losses(1000, pd=0.02, lgd=0.45, rho=0.1, n_sims=20_000, seed=1)
+    >>> losses = simulate_pool_losses(n_loans=1000, pd=0.02, lgd=0.45, rho=0.1, n_sims=20_000, seed=1)
     >>> bool(abs(losses.mean() - 0.02 * 0.45) < 0.0005)
     True
     """
-    ead, p, g = _loan_inputs(exposures, pd, lgd)
+    ead, p, g = _loan_inputs(n_loans, exposures, pd, lgd)
     r = _rho(rho)
-    n_s = check_positive_int(n_sims, name="n_sims")
-    budget = float(max_memory_mb)
-    if not math.isfinite(budget) or budget <= 0:
-        raise ParameterError(f"`max_memory_mb` must be > 0, got {max_memory_mb!r}.")
-    rng = np.random.default_rng(seed)
+    n_s = _n_sims(n_sims)
+    budget = float(_scalar(_positive(max_memory_mb, name="max_memory_mb"), name="max_memory_mb"))
+    rng = _rng(seed)
     total = ead.sum()
     w = ead * g / total  # loss of each loan as a fraction of the pool
-    threshold = _threshold(p)
-
-    n_loans = ead.size
-    keys = np.stack([p, w])
-    uniq, counts = np.unique(keys, axis=1, return_counts=True)
-    method = "buckets" if uniq.shape[1] <= max(1, n_loans // 4) else "subsets"
+    n_total = ead.size
+    if (p == p[0]).all() and (w == w[0]).all():  # a homogeneous pool is one bucket
+        uniq, counts = np.array([[p[0]], [w[0]]]), np.array([n_total])
+    else:
+        uniq, counts = np.unique(np.stack([p, w]), axis=1, return_counts=True)
+    method = "buckets" if uniq.shape[1] <= max(1, n_total // 4) else "subsets"
     budget_items = max(1, int(budget * 1e6 // 16))
-    order = np.argsort(p, kind="stable")
-    n_groups = int(min(np.unique(p).size, 8))
-    groups = [g_idx for g_idx in np.array_split(order, n_groups) if g_idx.size]
+    groups: list[np.ndarray] = []
     if method == "buckets":
         chunk = budget_items // max(uniq.shape[1], 1)
     else:
-        expected = float(p.max()) * n_loans * 4 + 8  # candidates per scenario, generously
+        threshold = _threshold(p)
+        order = np.argsort(p, kind="stable")
+        n_groups = int(min(np.unique(p).size, 8))
+        groups = [g_idx for g_idx in np.array_split(order, n_groups) if g_idx.size]
+        expected = float(p.max()) * n_total * 4 + 8  # candidates per scenario, generously
         chunk = int(budget_items // expected)
     chunk = int(max(1, min(n_s, chunk)))
     losses = np.empty(n_s)
@@ -283,7 +320,8 @@ def tranche_loss(losses: Any, attachment: float, detachment: float) -> Any:
     Raises
     ------
     ParameterError
-        If ``attachment >= detachment`` or a bound is outside [0, 1].
+        If ``attachment >= detachment``, a bound is outside [0, 1], or a loss rate is
+        outside [0, 1] (a loss of 5 for 5 % gets a hint).
 
     Notes
     -----
@@ -304,9 +342,7 @@ def tranche_loss(losses: Any, attachment: float, detachment: float) -> Any:
     [0.0, 0.5, 1.0]
     """
     a, d = _tranche_bounds(attachment, detachment)
-    arr = np.asarray(losses, dtype=float)
-    if (~np.isfinite(arr)).any():
-        raise ParameterError("`losses` must hold finite loss rates.")
+    arr = _loss_rates(losses, name="losses")
     out = np.minimum(np.maximum(arr - a, 0.0), d - a) / (d - a)
     if isinstance(losses, pd.Series):
         return pd.Series(out, index=losses.index.copy(), name=f"tranche {a:g}-{d:g}")
@@ -318,8 +354,8 @@ def tranche_table(
     tranches: Mapping[str, float],
     *,
     pd: float | None = None,
-    rho: float | None = None,
     lgd: float = 1.0,
+    rho: float | None = None,
 ) -> pd.DataFrame:
     r"""Tabulate the expected loss and hit probabilities of a capital structure of tranches.
 
@@ -332,7 +368,7 @@ def tranche_table(
         ``{"equity": 0.03, "mezzanine": 0.07, "senior": 1.0}``; each tranche attaches
         where the previous one detaches (the first at 0).
     pd, rho : float, optional
-        When both are given, add the large-pool (Vasicek) expected tranche loss.
+        Give both to add the large-pool (Vasicek) expected tranche loss.
     lgd : float, default 1.0
         Loss given default for the Vasicek column.
 
@@ -347,7 +383,8 @@ def tranche_table(
     Raises
     ------
     ParameterError
-        If the detachment points are not increasing within (0, 1].
+        If the detachment points are not increasing within (0, 1], ``losses`` is empty
+        or holds a loss rate outside [0, 1], or only one of ``pd`` and ``rho`` is given.
 
     Notes
     -----
@@ -365,8 +402,13 @@ def tranche_table(
             "`tranches` must be a non-empty mapping of name -> detachment point, e.g. "
             "{'equity': 0.03, 'mezzanine': 0.07, 'senior': 1.0}."
         )
-    arr = np.asarray(losses, dtype=float).reshape(-1)
-    total = arr.mean() if arr.size else 0.0
+    if (pd is None) != (rho is None):
+        raise ParameterError(
+            "give both `pd` and `rho` for the Vasicek column (e.g. pd=0.02, rho=0.12), or neither; "
+            f"got pd={pd!r}, rho={rho!r}."
+        )
+    arr = _loss_rates(losses, name="losses").reshape(-1)
+    total = float(arr.mean())
     rows = {}
     attach = 0.0
     for name, det in tranches.items():
@@ -381,7 +423,7 @@ def tranche_table(
             "share_of_pool_loss": float(np.mean(tl) * (d - a) / total) if total > 0 else 0.0,
         }
         if pd is not None and rho is not None:
-            row["vasicek_expected_loss"] = vasicek_tranche_loss(a, d, pd, rho, lgd=lgd)
+            row["vasicek_expected_loss"] = vasicek_tranche_loss(a, d, pd=pd, lgd=lgd, rho=rho)
         rows[str(name)] = row
         attach = d
     table = _pandas.DataFrame.from_dict(rows, orient="index")
@@ -390,28 +432,37 @@ def tranche_table(
 
 
 def _quantile_columns(quantiles: Sequence[float]) -> list[float]:
-    qs = [float(q) for q in quantiles]
-    for q in qs:
-        if not 0 < q < 1:
-            raise ParameterError(f"`quantiles` must lie in (0, 1), got {q:g}.")
-    return qs
+    """Check the loss quantiles of a table: probabilities in (0, 1), at least one."""
+    if isinstance(quantiles, (str, bytes)) or not isinstance(quantiles, Iterable):
+        raise ParameterError(f"`quantiles` must be a list of levels in (0, 1) such as [0.95, 0.999], got {quantiles!r}.")
+    qs = _pd_array(list(quantiles), name="quantiles").reshape(-1)
+    return [float(q) for q in qs]
 
 
-def _binomial_losses(p: float, g: float, r: float, sizes: np.ndarray, n_s: int, rng: np.random.Generator) -> np.ndarray:
-    """Loss rates of homogeneous pools of each size: Binomial(n, p(Z)) defaults given the factor."""
+def _binomial_losses(p: float, g: float, r: float, size: int, n_s: int, rng: np.random.Generator) -> np.ndarray:
+    """Loss rates of a homogeneous pool of ``size`` loans: Binomial(n, p(Z)) defaults given the factor."""
     z = rng.standard_normal(n_s)
     cond = _conditional_pd(_threshold(p), r, z)
-    return g * rng.binomial(sizes[None, :], cond[:, None]) / sizes[None, :]
+    return g * rng.binomial(size, cond) / size
 
 
+def _stats_row(sims: np.ndarray, qs: Sequence[float]) -> dict[str, float]:
+    """Mean, standard deviation and quantiles of simulated loss rates."""
+    row = {"mean": float(sims.mean()), "std": float(sims.std(ddof=1)) if sims.size > 1 else 0.0}
+    for q, v in zip(qs, np.quantile(sims, qs), strict=True):
+        row[f"q{q:g}"] = float(v)
+    return row
+
+
+@_by_name("pd", "lgd", "rho", "n_loans")
 def loss_distribution_by_pool_size(
+    *,
     pd: float,
     lgd: float,
     rho: float,
-    n_loans: Sequence[int] = (1, 10, 100, 1000, 10_000),
-    *,
+    n_loans: int | Sequence[int] = (1, 10, 100, 1000, 10_000),
     n_sims: int = 100_000,
-    seed: int | None = None,
+    seed: int | np.random.Generator | None = None,
     quantiles: Sequence[float] = (0.5, 0.95, 0.99, 0.999),
 ) -> pd.DataFrame:
     r"""Tabulate how the loss distribution of a homogeneous pool narrows as loans are added.
@@ -419,13 +470,14 @@ def loss_distribution_by_pool_size(
     Parameters
     ----------
     pd, lgd, rho : float
-        Probability of default, loss given default and asset correlation of each loan.
-    n_loans : sequence of int
-        Pool sizes to compare.
+        Probability of default, loss given default and asset correlation of each loan
+        (by name, like every argument: they are easy to swap).
+    n_loans : int or sequence of int
+        Pool sizes to compare: numbers of loans (ints, 1 to 10 million, no repeats).
     n_sims : int, default 100_000
-        Scenarios per pool size (exact binomial draws given the factor).
-    seed : int, optional
-        Seed of the random generator.
+        Scenarios per pool size (exact binomial draws given the factor), up to 10 million.
+    seed : int, numpy Generator or None
+        Seed of the random generator (see :func:`simulate_pool_losses`).
     quantiles : sequence of float
         Loss quantiles to report.
 
@@ -439,7 +491,9 @@ def loss_distribution_by_pool_size(
     Raises
     ------
     ParameterError
-        For parameters out of range or a pool size below 1.
+        For parameters out of range, a pool size that is not an int in [1, 10 million]
+        or is repeated, a bad seed, or an argument given by position (the message shows
+        the call to write).
 
     Notes
     -----
@@ -457,32 +511,48 @@ def loss_distribution_by_pool_size(
 
     Examples
     --------
-    >>> t = loss_distribution_by_pool_size(0.02, 1.0, 0.1, [1, 100], n_sims=20_000, seed=0)
+    >>> t = loss_distribution_by_pool_size(pd=0.02, lgd=1.0, rho=0.1, n_loans=[1, 100], n_sims=20_000, seed=0)
     >>> bool(t.loc[1.0, "std"] > t.loc[100.0, "std"] > t.loc[np.inf, "std"])
     True
     """
     p, g, r = _vasicek_args(pd=pd, lgd=lgd, rho=rho, lgd_zero=True)
-    sizes = np.asarray([check_positive_int(n, name="n_loans") for n in n_loans], dtype=np.int64)
+    sizes = _pool_sizes(n_loans)
     qs = _quantile_columns(quantiles)
-    n_s = check_positive_int(n_sims, name="n_sims")
-    rng = np.random.default_rng(seed)
-    sims = _binomial_losses(p, g, r, sizes, n_s, rng)
-    cols = {"mean": sims.mean(axis=0), "std": sims.std(axis=0, ddof=1)}
-    for q in qs:
-        cols[f"q{q:g}"] = np.quantile(sims, q, axis=0)
-    table = _pandas.DataFrame(cols, index=_pandas.Index(sizes.astype(float), name="n_loans"))
-    table.loc[np.inf] = _vasicek_row(p, r, g, qs)
+    n_s = _n_sims(n_sims)
+    rng = _rng(seed)
+    rows = {float(n): _stats_row(_binomial_losses(p, g, r, n, n_s, rng), qs) for n in sizes}
+    rows[np.inf] = _vasicek_row(p, r, g, qs)
+    table = _pandas.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "n_loans"
     return table
 
 
+def _pool_sizes(n_loans: object) -> list[int]:
+    """Check the pool sizes of the pooling table: one int or a sequence of distinct ints."""
+    if isinstance(n_loans, numbers.Integral):
+        values: Iterable[object] = [n_loans]
+    elif isinstance(n_loans, Iterable) and not isinstance(n_loans, (str, bytes)):
+        values = n_loans
+    else:
+        raise ParameterError(f"`n_loans` must be a number of loans or a list of them, e.g. [1, 10, 100], got {n_loans!r}.")
+    sizes = [_n_loans(n) for n in values]
+    if not sizes:
+        raise ParameterError("`n_loans` is empty; give pool sizes such as [1, 10, 100, 1000].")
+    repeated = sorted({n for n in sizes if sizes.count(n) > 1})
+    if repeated:
+        raise ParameterError(f"`n_loans` lists {repeated} more than once; give each pool size once.")
+    return sizes
+
+
+@_by_name("pd", "lgd", "rhos")
 def loss_distribution_by_correlation(
+    *,
     pd: float,
     lgd: float,
     rhos: Sequence[float] = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5),
-    *,
     n_loans: int = 0,
     n_sims: int = 100_000,
-    seed: int | None = None,
+    seed: int | np.random.Generator | None = None,
     quantiles: Sequence[float] = (0.5, 0.95, 0.99, 0.999),
 ) -> pd.DataFrame:
     r"""Tabulate how the loss distribution of a pool widens as the correlation of its loans rises.
@@ -490,15 +560,17 @@ def loss_distribution_by_correlation(
     Parameters
     ----------
     pd, lgd : float
-        Probability of default and loss given default of each loan.
+        Probability of default and loss given default of each loan (by name, like
+        every argument).
     rhos : sequence of float
-        Asset correlations to compare, each in [0, 1).
+        Asset correlations to compare, each in [0, 1), no repeats.
     n_loans : int, default 0
-        Pool size; ``0`` means infinitely granular (Vasicek closed form, no simulation).
+        Pool size, an int up to 10 million; ``0`` means infinitely granular (Vasicek
+        closed form, no simulation).
     n_sims : int, default 100_000
-        Scenarios per correlation when ``n_loans > 0``.
-    seed : int, optional
-        Seed of the random generator.
+        Scenarios per correlation when ``n_loans > 0``, up to 10 million.
+    seed : int, numpy Generator or None
+        Seed of the random generator (see :func:`simulate_pool_losses`).
     quantiles : sequence of float
         Loss quantiles to report.
 
@@ -510,7 +582,8 @@ def loss_distribution_by_correlation(
     Raises
     ------
     ParameterError
-        For parameters out of range.
+        For parameters out of range, repeated correlations, a bad seed, or an argument
+        given by position (the message shows the call to write).
 
     Notes
     -----
@@ -526,28 +599,23 @@ def loss_distribution_by_correlation(
 
     Examples
     --------
-    >>> t = loss_distribution_by_correlation(0.02, 1.0, [0.0, 0.1, 0.3])
+    >>> t = loss_distribution_by_correlation(pd=0.02, lgd=1.0, rhos=[0.0, 0.1, 0.3])
     >>> t["q0.999"].round(4).tolist()
     [0.02, 0.1282, 0.333]
     """
-    rs = [_rho(r, name="rhos") for r in rhos]
-    if not rs:
-        raise ParameterError("`rhos` is empty; give at least one correlation such as [0.0, 0.1, 0.3].")
+    rs = [float(r) for r in _rho_array(list(rhos) if isinstance(rhos, Iterable) else rhos, name="rhos").reshape(-1)]
+    repeated = sorted({r for r in rs if rs.count(r) > 1})
+    if repeated:
+        raise ParameterError(f"`rhos` lists {repeated} more than once; give each correlation once.")
     p, g, _ = _vasicek_args(pd=pd, lgd=lgd, rho=rs[0], lgd_zero=True)
     qs = _quantile_columns(quantiles)
-    n = check_positive_int(n_loans, name="n_loans", minimum=0)
-    rows = {}
-    rng = np.random.default_rng(seed)
-    n_s = check_positive_int(n_sims, name="n_sims")
-    for r in rs:
-        if n == 0:
-            row = _vasicek_row(p, r, g, qs)
-        else:
-            sims = _binomial_losses(p, g, r, np.asarray([n]), n_s, rng)[:, 0]
-            row = {"mean": float(sims.mean()), "std": float(sims.std(ddof=1))}
-            for q in qs:
-                row[f"q{q:g}"] = float(np.quantile(sims, q))
-        rows[r] = row
+    n = _n_loans(n_loans, minimum=0)
+    rng = _rng(seed)
+    n_s = _n_sims(n_sims)
+    rows = {
+        r: _vasicek_row(p, r, g, qs) if n == 0 else _stats_row(_binomial_losses(p, g, r, n, n_s, rng), qs)
+        for r in rs
+    }
     table = _pandas.DataFrame.from_dict(rows, orient="index")
     table.index.name = "rho"
     return table

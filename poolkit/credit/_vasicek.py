@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from poolkit.credit._inputs import _like, _loss_rates, _pd_array, _tranche_bounds, _vasicek_args
+from poolkit.credit._inputs import _by_name, _like, _loss_rates, _pd_array, _tranche_bounds, _vasicek_args
 from poolkit.exceptions import ParameterError
 
 
@@ -35,7 +35,8 @@ def _threshold(p: Any) -> np.ndarray:
     return np.asarray(ndtri(np.asarray(p, dtype=float)))
 
 
-def vasicek_loss_cdf(x: Any, pd: float, rho: float, *, lgd: float = 1.0) -> Any:
+@_by_name("pd", "rho", fixed=1)
+def vasicek_loss_cdf(x: Any, *, pd: float, lgd: float = 1.0, rho: float) -> Any:
     r"""Compute the probability that the loss rate of an infinitely granular pool is at most ``x``.
 
     Parameters
@@ -43,11 +44,12 @@ def vasicek_loss_cdf(x: Any, pd: float, rho: float, *, lgd: float = 1.0) -> Any:
     x : float, array or Series
         Loss rate(s) as fractions of the pool exposure.
     pd : float
-        Probability of default of each loan over the horizon, in (0, 1).
-    rho : float
-        Asset correlation (loading on the common factor squared), in [0, 1).
+        Probability of default of each loan over the horizon, in (0, 1). By name only,
+        like ``lgd`` and ``rho``: the three are fractions and easy to swap.
     lgd : float, default 1.0
         Loss given default, in (0, 1]; the loss rate is ``lgd`` times the default rate.
+    rho : float
+        Asset correlation (loading on the common factor squared), in [0, 1).
 
     Returns
     -------
@@ -57,7 +59,9 @@ def vasicek_loss_cdf(x: Any, pd: float, rho: float, *, lgd: float = 1.0) -> Any:
     Raises
     ------
     ParameterError
-        If ``pd`` is outside (0, 1), ``rho`` outside [0, 1) or ``lgd`` outside (0, 1].
+        If ``pd`` is outside (0, 1), ``rho`` outside [0, 1) or ``lgd`` outside (0, 1], ``x``
+        is outside [0, 1], or ``pd``, ``lgd`` or ``rho`` is given by position (the message
+        shows the call to write).
 
     Notes
     -----
@@ -94,14 +98,15 @@ def vasicek_loss_cdf(x: Any, pd: float, rho: float, *, lgd: float = 1.0) -> Any:
     return _like(cdf, x)
 
 
-def vasicek_loss_pdf(x: Any, pd: float, rho: float, *, lgd: float = 1.0) -> Any:
+@_by_name("pd", "rho", fixed=1)
+def vasicek_loss_pdf(x: Any, *, pd: float, lgd: float = 1.0, rho: float) -> Any:
     r"""Compute the density of the loss rate of an infinitely granular pool (Vasicek distribution).
 
     Parameters
     ----------
     x : float, array or Series
         Loss rate(s) in (0, lgd).
-    pd, rho, lgd
+    pd, lgd, rho
         As in :func:`vasicek_loss_cdf`; ``rho`` must be > 0 (at 0 there is no density).
 
     Returns
@@ -144,14 +149,15 @@ def vasicek_loss_pdf(x: Any, pd: float, rho: float, *, lgd: float = 1.0) -> Any:
     return _like(np.where(inside, dens, 0.0), x)
 
 
-def vasicek_loss_quantile(q: Any, pd: float, rho: float, *, lgd: float = 1.0) -> Any:
+@_by_name("pd", "rho", fixed=1)
+def vasicek_loss_quantile(q: Any, *, pd: float, lgd: float = 1.0, rho: float) -> Any:
     r"""Compute the loss rate of an infinitely granular pool at confidence ``q`` (Vasicek quantile).
 
     Parameters
     ----------
     q : float, array or Series
         Confidence level(s) in (0, 1), e.g. 0.999.
-    pd, rho, lgd
+    pd, lgd, rho
         As in :func:`vasicek_loss_cdf`.
 
     Returns
@@ -186,14 +192,15 @@ def vasicek_loss_quantile(q: Any, pd: float, rho: float, *, lgd: float = 1.0) ->
     return _like(out, q)
 
 
-def vasicek_tranche_loss(attachment: float, detachment: float, pd: float, rho: float, *, lgd: float = 1.0) -> float:
+@_by_name("pd", "rho", fixed=2)
+def vasicek_tranche_loss(attachment: float, detachment: float, *, pd: float, lgd: float = 1.0, rho: float) -> float:
     r"""Compute the expected loss of a tranche of an infinitely granular pool (fraction of the tranche).
 
     Parameters
     ----------
     attachment, detachment : float
         Tranche bounds as fractions of the pool, ``0 <= attachment < detachment <= 1``.
-    pd, rho, lgd
+    pd, lgd, rho
         As in :func:`vasicek_loss_cdf`.
 
     Returns
@@ -233,7 +240,7 @@ def vasicek_tranche_loss(attachment: float, detachment: float, pd: float, rho: f
     if hi <= a:
         return 0.0
     points = [x for x in (p * g,) if a < x < hi]
-    value, _ = quad(lambda x: 1.0 - vasicek_loss_cdf(x, p, r, lgd=g), a, hi, points=points or None, limit=200)
+    value, _ = quad(lambda x: 1.0 - vasicek_loss_cdf(x, pd=p, lgd=g, rho=r), a, hi, points=points or None, limit=200)
     return float(value / (d - a))
 
 
@@ -251,5 +258,5 @@ def _vasicek_row(p: float, r: float, g: float, qs: Sequence[float]) -> dict[str,
     """Mean, std and loss quantiles of the infinitely granular (Vasicek) pool."""
     row = {"mean": p * g, "std": _vasicek_std(p, r, g)}
     for q in qs:
-        row[f"q{q:g}"] = p * g if r == 0 else float(vasicek_loss_quantile(q, p, r, lgd=g)) if g > 0 else 0.0
+        row[f"q{q:g}"] = p * g if r == 0 else float(vasicek_loss_quantile(q, pd=p, lgd=g, rho=r)) if g > 0 else 0.0
     return row
