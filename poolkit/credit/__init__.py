@@ -15,16 +15,20 @@ backed securities, CLOs). This package covers both halves of that history:
   recovery and loss, lost interest), and the yield, average life and durations of
   SF section G with payment delay days.
 * **Pooled credit loss** of a portfolio of loans: the one-factor Gaussian
-  (Vasicek) model [2]_, the Basel II IRB capital formula [3]_, a finite-pool Monte
-  Carlo simulation, tranche losses, and the *pooling view* (the loss distribution
-  narrows as loans are added and widens as their correlation rises).
+  (Vasicek) model [2]_, the Basel II IRB capital formula by asset class [3]_, a
+  finite-pool Monte Carlo simulation, tranche losses, and the *pooling view* (the loss
+  distribution narrows as loans are added and widens as their correlation rises).
 
 Conventions: every rate is a **fraction** (a 9.5 % coupon is ``0.095``, 6 % CPR is
 ``0.06``); a value that looks like a percentage gets a "did you mean" hint.
 Strings use the market's percent notation: ``"150 PSA"``, ``"6 CPR"``,
 ``"1 SMM"``, ``"100 SDA"``, ``"0.5 CDR"``, ``"1 MDR"``. Months are counted from 1
 (month ``k`` is the accrual period during which the loan age goes from ``age + k - 1``
-to ``age + k``). Losses are positive numbers.
+to ``age + k``), and a loan's original term is at most 1200 months (100 years). Losses
+are positive numbers. The probability of default, loss given default and asset
+correlation are passed by name, ``pd=``, ``lgd=``, ``rho=``, in every function (they are
+all fractions and easy to swap); a pool is ``n_loans=`` (a count) or ``exposures=`` (one
+amount per loan); a ``seed`` is None, a non-negative int or a numpy Generator.
 
 References
 ----------
@@ -34,7 +38,8 @@ References
 .. [2] Vasicek, O. (2002). The distribution of loan portfolio value. *Risk* 15(12), 160-162.
 .. [3] Basel Committee on Banking Supervision (2005). *An Explanatory Note on the
    Basel II IRB Risk Weight Functions*; BCBS (2006), *International Convergence of
-   Capital Measurement and Capital Standards*, paragraph 272 and Annex 5.
+   Capital Measurement and Capital Standards*, comprehensive version, paragraphs 272-273,
+   285, 318-320, 327-331 and Annex 5.
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ from poolkit.credit._cashflows import (
     speed_scenarios,
 )
 from poolkit.credit._conventions import cpr_from_smm, mdr_from_cdr, psa_cpr, sda_cdr, smm_from_cpr
+from poolkit.credit._irb import ASSET_CLASSES as ASSET_CLASSES  # the Basel II classes of irb_capital
 from poolkit.credit._irb import irb_capital, irb_correlation, irb_risk_weight
 from poolkit.credit._simulation import (
     loss_distribution_by_correlation,
