@@ -79,10 +79,14 @@ def weighted_average_life(
 
     Raises
     ------
+    TypeError
+        If ``cashflows`` is not a DataFrame.
     DataError
-        If the column is missing or holds no principal.
+        If ``cashflows`` is empty, not indexed by increasing projection months, or the
+        column is missing, holds non-numbers, NaN or infinity, or pays no principal.
     ParameterError
-        If ``delay_days`` or ``settle_days`` is out of range.
+        If ``delay_days`` is outside [0, 90] or ``settle_days`` outside [0, 30), or
+        either is not a number.
 
     Notes
     -----
@@ -152,10 +156,16 @@ def cash_flow_yield(
 
     Raises
     ------
+    TypeError
+        If ``cashflows`` is not a DataFrame.
+    DataError
+        If ``cashflows`` is empty, not indexed by increasing projection months, or the
+        column is missing, holds non-numbers, NaN or infinity.
     ParameterError
-        If ``price`` is not positive.
+        If ``price`` is not one positive number, or for the day counts of
+        :func:`weighted_average_life`.
     SolverError
-        If no yield in (-100 %, 1000 %) prices the cash flows.
+        If no yield in (-199 %, 1000 %) prices the cash flows.
 
     Notes
     -----
@@ -227,8 +237,13 @@ def macaulay_duration(
 
     Raises
     ------
+    TypeError
+        If ``cashflows`` is not a DataFrame.
+    DataError
+        If ``cashflows`` is empty, not indexed by increasing projection months, or the
+        column is missing, holds non-numbers, NaN or infinity, or the cash flows are worth nothing at the yield.
     ParameterError
-        If ``yield_rate`` is not above -200 %.
+        If ``yield_rate`` is not a number in (-200 %, 100 %] (9 gets "did you mean 0.09?").
 
     Notes
     -----
@@ -274,8 +289,13 @@ def modified_duration(
 
     Raises
     ------
+    TypeError
+        If ``cashflows`` is not a DataFrame.
+    DataError
+        If ``cashflows`` is empty, not indexed by increasing projection months, or the
+        column is missing, holds non-numbers, NaN or infinity, or the cash flows are worth nothing at the yield.
     ParameterError
-        If ``yield_rate`` is not above -200 %.
+        If ``yield_rate`` is not a number in (-200 %, 100 %] (9 gets "did you mean 0.09?").
 
     Notes
     -----
@@ -319,8 +339,13 @@ def convexity(
 
     Raises
     ------
+    TypeError
+        If ``cashflows`` is not a DataFrame.
+    DataError
+        If ``cashflows`` is empty, not indexed by increasing projection months, or the
+        column is missing, holds non-numbers, NaN or infinity, or the cash flows are worth nothing at the yield.
     ParameterError
-        If ``yield_rate`` is not above -200 %.
+        If ``yield_rate`` is not a number in (-200 %, 100 %] (9 gets "did you mean 0.09?").
 
     Notes
     -----

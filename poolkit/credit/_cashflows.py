@@ -427,9 +427,11 @@ def pool_cashflows(
     Raises
     ------
     ParameterError
-        For a non-positive balance, a rate or severity outside [0, 1] (with a percent
-        hint), ``term`` outside 1..1200 months, ``age >= term``, a negative lag, or a
-        rate string that does not parse.
+        For a non-positive balance (or one above 1e18), a rate or severity outside [0, 1]
+        (with a percent hint), ``term`` outside 1..1200 months, ``age >= term``, a lag
+        outside 0..1200, an array where one number is expected, a non-boolean
+        ``advancing``, a rate string that does not parse, or a Series of rates not
+        indexed by projection month.
 
     Notes
     -----
@@ -527,7 +529,7 @@ def speed_scenarios(
     ------
     ParameterError
         For bad pool inputs (see :func:`pool_cashflows`), an unknown ``kind``, a
-        negative speed, or more than 1000 speeds.
+        negative speed, a speed given twice, or more than 1000 speeds.
 
     Notes
     -----
