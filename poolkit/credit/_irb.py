@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 import numpy as np
+import pandas  # not "as pd": `pd` is the probability of default here
 
 from poolkit._validation import check_choice, check_fraction
 from poolkit.credit._inputs import _by_name, _labelled, _lgd_array, _like, _pd_array, _positive, _rho_array
@@ -316,8 +317,6 @@ def _maturity(maturity: object) -> np.ndarray:
 
 def _relabel(original: object, checked: np.ndarray) -> object:
     """Put checked numbers back under the labels of a Series input (other inputs pass as arrays)."""
-    import pandas
-
     if isinstance(original, pandas.Series):
         return pandas.Series(checked.reshape(-1), index=original.index)
     return checked
