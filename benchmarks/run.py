@@ -215,8 +215,8 @@ def credit_ops() -> list[harness.Operation]:
         harness.Operation("pool cash flows (loan level, 360 months)", "10,000 loans",
                           {"poolkit": lambda: pk.credit.pool_from_loans(loans, prepayment="150 PSA")}),
         harness.Operation("pool loss simulation (one-factor copula)", "1e6 scenarios x 1,000 loans",
-                          {"poolkit": lambda: pk.credit.simulate_pool_losses(exposures, pd=0.02, lgd=0.45, rho=0.12,
-                                                                              n_sims=1_000_000, seed=1)}),
+                          {"poolkit": lambda: pk.credit.simulate_pool_losses(
+                              exposures=exposures, pd=0.02, lgd=0.45, rho=0.12, n_sims=1_000_000, seed=1)}),
     ]
 
 

@@ -303,9 +303,10 @@ def test_irb_risk_weights_match_basel_annex5():
     pd_ = ref["pd"].to_numpy() / 100
     # Annex 5 prints 2 decimals, but 7 of its 100 entries differ from the exact formula by 0.005-0.01
     # points (e.g. corporate PD 2 %: 114.854 % vs 114.86 %), so allow 0.01 and require 90 % within 0.005
-    ours = {"corporate": credit.irb_risk_weight(pd_, 0.45),
+    ours = {"corporate": credit.irb_risk_weight(pd=pd_, lgd=0.45),
             # SME with EUR 5m turnover: R - 0.04 x (1 - (5 - 5)/45) (Basel II para 273)
-            "corporate_sme_5m": credit.irb_risk_weight(pd_, 0.45, credit.irb_correlation(pd_) - 0.04)}
+            "corporate_sme_5m": credit.irb_risk_weight(pd=pd_, lgd=0.45, rho=credit.irb_correlation(pd_) - 0.04,
+                                                       maturity_adjustment=True)}
     cases = {
         "mortgage_lgd45": (0.45, np.full_like(pd_, 0.15)),
         "mortgage_lgd25": (0.25, np.full_like(pd_, 0.15)),
@@ -315,7 +316,7 @@ def test_irb_risk_weights_match_basel_annex5():
         "qrre_lgd85": (0.85, np.full_like(pd_, 0.04)),
     }
     for col, (lgd, rho) in cases.items():
-        ours[col] = credit.irb_risk_weight(pd_, lgd, rho, maturity_adjustment=False)
+        ours[col] = credit.irb_risk_weight(pd=pd_, lgd=lgd, rho=rho, maturity_adjustment=False)
     gaps = []
     for col, rw in ours.items():
         ok = ref[col].notna().to_numpy()
@@ -331,34 +332,34 @@ def test_irb_capital_by_hand_and_rwa():
     b = (0.11852 - 0.05478 * np.log(p)) ** 2
     k = (lgd * norm.cdf(norm.ppf(p) / np.sqrt(1 - r) + np.sqrt(r / (1 - r)) * norm.ppf(0.999)) - p * lgd) \
         * (1 + (m - 2.5) * b) / (1 - 1.5 * b)
-    assert credit.irb_capital(p, lgd, maturity=m) == pytest.approx(k, rel=1e-12)
+    assert credit.irb_capital(pd=p, lgd=lgd, maturity=m) == pytest.approx(k, rel=1e-12)
     ead = 2_000_000
-    assert credit.irb_risk_weight(p, lgd, maturity=m) * ead == pytest.approx(12.5 * k * ead)
+    assert credit.irb_risk_weight(pd=p, lgd=lgd, maturity=m) * ead == pytest.approx(12.5 * k * ead)
     s = pd.Series([0.01, 0.02], index=["x", "y"])
-    assert list(credit.irb_capital(s, 0.45).index) == ["x", "y"]
+    assert list(credit.irb_capital(pd=s, lgd=0.45).index) == ["x", "y"]
 
 
 def test_vasicek_quantile_cdf_pdf_consistency():
     p, r, lgd = 0.02, 0.15, 0.6
     qs = np.array([0.1, 0.5, 0.9, 0.99, 0.999])
-    x = credit.vasicek_loss_quantile(qs, p, r, lgd=lgd)
-    np.testing.assert_allclose(credit.vasicek_loss_cdf(x, p, r, lgd=lgd), qs, rtol=1e-10)
+    x = credit.vasicek_loss_quantile(qs, pd=p, lgd=lgd, rho=r)
+    np.testing.assert_allclose(credit.vasicek_loss_cdf(x, pd=p, lgd=lgd, rho=r), qs, rtol=1e-10)
     # hand: x_q = lgd N((N^-1(p) + sqrt(r) N^-1(q)) / sqrt(1-r))
     np.testing.assert_allclose(x, lgd * norm.cdf((norm.ppf(p) + np.sqrt(r) * norm.ppf(qs)) / np.sqrt(1 - r)))
     from scipy.integrate import quad
-    mass, _ = quad(lambda u: credit.vasicek_loss_pdf(u, p, r, lgd=lgd), 0, lgd, points=[p * lgd], limit=200)
+    mass, _ = quad(lambda u: credit.vasicek_loss_pdf(u, pd=p, lgd=lgd, rho=r), 0, lgd, points=[p * lgd], limit=200)
     assert mass == pytest.approx(1.0, abs=1e-6)
-    mean, _ = quad(lambda u: u * credit.vasicek_loss_pdf(u, p, r, lgd=lgd), 0, lgd, points=[p * lgd], limit=200)
+    mean, _ = quad(lambda u: u * credit.vasicek_loss_pdf(u, pd=p, lgd=lgd, rho=r), 0, lgd, points=[p * lgd], limit=200)
     assert mean == pytest.approx(p * lgd, rel=1e-5)
     # Basel's capital is the Vasicek 99.9 % quantile minus the expected loss (no maturity adjustment)
-    k = credit.irb_capital(p, lgd, r, maturity_adjustment=False)
-    assert k == pytest.approx(credit.vasicek_loss_quantile(0.999, p, r, lgd=lgd) - p * lgd)
+    k = credit.irb_capital(pd=p, lgd=lgd, rho=r, maturity_adjustment=False)
+    assert k == pytest.approx(credit.vasicek_loss_quantile(0.999, pd=p, lgd=lgd, rho=r) - p * lgd)
 
 
 def test_vasicek_tranche_loss_adds_up():
     p, r = 0.03, 0.2
     bounds = [0.0, 0.03, 0.07, 0.15, 1.0]
-    parts = [credit.vasicek_tranche_loss(a, d, p, r) * (d - a) for a, d in zip(bounds[:-1], bounds[1:], strict=True)]
+    parts = [credit.vasicek_tranche_loss(a, d, pd=p, rho=r) * (d - a) for a, d in zip(bounds[:-1], bounds[1:], strict=True)]
     assert sum(parts) == pytest.approx(p, rel=1e-6)
     assert parts[0] / 0.03 > parts[1] / 0.04 > parts[2] / 0.08 > parts[3] / 0.85
 
@@ -369,20 +370,20 @@ def test_vasicek_tranche_loss_adds_up():
 
 
 def test_mc_mean_loss_is_pd_times_lgd():
-    losses = credit.simulate_pool_losses(500, pd=0.03, lgd=0.4, rho=0.2, n_sims=200_000, seed=7)
+    losses = credit.simulate_pool_losses(n_loans=500, pd=0.03, lgd=0.4, rho=0.2, n_sims=200_000, seed=7)
     assert isinstance(losses, pd.Series) and losses.index.name == "scenario" and len(losses) == 200_000
     se = losses.std() / np.sqrt(len(losses))
     assert abs(losses.mean() - 0.012) < 4 * se
 
 
 def test_large_pool_mc_quantile_tends_to_vasicek():
-    losses = credit.simulate_pool_losses(20_000, pd=0.02, lgd=1.0, rho=0.12, n_sims=200_000, seed=11)
+    losses = credit.simulate_pool_losses(n_loans=20_000, pd=0.02, lgd=1.0, rho=0.12, n_sims=200_000, seed=11)
     for q in (0.9, 0.99):
-        assert losses.quantile(q) == pytest.approx(credit.vasicek_loss_quantile(q, 0.02, 0.12), rel=0.03)
+        assert losses.quantile(q) == pytest.approx(credit.vasicek_loss_quantile(q, pd=0.02, rho=0.12), rel=0.03)
 
 
 def test_single_independent_loan_is_bernoulli():
-    losses = credit.simulate_pool_losses(1, pd=0.1, lgd=0.5, rho=0.0, n_sims=100_000, seed=0)
+    losses = credit.simulate_pool_losses(n_loans=1, pd=0.1, lgd=0.5, rho=0.0, n_sims=100_000, seed=0)
     assert set(np.unique(losses)) <= {0.0, 0.5}
     assert (losses > 0).mean() == pytest.approx(0.1, abs=4 * np.sqrt(0.09 / 100_000))
 
@@ -393,7 +394,7 @@ def test_mc_variance_matches_closed_form_for_finite_pools():
     t = norm.ppf(p)
     p2 = multivariate_normal(mean=[0, 0], cov=[[1, r], [r, 1]]).cdf([t, t])
     sd = lgd * np.sqrt((p - p2) / n + p2 - p * p)
-    table = credit.loss_distribution_by_pool_size(p, lgd, r, [n], n_sims=200_000, seed=3)
+    table = credit.loss_distribution_by_pool_size(pd=p, lgd=lgd, rho=r, n_loans=[n], n_sims=200_000, seed=3)
     assert table.loc[float(n), "std"] == pytest.approx(sd, rel=0.02)
     assert table.loc[np.inf, "std"] == pytest.approx(lgd * np.sqrt(p2 - p * p), rel=1e-6)
 
@@ -415,7 +416,7 @@ def test_heterogeneous_pool_matches_loan_level_brute_force(pd_kind):
     p = {"one_pd": np.full(n, 0.04), "many_pds": rng.uniform(0.005, 0.08, n),
          "high_pds": rng.uniform(0.3, 0.7, n)}[pd_kind]
     n_sims = 40_000 if pd_kind == "high_pds" else 100_000
-    ours = credit.simulate_pool_losses(ead, p, lgd, 0.25, n_sims=n_sims, seed=1, max_memory_mb=1)
+    ours = credit.simulate_pool_losses(exposures=ead, pd=p, lgd=lgd, rho=0.25, n_sims=n_sims, seed=1, max_memory_mb=1)
     ref = _brute_force(ead, p, lgd, 0.25, n_sims, seed=2)
     expected = (ead * lgd * p).sum() / ead.sum()
     se = ref.std() / np.sqrt(ref.size)
@@ -426,17 +427,17 @@ def test_heterogeneous_pool_matches_loan_level_brute_force(pd_kind):
 
 
 def test_mc_is_reproducible_and_chunking_bounds_memory():
-    a = credit.simulate_pool_losses(200, 0.02, 0.45, 0.1, n_sims=30_000, seed=42, max_memory_mb=0.05)
-    b = credit.simulate_pool_losses(200, 0.02, 0.45, 0.1, n_sims=30_000, seed=42, max_memory_mb=0.05)
-    c = credit.simulate_pool_losses(200, 0.02, 0.45, 0.1, n_sims=30_000, seed=43, max_memory_mb=0.05)
+    a = credit.simulate_pool_losses(n_loans=200, pd=0.02, lgd=0.45, rho=0.1, n_sims=30_000, seed=42, max_memory_mb=0.05)
+    b = credit.simulate_pool_losses(n_loans=200, pd=0.02, lgd=0.45, rho=0.1, n_sims=30_000, seed=42, max_memory_mb=0.05)
+    c = credit.simulate_pool_losses(n_loans=200, pd=0.02, lgd=0.45, rho=0.1, n_sims=30_000, seed=43, max_memory_mb=0.05)
     pd.testing.assert_series_equal(a, b)
     assert not a.equals(c)
 
 
 def test_tranche_losses_add_up_to_pool_loss():
-    losses = credit.simulate_pool_losses(300, 0.03, 0.5, 0.2, n_sims=50_000, seed=9)
+    losses = credit.simulate_pool_losses(n_loans=300, pd=0.03, lgd=0.5, rho=0.2, n_sims=50_000, seed=9)
     tranches = {"equity": 0.03, "mezzanine": 0.07, "senior": 1.0}
-    table = credit.tranche_table(losses, tranches, pd=0.03, rho=0.2, lgd=0.5)
+    table = credit.tranche_table(losses, tranches, pd=0.03, lgd=0.5, rho=0.2)
     thickness = table["detachment"] - table["attachment"]
     assert (table["expected_loss"] * thickness).sum() == pytest.approx(losses.mean(), rel=1e-12)
     assert table["share_of_pool_loss"].sum() == pytest.approx(1.0)
@@ -447,21 +448,23 @@ def test_tranche_losses_add_up_to_pool_loss():
 
 
 def test_large_pool_tranche_loss_tends_to_vasicek():
-    losses = credit.simulate_pool_losses(20_000, 0.03, 1.0, 0.2, n_sims=100_000, seed=4)
+    losses = credit.simulate_pool_losses(n_loans=20_000, pd=0.03, lgd=1.0, rho=0.2, n_sims=100_000, seed=4)
     for a, d in ((0.0, 0.03), (0.03, 0.07), (0.07, 0.15)):
         assert credit.tranche_loss(losses, a, d).mean() == pytest.approx(
-            credit.vasicek_tranche_loss(a, d, 0.03, 0.2), rel=0.05)
+            credit.vasicek_tranche_loss(a, d, pd=0.03, rho=0.2), rel=0.05)
 
 
 def test_pooling_view_narrows_with_loans_and_widens_with_correlation():
-    by_size = credit.loss_distribution_by_pool_size(0.02, 0.45, 0.1, [1, 10, 100, 1000], n_sims=50_000, seed=1)
+    by_size = credit.loss_distribution_by_pool_size(pd=0.02, lgd=0.45, rho=0.1, n_loans=[1, 10, 100, 1000],
+                                                     n_sims=50_000, seed=1)
     assert by_size["std"].is_monotonic_decreasing
     np.testing.assert_allclose(by_size["mean"], 0.009, rtol=0.05)
     assert by_size.index[-1] == np.inf
-    by_rho = credit.loss_distribution_by_correlation(0.02, 0.45, [0.0, 0.05, 0.1, 0.2, 0.4])
+    by_rho = credit.loss_distribution_by_correlation(pd=0.02, lgd=0.45, rhos=[0.0, 0.05, 0.1, 0.2, 0.4])
     assert by_rho["q0.999"].is_monotonic_increasing and by_rho["std"].is_monotonic_increasing
     assert by_rho.loc[0.0, "std"] == 0.0
-    mc = credit.loss_distribution_by_correlation(0.02, 0.45, [0.1, 0.3], n_loans=200, n_sims=50_000, seed=2)
+    mc = credit.loss_distribution_by_correlation(pd=0.02, lgd=0.45, rhos=[0.1, 0.3], n_loans=200,
+                                                 n_sims=50_000, seed=2)
     assert mc["q0.99"].is_monotonic_increasing
 
 
@@ -497,12 +500,12 @@ def test_pooling_view_narrows_with_loans_and_widens_with_correlation():
     (lambda: credit.vasicek_tranche_loss(0.0, 0.1, pd=0.02, rho=0.1, lgd=1.5), "lgd"),
     (lambda: credit.vasicek_loss_cdf(np.inf, pd=0.02, rho=0.1), "finite"),
     (lambda: credit.vasicek_loss_pdf([0.1, np.nan], pd=0.02, rho=0.1), "finite"),
-    (lambda: credit.irb_capital(1.0, 0.45), "pd"),
-    (lambda: credit.irb_capital(0.01, 0.45, rho=-0.1), "rho"),
-    (lambda: credit.simulate_pool_losses(100, 0.02, 0.45, 1.2, 10), "rho"),
-    (lambda: credit.simulate_pool_losses(100, 1.5, 0.45, 0.1, 10), "pd"),
-    (lambda: credit.simulate_pool_losses([1.0, -2.0], 0.02, 0.45, 0.1, 10), "exposures"),
-    (lambda: credit.simulate_pool_losses(100, 0.02, 0.45, 0.1, 0), "n_sims"),
+    (lambda: credit.irb_capital(pd=1.0, lgd=0.45), "pd"),
+    (lambda: credit.irb_capital(pd=0.01, lgd=0.45, rho=-0.1, maturity_adjustment=True), "rho"),
+    (lambda: credit.simulate_pool_losses(n_loans=100, pd=0.02, lgd=0.45, rho=1.2, n_sims=10), "rho"),
+    (lambda: credit.simulate_pool_losses(n_loans=100, pd=1.5, lgd=0.45, rho=0.1, n_sims=10), "pd"),
+    (lambda: credit.simulate_pool_losses(exposures=[1.0, -2.0], pd=0.02, lgd=0.45, rho=0.1, n_sims=10), "exposures"),
+    (lambda: credit.simulate_pool_losses(n_loans=100, pd=0.02, lgd=0.45, rho=0.1, n_sims=0), "n_sims"),
     (lambda: credit.tranche_loss(np.array([0.1]), 0.07, 0.03), "attachment"),
     (lambda: credit.tranche_loss(np.array([0.1]), 0.05, 0.05), "attachment"),
     (lambda: credit.tranche_table(np.array([0.1]), {"a": 0.07, "b": 0.03}), "attachment"),
@@ -535,15 +538,16 @@ def test_credit_figures_return_axes():
 
     frame = credit.speed_scenarios(100.0, 0.07, 360, [100, 300], default="100 SDA", severity=0.3, recovery_lag=12)
     table = credit.speed_table(100.0, 0.07, 360, [100, 300])
-    losses = credit.simulate_pool_losses(100, 0.02, 0.45, 0.15, n_sims=5_000, seed=0)
+    losses = credit.simulate_pool_losses(n_loans=100, pd=0.02, lgd=0.45, rho=0.15, n_sims=5_000, seed=0)
     tranches = credit.tranche_table(losses, {"equity": 0.03, "senior": 1.0})
-    by_size = credit.loss_distribution_by_pool_size(0.02, 0.45, 0.15, [1, 10, 100], n_sims=5_000, seed=0)
-    by_rho = credit.loss_distribution_by_correlation(0.02, 0.45, [0.0, 0.1, 0.3])
+    by_size = credit.loss_distribution_by_pool_size(pd=0.02, lgd=0.45, rho=0.15, n_loans=[1, 10, 100],
+                                                   n_sims=5_000, seed=0)
+    by_rho = credit.loss_distribution_by_correlation(pd=0.02, lgd=0.45, rhos=[0.0, 0.1, 0.3])
     axes = [
         pk.plotting.plot_speed_scenarios(frame, "balance"),
         pk.plotting.plot_speed_scenarios(frame, "cash_flow"),
         pk.plotting.plot_wal_by_speed(table),
-        pk.plotting.plot_loss_distribution(losses, pd=0.02, rho=0.15, lgd=0.45),
+        pk.plotting.plot_loss_distribution(losses, pd=0.02, lgd=0.45, rho=0.15),
         pk.plotting.plot_tranche_losses(tranches),
         pk.plotting.plot_pooling_view(by_size),
         pk.plotting.plot_correlation_view(by_rho),
@@ -584,16 +588,16 @@ def test_labelled_loans_are_aligned_by_name():
     ead = pd.Series([5.0, 1.0, 3.0], index=["a", "b", "c"])
     pds = pd.Series([0.05, 0.01, 0.02], index=["c", "a", "b"])  # another order
     lgds = pd.Series([0.4, 0.5, 0.6], index=["b", "c", "a"])
-    ours = credit.simulate_pool_losses(ead, pds, lgds, 0.2, n_sims=20_000, seed=5)
-    aligned = credit.simulate_pool_losses(ead.to_numpy(), pds.reindex(ead.index).to_numpy(),
-                                          lgds.reindex(ead.index).to_numpy(), 0.2, n_sims=20_000, seed=5)
+    ours = credit.simulate_pool_losses(exposures=ead, pd=pds, lgd=lgds, rho=0.2, n_sims=20_000, seed=5)
+    aligned = credit.simulate_pool_losses(exposures=ead.to_numpy(), pd=pds.reindex(ead.index).to_numpy(),
+                                          lgd=lgds.reindex(ead.index).to_numpy(), rho=0.2, n_sims=20_000, seed=5)
     pd.testing.assert_series_equal(ours, aligned)
     expected = (ead * lgds.reindex(ead.index) * pds.reindex(ead.index)).sum() / ead.sum()
     assert ours.mean() == pytest.approx(expected, rel=0.05)
 
 
 def test_progress_bar_is_optional(capsys):
-    quiet = credit.simulate_pool_losses(50, 0.02, 0.45, 0.1, n_sims=2_000, seed=1)
-    loud = credit.simulate_pool_losses(50, 0.02, 0.45, 0.1, n_sims=2_000, seed=1, progress=True)
+    quiet = credit.simulate_pool_losses(n_loans=50, pd=0.02, lgd=0.45, rho=0.1, n_sims=2_000, seed=1)
+    loud = credit.simulate_pool_losses(n_loans=50, pd=0.02, lgd=0.45, rho=0.1, n_sims=2_000, seed=1, progress=True)
     pd.testing.assert_series_equal(quiet, loud)
     assert "scenarios" in capsys.readouterr().err

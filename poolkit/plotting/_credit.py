@@ -98,8 +98,8 @@ def plot_loss_distribution(
     losses: pd.Series,
     *,
     pd: float | None = None,
-    rho: float | None = None,
     lgd: float = 1.0,
+    rho: float | None = None,
     level: float = 0.999,
     bins: int = 80,
     ax: Any = None,
@@ -137,8 +137,9 @@ def plot_loss_distribution(
     ax.axvline(np.quantile(values, level), color="C0", ls="--", label=f"MC {level:.1%} quantile")
     if pd is not None and rho is not None and rho > 0:
         grid = np.linspace(hi / 400, hi, 400)
-        ax.plot(grid, credit.vasicek_loss_pdf(grid, pd, rho, lgd=lgd), color="C3", lw=2, label="Vasicek (infinite pool)")
-        ax.axvline(credit.vasicek_loss_quantile(level, pd, rho, lgd=lgd), color="C3", ls="--",
+        ax.plot(grid, credit.vasicek_loss_pdf(grid, pd=pd, lgd=lgd, rho=rho), color="C3", lw=2,
+                label="Vasicek (infinite pool)")
+        ax.axvline(credit.vasicek_loss_quantile(level, pd=pd, lgd=lgd, rho=rho), color="C3", ls="--",
                    label=f"Vasicek {level:.1%} quantile")
     ax.set_xlabel("pool loss (fraction of exposure)")
     ax.set_ylabel("density")
