@@ -61,9 +61,9 @@ def pool_dendrogram(
     node = np.full(2 * n - 1, -1)
     if pools is not None:
         labels, order = check_pools(pools, returns.columns)
-        base = [to_hex(c) for c in plt.get_cmap("tab10").colors if to_hex(c) != "#7f7f7f"]
+        base = [to_hex(c) for c in plt.get_cmap("tab10")(np.arange(10)) if to_hex(c) != "#7f7f7f"]
         if len(order) > len(base):
-            base = [to_hex(c) for c in plt.get_cmap("tab20").colors]
+            base = [to_hex(c) for c in plt.get_cmap("tab20")(np.arange(20))]
         colours = {p: base[i % len(base)] for i, p in enumerate(order)}
         node[:n] = pd.Categorical(labels.to_numpy(), categories=order).codes
         for i, (a, b) in enumerate(z[:, :2].astype(int)):  # one pass over the n - 1 merges
