@@ -24,13 +24,13 @@ the runs whose folder already holds a complete manifest. The batch writes
 ``reports/<name>/index.html`` (every run, its parameters, status, duration, key
 figures and links) and ``reports/<name>/batch.json`` (the batch manifest).
 
-Exit codes of ``poolkit batch``: 0 every run succeeded, 1 some runs failed,
-2 the configuration is invalid (nothing ran).
+The command line is ``poolkit batch GRID.yaml`` (:mod:`poolkit.cli`); its exit
+codes: 0 every run succeeded, 1 some runs failed, 2 the configuration is invalid
+(nothing ran).
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import datetime as _dt
 import hashlib
@@ -62,7 +62,6 @@ __all__ = [
     "check_parameters",
     "is_complete",
     "load_grid",
-    "main",
     "make_run_id",
     "run_batch",
     "write_index",
@@ -622,6 +621,14 @@ class BatchResult:
         """Return the runs that did not succeed."""
         return [r for r in self.runs if r["status"] not in ("ok", "skipped")]
 
+    def failure_messages(self) -> list[tuple[str, str]]:
+        """Return ``(run_id, error)`` for each failed run, the error shortened to one line.
+
+        The error names the failing notebook and cell when the run got that far,
+        e.g. ``AssertionError: ... (in 01_calc.ipynb, cell 3)``.
+        """
+        return [(str(r["run_id"]), _short_error(r)) for r in self.failures]
+
 
 def _versions() -> dict[str, str]:
     import platform
@@ -1048,97 +1055,3 @@ def write_index(
     path = batch_dir / INDEX_FILE
     _write_atomic(path, page)
     return path
-
-
-# --------------------------------------------------------------------------- command line
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="poolkit batch",
-        description="Run the grid's notebooks once per parameter set, in parallel, into reports/<name>/<run-id>/.",
-        epilog="Exit codes: 0 all reports ok, 1 some reports failed, 2 invalid configuration (nothing ran).",
-    )
-    parser.add_argument("grid", help="YAML grid file (notebooks, parameters, grid)")
-    parser.add_argument("--workers", type=int, default=None, help="worker processes of the local Dask cluster (default: CPUs)")
-    parser.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler, e.g. tcp://host:8786")
-    parser.add_argument("--name", default=None, help="batch name (default: the grid's 'name' or the file's stem)")
-    parser.add_argument("--resume", action="store_true", help="skip runs whose report is complete; redo the others")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar; only failures on stderr (for cron)")
-    parser.add_argument("--log", default=None, help="log file (default: <reports-dir>/<name>/batch.log)")
-    parser.add_argument("--reports-dir", default="reports", help="reports folder (default: reports)")
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``poolkit batch`` with the given arguments and return its exit code.
-
-    Parameters
-    ----------
-    argv : sequence of str, optional
-        Arguments after ``batch`` (default: ``sys.argv[1:]``).
-
-    Returns
-    -------
-    int
-        0 when every report succeeded, 1 when some failed (each is named on
-        stderr and in the log), 2 when the configuration is invalid.
-    """
-    parser = _parser()
-    try:
-        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-    except SystemExit as exc:
-        return EXIT_CONFIG if exc.code else EXIT_OK
-    problems: list[str] = []
-    if args.workers is not None and args.workers < 1:
-        problems.append(f"--workers must be a positive integer, got {args.workers}.")
-    if args.scheduler and not re.match(r"^(tcp|tls|inproc|ucx|ws|wss)://[^\s/]+$", args.scheduler):
-        problems.append(f"--scheduler must look like tcp://HOST:PORT, got {args.scheduler!r}.")
-    grid = None
-    try:
-        grid = load_grid(args.grid, name=args.name)
-    except ConfigurationError as exc:
-        problems.append(str(exc))
-    if grid is not None:
-        problems.extend(grid.errors)
-        if grid.notebooks and grid.runs:
-            problems.extend(check_parameters(grid))
-    if problems:
-        print(f"poolkit batch: invalid configuration ({len(problems)} problem(s)); nothing ran:", file=sys.stderr)
-        for problem in problems:
-            print(f"  - {problem}", file=sys.stderr)
-        return EXIT_CONFIG
-    assert grid is not None
-    try:
-        result = run_batch(
-            grid,
-            reports_dir=args.reports_dir,
-            workers=args.workers,
-            scheduler=args.scheduler,
-            resume=args.resume,
-            quiet=args.quiet,
-            log_file=args.log,
-        )
-    except ConfigurationError as exc:  # includes ClusterError: nothing ran
-        print(f"poolkit batch: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    except OSError as exc:
-        print(f"poolkit batch: cannot write the reports: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    runs = result.runs
-    summary = (
-        f"poolkit batch {grid.name}: {sum(r['status'] == 'ok' for r in runs)} ok, "
-        f"{sum(r['status'] == 'skipped' for r in runs)} skipped (complete), {len(result.failures)} failed "
-        f"-> {result.batch_dir / INDEX_FILE}"
-    )
-    if result.failures:
-        print(summary, file=sys.stderr)
-        for r in result.failures:
-            print(f"  FAILED {r['run_id']}: {_short_error(r)}", file=sys.stderr)
-    elif not args.quiet:
-        print(summary)
-    return result.exit_code
-
-
-if __name__ == "__main__":  # pragma: no cover - ``python -m poolkit.batch``
-    sys.exit(main())

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from poolkit import batch
+from poolkit import batch, cli
 from poolkit.exceptions import ConfigurationError
 from poolkit.reporting import declared_parameters
 
@@ -81,13 +81,14 @@ def write_grid(folder: Path, text: str, name: str = "grid.yaml") -> Path:
 
 def run_cli(args: list[str], cwd: Path, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "poolkit.batch", *args], cwd=cwd, capture_output=True, text=True, timeout=600, **kwargs
+        [sys.executable, "-m", "poolkit.cli", "batch", *args], cwd=cwd, capture_output=True, text=True, timeout=600,
+        **kwargs,
     )
 
 
 def run_main(args: list[str], capsys) -> tuple[int, str, str]:
     """Call `poolkit batch` in-process (configuration errors exit before any cluster starts)."""
-    code = batch.main(args)
+    code = cli.main(["batch", *args])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -475,7 +476,8 @@ def test_kill_9_of_the_batch_then_resume_completes(project):
     )
     crash = reports / "crash"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "poolkit.batch", str(grid), "--workers", "2", "--reports-dir", str(reports), "--quiet"],
+        [sys.executable, "-m", "poolkit.cli", "batch", str(grid), "--workers", "2", "--reports-dir", str(reports),
+         "--quiet"],
         cwd=project,
         start_new_session=True,
         stdout=subprocess.DEVNULL,
