@@ -255,9 +255,7 @@ def _batch(args: argparse.Namespace) -> int:
     except ConfigurationError as exc:
         problems.append(str(exc))
     if grid is not None:
-        problems.extend(grid.errors)
-        if grid.notebooks and grid.runs:
-            problems.extend(batch.check_parameters(grid))
+        problems.extend(grid.errors)  # structure, ids and every value's type
     if problems:
         print(f"poolkit batch: invalid configuration ({len(problems)} problem(s)); nothing ran:", file=sys.stderr)
         for problem in problems:

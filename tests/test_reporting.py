@@ -156,7 +156,7 @@ def test_optional_and_union_annotations_and_type_comments(tmp_path):
 def test_quick_jsonschema_import_leaves_notebook_validation_and_the_package_usable():
     code = (
         "import importlib.util, sys\n"
-        "from poolkit.reporting import _import_jsonschema_quickly\n"
+        "from poolkit.reporting._execute import _import_jsonschema_quickly\n"
         "_import_jsonschema_quickly()\n"
         "assert 'jsonschema' in sys.modules and 'rfc3987_syntax' not in sys.modules\n"
         "import nbformat\n"
@@ -354,7 +354,7 @@ def test_html_is_static_with_embedded_figures_and_no_code(good_report):
 
 def test_math_becomes_mathml_outside_code_only():
     pytest.importorskip("latex2mathml")
-    from poolkit.reporting import _math_to_mathml
+    from poolkit.reporting._html import _math_to_mathml
 
     text = "VaR$_\\alpha$ costs $5 and $10; `x = $a$` and $$\\sigma^2$$"
     html = _math_to_mathml(text)
