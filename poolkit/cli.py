@@ -216,6 +216,9 @@ def _report(args: argparse.Namespace) -> int:
     except ReportError as exc:
         print(f"poolkit report: FAILED: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except OSError as exc:  # e.g. the disk is full or the reports folder is read-only
+        print(f"poolkit report: cannot write the report: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     print(folder)
     return EXIT_OK
 

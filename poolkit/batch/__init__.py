@@ -20,9 +20,15 @@ complete, with its ``manifest.json``). Every value is type-checked against the
 notebooks' declared parameters before anything runs; runs execute on a Dask
 cluster (an embedded :class:`~dask.distributed.LocalCluster` by default, or an
 existing scheduler); one failing run never stops the others; ``--resume`` skips
-the runs whose folder already holds a complete manifest. The batch writes
-``reports/<name>/index.html`` (every run, its parameters, status, duration, key
-figures and links) and ``reports/<name>/batch.json`` (the batch manifest).
+a run only when its folder holds a complete report made from the same inputs
+(the inputs key of its manifest: parameters, notebooks, data files and poolkit's
+code) and redoes the others. The batch writes ``reports/<name>/index.html``
+(every run, its parameters, status, duration, key figures and links) and
+``reports/<name>/batch.json`` (the batch manifest).
+
+A batch only ever writes into a folder it owns: ``reports/<name>/`` must be
+absent or a poolkit batch folder, each run folder absent or a poolkit report;
+one batch or report per name runs at a time (see :func:`run_batch`).
 
 The command line is ``poolkit batch GRID.yaml`` (:mod:`poolkit.cli`); its exit
 codes: 0 every run succeeded, 1 some runs failed, 2 the configuration is invalid
@@ -31,7 +37,8 @@ codes: 0 every run succeeded, 1 some runs failed, 2 the configuration is invalid
 
 from __future__ import annotations
 
-from poolkit.batch._grid import Grid, GridRun, check_name, load_grid, make_run_id
+from poolkit._runs import check_name
+from poolkit.batch._grid import Grid, GridRun, load_grid, make_run_id
 from poolkit.batch._index import INDEX_FILE, write_index
 from poolkit.batch._run import BATCH_MANIFEST, LOG_FILE, BatchResult, ClusterError, is_complete, run_batch
 

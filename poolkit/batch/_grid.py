@@ -13,17 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from poolkit._parameters import RESERVED_PARAMETERS, ParameterProblem, conform_parameters, declared_parameters
+from poolkit._runs import check_name
 from poolkit._validation import did_you_mean
 from poolkit.exceptions import ConfigurationError
 
 RUN_ID_KEY = "run_id"
 """Grid key that names a run's folder; not a notebook parameter."""
 
-_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _SLUG_MAX = 60
 _GRID_KEYS = frozenset({"name", "notebooks", "parameters", "grid", "description"})
-
-
 
 
 @dataclass(frozen=True)
@@ -75,17 +73,6 @@ class Grid:
     runs: list[GridRun]
     path: Path | None = None
     errors: list[str] = field(default_factory=list)
-
-
-def check_name(value: object, *, what: str = "name") -> str:
-    """Return ``value`` if it is a safe single folder name, else raise ConfigurationError."""
-    text = str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
-    if text is None or not _SAFE_ID.match(text) or ".." in text:
-        raise ConfigurationError(
-            f"{what} {value!r} is not a safe folder name: use 1-100 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit, without '..', '/' or spaces (e.g. 'nightly-risk')."
-        )
-    return text
 
 
 def _slug_value(value: Any) -> str:
@@ -149,6 +136,7 @@ def make_run_id(varying: Mapping[str, Any], parameters: Mapping[str, Any] | None
     slug = "_".join(parts) if parts else "defaults"
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", slug)
     slug = re.sub(r"\.{2,}", "-", slug)
+    slug = re.sub(r"\.(failed|unpublished)-", r"-\1-", slug)  # names kept runs take
     slug = re.sub(r"-{2,}", "-", slug).strip("-._")[:_SLUG_MAX].rstrip("-._") or "run"
     digest = hashlib.sha256(_canonical(parameters).encode("utf-8")).hexdigest()[:8]
     return f"{slug}-{digest}"

@@ -8,18 +8,36 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 import time
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from poolkit._parameters import RESERVED_PARAMETERS
-from poolkit._runs import failing_cell, git_revision, package_versions, read_json, sha256, write_text_atomic
-from poolkit.batch._grid import Grid, GridRun, _canonical, check_name
+from poolkit._runs import (
+    BATCH_KIND,
+    check_name,
+    code_identity,
+    failing_cell,
+    folder_lock,
+    foreign_problem,
+    git_revision,
+    input_changes,
+    package_versions,
+    pid_alive,
+    plan_run,
+    read_json,
+    remove_stale_lock,
+    sha256,
+    unique_path,
+    write_text_atomic,
+)
+from poolkit.batch._grid import Grid, GridRun, _canonical
 from poolkit.batch._index import INDEX_FILE, write_index
 from poolkit.exceptions import ConfigurationError
 
@@ -107,7 +125,9 @@ def is_complete(folder: Path, parameters: Mapping[str, Any] | None = None) -> bo
 
     A report is complete when its ``manifest.json`` reads as JSON with status
     ``"ok"`` and, when the manifest records parameters, they equal ``parameters``
-    (``out_dir`` aside). Temporary or failed folders never qualify.
+    (``out_dir`` aside). Temporary or failed folders never qualify. Complete is
+    not current: ``run_batch(..., resume=True)`` also requires the inputs key
+    of the manifest to match the notebooks, data files and code of today.
     """
     manifest = read_json(folder / RUN_MANIFEST)
     if not isinstance(manifest, Mapping) or _manifest_status(manifest) != "ok":
@@ -118,19 +138,57 @@ def is_complete(folder: Path, parameters: Mapping[str, Any] | None = None) -> bo
     return True
 
 
-def _clean_stale(batch_dir: Path, run_ids: Iterable[str]) -> list[str]:
-    """Remove temporary folders left by killed runs; return their names."""
+_TEMPORARY = re.compile(r"\.(?P<id>.+)\.(?:tmp|old)-(?P<pid>\d+)-(?P<stamp>\d{8}-\d{6})(?:-\d+)?")
+
+
+def _clean_stale(batch_dir: Path) -> list[str]:
+    """Remove what killed runs left in the batch folder; return the folders removed.
+
+    A temporary run folder ``.<run-id>.tmp-<pid>-<time>`` (or ``.old-``) is
+    removed when process ``<pid>`` is gone; a run's lock file when no process
+    holds it. Kept ``.failed-`` folders are never touched.
+    """
     removed = []
-    ids = set(run_ids)
-    for entry in batch_dir.iterdir() if batch_dir.is_dir() else []:
-        if not entry.is_dir() or not entry.name.startswith("."):
-            continue
-        if ".failed-" in entry.name:
-            continue
-        if any(run_id in entry.name for run_id in ids) or "tmp" in entry.name:
+    for entry in sorted(batch_dir.iterdir()) if batch_dir.is_dir() else []:
+        match = _TEMPORARY.fullmatch(entry.name)
+        if match and entry.is_dir() and not entry.is_symlink() and not _writer_alive(match):
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry.name)
+        elif entry.name.startswith(".") and entry.name.endswith(".lock") and entry.is_file():
+            remove_stale_lock(entry)
     return removed
+
+
+def _writer_alive(match: re.Match[str]) -> bool:
+    """Tell whether the process that named a temporary folder (pid and local time in its name) still runs."""
+    try:
+        created = _dt.datetime.strptime(match["stamp"], "%Y%m%d-%H%M%S").timestamp()
+    except ValueError:
+        created = None
+    return pid_alive(int(match["pid"]), started_by=created)
+
+
+def _resume_decision(folder: Path, current: Mapping[str, Any]) -> tuple[str, str]:
+    """Decide whether ``--resume`` skips a run: ``("skip" | "redo" | "run", why)``.
+
+    A run is skipped only when its folder holds a report with status ok whose
+    manifest records the same inputs key as ``current`` (same parameters,
+    notebooks, data files and poolkit code); else it is redone, and ``why``
+    names what changed.
+    """
+    manifest = read_json(folder / RUN_MANIFEST)
+    if not isinstance(manifest, Mapping):
+        return "run", "no complete report yet"
+    status = _manifest_status(manifest)
+    if status != "ok":
+        return "redo", f"the earlier report's status is {status!r}"
+    recorded = manifest.get("inputs")
+    if not isinstance(recorded, Mapping) or not recorded.get("key"):
+        return "redo", "the earlier report records no inputs key (it was written by an older poolkit)"
+    changes = input_changes(recorded, current)
+    if not changes:
+        return "skip", f"complete and unchanged (inputs key {str(current['key'])[:12]})"
+    return "redo", "; ".join(changes)
 
 
 # --------------------------------------------------------------------------- batch
@@ -191,7 +249,7 @@ def _output_to(path: Path | None) -> Iterator[None]:
     sys.stdout.flush()
     sys.stderr.flush()
     saved = [os.dup(1), os.dup(2)]
-    target = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    target = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
     try:
         os.dup2(target, 1)
         os.dup2(target, 2)
@@ -215,23 +273,41 @@ def _setup_log(log_file: Path) -> logging.Handler:
     return handler
 
 
-def _start_client(workers: int, scheduler: str | None) -> tuple[Any, Any]:
+def _connect(scheduler: str) -> Any:
+    """Connect to an existing Dask scheduler, or raise ClusterError."""
+    from dask.distributed import Client
+
+    try:
+        return Client(scheduler, timeout="20s")
+    except (OSError, RuntimeError) as exc:
+        raise ClusterError(
+            f"could not start or reach the Dask scheduler at {scheduler} ({type(exc).__name__}: {exc}); check the "
+            "address and that the scheduler is running. Nothing ran and nothing was written."
+        ) from exc
+
+
+def _start_local(workers: int) -> tuple[Any, Any]:
+    """Start an embedded LocalCluster and a client of it, or raise ClusterError."""
     from dask.distributed import Client, LocalCluster
 
-    if scheduler:
-        return Client(scheduler, timeout="20s"), None
-    with warnings.catch_warnings():
-        # no dashboard: its HTTP port may be taken by another cluster, which is harmless here
-        warnings.filterwarnings("ignore", message=".*already in use", category=UserWarning)
-        cluster = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-            host="127.0.0.1",
-        )
-    return Client(cluster), cluster
+    try:
+        with warnings.catch_warnings():
+            # no dashboard: its HTTP port may be taken by another cluster, which is harmless here
+            warnings.filterwarnings("ignore", message=".*already in use", category=UserWarning)
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+                host="127.0.0.1",
+            )
+        return Client(cluster), cluster
+    except (OSError, RuntimeError) as exc:
+        raise ClusterError(
+            f"could not start or reach a local Dask cluster of {workers} workers ({type(exc).__name__}: {exc}); "
+            "when calling run_batch from a script, guard it with `if __name__ == '__main__':`."
+        ) from exc
 
 
 def run_batch(
@@ -244,12 +320,19 @@ def run_batch(
     quiet: bool = False,
     log_file: str | Path | None = None,
 ) -> BatchResult:
-    """Run every parameter set of a checked grid on a Dask cluster and write the index page.
+    r"""Run every parameter set of a checked grid on a Dask cluster and write the index page.
+
+    Before anything runs or is written, the batch takes the lock of its name
+    (``<reports_dir>/.<name>.lock``; a second batch or report of the same name
+    is refused at once), checks that ``<reports_dir>/<name>`` is absent or a
+    poolkit batch folder (one holding poolkit's ``batch.json``) and that every
+    run folder in it is absent or a poolkit report, and connects to
+    ``scheduler``; any problem is a ConfigurationError and nothing changes.
 
     Parameters
     ----------
     grid : Grid
-        A grid from :func:`load_grid` that passed :func:`check_parameters`.
+        A grid from :func:`load_grid` without errors.
     reports_dir : str or Path, default "reports"
         Reports go to ``<reports_dir>/<grid.name>/<run-id>/``.
     workers : int, optional
@@ -259,8 +342,11 @@ def run_batch(
         Address of an existing Dask scheduler (``tcp://HOST:PORT``); its workers
         must see the same file system and have poolkit installed.
     resume : bool, default False
-        Skip the runs whose folder holds a complete manifest with status ok,
-        remove temporary folders left by killed runs, redo the rest.
+        Skip the runs whose report is complete *and* was produced by the same
+        inputs (the inputs key of its manifest: parameters, SHA-256 of the
+        notebooks and of every data file the parameters name, poolkit's
+        version, git revision and source); redo the others. The log says why
+        each run was skipped or redone.
     quiet : bool, default False
         No progress bar; the output of workers and kernels goes to the log file
         instead of the terminal (for cron). Otherwise a progress bar (done /
@@ -276,69 +362,128 @@ def run_batch(
     Raises
     ------
     ConfigurationError
-        If ``grid.errors`` is not empty or a run folder would leave the reports folder.
+        If ``grid.errors`` is not empty, a name or run id is not a safe folder
+        name, the batch folder or a run folder is not poolkit's, or another run
+        holds the name's lock (nothing ran, nothing changed).
     ClusterError
         If the local cluster cannot start or the scheduler cannot be reached
-        (nothing ran; every run is recorded as "not run").
+        (nothing ran; no index page or batch manifest is written).
+
+    Notes
+    -----
+    With ``resume``, a run is skipped if and only if :math:`K_{\text{now}} =
+    K_{\text{recorded}}`, the inputs keys of :func:`poolkit.reporting.run_suite`.
     """
     if grid.errors:
         raise ConfigurationError("invalid grid:\n  " + "\n  ".join(grid.errors))
+    problems = []
+    for value, what in [(grid.name, "batch name"), *((r.run_id, f"{r.source}: run id") for r in grid.runs)]:
+        try:
+            check_name(value, what=what)
+        except ConfigurationError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ConfigurationError("invalid batch:\n  " + "\n  ".join(problems))
+    reports_root = Path(reports_dir).resolve()
+    batch_dir = reports_root / grid.name
+    how = "choose another batch name (--name, or `name:` in the grid file)"
+    with folder_lock(batch_dir, how=how):
+        refused = foreign_problem(batch_dir, kind="batch", how=how)
+        problems = [refused] if refused else [
+            problem for run in grid.runs
+            if (problem := foreign_problem(batch_dir / run.run_id, kind="report", how="give the run another run_id"))
+        ]
+        if problems:
+            raise ConfigurationError("\n".join(problems))
+        return _run_locked(grid, batch_dir, reports_root, workers=workers, scheduler=scheduler, resume=resume,
+                           quiet=quiet, log_file=log_file)
+
+
+def _run_locked(
+    grid: Grid,
+    batch_dir: Path,
+    reports_root: Path,
+    *,
+    workers: int | None,
+    scheduler: str | None,
+    resume: bool,
+    quiet: bool,
+    log_file: str | Path | None,
+) -> BatchResult:
     from tqdm.auto import tqdm
 
-    reports_root = Path(reports_dir).resolve()
-    batch_dir = reports_root / check_name(grid.name, what="batch name")
-    batch_dir.mkdir(parents=True, exist_ok=True)
-    for run in grid.runs:
-        target = (batch_dir / check_name(run.run_id, what="run id")).resolve()
-        if target.parent != batch_dir:
-            raise ConfigurationError(f"run id {run.run_id!r} would write outside {batch_dir}.")
-    log_path = Path(log_file).resolve() if log_file else batch_dir / LOG_FILE
-    handler = _setup_log(log_path)
     started = _dt.datetime.now(_dt.UTC)
     t0 = time.perf_counter()
     records: dict[str, dict[str, Any]] = {}
-    try:
-        _log.info("batch %s: %d runs, grid %s", grid.name, len(grid.runs), grid.path)
-        todo = []
-        for run in grid.runs:
-            base = {"run_id": run.run_id, "parameters": run.parameters, "varying": run.varying, "source": run.source}
-            if resume and is_complete(batch_dir / run.run_id, run.parameters):
-                manifest = read_json(batch_dir / run.run_id / RUN_MANIFEST) or {}
-                records[run.run_id] = {**base, "status": "skipped", "duration": _manifest_duration(manifest)}
-                continue
-            records[run.run_id] = {**base, "status": "not run", "duration": None, "error": "", "failed_cell": {}}
-            todo.append(run)
+    decisions: list[tuple[str, str, str]] = []
+    todo = []
+    code = code_identity() if resume else None
+    digests: dict[str, str] = {}
+    for run in grid.runs:
+        base = {"run_id": run.run_id, "parameters": run.parameters, "varying": run.varying, "source": run.source}
+        action, why = "run", "no --resume"
         if resume:
-            removed = _clean_stale(batch_dir, [r.run_id for r in grid.runs])
-            for name in removed:
+            current = plan_run(grid.notebooks, run.parameters).inputs(code=code, digests=digests)
+            action, why = _resume_decision(batch_dir / run.run_id, current)
+        decisions.append((action, run.run_id, why))
+        if action == "skip":
+            manifest = read_json(batch_dir / run.run_id / RUN_MANIFEST) or {}
+            records[run.run_id] = {**base, "status": "skipped", "duration": _manifest_duration(manifest)}
+            continue
+        records[run.run_id] = {**base, "status": "not run", "duration": None, "error": "", "failed_cell": {}}
+        todo.append(run)
+    client = _connect(scheduler) if todo and scheduler else None  # unreachable: nothing is written
+    try:
+        if not batch_dir.exists():  # appears complete, with its batch.json (what makes it poolkit's)
+            stamp = started.strftime("%Y%m%d-%H%M%S")
+            tmp = unique_path(batch_dir.parent / f".{batch_dir.name}.tmp-{os.getpid()}-{stamp}")
+            tmp.mkdir()
+            _write_manifest(tmp, grid, records, started, None, workers, scheduler)
+            os.rename(tmp, batch_dir)
+        log_path = Path(log_file).resolve() if log_file else batch_dir / LOG_FILE
+        handler = _setup_log(log_path)
+        cluster_failed = False
+        try:
+            _log.info("batch %s: %d runs, grid %s", grid.name, len(grid.runs), grid.path)
+            for name in _clean_stale(batch_dir):
                 _log.info("removed stale temporary folder %s", name)
-            _log.info("resume: %d complete runs skipped, %d to run", len(grid.runs) - len(todo), len(todo))
-        _write_manifest(batch_dir, grid, records, started, None, workers, scheduler)
-        if todo:
-            with _output_to(log_path if quiet else None):
-                _run_tasks(grid, todo, batch_dir, reports_root, records, workers, scheduler, not quiet, tqdm)
+            if resume:
+                for action, run_id, why in decisions:
+                    _log.info("resume: %s %s: %s", action, run_id, why)
+                _log.info("resume: %d complete runs skipped, %d to run", len(grid.runs) - len(todo), len(todo))
+            _write_manifest(batch_dir, grid, records, started, None, workers, scheduler)
+            if todo:
+                with _output_to(log_path if quiet else None):
+                    _run_tasks(grid, todo, batch_dir, reports_root, records, workers, client, not quiet, tqdm)
+        except ClusterError as exc:
+            cluster_failed = True
+            _log.error("%s", exc)
+            raise
+        finally:
+            finished = _dt.datetime.now(_dt.UTC)
+            if not cluster_failed:  # nothing ran: the earlier index page and manifest stay as they were
+                _write_manifest(batch_dir, grid, records, started, finished, workers, scheduler)
+                write_index(batch_dir, grid, list(records.values()), generated=finished)
+            elapsed = time.perf_counter() - t0
+            runs = list(records.values())
+            failed = [r for r in runs if r["status"] not in ("ok", "skipped")]
+            _log.info(
+                "batch %s finished in %.1f s: %d ok, %d skipped, %d failed; index %s",
+                grid.name,
+                elapsed,
+                sum(r["status"] == "ok" for r in runs),
+                sum(r["status"] == "skipped" for r in runs),
+                len(failed),
+                batch_dir / INDEX_FILE,
+            )
+            for r in failed:
+                _log.error("FAILED %s: %s", r["run_id"], _short_error(r))
+            _log.removeHandler(handler)
+            handler.close()
     finally:
-        finished = _dt.datetime.now(_dt.UTC)
-        _write_manifest(batch_dir, grid, records, started, finished, workers, scheduler)
-        write_index(batch_dir, grid, list(records.values()), generated=finished)
-        elapsed = time.perf_counter() - t0
-        runs = list(records.values())
-        failed = [r for r in runs if r["status"] not in ("ok", "skipped")]
-        _log.info(
-            "batch %s finished in %.1f s: %d ok, %d skipped, %d failed; index %s",
-            grid.name,
-            elapsed,
-            sum(r["status"] == "ok" for r in runs),
-            sum(r["status"] == "skipped" for r in runs),
-            len(failed),
-            batch_dir / INDEX_FILE,
-        )
-        for r in failed:
-            _log.error("FAILED %s: %s", r["run_id"], _short_error(r))
-        _log.removeHandler(handler)
-        handler.close()
-    result = BatchResult(batch_dir=batch_dir, runs=runs, exit_code=EXIT_FAILED if failed else EXIT_OK)
-    return result
+        if client is not None:
+            client.close()
+    return BatchResult(batch_dir=batch_dir, runs=runs, exit_code=EXIT_FAILED if failed else EXIT_OK)
 
 
 def _manifest_duration(manifest: Mapping[str, Any]) -> float | None:
@@ -370,28 +515,23 @@ def _run_tasks(
     reports_root: Path,
     records: dict[str, dict[str, Any]],
     workers: int | None,
-    scheduler: str | None,
+    client: Any,
     progress: bool,
     tqdm: Any,
 ) -> None:
+    """Run ``todo`` on ``client`` (an existing scheduler's) or on a LocalCluster started here."""
     from dask.distributed import as_completed
 
     n_workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
-    try:
-        client, cluster = _start_client(n_workers, scheduler)
-    except (OSError, RuntimeError) as exc:
-        where = f"the Dask scheduler at {scheduler}" if scheduler else f"a local Dask cluster of {n_workers} workers"
-        hint = (
-            "check the address and that the scheduler is running"
-            if scheduler
-            else "when calling run_batch from a script, guard it with `if __name__ == '__main__':`"
-        )
-        raise ClusterError(f"could not start or reach {where} ({type(exc).__name__}: {exc}); {hint}.") from exc
+    cluster = None
+    where = f"the scheduler at {client.scheduler.address}" if client is not None else f"a LocalCluster of {n_workers} workers"
+    if client is None:
+        client, cluster = _start_local(n_workers)
     token = hashlib.sha256(f"{batch_dir}{time.time_ns()}".encode()).hexdigest()[:8]
     bar = tqdm(total=len(todo), desc=grid.name, unit="report", disable=not progress, file=sys.stderr)
     counts = {"ok": 0, "failed": 0}
     try:
-        _log.info("running %d reports on %s", len(todo), scheduler or f"a LocalCluster of {n_workers} workers")
+        _log.info("running %d reports on %s", len(todo), where)
         futures = {}
         for run in todo:
             task = {
@@ -439,6 +579,7 @@ def _write_manifest(
 ) -> None:
     root = grid.path.parent if grid.path else Path.cwd()
     manifest = {
+        "kind": BATCH_KIND,
         "name": grid.name,
         "grid_file": str(grid.path) if grid.path else None,
         "grid_sha256": sha256(grid.path) if grid.path and grid.path.is_file() else None,

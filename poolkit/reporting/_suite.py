@@ -13,14 +13,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from poolkit._parameters import (
-    RESERVED_PARAMETERS,
-    conform_parameters,
-    declared_parameters,
-    parameter_spec,
-    problem_message,
+from poolkit._parameters import problem_message
+from poolkit._runs import (
+    REPORT_KIND,
+    RunPlan,
+    check_name,
+    folder_lock,
+    foreign_problem,
+    git_revision,
+    package_versions,
+    plan_run,
+    unique_path,
 )
-from poolkit._runs import git_revision, package_versions, sha256
 from poolkit._validation import did_you_mean
 from poolkit.exceptions import ConfigurationError, ReportError
 from poolkit.reporting._execute import _execute
@@ -63,10 +67,13 @@ def _resolve_notebooks(notebooks: Iterable[str | Path] | None) -> list[Path]:
     for item in notebooks:
         path = Path(item)
         candidates = [path, folder / path, folder / f"{path}.ipynb"]
-        hit = next((c for c in candidates if c.is_file() and c.suffix == ".ipynb"), None)
-        if hit is None and path.parent == Path("."):  # a prefix such as "01"
-            prefixed = sorted(folder.glob(f"{path.name}*.ipynb"))
-            hit = prefixed[0] if len(prefixed) == 1 else None
+        try:
+            hit = next((c for c in candidates if c.is_file() and c.suffix == ".ipynb"), None)
+            if hit is None and path.parent == Path("."):  # a prefix such as "01"
+                prefixed = sorted(folder.glob(f"{path.name}*.ipynb"))
+                hit = prefixed[0] if len(prefixed) == 1 else None
+        except (OSError, ValueError):  # a NUL or an over-long name
+            hit = None
         if hit is None:
             names = [p.name for p in available]
             problems.append(f"notebook {str(item)!r} not found (looked in {folder}).{did_you_mean(path.name, names)}")
@@ -80,31 +87,6 @@ def _resolve_notebooks(notebooks: Iterable[str | Path] | None) -> list[Path]:
     return found
 
 
-def _is_data_source(name: str, value: object) -> bool:
-    """Tell whether a parameter names a data file: ``source``, ``*_source`` or a sample name."""
-    if not isinstance(value, str) or not value:
-        return False
-    return name == "source" or name.endswith("_source") or value == "sample" or value.startswith("sample:")
-
-
-def _data_entry(source: str) -> dict[str, Any]:
-    entry: dict[str, Any] = {"source": source, "path": None, "sha256": None, "bytes": None}
-    try:
-        from poolkit.data import source_path
-
-        path = Path(source_path(source))
-    except Exception as exc:  # unknown sample name, data module missing, ...
-        entry["error"] = f"{type(exc).__name__}: {exc}"
-        return entry
-    entry["path"] = str(path)
-    if path.is_file():
-        entry["sha256"] = sha256(path)
-        entry["bytes"] = path.stat().st_size
-    else:
-        entry["error"] = f"file {path} does not exist"
-    return entry
-
-
 def _environment() -> dict[str, Any]:
     import poolkit
 
@@ -116,14 +98,6 @@ def _environment() -> dict[str, Any]:
         "packages": dict(package_versions()),
         "kernel": {"name": KERNEL_NAME, "argv0": sys.executable},
     }
-
-
-def _unique_sibling(path: Path) -> Path:
-    candidate, n = path, 1
-    while candidate.exists():
-        n += 1
-        candidate = path.with_name(f"{path.name}-{n}")
-    return candidate
 
 
 def _retarget(executed: Path, old: str, new: str) -> None:
@@ -191,8 +165,8 @@ def run_suite(
     :func:`run_notebook` into ``<report>/<stem>.ipynb``, exported to
     ``<report>/<stem>.html`` (no code cells, figures embedded, no remote script)
     and given ``out_dir = <report>/<stem>/`` for the tables and figures it saves.
-    ``manifest.json`` records parameters, versions, data checksums and timings,
-    and ``index.html`` links the pages.
+    ``manifest.json`` records parameters, versions, data checksums, timings and
+    the *inputs key* of the run, and ``index.html`` links the pages.
 
     The run writes into a hidden sibling folder and renames it into place only
     when every notebook succeeded (an earlier report of the same name is then
@@ -200,10 +174,18 @@ def run_suite(
     (the executed notebook keeps the failing cell, the manifest says
     ``"status": "failed"``) and the earlier report is left untouched.
 
+    Only a report folder that poolkit wrote (one holding poolkit's
+    ``manifest.json``) is ever replaced: a folder, file or link of that name
+    that is anything else is refused before anything runs, and nothing outside
+    ``reports_dir/name`` is moved or deleted. While a run writes a report, it
+    holds an exclusive lock (``reports_dir/.<name>.lock``); a second run of the
+    same name is refused at once. Every file written follows the umask.
+
     Parameters
     ----------
     name : str, default "sample"
-        Report name: the folder ``reports_dir/name``.
+        Report name: the folder ``reports_dir/name``. 1-100 letters, digits,
+        ``.``, ``_`` or ``-``, starting with a letter or digit.
     notebooks : sequence of str or Path, optional
         Notebooks to run (paths, names in ``notebooks/`` or prefixes such as
         ``"01"``); default every ``notebooks/NN_*.ipynb``.
@@ -213,7 +195,8 @@ def run_suite(
     reports_dir : str or Path, default "reports"
         Folder holding the reports.
     output_dir : str or Path, optional
-        Exact report folder, overriding ``reports_dir/name``.
+        Exact report folder, overriding ``reports_dir/name``; its last part
+        follows the same naming rule.
     html : bool, default True
         Export each executed notebook to HTML.
     progress : bool, default True
@@ -227,8 +210,10 @@ def run_suite(
     Raises
     ------
     ConfigurationError
-        If a notebook is missing, a parameter is declared by no notebook or has
-        the wrong type, or ``name`` is not a plain folder name; nothing runs.
+        Before anything runs, with every problem listed: a notebook is missing,
+        a parameter is declared by no notebook or has the wrong type, ``name``
+        is not a safe folder name, the report folder exists and is not a
+        poolkit report, or another run is writing it.
     ReportError
         If a notebook fails; the message names the notebook, the failing cell
         and its error, and the failed folder kept.
@@ -236,8 +221,15 @@ def run_suite(
     Notes
     -----
     The manifest stores the SHA-256 digest :math:`H(f)` of every data file
-    :math:`f` behind a ``source`` parameter, so a report can be traced to the
-    exact bytes it read: ``sha256sum <file>`` reproduces it.
+    :math:`f` named by a parameter, so a report can be traced to the exact
+    bytes it read (``sha256sum <file>`` reproduces it), and the inputs key
+
+    .. math:: K = H\big(\text{json}(p, \{H(n_i)\}, \{H(f_j)\}, v, g, H(\text{src}))\big)
+
+    of the parameters :math:`p` each notebook receives, the notebooks
+    :math:`n_i`, the data files :math:`f_j`, poolkit's version :math:`v`, git
+    revision :math:`g` and source; ``poolkit batch --resume`` reruns a report
+    whenever :math:`K` changed.
 
     References
     ----------
@@ -249,62 +241,72 @@ def run_suite(
     >>> run_suite(name="../elsewhere", notebooks=[])
     Traceback (most recent call last):
     ...
-    poolkit.exceptions.ConfigurationError: report name '../elsewhere' must be a plain folder name ...
+    poolkit.exceptions.ConfigurationError: invalid report configuration:
+      report name '../elsewhere' is not a safe folder name: it contains '/' (a path part); ...
     """
+    problems: list[str] = []
     if output_dir is not None:
-        final = Path(output_dir)
+        final, what, how = Path(output_dir), "report folder name", "pass another `output_dir`"
     else:
-        if not name or name.startswith(".") or Path(name).name != name or name in ("..",):
-            raise ConfigurationError(
-                f"report name {name!r} must be a plain folder name (no '/', not starting with '.'), e.g. 'sample'."
-            )
-        final = Path(reports_dir) / name
+        final, what, how = Path(reports_dir) / str(name), "report name", "choose another --name"
+    try:
+        check_name(final.name if output_dir is not None else name, what=what)
+    except ConfigurationError as exc:
+        problems.append(f"{exc} To fix it, {how}.")
     given = dict(parameters or {})
-    shared = dict(given)
-    paths = _resolve_notebooks(notebooks)
-
-    # 1. every problem of the configuration, before anything runs
-    declared = {p: declared_parameters(p) for p in paths}
-    for key, value in list(shared.items()):
-        if _is_data_source(key, value) and not str(value).startswith("sample") and Path(value).exists():
-            shared[key] = str(Path(value).resolve())  # the kernel runs in the notebook's folder
-    per_notebook, found = conform_parameters(declared, shared, reserved=RESERVED_PARAMETERS)
-    if found:
-        problems = [problem_message(p, paths) for p in found]
+    paths: list[Path] = []
+    try:
+        paths = _resolve_notebooks(notebooks)
+    except ConfigurationError as exc:
+        problems.append(str(exc))
+    plan: RunPlan | None = None
+    if paths:
+        try:
+            plan = plan_run(paths, given)
+        except ConfigurationError as exc:
+            problems.append(str(exc))
+        else:
+            problems += [problem_message(p, paths) for p in plan.problems]
+    if problems:
         raise ConfigurationError("invalid report configuration:\n  " + "\n  ".join(problems))
+    assert plan is not None
+    with folder_lock(final, how=how):
+        refused = foreign_problem(final, kind="report", how=how)
+        if refused:
+            raise ConfigurationError(refused)
+        return _run(final, name, given, plan, html=html, progress=progress)
 
-    # 2. run into a hidden sibling folder
+
+def _run(final: Path, name: str, given: Mapping[str, Any], plan: RunPlan, *, html: bool, progress: bool) -> Path:
+    """Run a checked plan into ``final`` (the caller holds its lock and checked it is poolkit's)."""
+    paths = plan.notebooks
     parent = final.parent
-    parent.mkdir(parents=True, exist_ok=True)
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    tmp = parent / f".{final.name}.tmp-{os.getpid()}-{stamp}"
+    tmp = unique_path(parent / f".{final.name}.tmp-{os.getpid()}-{stamp}")
     tmp.mkdir()
     started = _now()
-    sources: dict[str, None] = {}
     entries: list[dict[str, Any]] = []
     for path in paths:
-        effective = {k: parameter_spec(info)[1] for k, info in declared[path].items()}
-        effective.update(per_notebook[path])
-        for key, value in effective.items():
-            if _is_data_source(key, value):
-                sources[value] = None
         entries.append({
             "notebook": str(path), "output": f"{path.stem}.ipynb", "html": None,
-            "out_dir": f"{path.stem}" if "out_dir" in declared[path] else None,
-            "parameters": jsonable(per_notebook[path]), "status": "not run",
+            "out_dir": f"{path.stem}" if "out_dir" in plan.declared[path] else None,
+            "parameters": jsonable(plan.per_notebook[path]), "status": "not run",
             "started": None, "finished": None, "duration_s": None,
         })
+    data = plan.data()
     manifest: dict[str, Any] = {
+        "kind": REPORT_KIND,
         "name": name,
         "folder": final.name,
         "status": "running",
         "started": _iso(started),
         "finished": None,
         "duration_s": None,
-        "parameters": jsonable(given),
+        "parameters": jsonable(dict(given)),
         **_environment(),
         "git": git_revision(paths[0].parent),
-        "data": [_data_entry(s) for s in sources],
+        "data": data,
+        "inputs": plan.inputs(data),
         "notebooks": entries,
     }
     failure: BaseException | None = None
@@ -312,7 +314,7 @@ def run_suite(
         for i, (path, entry) in enumerate(zip(paths, entries, strict=True), start=1):
             if progress:
                 print(f"[{i}/{len(paths)}] {path.name}", file=sys.stderr, flush=True)
-            params = dict(per_notebook[path])
+            params = dict(plan.per_notebook[path])
             if entry["out_dir"]:
                 params["out_dir"] = str((tmp / entry["out_dir"]).resolve())
             begin = _now()
@@ -346,8 +348,8 @@ def run_suite(
     (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
     _write_index(tmp, manifest)
 
-    # 3. publish atomically, or keep the failed run beside the good report
-    target = final if failure is None else _unique_sibling(parent / f"{final.name}.failed-{stamp}")
+    # publish atomically, or keep the failed run beside the good report
+    target = final if failure is None else unique_path(parent / f"{final.name}.failed-{stamp}")
     for entry in entries:
         _retarget(tmp / entry["output"], str(tmp.resolve()), str(target.resolve()))
     if failure is not None:
@@ -364,17 +366,33 @@ def run_suite(
             error.failed_dir = str(failed)  # type: ignore[attr-defined]
             raise error from None
         raise failure
-    if final.exists():
-        old = parent / f".{final.name}.old-{os.getpid()}-{stamp}"
-        os.rename(final, old)
-        try:
-            os.rename(tmp, final)
-        except OSError:
-            os.rename(old, final)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.rename(tmp, final)
+    _publish(tmp, final, stamp)
     if progress:
         print(f"report {final.name!r} written to {final}", file=sys.stderr, flush=True)
     return final
+
+
+def _publish(tmp: Path, final: Path, stamp: str) -> None:
+    """Rename the finished run ``tmp`` to ``final``, replacing poolkit's earlier report there.
+
+    Should the rename fail, the earlier report is put back and the finished run
+    is kept, visible, in ``<name>.unpublished-<time>/``.
+    """
+    parent = final.parent
+    old = None
+    if os.path.lexists(final):  # checked under the lock: poolkit's own report
+        old = unique_path(parent / f".{final.name}.old-{os.getpid()}-{stamp}")
+        os.rename(final, old)
+    try:
+        os.rename(tmp, final)
+    except OSError as exc:
+        if old is not None:
+            os.rename(old, final)
+        kept = unique_path(parent / f"{final.name}.unpublished-{stamp}")
+        os.rename(tmp, kept)
+        error = ReportError(f"the report is complete but could not be renamed to {final} ({exc.strerror}); "
+                            f"it is kept in {kept}.")
+        error.failed_dir = str(kept)  # type: ignore[attr-defined]
+        raise error from None
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
