@@ -367,6 +367,40 @@ def test_batch_ids_that_collide_with_its_own_files_are_refused_before_anything_r
 # --------------------------------------------------------------------------- processes and leftovers
 
 
+@pytest.fixture
+def short_tmpdir() -> Iterator[Path]:
+    """A private, short TMPDIR (kernel sockets live in it: Unix socket paths are limited to 107 bytes)."""
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="pk-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.notebook
+def test_kernel_folders_of_a_killed_run_are_swept_by_the_next_run(tmp_path, short_tmpdir):
+    env = {**os.environ, "TMPDIR": str(short_tmpdir)}
+    slow = quick_notebook(tmp_path / "slow", pause=60.0)
+    quick = quick_notebook(tmp_path / "quick")
+    reports = tmp_path / "R"
+    killed = start("report", "--name", "killed", "--notebooks", str(slow), "--reports-dir", str(reports),
+                   cwd=tmp_path, env=env, output=tmp_path / "killed.log")
+    try:
+        wait_for(lambda: list(short_tmpdir.glob("poolkit-kernels-*")) and reports.is_dir()
+                 and any(".tmp-" in p.name for p in reports.iterdir()), 120, "the run's kernel to start")
+        time.sleep(3.0)  # the notebook is running its long cell
+        assert killed.poll() is None, (tmp_path / "killed.log").read_text()
+    finally:
+        kill_session(killed)  # kill -9
+    assert list(short_tmpdir.glob("poolkit-kernels-*")), "the killed run left no kernel folder to sweep"
+    run = poolkit("report", "--name", "next", "--notebooks", str(quick), "--reports-dir", str(reports), "--quiet",
+                  cwd=tmp_path, env=env)
+    assert run.returncode == 0, run.stderr
+    assert list(short_tmpdir.glob("poolkit-kernels-*")) == []
+
+
 @pytest.mark.slow
 @pytest.mark.notebook
 def test_batch_files_follow_the_umask_like_every_report_file(tmp_path):
