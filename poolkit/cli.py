@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -325,14 +325,52 @@ def _voila_command() -> list[str]:
     return [sys.executable, "-m", "voila"]
 
 
+APP_TOKEN_ENV = "POOLKIT_APP_TOKEN"
+"""Environment variable holding the app's access token (kept off every command line)."""
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """Return a ``preexec_fn`` that makes the child receive SIGTERM when this process dies.
+
+    Linux's parent-death signal (``prctl(PR_SET_PDEATHSIG)``) is delivered even
+    when the parent is killed with SIGKILL, which no handler in the parent can
+    catch. None where ``prctl`` is not available (the child then still stops
+    on SIGTERM, SIGHUP and Ctrl-C of ``poolkit app``).
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+    import os
+    import signal
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+    pr_set_pdeathsig = 1
+
+    def preexec() -> None:  # runs in the child, between fork and exec
+        prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the line above: stop now
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
+
+
 def _app(args: argparse.Namespace) -> int:
     """Serve the explorers with Voilà on 127.0.0.1 (``poolkit app``).
 
-    The server listens on 127.0.0.1 only and requires a token: the one given, or
-    a random 48-character one. Kernels get ``POOLKIT_INTERACTIVE=1`` so that
-    :func:`poolkit.widgets.show` renders live widgets. The exit status is
-    Voilà's own, 0 for ``--dry-run``, 2 for bad arguments or a missing notebook
-    or Voilà.
+    The server listens on 127.0.0.1 only and requires a token: ``--token``,
+    else ``$POOLKIT_APP_TOKEN``, else a random 48-character one. The token
+    reaches Voilà through its environment (``JUPYTER_TOKEN``), never on a
+    command line, where every user of the machine could read it in ``ps``.
+    Voilà runs in its own process group and gets SIGTERM when ``poolkit app``
+    ends, however it ends (``kill -9`` included, through Linux's parent-death
+    signal); it then stops its kernels. Kernels get ``POOLKIT_INTERACTIVE=1`` so
+    that :func:`poolkit.widgets.show` renders live widgets. The exit status is
+    Voilà's own, 0 for ``--dry-run``, 2 for bad arguments or a missing
+    notebook or Voilà.
     """
     import os
     import secrets
@@ -357,12 +395,15 @@ def _app(args: argparse.Namespace) -> int:
     except ConfigurationError as exc:
         print(f"poolkit app: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    token = args.token or secrets.token_hex(24)
+    if args.token:
+        print(f"poolkit app: note: --token is visible to every user in `ps`; set {APP_TOKEN_ENV} instead.",
+              file=sys.stderr)
+    token = args.token or os.environ.get(APP_TOKEN_ENV, "").strip() or secrets.token_hex(24)
     command = [
         *voila,
         str(notebook.resolve()),
         f"--port={args.port}",
-        f"--token={token}",
+        "--Voila.auto_token=True",  # the token is read from JUPYTER_TOKEN in the environment
         "--Voila.ip=127.0.0.1",
         "--Voila.port_retries=0",
         "--show_tracebacks=False",
@@ -374,21 +415,24 @@ def _app(args: argparse.Namespace) -> int:
     print(f"poolkit app: serving {notebook}", flush=True)
     print(f"poolkit app: open {url}", flush=True)
     if args.dry_run:
-        print("poolkit app: command " + " ".join(command))
+        print("poolkit app: command " + " ".join(command) + "  (token in the environment as JUPYTER_TOKEN)")
         return EXIT_OK
     from poolkit.widgets import INTERACTIVE_ENV
 
-    env = {**os.environ, INTERACTIVE_ENV: "1"}
-    process = subprocess.Popen(command, env=env, cwd=str(notebook.resolve().parent))
+    env = {**os.environ, INTERACTIVE_ENV: "1", "JUPYTER_TOKEN": token}
+    env.pop("JUPYTER_TOKEN_FILE", None)
+    env.pop(APP_TOKEN_ENV, None)
+    process = subprocess.Popen(command, env=env, cwd=str(notebook.resolve().parent), process_group=0,
+                               preexec_fn=_die_with_parent())
 
     def forward(signum: int, _frame: object) -> None:  # stopping the app stops Voilà too
         if process.poll() is None:
-            process.send_signal(signum)
+            process.send_signal(signal.SIGTERM)
 
-    previous = signal.signal(signal.SIGTERM, forward)
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         return int(process.wait())
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C reaches poolkit app only: Voilà has its own process group
         process.terminate()
         try:
             return int(process.wait(timeout=10))
@@ -396,7 +440,8 @@ def _app(args: argparse.Namespace) -> int:
             process.kill()
             return int(process.wait())
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 # --------------------------------------------------------------------------- entry point

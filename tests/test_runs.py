@@ -20,6 +20,7 @@ import stat
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -365,6 +366,42 @@ def test_batch_ids_that_collide_with_its_own_files_are_refused_before_anything_r
 
 
 # --------------------------------------------------------------------------- processes and leftovers
+
+
+@pytest.mark.slow
+def test_app_dies_with_its_parent_and_keeps_the_token_off_every_command_line(tmp_path):
+    pytest.importorskip("voila")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("POOLKIT_APP_TOKEN", "JUPYTER_TOKEN")}
+    app = start("app", "--port", str(port), cwd=tmp_path, env=env, output=tmp_path / "app.log")
+    spawned: set[int] = set()
+    try:
+        text = wait_for(lambda: re.search(r"open (http://127\.0\.0\.1:\d+/\?token=(\w+))", (tmp_path / "app.log").read_text()),
+                        60, "the app's URL")
+        url, token = text.group(1), text.group(2)
+        wait_for(lambda: port_open(port), 120, "Voilà to listen")
+        with urllib.request.urlopen(url, timeout=300) as page:  # renders the explorers: starts a kernel
+            assert page.status == 200 and b"Diversification" in page.read()
+        spawned = descendants(app.pid)
+        assert spawned, "poolkit app started no process"
+        for entry in Path("/proc").iterdir():  # the token is on no command line of the machine
+            if entry.name.isdigit():
+                try:
+                    cmdline = (entry / "cmdline").read_bytes()
+                except OSError:
+                    continue
+                assert token.encode() not in cmdline, cmdline.replace(b"\0", b" ")[:300]
+        os.kill(app.pid, signal.SIGKILL)  # kill -9 the parent only
+        app.wait(timeout=10)
+        wait_for(lambda: not any(alive(p) for p in spawned) and not port_open(port), 20,
+                 "Voilà and its kernels to stop after kill -9 of poolkit app")
+    finally:
+        for pid in spawned:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        kill_session(app)
 
 
 @pytest.fixture
