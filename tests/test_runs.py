@@ -438,6 +438,17 @@ def test_kernel_folders_of_a_killed_run_are_swept_by_the_next_run(tmp_path, shor
     assert list(short_tmpdir.glob("poolkit-kernels-*")) == []
 
 
+def test_the_test_suite_removes_its_temporary_home(tmp_path):
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+         f"{ROOT / 'tests' / 'test_cli.py'}::test_version_and_help"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert list(tmp_path.glob("poolkit-tests-home-*")) == []
+
+
 @pytest.mark.slow
 @pytest.mark.notebook
 def test_batch_files_follow_the_umask_like_every_report_file(tmp_path):
