@@ -251,6 +251,22 @@ def test_report_kernel_starts_without_the_debugger_yet_can_import_it(tmp_path):
 
 
 @pytest.mark.notebook
+def test_kernel_runs_when_the_temporary_folder_is_too_deep_for_a_socket_path(tmp_path):
+    # a Unix socket path holds at most 107 bytes: a deep $TMPDIR makes the kernel use TCP on 127.0.0.1
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    nb = make_notebook(tmp_path / "t.ipynb", 'out_dir: str = ""', ["print(6 * 7)"])
+    code = "import sys; from poolkit.reporting import run_notebook; run_notebook(sys.argv[1], sys.argv[2])"
+    import subprocess
+
+    run = subprocess.run([sys.executable, "-c", code, str(nb), str(tmp_path / "out.ipynb")], capture_output=True,
+                         text=True, timeout=300, env={**os.environ, "TMPDIR": str(deep)})
+    assert run.returncode == 0, run.stderr
+    assert stdout_of(tmp_path / "out.ipynb").strip() == "42"
+    assert list(deep.iterdir()) == []  # its kernel folder was removed at exit
+
+
+@pytest.mark.notebook
 def test_cell_error_names_notebook_cell_and_error_and_keeps_partial(nb_b, tmp_path):
     out = tmp_path / "deep" / "failed.ipynb"
     with pytest.raises(ReportError) as info:
