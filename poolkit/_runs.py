@@ -466,9 +466,16 @@ def folder_lock(folder: Path, *, how: str) -> Iterator[Path]:
                 f"{folder.absolute()} is being written by another poolkit run ({holder}); nothing ran. Wait for "
                 f"that run to finish, or {how}."
             ) from None
-        if _same_file(fd, lock):  # not a lock file removed by its previous holder meanwhile
-            break
-        os.close(fd)
+        if not _same_file(fd, lock):  # a lock file removed by its previous holder meanwhile: again
+            os.close(fd)
+            continue
+        if not _is_lock_file(fd):
+            os.close(fd)
+            raise ConfigurationError(
+                f"{lock.absolute()} exists and is not a poolkit lock file; poolkit keeps its lock there while it "
+                f"writes {folder.name} and will not overwrite it. Move it away, or {how}."
+            )
+        break
     info = {"pid": os.getpid(), "started": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else ""}
     os.ftruncate(fd, 0)
@@ -482,6 +489,17 @@ def folder_lock(folder: Path, *, how: str) -> Iterator[Path]:
         except OSError:
             pass
         os.close(fd)
+
+
+def _is_lock_file(fd: int) -> bool:
+    """Tell whether the open file is empty or holds what :func:`folder_lock` writes."""
+    if os.fstat(fd).st_size == 0:
+        return True
+    try:
+        info = json.loads(os.pread(fd, 4096, 0).decode("utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(info, dict) and isinstance(info.get("pid"), int) and "started" in info
 
 
 def _lock_holder(fd: int) -> str:

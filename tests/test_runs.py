@@ -168,6 +168,19 @@ def test_report_refuses_a_folder_or_file_that_is_not_a_poolkit_report(tmp_path):
     assert sorted(p.name for p in reports.iterdir()) == ["keepfile", "keepme", "ours"]
 
 
+def test_a_file_in_the_way_of_the_lock_file_is_never_overwritten(tmp_path):
+    nb = quick_notebook(tmp_path / "nbs")
+    reports = tmp_path / "R"
+    reports.mkdir()
+    (reports / ".keep.lock").write_text("my notes\n")
+    run = poolkit("report", "--name", "keep", "--notebooks", str(nb), "--reports-dir", str(reports), "--quiet",
+                  cwd=tmp_path)
+    assert run.returncode == 2, run.stderr
+    assert "not a poolkit lock file" in run.stderr and str(reports / ".keep.lock") in run.stderr
+    assert (reports / ".keep.lock").read_text() == "my notes\n"
+    assert sorted(p.name for p in reports.iterdir()) == [".keep.lock"]
+
+
 @pytest.mark.notebook
 def test_reports_dir_dot_named_like_a_project_folder_leaves_it_intact(tmp_path):
     project = tmp_path / "project"
