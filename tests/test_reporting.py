@@ -413,6 +413,25 @@ def test_new_good_run_replaces_the_earlier_report(good_report, tmp_path):
 
 
 @pytest.mark.notebook
+def test_a_report_written_before_manifests_had_a_kind_is_still_replaced(good_report, tmp_path):
+    reports = tmp_path / "reports"
+    shutil.copytree(good_report["folder"], reports / "demo")
+    manifest = json.loads((reports / "demo" / "manifest.json").read_text())
+    for key in ("kind", "inputs"):  # as poolkit 0.1.0 wrote it
+        manifest.pop(key)
+    (reports / "demo" / "manifest.json").write_text(json.dumps(manifest))
+    a, _ = good_report["notebooks"]
+    run_suite(name="demo", notebooks=[a], parameters={"n": 5}, reports_dir=reports, html=False, progress=False)
+    assert json.loads((reports / "demo" / "manifest.json").read_text())["kind"] == "poolkit-report"
+    # a folder whose manifest.json is someone else's is not
+    (reports / "other").mkdir()
+    (reports / "other" / "manifest.json").write_text(json.dumps({"name": "other", "files": []}))
+    with pytest.raises(ConfigurationError, match=r"exists and is not a poolkit report .*without poolkit's manifest"):
+        run_suite(name="other", notebooks=[a], reports_dir=reports, html=False, progress=False)
+    assert json.loads((reports / "other" / "manifest.json").read_text()) == {"name": "other", "files": []}
+
+
+@pytest.mark.notebook
 def test_output_dir_is_used_as_is(nb_b, tmp_path):
     target = tmp_path / "batch" / "variant-1"
     folder = run_suite(notebooks=[nb_b], output_dir=target, html=False, progress=False)

@@ -433,6 +433,7 @@ def _run_locked(
         records[run.run_id] = {**base, "status": "not run", "duration": None, "error": "", "failed_cell": {}}
         todo.append(run)
     client = _connect(scheduler) if todo and scheduler else None  # unreachable: nothing is written
+    cluster = None
     try:
         if not batch_dir.exists():  # appears complete, with its batch.json (what makes it poolkit's)
             stamp = started.strftime("%Y%m%d-%H%M%S")
@@ -451,10 +452,22 @@ def _run_locked(
                 for action, run_id, why in decisions:
                     _log.info("resume: %s %s: %s", action, run_id, why)
                 _log.info("resume: %d complete runs skipped, %d to run", len(grid.runs) - len(todo), len(todo))
-            _write_manifest(batch_dir, grid, records, started, None, workers, scheduler)
             if todo:
-                with _output_to(log_path if quiet else None):
-                    _run_tasks(grid, todo, batch_dir, reports_root, records, workers, client, not quiet, tqdm)
+                with _output_to(log_path if quiet else None):  # workers and kernels inherit it
+                    if client is None:
+                        n_workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+                        client, cluster = _start_local(n_workers)
+                        where = f"a LocalCluster of {n_workers} workers"
+                    else:
+                        where = f"the scheduler at {scheduler}"
+                    try:
+                        _write_manifest(batch_dir, grid, records, started, None, workers, scheduler)
+                        _run_tasks(grid, todo, batch_dir, reports_root, records, client, where, not quiet, tqdm)
+                    finally:
+                        if cluster is not None:  # its workers stop while their output still goes to the log
+                            client.close()
+                            cluster.close()
+                            client = cluster = None
         except ClusterError as exc:
             cluster_failed = True
             _log.error("%s", exc)
@@ -483,6 +496,8 @@ def _run_locked(
     finally:
         if client is not None:
             client.close()
+        if cluster is not None:
+            cluster.close()
     return BatchResult(batch_dir=batch_dir, runs=runs, exit_code=EXIT_FAILED if failed else EXIT_OK)
 
 
@@ -514,19 +529,14 @@ def _run_tasks(
     batch_dir: Path,
     reports_root: Path,
     records: dict[str, dict[str, Any]],
-    workers: int | None,
     client: Any,
+    where: str,
     progress: bool,
     tqdm: Any,
 ) -> None:
-    """Run ``todo`` on ``client`` (an existing scheduler's) or on a LocalCluster started here."""
+    """Run ``todo`` on the cluster of ``client``, recording each outcome as it arrives."""
     from dask.distributed import as_completed
 
-    n_workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
-    cluster = None
-    where = f"the scheduler at {client.scheduler.address}" if client is not None else f"a LocalCluster of {n_workers} workers"
-    if client is None:
-        client, cluster = _start_local(n_workers)
     token = hashlib.sha256(f"{batch_dir}{time.time_ns()}".encode()).hexdigest()[:8]
     bar = tqdm(total=len(todo), desc=grid.name, unit="report", disable=not progress, file=sys.stderr)
     counts = {"ok": 0, "failed": 0}
@@ -563,9 +573,6 @@ def _run_tasks(
             bar.update(1)
     finally:
         bar.close()
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def _write_manifest(
