@@ -15,34 +15,27 @@ message is shown above the figures and the last valid result stays visible.
 In a report run (papermill, ``poolkit report``, any run without a live browser)
 :func:`show` renders a *static* version instead: the same key figures and chart at
 the default settings, embedded as an image, so HTML reports stay complete and
-work offline. :func:`app_main` serves ``notebooks/06_explorers.ipynb`` as a Voilà
-web app (``poolkit app``).
+work offline. ``poolkit app`` (:mod:`poolkit.cli`) serves
+``notebooks/06_explorers.ipynb`` as a Voilà web app; this module starts no server.
 
-ipywidgets, matplotlib and voila are imported inside the functions that use them.
+ipywidgets and matplotlib are imported inside the functions that use them.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import html
 import io
 import os
-import secrets
-import shutil
-import signal
-import subprocess
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from poolkit._validation import check_choice, check_fraction, check_positive_int, check_returns
-from poolkit.exceptions import ConfigurationError, ParameterError, PoolkitError
+from poolkit.exceptions import ParameterError, PoolkitError
 
 __all__ = [
     "ALLOCATION_METHODS",
@@ -51,7 +44,6 @@ __all__ = [
     "SEED_ASSETS",
     "allocation_view",
     "allocation_explorer",
-    "app_main",
     "diversification_explorer",
     "diversification_view",
     "live_frontend",
@@ -1096,137 +1088,3 @@ _SPECS: dict[str, Callable[..., _Spec]] = {
     "diversification_explorer": _diversification_spec,
     "loan_pool_explorer": _loan_pool_spec,
 }
-
-
-# --------------------------------------------------------------------------------------------
-# The Voilà app
-# --------------------------------------------------------------------------------------------
-
-APP_NOTEBOOK = "06_explorers.ipynb"
-
-
-def _default_notebook() -> Path:
-    return Path(__file__).resolve().parents[1] / "notebooks" / APP_NOTEBOOK
-
-
-def _voila_command() -> list[str]:
-    """Return the command that starts Voilà from this environment, or raise ConfigurationError."""
-    local = Path(sys.executable).with_name("voila")
-    if local.exists():
-        return [str(local)]
-    found = shutil.which("voila")
-    if found:
-        return [found]
-    try:
-        import voila  # noqa: F401
-    except ImportError:
-        raise ConfigurationError(
-            "Voilà is not installed, so the explorers cannot be served as an app. Install the `app` "
-            "extra: `pip install -e '.[app]'` (or `make install`)."
-        ) from None
-    return [sys.executable, "-m", "voila"]
-
-
-def _app_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="poolkit app",
-        description=(
-            "Serve the poolkit explorers (notebooks/06_explorers.ipynb) as a Voilà web app on 127.0.0.1. "
-            "Open the printed URL (it carries the access token); stop with Ctrl-C."
-        ),
-    )
-    parser.add_argument("--port", type=int, default=8866, help="TCP port on 127.0.0.1 (default 8866)")
-    parser.add_argument("--token", default="", help="access token (default: a random one, printed in the URL)")
-    parser.add_argument("--notebook", default="", help=f"notebook to serve (default: notebooks/{APP_NOTEBOOK})")
-    parser.add_argument("--open", action="store_true", help="open the app in the default web browser")
-    parser.add_argument("--no-browser", action="store_true", help="do not open a browser (the default)")
-    parser.add_argument("--dry-run", action="store_true", help="print the Voilà command and URL, do not start")
-    return parser
-
-
-def app_main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``poolkit app`` command: serve the explorers with Voilà on 127.0.0.1.
-
-    Parameters
-    ----------
-    argv : list of str, optional
-        Command-line arguments after ``poolkit app`` (``--port``, ``--token``,
-        ``--notebook``, ``--open``, ``--dry-run``); ``sys.argv[1:]`` when omitted.
-
-    Returns
-    -------
-    int
-        The exit status: Voilà's own, 0 for ``--dry-run``, 2 for bad arguments or a
-        missing notebook or Voilà.
-
-    Notes
-    -----
-    The server listens on 127.0.0.1 only and requires a token: the one given, or
-    a random 48-character one. Kernels get ``POOLKIT_INTERACTIVE=1`` so that
-    :func:`show` renders live widgets.
-
-    Examples
-    --------
-    >>> app_main(["--port", "8899", "--token", "abc", "--dry-run"])  # doctest: +ELLIPSIS
-    poolkit app: serving ...06_explorers.ipynb
-    ...
-    0
-    """
-    try:
-        args = _app_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    except SystemExit as exc:  # argparse exits on --help (0) and on bad arguments (2)
-        return int(exc.code or 0)
-    if not 1 <= args.port <= 65535:
-        print(f"poolkit app: --port must be in 1..65535, got {args.port}", file=sys.stderr)
-        return 2
-    notebook = Path(args.notebook) if args.notebook else _default_notebook()
-    if not notebook.is_file():
-        print(
-            f"poolkit app: notebook {notebook} not found; pass --notebook PATH to a .ipynb file "
-            "(the default lives in the project's notebooks/ folder)",
-            file=sys.stderr,
-        )
-        return 2
-    try:
-        voila = _voila_command()
-    except ConfigurationError as exc:
-        print(f"poolkit app: {exc}", file=sys.stderr)
-        return 2
-    token = args.token or secrets.token_hex(24)
-    command = [
-        *voila,
-        str(notebook.resolve()),
-        f"--port={args.port}",
-        f"--token={token}",
-        "--Voila.ip=127.0.0.1",
-        "--Voila.port_retries=0",
-        "--show_tracebacks=False",
-        "--strip_sources=True",
-    ]
-    if not args.open:
-        command.append("--no-browser")
-    url = f"http://127.0.0.1:{args.port}/?token={token}"
-    print(f"poolkit app: serving {notebook}", flush=True)
-    print(f"poolkit app: open {url}", flush=True)
-    if args.dry_run:
-        print("poolkit app: command " + " ".join(command))
-        return 0
-    env = {**os.environ, INTERACTIVE_ENV: "1"}
-    process = subprocess.Popen(command, env=env, cwd=str(notebook.resolve().parent))
-
-    def forward(signum: int, _frame: object) -> None:  # stopping the app stops Voilà too
-        if process.poll() is None:
-            process.send_signal(signum)
-
-    previous = signal.signal(signal.SIGTERM, forward)
-    try:
-        return int(process.wait())
-    except KeyboardInterrupt:
-        process.terminate()
-        try:
-            return int(process.wait(timeout=10))
-        except subprocess.TimeoutExpired:
-            process.kill()
-            return int(process.wait())
-    finally:
-        signal.signal(signal.SIGTERM, previous)
