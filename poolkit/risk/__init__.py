@@ -34,6 +34,7 @@ from poolkit.risk._covariance import (
 )
 from poolkit.risk._dispersion import volatility
 from poolkit.risk._drawdowns import annual_return, calmar_ratio, drawdown_table, drawdowns, max_drawdown
+from poolkit.risk._estimators import SHRINKAGE_TARGETS, semicovariance  # noqa: F401
 from poolkit.risk._moments import kurtosis, skewness
 from poolkit.risk._portfolio import marginal_risk, pooled_volatility, risk_contributions
 from poolkit.risk._ratios import downside_deviation, omega_ratio, sharpe_ratio, sortino_ratio
@@ -61,6 +62,7 @@ __all__ = [
     "pooled_volatility",
     "risk_contributions",
     "rolling",
+    "semicovariance",
     "sharpe_ratio",
     "skewness",
     "sortino_ratio",
