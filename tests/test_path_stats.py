@@ -19,7 +19,7 @@ from hypothesis.extra.numpy import arrays
 
 import poolkit as pk
 from poolkit._typing import DataFrameLike, SeriesLike
-from poolkit.exceptions import AlignmentError, DataError, InsufficientDataError
+from poolkit.exceptions import AlignmentError, DataError, InsufficientDataError, ParameterError
 
 risk = pk.risk
 
@@ -291,3 +291,59 @@ def test_type_overloads_state_the_contract(name):
 def test_new_statistics_are_exported():
     for name in [*PATH_STATS, *REGIME_STATS, "semicovariance"]:
         assert name in risk.__all__ and callable(getattr(risk, name))
+
+
+# --------------------------------------------------------------------------- rolling and summary
+
+
+@pytest.mark.parametrize("stat", PATH_STATS)
+def test_rolling_path_statistics_equal_each_window(sample, stat):
+    x = sample.iloc[-90:, :3]
+    w = 40
+    rolled = risk.rolling(x, w, stat)
+    assert rolled.index.equals(x.index[w - 1 :]) and rolled.columns.equals(x.columns)
+    func = getattr(risk, stat)
+    for end in (w, w + 17, len(x)):
+        window = x.iloc[end - w : end]
+        np.testing.assert_allclose(
+            rolled.iloc[end - w].to_numpy(), func(window).to_numpy(), rtol=1e-9, atol=1e-14
+        )
+
+
+@pytest.mark.parametrize("stat", REGIME_STATS)
+def test_rolling_regime_statistics_equal_each_window(sample, sp500, stat):
+    x = sample.iloc[-90:, :3]
+    w = 40
+    rolled = risk.rolling(x, w, stat, benchmark=sp500)
+    func = getattr(risk, stat)
+    for end in (w, w + 17, len(x)):
+        window = x.iloc[end - w : end]
+        np.testing.assert_allclose(
+            rolled.iloc[end - w].to_numpy(), func(window, sp500).to_numpy(), rtol=1e-9, atol=1e-14
+        )
+
+
+def test_rolling_regime_statistics_refuse_windows_without_falls(sample):
+    idx = sample.index[:12]
+    b = pd.Series([0.01, 0.02, 0.01, 0.03, 0.02, 0.01, -0.01, -0.02, 0.01, 0.02, 0.01, 0.02], index=idx)
+    with pytest.raises(DataError, match="Rolling down_capture is undefined .* the benchmark never fell"):
+        risk.rolling(sample.iloc[:12, :2], 4, "down_capture", benchmark=b)
+    with pytest.raises(ParameterError, match="needs `benchmark`"):
+        risk.rolling(sample.iloc[:12, :2], 4, "up_beta")
+
+
+def test_summary_includes_the_new_statistics(sample, sp500):
+    table = risk.summary(sample, benchmark=sp500)
+    assert set(table.attrs["units"]) == set(table.columns)
+    expected = {
+        "ulcer index": risk.ulcer_index(sample),
+        "average drawdown": risk.average_drawdown(sample),
+        "stability": risk.stability(sample),
+        "up capture": risk.up_capture(sample, sp500),
+        "down capture": risk.down_capture(sample, sp500),
+        "up beta": risk.up_beta(sample, sp500),
+        "down beta": risk.down_beta(sample, sp500),
+    }
+    for col, ref in expected.items():
+        np.testing.assert_allclose(table[col].to_numpy(), ref.to_numpy(), rtol=1e-12)
+    assert "up capture" not in risk.summary(sample).columns
