@@ -129,6 +129,31 @@ def test_semicovariance_bad_input(sample):
         risk.semicovariance(no_dates, threshold=0.02)
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    x=arrays(
+        np.float64,
+        st.tuples(st.integers(3, 40), st.integers(1, 5)),
+        elements=st.floats(-0.2, 0.2, allow_nan=False, allow_subnormal=False),
+    ),
+    data=st.data(),
+    scale=st.sampled_from([1e-4, 0.5, 1.0, 30.0]),
+)
+def test_semicovariance_relabels_with_assets_and_scales_with_units(x, data, scale):
+    names = [f"A{i}" for i in range(x.shape[1])]
+    frame = pd.DataFrame(x, columns=names)
+    perm = list(data.draw(st.permutations(range(x.shape[1]))))
+    base = risk.semicovariance(frame)
+    moved = risk.semicovariance(frame.iloc[:, perm])
+    assert moved.index.equals(frame.columns[perm]) and moved.columns.equals(frame.columns[perm])
+    np.testing.assert_allclose(moved.loc[names, names].to_numpy(), base.to_numpy(), rtol=1e-12, atol=0)
+    # with threshold 0, c r (c > 0) falls below 0 on the same dates: the matrix scales by c^2
+    np.testing.assert_allclose(
+        risk.semicovariance(frame * scale).to_numpy(), base.to_numpy() * scale**2, rtol=1e-12, atol=0
+    )
+    assert psd_min_eig(base) >= -1e-15
+
+
 # --------------------------------------------------------------------------- Ledoit-Wolf targets
 
 
@@ -148,7 +173,11 @@ def _lw_single_index_by_hand(r: pd.DataFrame) -> tuple[Fraction, list[list[Fract
     s0 = [sum(x[k][i] * x0[k] for k in range(t)) / t for i in range(n)]
     s00 = sum(v * v for v in x0) / t
     f = [[s[i][i] if i == j else s0[i] * s0[j] / s00 for j in range(n)] for i in range(n)]
-    pi = {(i, j): sum((x[k][i] * x[k][j] - s[i][j]) ** 2 for k in range(t)) / t for i in range(n) for j in range(n)}
+    pi = {
+        (i, j): sum((x[k][i] * x[k][j] - s[i][j]) ** 2 for k in range(t)) / t
+        for i in range(n)
+        for j in range(n)
+    }
     rho = Fraction(0)
     for i in range(n):
         for j in range(n):
@@ -185,8 +214,13 @@ def _lw_constant_correlation_by_hand(r: pd.DataFrame) -> tuple[float, np.ndarray
     for i in range(n):
         for j in range(n):
             if i != j:
-                rho += r_bar / 2 * (
-                    math.sqrt(s[j][j] / s[i][i]) * theta(i, i, j) + math.sqrt(s[i][i] / s[j][j]) * theta(j, i, j)
+                rho += (
+                    r_bar
+                    / 2
+                    * (
+                        math.sqrt(s[j][j] / s[i][i]) * theta(i, i, j)
+                        + math.sqrt(s[i][i] / s[j][j]) * theta(j, i, j)
+                    )
                 )
     gamma = sum((f[i][j] - s[i][j]) ** 2 for i in range(n) for j in range(n))
     kappa = (sum(map(sum, pi)) - rho) / gamma
@@ -310,7 +344,9 @@ def test_shrinkage_relabels_with_assets_and_scales_with_units(x, data, scale):
         scaled = risk.covariance(frame * scale, "ledoit_wolf", shrinkage_target=target)
         # c r has covariance c^2 S and the same intensity: the target and the errors scale alike
         assert scaled.attrs["shrinkage"] == pytest.approx(base.attrs["shrinkage"], rel=1e-7, abs=1e-9)
-        np.testing.assert_allclose(scaled.to_numpy(), base.to_numpy() * scale**2, rtol=1e-7, atol=1e-15 * scale**2)
+        np.testing.assert_allclose(
+            scaled.to_numpy(), base.to_numpy() * scale**2, rtol=1e-7, atol=1e-15 * scale**2
+        )
         assert psd_min_eig(base) >= -1e-12 * float(np.trace(base.to_numpy()))
 
 
@@ -392,7 +428,9 @@ def test_detone_matches_the_book(seeded):
     ours = risk.covariance(seeded, denoise=True, detone=True)
     np.testing.assert_allclose(ours.to_numpy(), _book_detone(denoised), rtol=1e-9, atol=1e-15)
     only = risk.covariance(seeded, detone=2)
-    np.testing.assert_allclose(only.to_numpy(), _book_detone(seeded.cov().to_numpy(), 2), rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(
+        only.to_numpy(), _book_detone(seeded.cov().to_numpy(), 2), rtol=1e-9, atol=1e-15
+    )
     assert only.attrs["detone"] == 2 and "denoise" not in only.attrs
 
 
@@ -414,7 +452,11 @@ def test_denoise_invariants(seeded):
     vals, vecs = _estimators._sorted_eigh(corr)
     lam_plus = den.attrs["denoise"]["lambda_plus"]
     rebuilt, k = _estimators._constant_residual(vals, vecs, lam_plus)
-    assert k == den.attrs["denoise"]["n_factors"] and (vals[:k] >= lam_plus).all() and (vals[k:] < lam_plus).all()
+    assert (
+        k == den.attrs["denoise"]["n_factors"]
+        and (vals[:k] >= lam_plus).all()
+        and (vals[k:] < lam_plus).all()
+    )
     new_vals = np.linalg.eigvalsh(rebuilt)[::-1]
     np.testing.assert_allclose(new_vals[:k], vals[:k], rtol=1e-10)
     np.testing.assert_allclose(new_vals[k:], vals[k:].mean(), rtol=1e-10)
@@ -438,7 +480,9 @@ def test_denoise_applies_on_top_of_any_method(seeded):
     assert ew.attrs["denoise"]["q"] == pytest.approx(n_eff / seeded.shape[1], rel=1e-12)
     # annualising after denoising multiplies the whole matrix
     ann = risk.covariance(seeded, denoise=True, annualize=True, periods_per_year=252)
-    np.testing.assert_allclose(ann.to_numpy(), risk.covariance(seeded, denoise=True).to_numpy() * 252, rtol=1e-12)
+    np.testing.assert_allclose(
+        ann.to_numpy(), risk.covariance(seeded, denoise=True).to_numpy() * 252, rtol=1e-12
+    )
     sf = risk.covariance(seeded, "ledoit_wolf", shrinkage_target="single_index", denoise=True, detone=True)
     assert sf.attrs["shrinkage_target"] == "single_index" and sf.attrs["detone"] == 1
 
@@ -503,7 +547,10 @@ def test_denoise_relabels_with_assets_and_scales_with_units(perm, scale):
     moved = risk.covariance(r.iloc[:, list(perm)] * scale, denoise=True, detone=True)
     assert moved.index.equals(r.columns[list(perm)])
     np.testing.assert_allclose(
-        moved.loc[r.columns, r.columns].to_numpy(), base.to_numpy() * scale**2, rtol=1e-8, atol=1e-14 * scale**2
+        moved.loc[r.columns, r.columns].to_numpy(),
+        base.to_numpy() * scale**2,
+        rtol=1e-8,
+        atol=1e-14 * scale**2,
     )
 
 

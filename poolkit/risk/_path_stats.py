@@ -21,10 +21,6 @@ def _observed_mean(values: np.ndarray, x: np.ndarray, has_nan: bool) -> np.ndarr
     return np.asarray(np.where(seen, values, 0.0).sum(axis=0) / seen.sum(axis=0))
 
 
-def _ulcer_values(dd: np.ndarray) -> np.ndarray:
-    return np.sqrt(np.mean(dd * dd, axis=-1))
-
-
 @overload
 def ulcer_index(returns: DataFrameLike, *, nan_policy: str = ...) -> pd.Series: ...
 
