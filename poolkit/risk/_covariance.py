@@ -252,6 +252,7 @@ def covariance(
     if isinstance(returns, pd.Series):
         raise TypeError("`returns` must be a DataFrame of dates x assets to estimate a covariance matrix.")
     x = frame.to_numpy()
+    n_detone = _check_detone(detone, x.shape[1])
     shrink: float | None = None
     if method == "sample":
         if nan_policy == "pairwise" and np.isnan(x).any():
@@ -279,7 +280,6 @@ def covariance(
         if isinstance(h, bool) or not isinstance(h, (int, float, np.number)) or not np.isfinite(h) or h <= 0:
             raise ParameterError(f"`halflife` must be a positive number of periods, got {halflife!r}.")
         mat = _ewma(x, float(h))
-    n_detone = _check_detone(detone, x.shape[1])
     cleaned = None
     if denoise or n_detone:
         n_obs = float(x.shape[0])
