@@ -92,6 +92,11 @@ def test_capture_ratios_by_hand():
     assert risk.up_capture(r, b, periods_per_year=3) == pytest.approx(
         (1.02 * 1.01 - 1) / (1.01 * 1.03 * 1.02 - 1), rel=1e-12
     )
+    # one up period and one period a year: the capture is r / b, so scaling r by c scales it by c exactly
+    one = pd.Series([0.02, -0.01], index=idx[:2])
+    bench1 = pd.Series([0.04, -0.03], index=idx[:2])
+    for c in (0.5, 3.0):
+        assert risk.up_capture(c * one, bench1, periods_per_year=1) == pytest.approx(c * 0.02 / 0.04, rel=1e-12)
     # the benchmark captures exactly all of itself
     assert risk.up_capture(b, b) == pytest.approx(1.0, rel=1e-14)
     assert risk.down_capture(b, b) == pytest.approx(1.0, rel=1e-14)

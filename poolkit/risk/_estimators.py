@@ -17,7 +17,13 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from poolkit._numerics import corr_to_cov, cov_to_corr, per_period_rate, resolve_periods_per_year
+from poolkit._numerics import (
+    corr_to_cov,
+    cov_to_corr,
+    per_period_rate,
+    portfolio_variance,
+    resolve_periods_per_year,
+)
 from poolkit.exceptions import CovarianceError, DataError, ParameterError, PoolkitWarning
 from poolkit.risk._common import _checked
 
@@ -184,7 +190,7 @@ def _ledoit_wolf_single_index(x: np.ndarray) -> tuple[np.ndarray, float]:
     a_diag = float(np.sum(m * cube_s0)) / t
     b_all = float(np.sum(m * m * xs0 * xs0)) / t  # sum_ij B_ij s_i0 s_j0, B_ij = E[m^2 x_i x_j]
     b_diag = float(np.sum(m * m * (sq @ (s0 * s0)))) / t
-    sss = float(s0 @ s @ s0) - float(np.sum(s0 * s0 * var))  # sum_{i != j} s_i0 s_j0 s_ij
+    sss = float(portfolio_variance(s0, s)) - float(np.sum(s0 * s0 * var))  # sum_{i != j} s_i0 s_j0 s_ij
     roff1 = (a_all - a_diag) / s00 - sss / s00
     roff3 = (b_all - b_diag) / s00**2 - sss / s00
     rho = rho_diag + 2.0 * roff1 - roff3
@@ -210,15 +216,15 @@ def _ledoit_wolf_constant_correlation(x: np.ndarray, columns: pd.Index) -> tuple
             f"The constant-correlation target is undefined for {names[:5]}: constant returns have no "
             f"correlation. Drop constant columns first."
         )
-    sd = np.sqrt(var)
-    r_bar = (float(np.sum(s / np.outer(sd, sd))) - n) / (n * (n - 1))
-    f = r_bar * np.outer(sd, sd)
+    sd, corr = cov_to_corr(s)
+    r_bar = (float(corr.sum()) - n) / (n * (n - 1))  # the average correlation
+    f = corr_to_cov(sd, np.full((n, n), r_bar))
     np.fill_diagonal(f, var)
     fourth = float(np.square(sq).sum()) / t
     pi_diag = fourth - float(np.square(var).sum())
     # sum_{i != j} sqrt(s_jj / s_ii) theta_ii,ij with theta_ii,ij = E[x_i^3 x_j] - s_ii s_ij
     c_all = float(np.sum(((sq * xc) @ (1.0 / sd)) * (xc @ sd))) / t
-    theta = (c_all - fourth) - (float(sd @ s @ sd) - float(np.square(var).sum()))
+    theta = (c_all - fourth) - (float(portfolio_variance(sd, s)) - float(np.square(var).sum()))
     rho = pi_diag + r_bar * theta
     gamma = float(np.square(f - s).sum())
     shrink = _intensity(pi, rho, gamma, t, float(np.square(s).sum()))
