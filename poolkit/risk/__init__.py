@@ -24,6 +24,7 @@ from __future__ import annotations
 
 # The *_METHODS and *_STATISTICS tuples name the choices the functions accept.
 from poolkit.risk._benchmark import alpha, beta, information_ratio, tracking_error
+from poolkit.risk._capture import down_beta, down_capture, up_beta, up_capture
 from poolkit.risk._covariance import (
     CORR_METHODS,  # noqa: F401
     COV_METHODS,  # noqa: F401
@@ -34,7 +35,9 @@ from poolkit.risk._covariance import (
 )
 from poolkit.risk._dispersion import volatility
 from poolkit.risk._drawdowns import annual_return, calmar_ratio, drawdown_table, drawdowns, max_drawdown
+from poolkit.risk._estimators import SHRINKAGE_TARGETS, semicovariance  # noqa: F401
 from poolkit.risk._moments import kurtosis, skewness
+from poolkit.risk._path_stats import average_drawdown, stability, ulcer_index
 from poolkit.risk._portfolio import marginal_risk, pooled_volatility, risk_contributions
 from poolkit.risk._ratios import downside_deviation, omega_ratio, sharpe_ratio, sortino_ratio
 from poolkit.risk._rolling import ROLLING_STATISTICS, rolling  # noqa: F401
@@ -44,12 +47,15 @@ from poolkit.risk._tail import VAR_METHODS, conditional_value_at_risk, tail_rati
 __all__ = [
     "alpha",
     "annual_return",
+    "average_drawdown",
     "beta",
     "calmar_ratio",
     "conditional_value_at_risk",
     "correlation",
     "covariance",
     "covariance_from",
+    "down_beta",
+    "down_capture",
     "downside_deviation",
     "drawdown_table",
     "drawdowns",
@@ -61,12 +67,17 @@ __all__ = [
     "pooled_volatility",
     "risk_contributions",
     "rolling",
+    "semicovariance",
     "sharpe_ratio",
     "skewness",
     "sortino_ratio",
+    "stability",
     "summary",
     "tail_ratio",
     "tracking_error",
+    "ulcer_index",
+    "up_beta",
+    "up_capture",
     "value_at_risk",
     "volatility",
 ]

@@ -9,10 +9,12 @@ import pandas as pd
 from poolkit._numerics import resolve_periods_per_year
 from poolkit._validation import check_choice, check_level
 from poolkit.risk._benchmark import alpha, beta, information_ratio, tracking_error
+from poolkit.risk._capture import down_beta, down_capture, up_beta, up_capture
 from poolkit.risk._common import _checked
 from poolkit.risk._dispersion import volatility
 from poolkit.risk._drawdowns import annual_return, calmar_ratio, max_drawdown
 from poolkit.risk._moments import kurtosis, skewness
+from poolkit.risk._path_stats import average_drawdown, stability, ulcer_index
 from poolkit.risk._ratios import sharpe_ratio, sortino_ratio
 from poolkit.risk._tail import VAR_METHODS, conditional_value_at_risk, tail_ratio, value_at_risk
 
@@ -56,8 +58,10 @@ def summary(
         ``"max drawdown"`` (negative), ``"Calmar ratio"``, ``"skewness"``,
         ``"excess kurtosis"``, ``"VaR 95% (per period)"`` and
         ``"CVaR 95% (per period)"`` (positive losses; the level in the name follows
-        ``level``), ``"tail ratio"``; with a benchmark also ``"beta"``,
-        ``"alpha (annual)"``, ``"tracking error (annual)"``, ``"information ratio"``.
+        ``level``), ``"tail ratio"``, ``"ulcer index"``, ``"average drawdown"``
+        (negative), ``"stability"``; with a benchmark also ``"beta"``,
+        ``"alpha (annual)"``, ``"tracking error (annual)"``, ``"information ratio"``,
+        ``"up capture"``, ``"down capture"``, ``"up beta"``, ``"down beta"``.
         ``attrs`` holds ``"periods_per_year"``, ``"risk_free"``, ``"level"``,
         ``"var_method"`` and ``"units"`` (column -> unit).
 
@@ -68,6 +72,9 @@ def summary(
         (e.g. a constant column has no Sharpe ratio).
     AlignmentError
         If the benchmark lacks dates of ``returns``.
+    InsufficientDataError
+        With a benchmark that never rose or never fell (capture ratios), or did on
+        fewer than two dates (up and down betas).
 
     Notes
     -----
@@ -110,6 +117,9 @@ def summary(
         f"VaR {pct} (per period)": value_at_risk(frame, level, var_method, **kw),
         f"CVaR {pct} (per period)": conditional_value_at_risk(frame, level, var_method, **kw),
         "tail ratio": tail_ratio(frame, level, **kw),
+        "ulcer index": ulcer_index(frame, **kw),
+        "average drawdown": average_drawdown(frame, **kw),
+        "stability": stability(frame, **kw),
     }
     units = {
         "observations": "count of dates",
@@ -124,18 +134,29 @@ def summary(
         f"VaR {pct} (per period)": f"fraction lost in one period, positive ({var_method})",
         f"CVaR {pct} (per period)": f"mean fraction lost beyond VaR, positive ({var_method})",
         "tail ratio": f"|{level:g} quantile| / |{1 - level:g} quantile|",
+        "ulcer index": "fraction (root mean square of the drawdowns)",
+        "average drawdown": "fraction, negative (mean of the drawdowns over the dates)",
+        "stability": "R^2 in [0, 1] of the cumulative log return on time",
     }
     if benchmark is not None:
         cols["beta"] = beta(frame, benchmark, **kw)
         cols["alpha (annual)"] = alpha(frame, benchmark, risk_free, periods_per_year=ppy, **kw)
         cols["tracking error (annual)"] = tracking_error(frame, benchmark, periods_per_year=ppy, **kw)
         cols["information ratio"] = information_ratio(frame, benchmark, periods_per_year=ppy, **kw)
+        cols["up capture"] = up_capture(frame, benchmark, periods_per_year=ppy, **kw)
+        cols["down capture"] = down_capture(frame, benchmark, periods_per_year=ppy, **kw)
+        cols["up beta"] = up_beta(frame, benchmark, **kw)
+        cols["down beta"] = down_beta(frame, benchmark, **kw)
         units.update(
             {
                 "beta": "no unit",
                 "alpha (annual)": "fraction per year, compounded",
                 "tracking error (annual)": "fraction per year",
                 "information ratio": "per year",
+                "up capture": "annualised geometric mean / the benchmark's, on its up periods",
+                "down capture": "annualised geometric mean / the benchmark's, on its down periods",
+                "up beta": "no unit (beta on the benchmark's up periods)",
+                "down beta": "no unit (beta on the benchmark's down periods)",
             }
         )
     table = pd.DataFrame(cols)
