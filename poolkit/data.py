@@ -623,7 +623,7 @@ def _resample_prices(frame: pd.DataFrame, rule: str, name: str) -> pd.DataFrame:
 
 
 def resample_returns(
-    returns: pd.DataFrame | pd.Series, frequency: str, *, kind: str = "simple"
+    returns: pd.DataFrame | pd.Series, frequency: str, *, kind: str | None = None
 ) -> pd.DataFrame | pd.Series:
     r"""Compound periodic returns into returns of a lower frequency.
 
@@ -635,8 +635,11 @@ def resample_returns(
         Target frequency (aliases "W", "M", "Q", "A"/"Y" accepted). Calendar
         periods: weeks ending on Friday, months, quarters, years. The first
         and last periods may be partial (they hold the data there are).
-    kind : {"simple", "log"}, default "simple"
+    kind : {"simple", "log"}, optional
         Whether ``returns`` are simple or log returns; the result is of the same kind.
+        By default the kind the returns are tagged with (``attrs["returns_kind"]``, as
+        :func:`load_returns` sets it), else simple. A kind that contradicts the tag is
+        refused.
 
     Returns
     -------
@@ -647,10 +650,12 @@ def resample_returns(
     Raises
     ------
     DataError
-        If ``returns`` has a missing value, a simple return at or below -100 %,
-        or a period with no observation.
+        If ``returns`` has dates out of order or repeated, a missing value, a simple
+        return at or below -100 %, values that look like percents, or a period with
+        no observation.
     ParameterError
-        If ``frequency`` or ``kind`` is unknown, or higher than the data's frequency.
+        If ``frequency`` or ``kind`` is unknown, ``kind`` contradicts the tag, or the
+        frequency is higher than the data's.
     TypeError
         If ``returns`` is not indexed by dates.
 
@@ -675,13 +680,27 @@ def resample_returns(
     >>> round(float(resample_returns(r, "monthly").iloc[0]), 6)
     -0.01
     """
-    check_choice(kind, _KINDS, name="kind")
+    from poolkit._validation import check_return_units, check_time_index, returns_kind
+
     if not isinstance(returns, (pd.DataFrame, pd.Series)):
         raise TypeError(f"`returns` must be a pandas DataFrame or Series, got {type(returns).__name__}.")
+    tagged = returns_kind(returns) if "returns_kind" in returns.attrs else None
+    if kind is None:
+        kind = tagged or "simple"
+    check_choice(kind, _KINDS, name="kind")
+    if tagged is not None and kind != tagged:
+        raise ParameterError(
+            f"`returns` are tagged as {tagged} returns (attrs['returns_kind'] == {tagged!r}) but kind={kind!r} "
+            f"was given; leave `kind` out to use the tag, or correct the tag if it is wrong."
+        )
     if not isinstance(returns.index, pd.DatetimeIndex):
         raise TypeError("`returns` must be indexed by dates (DatetimeIndex); use poolkit.data.load_returns.")
     frame = returns.to_frame() if isinstance(returns, pd.Series) else returns
-    values = frame.to_numpy(dtype="float64")
+    check_time_index(frame.index, name="returns")
+    try:
+        values = frame.to_numpy(dtype="float64")
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"`returns` must hold numbers only: {exc}. Convert with pd.to_numeric.") from exc
     if np.isnan(values).any():
         r, c = np.argwhere(np.isnan(values))[0]
         raise DataError(
@@ -694,9 +713,17 @@ def resample_returns(
             f"`returns` column {frame.columns[c]!r} has a simple return of {values[r, c]:g} at {frame.index[r].date()} "
             f"(at or below -100 %); simple returns must be > -1. Were these log returns (kind='log') or percents?"
         )
-    target, rule = _resample_rule(frame.sort_index(), frequency, "returns")
+    if np.isinf(values).any():
+        r, c = np.argwhere(np.isinf(values))[0]
+        raise DataError(
+            f"`returns` has an infinite value in column {frame.columns[c]!r} at {frame.index[r].date()}; "
+            f"check the prices behind it."
+        )
+    check_return_units(
+        np.expm1(values) if kind == "log" else values, frame, fractions=returns.attrs.get("units") == "fraction"
+    )
+    target, rule = _resample_rule(frame, frequency, "returns")
     growth = np.log1p(frame.astype("float64")) if kind == "simple" else frame.astype("float64")
-    growth = growth.sort_index()
     if rule:
         summed = growth.resample(rule).sum(min_count=1)
         _raise_on_empty_periods(summed, "`returns`")
@@ -735,7 +762,8 @@ def to_returns(prices: pd.DataFrame | pd.Series, kind: str = "simple") -> pd.Dat
     Raises
     ------
     DataError
-        If a price is missing, zero or negative (the message names column and date).
+        If a price is missing, zero or negative (the message names column and date), or
+        the dates are out of order or repeated.
     InsufficientDataError
         If there are fewer than two dates.
     ParameterError
@@ -773,6 +801,9 @@ def to_returns(prices: pd.DataFrame | pd.Series, kind: str = "simple") -> pd.Dat
         raise InsufficientDataError(
             f"`prices` has {values.shape[0]} date(s); at least 2 are needed for one return."
         )
+    from poolkit._validation import check_time_index
+
+    check_time_index(frame.index, name="prices")
     bad = np.isnan(values) | (values <= 0) | np.isinf(values)
     if bad.any():
         r, c = np.argwhere(bad)[0]
@@ -1445,17 +1476,12 @@ def align_returns(
 
 
 def _checked_returns(value: object, name: str) -> tuple[pd.DataFrame, bool]:
-    """Return a float frame of ``value`` after checking its dates: sorted, unique, no NaN."""
+    """Return a float frame of ``value`` (kind kept) after the shared check: dates sorted, unique, no NaN."""
     from poolkit._validation import check_returns
 
-    frame, was_series = check_returns(value, name=name, min_obs=1)
-    index = frame.index
-    if not isinstance(index, pd.DatetimeIndex):
-        raise DataError(f"`{name}` must be indexed by date (a DatetimeIndex), got {type(index).__name__}.")
-    if index.has_duplicates:
-        raise DataError(f"`{name}` has duplicated dates, e.g. {index[index.duplicated()][0].date()}; keep one per date.")
-    if not index.is_monotonic_increasing:
-        raise DataError(f"`{name}` dates are not sorted; sort them with `.sort_index()` first.")
+    frame, was_series = check_returns(value, name=name, min_obs=1, convert_log=False)
+    if not isinstance(frame.index, pd.DatetimeIndex):
+        raise DataError(f"`{name}` must be indexed by date (a DatetimeIndex), got {type(frame.index).__name__}.")
     return frame, was_series
 
 

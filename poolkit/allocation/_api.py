@@ -491,7 +491,8 @@ def backtest_many(
             )
         named[key] = value
     frame, _ = check_returns(returns, name="returns", min_obs=2)
-    frame.attrs = {}  # our copy; metadata would be deep-copied into every window
+    # our copy; metadata would be deep-copied into every window (a stated unit is kept)
+    frame.attrs = {"units": "fraction"} if frame.attrs.get("units") == "fraction" else {}
     if not isinstance(frame.index, pd.DatetimeIndex):
         raise ParameterError("`returns` needs a DatetimeIndex of dates for a backtest.")
     lookback = check_positive_int(lookback, name="lookback", minimum=2)

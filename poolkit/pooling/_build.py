@@ -239,7 +239,7 @@ def cluster_tree(returns: pd.DataFrame, linkage: str = "ward", distance: str = "
     Examples
     --------
     >>> rng = np.random.default_rng(0)
-    >>> r = pd.DataFrame(rng.normal(size=(50, 3)), columns=["A", "B", "C"])
+    >>> r = pd.DataFrame(rng.normal(0.0, 0.01, size=(50, 3)), columns=["A", "B", "C"])
     >>> cluster_tree(r).shape
     (2, 4)
     """
@@ -346,7 +346,7 @@ def pool_count_scores(
     --------
     >>> rng = np.random.default_rng(1)
     >>> f = rng.normal(size=(500, 2))
-    >>> r = pd.DataFrame(np.repeat(f, 3, axis=1) + 0.3 * rng.normal(size=(500, 6)), columns=list("ABCDEF"))
+    >>> r = pd.DataFrame(0.01 * (np.repeat(f, 3, axis=1) + 0.3 * rng.normal(size=(500, 6))), columns=list("ABCDEF"))
     >>> int(pool_count_scores(r, max_pools=4)["quality"].idxmax())
     2
     """
@@ -417,7 +417,7 @@ def cluster_pools(
     --------
     >>> rng = np.random.default_rng(1)
     >>> f = rng.normal(size=(500, 2))
-    >>> r = pd.DataFrame(np.repeat(f, 3, axis=1) + 0.3 * rng.normal(size=(500, 6)), columns=list("ABCDEF"))
+    >>> r = pd.DataFrame(0.01 * (np.repeat(f, 3, axis=1) + 0.3 * rng.normal(size=(500, 6))), columns=list("ABCDEF"))
     >>> pools = cluster_pools(r)  # two planted blocks: A, B, C and D, E, F
     >>> pools.attrs["n_pools"], bool(pools["A"] == pools["C"] != pools["D"] == pools["F"])
     (2, True)
@@ -546,7 +546,7 @@ def build_pools(
     --------
     >>> rng = np.random.default_rng(1)
     >>> f = rng.normal(size=(500, 2))
-    >>> r = pd.DataFrame(np.repeat(f, 3, axis=1) + 0.3 * rng.normal(size=(500, 6)), columns=list("ABCDEF"))
+    >>> r = pd.DataFrame(0.01 * (np.repeat(f, 3, axis=1) + 0.3 * rng.normal(size=(500, 6))), columns=list("ABCDEF"))
     >>> build_pools(r).tolist()  # two planted blocks, found by clustering
     ['P2', 'P2', 'P2', 'P1', 'P1', 'P1']
     >>> table = pd.DataFrame({"risk": [0.10, 0.30, 0.20, 0.25]}, index=["a", "b", "c", "d"])

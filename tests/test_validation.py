@@ -1,0 +1,281 @@
+"""Inputs that cannot fool the numbers: row order, log returns, units (issue 14).
+
+Every function that reads a time series goes through one shared check
+(``poolkit._validation.check_returns``, and the same rules in the risk functions' fast
+path). These tests hold each rule on every public entry point, reproduce the reported
+cases, and check with hypothesis that permuting rows is refused, that rescaling units
+gives a rescaled result or a refusal, and that relabelling assets carries the labels.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import poolkit as pk
+from poolkit.exceptions import DataError, ParameterError, PoolkitError
+
+warnings.simplefilter("ignore", pk.exceptions.PoolkitWarning)
+
+
+@pytest.fixture(scope="module")
+def small() -> pd.DataFrame:
+    """Four stocks, 2019-2021 daily simple returns of the bundled sample."""
+    r = pk.data.load_returns("sample", assets=["AAPL", "MSFT", "JPM", "XOM"], start="2019-01-01", end="2021-12-31")
+    return r
+
+
+@pytest.fixture(scope="module")
+def bench(small: pd.DataFrame) -> pd.Series:
+    b = pk.data.load_benchmark("sample:sp500_index", start="2019-01-01", end="2021-12-31")
+    return b.loc[small.index]
+
+
+def _time_series_calls(bench: pd.Series) -> dict[str, Callable[[pd.DataFrame], object]]:
+    """Every public function that reads returns over time, as a call on a returns frame."""
+    rk, al, po = pk.risk, pk.allocation, pk.pooling
+    pools = pd.Series({"AAPL": "tech", "MSFT": "tech", "JPM": "other", "XOM": "other"})
+    w = pd.Series(0.25, index=["AAPL", "MSFT", "JPM", "XOM"])
+    return {
+        "volatility": rk.volatility,
+        "downside_deviation": rk.downside_deviation,
+        "sharpe_ratio": rk.sharpe_ratio,
+        "sortino_ratio": rk.sortino_ratio,
+        "omega_ratio": rk.omega_ratio,
+        "skewness": rk.skewness,
+        "kurtosis": rk.kurtosis,
+        "value_at_risk": rk.value_at_risk,
+        "conditional_value_at_risk": rk.conditional_value_at_risk,
+        "tail_ratio": rk.tail_ratio,
+        "annual_return": rk.annual_return,
+        "drawdowns": rk.drawdowns,
+        "max_drawdown": rk.max_drawdown,
+        "calmar_ratio": rk.calmar_ratio,
+        "drawdown_table": lambda r: rk.drawdown_table(r["AAPL"]),
+        "covariance": rk.covariance,
+        "covariance_ewma": lambda r: rk.covariance(r, "ewma"),
+        "covariance_lw": lambda r: rk.covariance(r, "ledoit_wolf"),
+        "correlation": rk.correlation,
+        "rolling_volatility": lambda r: rk.rolling(r, 21),
+        "rolling_max_drawdown": lambda r: rk.rolling(r, 21, "max_drawdown"),
+        "rolling_beta": lambda r: rk.rolling(r, 21, "beta", benchmark=bench),
+        "beta": lambda r: rk.beta(r, bench),
+        "alpha": lambda r: rk.alpha(r, bench),
+        "tracking_error": lambda r: rk.tracking_error(r, bench),
+        "information_ratio": lambda r: rk.information_ratio(r, bench),
+        "summary": rk.summary,
+        "expected_returns": al.expected_returns,
+        "expected_returns_ewma": lambda r: al.expected_returns(r, "ewma"),
+        "allocate_min_variance": lambda r: al.allocate(r, "min_variance"),
+        "allocate_hrp": lambda r: al.allocate(r, "hrp"),
+        "allocate_many": lambda r: al.allocate_many(r, ["equal", "inverse_volatility"]),
+        "backtest": lambda r: al.backtest(r, "min_variance", lookback=126),
+        "backtest_many": lambda r: al.backtest_many(r, ["equal", "risk_parity"], lookback=126),
+        "cluster_pools": lambda r: po.cluster_pools(r, n_pools=2),
+        "cluster_tree": po.cluster_tree,
+        "build_pools": lambda r: po.build_pools(r, "volatility", 2),
+        "pool_returns": lambda r: po.pool_returns(r, pools),
+        "two_level_allocation": lambda r: po.two_level_allocation(r, pools),
+        "pool_summary": lambda r: po.pool_summary(r, pools),
+        "two_level_backtest": lambda r: po.two_level_backtest(r, lookback=126, n_pools=2),
+        "crisis_comparison": lambda r: po.crisis_comparison(r, "2020-02-19", "2020-04-30", w),
+        "resample_returns": lambda r: pk.data.resample_returns(r, "monthly"),
+        "align_returns": lambda r: pk.data.align_returns(r, bench),
+        "drawdown_chart": pk.plotting.drawdown_chart,
+        "backtest_chart": pk.plotting.backtest_chart,
+    }
+
+
+CALLS = list(_time_series_calls(pd.Series(dtype=float)))
+
+
+@pytest.fixture(scope="module")
+def calls(bench: pd.Series) -> dict[str, Callable[[pd.DataFrame], object]]:
+    return _time_series_calls(bench)
+
+
+# --------------------------------------------------------------------------- 1. row order
+
+
+@pytest.mark.parametrize("name", CALLS)
+def test_every_time_series_function_refuses_shuffled_dates(name, calls, small):
+    shuffled = small.sample(frac=1, random_state=0)
+    with pytest.raises(DataError, match=r"not sorted: \d{4}-\d\d-\d\d \(position \d+\) comes after .*sort_index\(\)"):
+        calls[name](shuffled)
+
+
+@pytest.mark.parametrize("name", CALLS)
+def test_every_time_series_function_refuses_duplicated_dates(name, calls, small):
+    doubled = pd.concat([small.iloc[:300], small.iloc[299:]])  # 2020-03-12 twice, in order
+    day = small.index[299].date().isoformat()
+    with pytest.raises(DataError, match=rf"{day} 2 times .*duplicated"):
+        calls[name](doubled)
+
+
+def test_issue_backtest_on_shuffled_dates_is_refused():
+    r = pk.data.load_returns("sample")
+    with pytest.raises(DataError, match=r"not sorted: 2001-06-18 \(position 4\) comes after 2008-10-13"):
+        pk.allocation.backtest(r.sample(frac=1, random_state=0), "min_variance", lookback=126)
+    with pytest.raises(DataError, match="not sorted"):
+        pk.risk.max_drawdown(r.sample(frac=1, random_state=0))
+
+
+def test_sorted_input_is_not_refused_and_benchmark_order_is_checked(small, bench):
+    assert pk.risk.max_drawdown(small.sort_index()).equals(pk.risk.max_drawdown(small))
+    with pytest.raises(DataError, match="`benchmark` dates are not sorted"):
+        pk.risk.beta(small, bench.sample(frac=1, random_state=1))
+
+
+def test_missing_date_in_index_is_refused(small):
+    idx = small.index.tolist()
+    idx[5] = pd.NaT
+    bad = small.set_axis(pd.DatetimeIndex(idx), axis=0)
+    with pytest.raises(DataError, match=r"missing date \(NaT\) at position 6"):
+        pk.risk.volatility(bad)
+
+
+def test_shuffled_integer_index_is_refused_too():
+    r = pd.Series([0.01, -0.02, 0.03, 0.0, 0.01]).sample(frac=1, random_state=2)
+    with pytest.raises(DataError, match="row labels are not sorted"):
+        pk.risk.max_drawdown(r)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(perm=st.permutations(range(30)))
+def test_permuting_rows_is_refused_or_changes_nothing(perm, small):
+    frame = small.iloc[:30]
+    shuffled = frame.iloc[list(perm)]
+    for func in (pk.risk.volatility, pk.risk.max_drawdown, pk.risk.covariance, pk.allocation.expected_returns):
+        if list(perm) == sorted(perm):
+            pd.testing.assert_frame_equal(
+                pd.DataFrame(func(shuffled)), pd.DataFrame(func(frame)), check_exact=True
+            )
+        else:
+            with pytest.raises(DataError, match="not sorted"):
+                func(shuffled)
+
+
+# --------------------------------------------------------------------------- 2. log returns
+
+
+@pytest.fixture(scope="module")
+def aapl_prices() -> pd.Series:
+    return pk.data.load_prices("sample", assets=["AAPL"])["AAPL"]
+
+
+def test_log_returns_resample_to_the_price_return(aapl_prices):
+    logs = pk.data.load_returns("sample", assets=["AAPL"], kind="log")
+    assert logs.attrs["returns_kind"] == "log"
+    monthly = pk.data.resample_returns(logs, "monthly")  # stays log, like its input
+    assert monthly.attrs["returns_kind"] == "log"
+    # independent reference: month-end prices of the sample, 31 Jan 2020 over 31 Dec 2019
+    by_prices = aapl_prices.loc["2020-01-31"] / aapl_prices.loc["2019-12-31"] - 1.0
+    assert by_prices == pytest.approx(0.054008, abs=1e-6)
+    assert np.expm1(float(monthly.loc["2020-01-31", "AAPL"])) == pytest.approx(by_prices, rel=1e-12)
+    with pytest.raises(ParameterError, match=r"tagged as log returns .* kind='simple'"):
+        pk.data.resample_returns(logs, "monthly", kind="simple")
+
+
+def test_log_returns_compound_like_prices(aapl_prices):
+    logs = pk.data.load_returns("sample", assets=["AAPL"], kind="log", start="2019-12-31", end="2020-12-31")
+    p = aapl_prices.loc["2019-12-31":"2020-12-31"]
+    dd_prices = float((p / p.cummax() - 1.0).min())  # worst fall from a running peak of the prices
+    assert dd_prices == pytest.approx(-0.314277, abs=1e-6)
+    assert pk.risk.max_drawdown(logs)["AAPL"] == pytest.approx(dd_prices, rel=1e-12)
+    years = len(logs) / 252
+    cagr = (p.iloc[-1] / p.iloc[0]) ** (1.0 / years) - 1.0
+    assert pk.risk.annual_return(logs, periods_per_year=252)["AAPL"] == pytest.approx(cagr, rel=1e-12)
+    path = pk.risk.drawdowns(logs)["AAPL"]
+    assert path.to_numpy() == pytest.approx((p / p.cummax() - 1.0).iloc[1:].to_numpy(), abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["max_drawdown", "annual_return", "calmar_ratio", "volatility", "value_at_risk", "covariance", "summary",
+     "beta", "rolling_max_drawdown", "expected_returns", "backtest", "allocate_min_variance",
+     "pool_summary", "two_level_backtest"],
+)
+def test_results_do_not_depend_on_the_kind_loaded(name, calls, small):
+    logs = np.log1p(small)
+    logs.attrs = dict(small.attrs, returns_kind="log")
+    a, b = calls[name](small), calls[name](logs)
+    if hasattr(a, "returns") and not isinstance(a, pd.DataFrame):
+        a, b = a.returns, b.returns
+    pd.testing.assert_frame_equal(pd.DataFrame(b), pd.DataFrame(a), rtol=1e-9, atol=1e-12)
+
+
+def test_prices_are_not_returns(aapl_prices):
+    prices = pk.data.load_prices("sample", assets=["AAPL", "MSFT"], start="2020-01-01")
+    with pytest.raises(DataError, match="holds prices"):
+        pk.risk.volatility(prices)
+
+
+# --------------------------------------------------------------------------- 3. units
+
+
+def test_issue_percent_returns_are_refused_with_a_hint(small):
+    pct = small * 100
+    with pytest.raises(DataError, match=r"below -1 \(-100 %\).*did you mean -0\.0\d+"):
+        pk.allocation.backtest(pct, "equal", lookback=126)
+    with pytest.raises(DataError, match="did you mean"):
+        pk.risk.value_at_risk(pct)
+    with pytest.raises(DataError, match="did you mean"):
+        pk.risk.covariance(pct)
+
+
+def test_positive_percents_are_caught_by_their_size():
+    # the monthly risk-free rate of the Fama-French sample, in percent: never below -1
+    rf = pk.data.load_returns("sample:ff_factors", assets=["RF"]) * 100
+    rf = rf.loc["1970":"1990"]
+    assert (rf > -1).all().all()
+    with pytest.raises(DataError, match=r"looks like percents.*median absolute return is 0\.\d+"):
+        pk.risk.volatility(rf)
+    assert pk.risk.volatility(rf / 100)["RF"] > 0  # the fractions pass
+
+
+def test_huge_returns_pass_when_stated():
+    idx = pd.date_range("2024-01-01", periods=30, freq="B")
+    r = pd.DataFrame({"X": np.tile([0.5, -0.3], 15)}, index=idx)  # 50 % a day: not a real stock
+    with pytest.raises(DataError, match="looks like percents"):
+        pk.risk.volatility(r)
+    r.attrs["units"] = "fraction"
+    assert pk.risk.volatility(r, annualize=False)["X"] == pytest.approx(np.std(r["X"], ddof=1))
+
+
+@pytest.mark.parametrize("value", [1e300, 1e7])
+def test_overflowing_returns_are_refused(value, small):
+    big = small.copy()
+    big.iloc[10, 1] = value
+    big.attrs["units"] = "fraction"  # even when stated
+    with pytest.raises(DataError, match="no return is that large"):
+        pk.risk.volatility(big)
+    with pytest.raises(DataError, match="no return is that large"):
+        pk.risk.covariance(small * value)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(scale=st.sampled_from([1e-60, 1e-6, 1e-3, 1.0, 100.0, 1e300]), perm=st.permutations(range(4)))
+def test_rescaled_returns_rescale_the_result_or_are_refused(scale, perm, small):
+    frame = small.iloc[:, list(perm)] * scale
+    try:
+        vol = pk.risk.volatility(frame, annualize=False)
+        var = pk.risk.value_at_risk(frame)
+    except DataError as exc:
+        assert scale in (1e-60, 100.0, 1e300)
+        assert any(word in str(exc) for word in ("did you mean", "underflow", "no return is that large"))
+        return
+    assert scale in (1e-6, 1e-3, 1.0)
+    assert list(vol.index) == list(frame.columns)  # labels carried in their new order
+    ref = pk.risk.volatility(small, annualize=False)[frame.columns] * scale
+    pd.testing.assert_series_equal(vol, ref, rtol=1e-10)
+    pd.testing.assert_series_equal(var, pk.risk.value_at_risk(small)[frame.columns] * scale, rtol=1e-10)
+
+
+def test_all_refusals_are_poolkit_errors(small):
+    assert issubclass(DataError, PoolkitError) and issubclass(DataError, ValueError)
