@@ -54,6 +54,19 @@ CORRELATION_DISTANCES = ("correlation", "abs_correlation")
 
 
 # --------------------------------------------------------------------------- portfolio variance
+#: Weights whose largest size lies outside [1/WEIGHT_RESCALE, WEIGHT_RESCALE] are rescaled
+#: before :math:`w^\top \Sigma w` is formed, so the product cannot overflow or underflow.
+WEIGHT_RESCALE = 1e100
+
+
+def _weight_scale(weights: np.ndarray) -> np.ndarray:
+    """Largest size of each portfolio's weights when it is extreme (else 1): shape () or (k,)."""
+    w = np.asarray(weights, dtype="float64")
+    big = np.max(np.abs(w), axis=0) if w.size else np.asarray(1.0)
+    extreme = (big > WEIGHT_RESCALE) | ((big > 0) & (big < 1.0 / WEIGHT_RESCALE))
+    return np.asarray(np.where(extreme, big, 1.0))
+
+
 def _sigma_w(weights: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     r"""Return :math:`(\Sigma w,\; w \odot \Sigma w)`: the one product every portfolio formula uses."""
     w = np.asarray(weights, dtype="float64")
@@ -158,7 +171,9 @@ def portfolio_volatility(weights: np.ndarray, cov: np.ndarray) -> np.ndarray:
     >>> round(float(portfolio_volatility(np.array([0.5, 0.5]), cov)), 4)
     0.1414
     """
-    return np.sqrt(np.maximum(portfolio_variance(weights, cov), 0.0))
+    w = np.asarray(weights, dtype="float64")
+    scale = _weight_scale(w)  # sigma is homogeneous of degree 1: sigma(s w) = s sigma(w)
+    return np.asarray(scale * np.sqrt(np.maximum(portfolio_variance(w / scale, cov), 0.0)))
 
 
 class EulerRisk(NamedTuple):
@@ -212,11 +227,13 @@ def euler_risk(weights: np.ndarray, cov: np.ndarray) -> EulerRisk:
     >>> split.share.round(6).tolist()  # 0.01 and 0.0025 of a variance of 0.0125
     [0.8, 0.2]
     """
-    sw, c = _sigma_w(weights, cov)
+    w = np.asarray(weights, dtype="float64")
+    scale = _weight_scale(w)  # extreme weights: split w / s, then scale sigma and RC back by s
+    sw, c = _sigma_w(w / scale, cov)
     var = c.sum(axis=0)
     sigma = np.sqrt(np.maximum(var, 0.0))
     with np.errstate(divide="ignore", invalid="ignore"):
-        return EulerRisk(np.asarray(sigma), sw / sigma, c / sigma, c / var)
+        return EulerRisk(np.asarray(sigma * scale), sw / sigma, c / sigma * scale, c / var)
 
 
 # --------------------------------------------------------------------------- diversification
@@ -290,8 +307,11 @@ def diversification_ratio(weights: np.ndarray, cov: np.ndarray) -> np.ndarray:
     >>> round(float(diversification_ratio(np.array([0.5, 0.5]), cov)), 4)  # sqrt(2)
     1.4142
     """
-    standalone = standalone_volatility(weights, cov)
-    pooled = portfolio_volatility(weights, cov)
+    w = np.asarray(weights, dtype="float64")
+    big = np.max(np.abs(w), axis=0) if w.size else np.asarray(1.0)
+    w = w / np.where(big > 0, big, 1.0)  # the ratio has no unit: weights of any size give the same DR
+    standalone = standalone_volatility(w, cov)
+    pooled = portfolio_volatility(w, cov)
     return np.asarray(np.divide(standalone, pooled, out=np.full(np.shape(pooled), np.nan), where=pooled > 0))
 
 

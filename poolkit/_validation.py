@@ -457,8 +457,11 @@ def check_aligned(weights: object, columns: pd.Index, *, name: str = "weights") 
 def check_covariance(cov: object, *, name: str = "cov", psd_tol: float = 1e-10) -> pd.DataFrame:
     """Check a labelled covariance matrix: square, same labels, finite, symmetric, PSD.
 
-    Returns a float copy. The PSD test allows eigenvalues down to
-    ``-psd_tol * max(1, largest eigenvalue)`` (rounding noise).
+    Returns a float copy. Symmetry and positive semi-definiteness are tested on the
+    correlation matrix :math:`R = D^{-1} \\Sigma D^{-1}` (assets of zero variance aside, whose
+    covariances must be 0), so the tolerances do not depend on the scale of the variances:
+    asymmetries up to 1e-10 in correlation and eigenvalues of :math:`R` down to
+    ``-psd_tol * max(1, largest eigenvalue of R)`` (rounding noise) are accepted.
     """
     if not isinstance(cov, pd.DataFrame):
         raise TypeError(
@@ -484,25 +487,43 @@ def check_covariance(cov: object, *, name: str = "cov", psd_tol: float = 1e-10) 
             f"`{name}` has a missing or infinite entry at ({cov.index[i]!r}, {cov.columns[j]!r}); "
             f"estimate it from complete data."
         )
-    scale = max(1.0, float(np.abs(mat).max()))
-    asym = np.abs(mat - mat.T)
-    if asym.max() > 1e-10 * scale:
+    diag = np.diag(mat).copy()
+    if (diag < 0).any():
+        k = int(np.argmin(diag))
+        raise CovarianceError(f"`{name}` has a negative variance {diag[k]:.6g} for {cov.index[k]!r}.")
+    # Every test below is made on the scale of the entries (the correlation matrix), so a
+    # covariance of variances 1e-10 is held to the same standard as one of variances 1.
+    vols = np.sqrt(diag)
+    inv = np.divide(1.0, vols, out=np.zeros_like(vols), where=vols > 0)
+    corr = mat * inv[:, None] * inv[None, :]
+    asym = np.abs(corr - corr.T)
+    if asym.max() > 1e-10:
         i, j = np.unravel_index(int(asym.argmax()), asym.shape)
         raise CovarianceError(
             f"`{name}` is not symmetric: entry ({cov.index[i]!r}, {cov.columns[j]!r}) = {mat[i, j]:.6g} but "
             f"({cov.index[j]!r}, {cov.columns[i]!r}) = {mat[j, i]:.6g}. Use (cov + cov.T) / 2."
         )
-    diag = np.diag(mat)
-    if (diag < 0).any():
-        k = int(np.argmin(diag))
-        raise CovarianceError(f"`{name}` has a negative variance {diag[k]:.6g} for {cov.index[k]!r}.")
-    eig_min = float(np.linalg.eigvalsh(mat)[0])
-    eig_max = float(diag.sum())
-    if eig_min < -psd_tol * max(1.0, eig_max):
+    zero = vols == 0
+    if zero.any():
+        # an asset that never moves covaries with nothing: any other entry in its row is not PSD
+        off = np.abs(mat[zero]).max(axis=1) if mat[zero].size else np.zeros(0)
+        if (off > 0).any():
+            k = int(np.flatnonzero(zero)[int(np.argmax(off > 0))])
+            raise CovarianceError(
+                f"`{name}` is not positive semi-definite: {cov.index[k]!r} has zero variance but a non-zero "
+                f"covariance with another asset (|cov| <= sqrt(var_i var_j) fails)."
+            )
+    live = ~zero
+    sub = (corr[np.ix_(live, live)] + corr[np.ix_(live, live)].T) / 2.0
+    eig = np.linalg.eigvalsh(sub) if sub.size else np.zeros(1)
+    if not np.isfinite(eig).all():
+        raise CovarianceError(f"`{name}` cannot be decomposed (its eigenvalues are not finite); check its entries.")
+    if eig[0] < -psd_tol * max(1.0, float(eig[-1])):
         raise CovarianceError(
-            f"`{name}` is not positive semi-definite: its smallest eigenvalue is {eig_min:.6g}. "
-            f"Estimate it from complete data, use a shrinkage estimator "
-            f"(poolkit.risk.covariance(returns, method='ledoit_wolf')) or repair it (clip eigenvalues at 0)."
+            f"`{name}` is not positive semi-definite: its correlation matrix has the eigenvalue {eig[0]:.6g} "
+            f"(a valid one has none below 0, whatever the scale of the variances). Estimate it from complete "
+            f"data, use a shrinkage estimator (poolkit.risk.covariance(returns, method='ledoit_wolf')) or "
+            f"repair it (clip eigenvalues at 0)."
         )
     return pd.DataFrame((mat + mat.T) / 2.0, index=cov.index.copy(), columns=cov.columns.copy())
 

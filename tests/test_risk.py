@@ -586,9 +586,9 @@ def test_non_symmetric_and_non_psd_covariance():
     asym = pd.DataFrame([[0.04, 0.01], [0.02, 0.04]], index=labels, columns=labels)
     with pytest.raises(CovarianceError, match="not symmetric"):
         risk.pooled_volatility(w, asym)
-    # correlation 1.5: eigenvalues 0.04 * (1 +- 1.5) -> smallest -0.02
+    # correlation 1.5: the correlation matrix has eigenvalues 1 +- 1.5 -> smallest -0.5
     not_psd = pd.DataFrame([[0.04, 0.06], [0.06, 0.04]], index=labels, columns=labels)
-    with pytest.raises(CovarianceError, match="smallest eigenvalue is -0.02"):
+    with pytest.raises(CovarianceError, match="correlation matrix has the eigenvalue -0.5"):
         risk.marginal_risk(w, not_psd)
     with pytest.raises(CovarianceError, match="-1/\\(n-1\\)"):
         risk.covariance_from(pd.Series({"A": 0.1, "B": 0.1, "C": 0.1}), -0.9)

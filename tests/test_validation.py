@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import poolkit as pk
@@ -279,3 +279,65 @@ def test_rescaled_returns_rescale_the_result_or_are_refused(scale, perm, small):
 
 def test_all_refusals_are_poolkit_errors(small):
     assert issubclass(DataError, PoolkitError) and issubclass(DataError, ValueError)
+
+
+# --------------------------------------------------------------------------- 6. scale
+
+
+def _labelled(mat: np.ndarray, names: str = "ABC") -> pd.DataFrame:
+    cols = list(names[: mat.shape[0]])
+    return pd.DataFrame(mat, index=cols, columns=cols)
+
+
+NOT_PSD_CALLS = {
+    "risk_parity": lambda c: pk.allocation.risk_parity(c),
+    "risk_contributions": lambda c: pk.risk.risk_contributions(pd.Series(0.5, index=c.columns), c),
+    "diversification_ratio": lambda c: pk.pooling.diversification_ratio(pd.Series(0.5, index=c.columns), c),
+    "pooled_volatility": lambda c: pk.risk.pooled_volatility(pd.Series(0.5, index=c.columns), c),
+    "min_variance": lambda c: pk.allocation.min_variance(c),
+}
+
+
+@pytest.mark.parametrize("name", list(NOT_PSD_CALLS))
+@pytest.mark.parametrize("scale", [1e-10, 1.0, 1e10])
+def test_a_correlation_above_one_is_refused_at_any_scale(name, scale):
+    # correlation 1.8: the correlation matrix has the eigenvalue 1 - 1.8 = -0.8
+    bad = _labelled(np.array([[1.0, 1.8], [1.8, 1.0]]) * scale)
+    with pytest.raises(pk.exceptions.CovarianceError, match=r"eigenvalue -0\.8"):
+        NOT_PSD_CALLS[name](bad)
+
+
+def test_an_asymmetry_is_judged_on_the_scale_of_the_entries():
+    bad = _labelled(np.array([[1.0, 0.5], [0.4, 1.0]]) * 1e-10)
+    with pytest.raises(pk.exceptions.CovarianceError, match="not symmetric"):
+        pk.risk.pooled_volatility(pd.Series(0.5, index=bad.columns), bad)
+    flat = _labelled(np.array([[0.0, 1e-30], [1e-30, 0.04]]))  # no variance but a covariance
+    with pytest.raises(pk.exceptions.CovarianceError, match="zero variance"):
+        pk.risk.pooled_volatility(pd.Series(0.5, index=flat.columns), flat)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    scale=st.sampled_from([1e-150, 1e-10, 1.0, 1e10, 1e150]),
+    wscale=st.sampled_from([1e-300, 1e-6, 1.0, 1e300]),
+    perm=st.permutations(range(3)),
+)
+def test_pool_measures_are_invariant_to_units_and_order(scale, wscale, perm):
+    assume(1e-290 < wscale * np.sqrt(scale) < 1e290)  # a pooled volatility that a float can hold
+    names = list("XYZ")
+    cov = _labelled(np.array([[0.04, 0.006, -0.002], [0.006, 0.09, 0.01], [-0.002, 0.01, 0.0225]]), "XYZ")
+    w = pd.Series([0.5, 0.3, 0.2], index=names)
+    order = [names[i] for i in perm]
+    c2, w2 = cov.loc[order, order] * scale, w[order] * wscale
+    dr = pk.pooling.diversification_ratio(w2, c2)
+    assert dr == pytest.approx(pk.pooling.diversification_ratio(w, cov), rel=1e-12)
+    vol = pk.risk.pooled_volatility(w2, c2)
+    assert vol == pytest.approx(pk.risk.pooled_volatility(w, cov) * wscale * np.sqrt(scale), rel=1e-12)
+    rc = pk.risk.risk_contributions(w2, c2)
+    assert list(rc.index) == order  # labels carried
+    ref = pk.risk.risk_contributions(w, cov).loc[order]
+    np.testing.assert_allclose(rc["share"], ref["share"], rtol=1e-10)
+    rp = pk.allocation.risk_parity(c2)
+    pd.testing.assert_series_equal(
+        rp.sort_index(), pk.allocation.risk_parity(cov).sort_index(), rtol=1e-6, check_names=False
+    )

@@ -347,8 +347,9 @@ def pool_summary(
     m_all = np.hstack([m, np.ones((n, 1))])
     totals = w @ m_all
     counts = m_all.sum(axis=0)
-    safe = np.where(np.abs(totals) > 1e-15, totals, 1.0)
-    v = np.where(np.abs(totals) > 1e-15, m_all * w[:, None] / safe, m_all / counts)
+    held = np.abs(totals) > 1e-15 * max(float(np.abs(w).max()), 1e-300)  # relative to the weights' size
+    safe = np.where(held, totals, 1.0)
+    v = np.where(held, m_all * w[:, None] / safe, m_all / counts)
     from poolkit.risk import conditional_value_at_risk, covariance, value_at_risk
 
     x = frame.to_numpy()
