@@ -455,10 +455,10 @@ def check_aligned(weights: object, columns: pd.Index, *, name: str = "weights") 
 
 
 def check_covariance(cov: object, *, name: str = "cov", psd_tol: float = 1e-10) -> pd.DataFrame:
-    """Check a labelled covariance matrix: square, same labels, finite, symmetric, PSD.
+    r"""Check a labelled covariance matrix: square, same labels, finite, symmetric, PSD.
 
     Returns a float copy. Symmetry and positive semi-definiteness are tested on the
-    correlation matrix :math:`R = D^{-1} \\Sigma D^{-1}` (assets of zero variance aside, whose
+    correlation matrix :math:`R = D^{-1} \Sigma D^{-1}` (assets of zero variance aside, whose
     covariances must be 0), so the tolerances do not depend on the scale of the variances:
     asymmetries up to 1e-10 in correlation and eigenvalues of :math:`R` down to
     ``-psd_tol * max(1, largest eigenvalue of R)`` (rounding noise) are accepted.
