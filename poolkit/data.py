@@ -331,7 +331,17 @@ def _find_date_column(raw: pd.DataFrame, date_column: str | None, where: _Where)
     )
 
 
-def _parse_dates(column: pd.Series, name: str, where: _Where) -> pd.DatetimeIndex:
+def _for_asset(assets: pd.Series | None, pos: int) -> str:
+    """`` for asset 'X'`` in a long-layout file (the asset of that row), else empty."""
+    if assets is None:
+        return ""
+    value = assets.iloc[pos]
+    return f" for asset {str(value).strip()!r}" if pd.notna(value) and str(value).strip() else ""
+
+
+def _parse_dates(
+    column: pd.Series, name: str, where: _Where, assets: pd.Series | None = None
+) -> pd.DatetimeIndex:
     if pd.api.types.is_datetime64_any_dtype(column):
         parsed = pd.Series(pd.to_datetime(column))
     else:
@@ -347,7 +357,8 @@ def _parse_dates(column: pd.Series, name: str, where: _Where) -> pd.DatetimeInde
             value = column.iloc[pos]
             shown = "an empty cell" if pd.isna(value) or not str(value).strip() else repr(str(value))
             raise DataError(
-                f"{where.label}: could not parse {shown} as a date in column {name!r} at {where.row(pos)} "
+                f"{where.label}: could not parse {shown} as a date in column {name!r} at {where.row(pos)}"
+                f"{_for_asset(assets, pos)} "
                 f"({int(bad.sum())} bad date(s) in all). Write dates as ISO 'YYYY-MM-DD' and remove empty rows."
             )
     index = pd.DatetimeIndex(parsed)
@@ -356,8 +367,10 @@ def _parse_dates(column: pd.Series, name: str, where: _Where) -> pd.DatetimeInde
     return index
 
 
-def _to_numbers(raw: pd.DataFrame, where: _Where, positions: np.ndarray) -> pd.DataFrame:
-    """Convert every cell to float; name the first non-numeric cell."""
+def _to_numbers(
+    raw: pd.DataFrame, where: _Where, positions: np.ndarray, assets: pd.Series | None = None
+) -> pd.DataFrame:
+    """Convert every cell to float; name the first non-numeric cell (and its asset in long layout)."""
     values = raw.apply(
         lambda s: (
             pd.to_numeric(s.astype("string").str.strip(), errors="coerce")
@@ -376,7 +389,8 @@ def _to_numbers(raw: pd.DataFrame, where: _Where, positions: np.ndarray) -> pd.D
         r, c = np.argwhere(bad)[0]
         col = raw.columns[c]
         raise DataError(
-            f"{where.label}: non-numeric value {str(raw.iat[r, c])!r} in column {col!r} at {where.row(int(positions[r]))} "
+            f"{where.label}: non-numeric value {str(raw.iat[r, c])!r}{_for_asset(assets, int(r))} in column {col!r} "
+            f"at {where.row(int(positions[r]))} "
             f"({int(bad[:, c].sum())} bad cell(s) in that column). Fix or blank the cell (blank = missing), "
             f"or drop the column."
         )
@@ -421,9 +435,9 @@ def _long_columns(raw: pd.DataFrame, date_col: str) -> tuple[str, str] | None:
 def _frame_from_raw(raw: pd.DataFrame, date_column: str | None, where: _Where) -> pd.DataFrame:
     """Turn a raw table into a float date x asset frame (unsorted, duplicates checked)."""
     date_col = _find_date_column(raw, date_column, where)
-    dates = _parse_dates(raw[date_col], date_col, where)
-    positions = np.arange(len(raw))
     layout = _long_columns(raw, date_col)
+    dates = _parse_dates(raw[date_col], date_col, where, raw[layout[0]] if layout else None)
+    positions = np.arange(len(raw))
     if layout is None:
         body = raw.drop(columns=[date_col])
         if body.shape[1] == 0:
@@ -453,7 +467,7 @@ def _frame_from_raw(raw: pd.DataFrame, date_column: str | None, where: _Where) -
             raise DataError(
                 f"{where.label}: empty asset name in column {asset_col!r} at {where.row(pos)}; fill or drop the row."
             )
-        values = _to_numbers(raw[[value_col]], where, positions)[value_col].to_numpy()
+        values = _to_numbers(raw[[value_col]], where, positions, assets)[value_col].to_numpy()
         names = assets.astype(str).str.strip().to_numpy()
         key = pd.MultiIndex.from_arrays([dates, names])
         dup = key.duplicated(keep=False)

@@ -341,3 +341,22 @@ def test_pool_measures_are_invariant_to_units_and_order(scale, wscale, perm):
     pd.testing.assert_series_equal(
         rp.sort_index(), pk.allocation.risk_parity(cov).sort_index(), rtol=1e-6, check_names=False
     )
+
+
+# --------------------------------------------------------------------------- 10. long layout
+
+
+@pytest.mark.parametrize(
+    ("cell", "pattern"),
+    [
+        ("2024-01-03,BBB,abc", r"non-numeric value 'abc' for asset 'BBB' in column 'close' at row 5"),
+        ("2024-13-03,BBB,20.1", r"could not parse '2024-13-03' as a date in column 'date' at row 5 for asset 'BBB'"),
+    ],
+)
+def test_long_layout_errors_name_the_row_and_the_asset(cell, pattern, tmp_path):
+    rows = ["date,ticker,close", "2024-01-02,AAA,10.0", "2024-01-02,BBB,20.0", "2024-01-03,AAA,10.5", cell,
+            "2024-01-04,AAA,10.7", "2024-01-04,BBB,20.5"]
+    path = tmp_path / "long.csv"
+    path.write_text("\n".join(rows) + "\n")
+    with pytest.raises(DataError, match=pattern):
+        pk.data.load_prices(path, values="prices")
