@@ -29,6 +29,8 @@ __all__ = [
     "CORRELATION_DISTANCES",
     "DAYS_PER_YEAR",
     "EulerRisk",
+    "PerPeriod",
+    "Rate",
     "accrual_rates",
     "annual_rate",
     "asset_volatilities",
@@ -42,6 +44,7 @@ __all__ = [
     "linkage_tree",
     "per_period_rate",
     "portfolio_variance",
+    "rate_text",
     "portfolio_volatility",
     "resolve_periods_per_year",
     "standalone_volatility",
@@ -535,6 +538,68 @@ def resolve_periods_per_year(
     return float(infer(dates))
 
 
+class PerPeriod:
+    r"""A rate given per period of the inputs, used as it is: ``risk_free=PerPeriod(0.0001)``.
+
+    Every rate argument of poolkit (``risk_free``, ``target``) is an annual fraction
+    unless it is wrapped in ``PerPeriod``: then it is already the rate of one period of
+    the returns (one day for daily returns, one month for monthly ones), and
+    :func:`per_period_rate` returns it unchanged, with no ``periods_per_year`` needed.
+    This replaces the ``periods_per_year=1`` trick, which also changes the annualisation.
+
+    Parameters
+    ----------
+    rate : float
+        The rate of one period as a fraction (0.0001 = 1 basis point a period), above -1.
+
+    Raises
+    ------
+    ParameterError
+        If ``rate`` is not a finite number above -1, or looks like a percentage (above 1).
+
+    Examples
+    --------
+    >>> per_period_rate(PerPeriod(0.0001), None)  # one basis point a day, used as it is
+    0.0001
+    >>> PerPeriod(0.0001)
+    PerPeriod(0.0001)
+    """
+
+    __slots__ = ("rate",)
+
+    def __init__(self, rate: float) -> None:
+        if isinstance(rate, PerPeriod):
+            rate = rate.rate
+        if not _is_number(rate) or not np.isfinite(rate):
+            raise ParameterError(f"`PerPeriod` takes a per-period rate such as 0.0001, got {rate!r}.")
+        value = float(rate)
+        if value <= -1.0:
+            raise ParameterError(f"`PerPeriod` rate must be above -1 (-100 %), got {rate!r}.")
+        if value > 1.0:
+            raise ParameterError(
+                f"`PerPeriod` takes a rate as a fraction; got {rate!r}. Did you mean {value / 100:g} ({value:g} %)?"
+            )
+        self.rate = value
+
+    def __repr__(self) -> str:
+        return f"PerPeriod({self.rate:g})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PerPeriod) and other.rate == self.rate
+
+    def __hash__(self) -> int:
+        return hash(("PerPeriod", self.rate))
+
+
+#: A rate argument: an annual fraction, or a :class:`PerPeriod` rate.
+Rate = float | PerPeriod
+
+
+def rate_text(rate: object) -> str:
+    """Show a rate argument: ``0.02`` for an annual rate, ``PerPeriod(0.0001)`` for a per-period one."""
+    return repr(rate) if isinstance(rate, PerPeriod) else f"{float(rate):g}"  # type: ignore[arg-type]
+
+
 def check_annual_rate(rate: object, *, name: str = "risk_free") -> float:
     """Check an annual rate given as a fraction (0.02 = 2 %) and return it as a float.
 
@@ -549,6 +614,10 @@ def check_annual_rate(rate: object, *, name: str = "risk_free") -> float:
     >>> check_annual_rate(0.02)
     0.02
     """
+    if isinstance(rate, PerPeriod):
+        raise ParameterError(
+            f"`{name}` must be an annual rate here (nothing per period to convert it against), got {rate!r}."
+        )
     if not _is_number(rate) or not np.isfinite(rate):
         raise ParameterError(f"`{name}` must be an annual rate such as 0.02 (2 %), got {rate!r}.")
     value = float(rate)
@@ -572,12 +641,14 @@ def per_period_rate(
 
     Every rate argument of poolkit (``risk_free``, ``target``) is an annual rate as a
     fraction and is converted here, with :math:`p` from :func:`resolve_periods_per_year`
-    (``periods_per_year`` and ``dates`` mean what they mean there).
+    (``periods_per_year`` and ``dates`` mean what they mean there) — unless it is given
+    per period, wrapped in :class:`PerPeriod`: then it is returned as it is.
 
     Parameters
     ----------
-    rate : float
-        Annual rate, a fraction (0.02 = 2 %), checked by :func:`check_annual_rate`.
+    rate : float or PerPeriod
+        Annual rate, a fraction (0.02 = 2 %), checked by :func:`check_annual_rate`; or a
+        :class:`PerPeriod` rate, used unchanged.
     periods_per_year : float or None
         Periods per year of the inputs, or None (see :func:`resolve_periods_per_year`).
     dates : Index, optional
@@ -614,7 +685,11 @@ def per_period_rate(
     0.00797414
     >>> per_period_rate(0.02, None)  # expected returns / covariance without dates: annual
     0.02
+    >>> per_period_rate(PerPeriod(0.0001), 252)  # already per period: unchanged
+    0.0001
     """
+    if isinstance(rate, PerPeriod):
+        return rate.rate
     value = check_annual_rate(rate, name=name)
     if value == 0.0:
         return 0.0

@@ -53,6 +53,23 @@ def check_choice(value: object, choices: Sequence[str], *, name: str) -> str:
     return value
 
 
+def check_nan_policy(nan_policy: object, allowed: Sequence[str] = NAN_POLICIES, *, where: str = "") -> str:
+    """Check a ``nan_policy`` among the policies a function supports and return it.
+
+    ``"raise"`` names the first missing value, ``"drop"`` drops every date with one, and
+    ``"pairwise"`` (where meaningful) uses, per asset or pair, the dates it is observed.
+    A known policy the function does not support is refused with the reason.
+    """
+    check_choice(nan_policy, NAN_POLICIES, name="nan_policy")
+    if nan_policy not in allowed:
+        raise ParameterError(
+            f"{where or 'this function'} supports nan_policy {' or '.join(repr(a) for a in allowed)}, not "
+            f"{nan_policy!r}: its result needs every asset on the same dates. Use nan_policy='drop' to keep "
+            f"the dates where every asset is observed."
+        )
+    return str(nan_policy)
+
+
 def check_level(level: object, *, name: str = "level") -> float:
     """Check a confidence level in the open interval (0.5, 1) and return it as float."""
     if isinstance(level, bool) or not isinstance(level, numbers.Real):

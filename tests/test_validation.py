@@ -360,3 +360,83 @@ def test_long_layout_errors_name_the_row_and_the_asset(cell, pattern, tmp_path):
     path.write_text("\n".join(rows) + "\n")
     with pytest.raises(DataError, match=pattern):
         pk.data.load_prices(path, values="prices")
+
+
+# --------------------------------------------------------------------------- 9. missing data, per-period rates
+
+
+def _with_holes(small: pd.DataFrame) -> pd.DataFrame:
+    holed = small.copy()
+    holed.iloc[[20, 21], 0] = np.nan
+    holed.iloc[40, 2] = np.nan
+    return holed
+
+
+NAN_CALLS = {
+    "expected_returns": lambda r, p: pk.allocation.expected_returns(r, nan_policy=p),
+    "allocate": lambda r, p: pk.allocation.allocate(r, "min_variance", nan_policy=p),
+    "backtest": lambda r, p: pk.allocation.backtest(r, "equal", lookback=126, nan_policy=p).returns,
+    "rolling": lambda r, p: pk.risk.rolling(r, 21, nan_policy=p),
+    "pool_returns": lambda r, p: pk.pooling.pool_returns(r, {"AAPL": "a", "MSFT": "a", "JPM": "b", "XOM": "b"},
+                                                         nan_policy=p),
+    "two_level_allocation": lambda r, p: pk.pooling.two_level_allocation(
+        r, {"AAPL": "a", "MSFT": "a", "JPM": "b", "XOM": "b"}, nan_policy=p),
+    "pool_summary": lambda r, p: pk.pooling.pool_summary(r, {"AAPL": "a", "MSFT": "a", "JPM": "b", "XOM": "b"},
+                                                         nan_policy=p),
+    "two_level_backtest": lambda r, p: pk.pooling.two_level_backtest(r, lookback=126, n_pools=2,
+                                                                     nan_policy=p).returns,
+    "cluster_pools": lambda r, p: pk.pooling.cluster_pools(r, n_pools=2, nan_policy=p),
+}
+
+
+@pytest.mark.parametrize("name", list(NAN_CALLS))
+def test_one_nan_policy_everywhere_a_time_series_comes_in(name, small):
+    holed = _with_holes(small)
+    with pytest.raises(DataError, match="missing value"):
+        NAN_CALLS[name](holed, "raise")
+    dropped = NAN_CALLS[name](holed, "drop")
+    clean = NAN_CALLS[name](holed.dropna(), "raise")
+    pd.testing.assert_frame_equal(pd.DataFrame(dropped), pd.DataFrame(clean))
+
+
+def test_pairwise_where_meaningful_refused_by_name_elsewhere(small):
+    holed = _with_holes(small)
+    mu = pk.allocation.expected_returns(holed, nan_policy="pairwise")
+    assert mu["AAPL"] == pytest.approx(holed["AAPL"].mean(), rel=1e-12)  # each asset on its own dates
+    with pytest.raises(ParameterError, match="supports nan_policy 'raise' or 'drop', not 'pairwise'"):
+        pk.allocation.allocate(holed, "min_variance", nan_policy="pairwise")
+
+
+def test_benchmark_lacking_a_date_is_a_missing_value_under_pairwise(small, bench):
+    holed = small.copy()
+    holed.iloc[30, :] = np.nan  # the returns are missing on that date anyway
+    short = bench.drop(bench.index[30])  # and the benchmark lacks it
+    with pytest.raises(pk.exceptions.AlignmentError, match="nan_policy='drop' or 'pairwise'"):
+        pk.risk.beta(holed, short)
+    both = pk.risk.beta(holed, short, nan_policy="pairwise")
+    ref = pk.risk.beta(small.drop(small.index[30]), bench.drop(bench.index[30]))
+    pd.testing.assert_series_equal(both, ref, rtol=1e-12)
+    pd.testing.assert_series_equal(pk.risk.beta(holed, short, nan_policy="drop"), ref, rtol=1e-12)
+    roll = pk.risk.rolling(holed, 21, "beta", benchmark=short, nan_policy="drop")
+    assert len(roll) == len(small) - 1 - 20
+
+
+def test_per_period_rates_need_no_periods_per_year_trick(small):
+    daily = pk.risk.PerPeriod(0.0001)  # one basis point a day
+    annual = 1.0001**252 - 1.0  # the same rate, compounded over the 252 days of a year
+    s1 = pk.risk.sharpe_ratio(small, risk_free=daily)
+    s2 = pk.risk.sharpe_ratio(small, risk_free=annual, periods_per_year=252)
+    pd.testing.assert_series_equal(s1, s2, rtol=1e-10)
+    # by hand: mean excess over its standard deviation, times sqrt(252) read from the dates
+    ex = small - 0.0001
+    by_hand = ex.mean() / ex.std(ddof=1) * np.sqrt(252)
+    np.testing.assert_allclose(s1.to_numpy(), by_hand.to_numpy(), rtol=1e-12)
+    for func in (pk.risk.sortino_ratio, pk.risk.omega_ratio, pk.risk.downside_deviation):
+        pd.testing.assert_series_equal(func(small, daily), func(small, annual, periods_per_year=252), rtol=1e-10)
+    table = pk.risk.summary(small, risk_free=daily)
+    assert "PerPeriod(0.0001)" in table.attrs["units"]["Sharpe ratio"]
+    w1 = pk.allocation.allocate(small, "max_sharpe", risk_free=daily)
+    w2 = pk.allocation.allocate(small, "max_sharpe", risk_free=annual)
+    pd.testing.assert_series_equal(w1, w2, atol=1e-8)
+    with pytest.raises(ParameterError, match=r"Did you mean 0\.05"):
+        pk.risk.PerPeriod(5)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from poolkit._numerics import CORRELATION_DISTANCES, correlation_tree, resolve_periods_per_year
-from poolkit._validation import check_choice, check_positive_int, check_returns
+from poolkit._validation import check_choice, check_nan_policy, check_positive_int, check_returns
 from poolkit.exceptions import DataError, InsufficientDataError, ParameterError, PoolkitWarning
 from poolkit.pooling._common import POOL_NAME
 
@@ -185,7 +185,7 @@ def _correlation_of(returns: pd.DataFrame) -> np.ndarray:
 
 
 def _tree(
-    returns: object, linkage: str, distance: str, *, checked: bool = False
+    returns: object, linkage: str, distance: str, *, checked: bool = False, nan_policy: str = "raise"
 ) -> tuple[np.ndarray, np.ndarray, pd.Index]:
     check_choice(linkage, LINKAGES, name="linkage")
     check_choice(distance, DISTANCES, name="distance")
@@ -193,7 +193,8 @@ def _tree(
         frame = returns  # already a checked float frame (internal callers)
         assert isinstance(frame, pd.DataFrame)
     else:
-        frame, _ = check_returns(returns, name="returns", min_obs=3)
+        nan_policy = check_nan_policy(nan_policy, ("raise", "drop"), where="clustering")
+        frame, _ = check_returns(returns, name="returns", min_obs=3, nan_policy=nan_policy)
     if frame.shape[1] < 2:
         raise InsufficientDataError(f"`returns` has {frame.shape[1]} asset; clustering needs at least 2.")
     dist, z = correlation_tree(_correlation_of(frame), linkage, distance)
@@ -365,6 +366,7 @@ def cluster_pools(
     *,
     max_pools: int = 10,
     criterion: str = "quality",
+    nan_policy: str = "raise",
 ) -> pd.Series:
     r"""Group assets into pools of similar behaviour by hierarchical clustering of correlations.
 
@@ -384,6 +386,9 @@ def cluster_pools(
     criterion : {"quality", "silhouette"}, default "quality"
         Score maximised when ``n_pools`` is chosen: the silhouettes' mean over their
         standard deviation, or the mean silhouette.
+    nan_policy : {"raise", "drop"}, default "raise"
+        Missing returns raise, or the dates with one are dropped (correlations need
+        every asset on the same dates).
 
     Returns
     -------
@@ -422,14 +427,22 @@ def cluster_pools(
     >>> pools.attrs["n_pools"], bool(pools["A"] == pools["C"] != pools["D"] == pools["F"])
     (2, True)
     """
-    return _cluster(returns, n_pools, linkage, distance, max_pools, criterion, checked=False)
+    return _cluster(returns, n_pools, linkage, distance, max_pools, criterion, checked=False, nan_policy=nan_policy)
 
 
 def _cluster(
-    returns: object, n_pools: int | None, linkage: str, distance: str, max_pools: int, criterion: str, *, checked: bool
+    returns: object,
+    n_pools: int | None,
+    linkage: str,
+    distance: str,
+    max_pools: int,
+    criterion: str,
+    *,
+    checked: bool,
+    nan_policy: str = "raise",
 ) -> pd.Series:
     check_choice(criterion, CRITERIA, name="criterion")
-    z, dist, cols = _tree(returns, linkage, distance, checked=checked)
+    z, dist, cols = _tree(returns, linkage, distance, checked=checked, nan_policy=nan_policy)
     n = len(cols)
     attrs: dict[str, object] = {"linkage": linkage, "distance": distance}
     if n_pools is None or (n_pools == 0 and not isinstance(n_pools, bool)):

@@ -8,7 +8,7 @@ from typing import overload
 import numpy as np
 import pandas as pd
 
-from poolkit._numerics import annual_rate, per_period_rate, resolve_periods_per_year
+from poolkit._numerics import Rate, annual_rate, per_period_rate, resolve_periods_per_year
 from poolkit._typing import DataFrameLike, SeriesLike
 from poolkit._validation import NAN_POLICIES, check_choice, check_returns
 from poolkit.exceptions import AlignmentError, DataError, InsufficientDataError
@@ -147,7 +147,7 @@ def beta(
 def alpha(
     returns: DataFrameLike,
     benchmark: pd.Series,
-    risk_free: float = ...,
+    risk_free: Rate = ...,
     *,
     periods_per_year: float | None = ...,
     nan_policy: str = ...,
@@ -158,7 +158,7 @@ def alpha(
 def alpha(
     returns: SeriesLike,
     benchmark: pd.Series,
-    risk_free: float = ...,
+    risk_free: Rate = ...,
     *,
     periods_per_year: float | None = ...,
     nan_policy: str = ...,
@@ -168,7 +168,7 @@ def alpha(
 def alpha(
     returns: pd.DataFrame | pd.Series,
     benchmark: pd.Series,
-    risk_free: float = 0.0,
+    risk_free: Rate = 0.0,
     *,
     periods_per_year: float | None = None,
     nan_policy: str = "raise",
@@ -182,8 +182,9 @@ def alpha(
     benchmark : Series
         Benchmark returns indexed by date, covering every date of ``returns`` (with
         ``nan_policy="drop"`` or ``"pairwise"``, a date it lacks is a missing value).
-    risk_free : float, default 0.0
-        **Annual** risk-free rate, converted per period as :math:`(1 + r_f)^{1/p} - 1`.
+    risk_free : float or PerPeriod, default 0.0
+        **Annual** risk-free rate, converted per period as :math:`(1 + r_f)^{1/p} - 1`; a
+        rate wrapped in :class:`PerPeriod` is already per period and used as it is.
     periods_per_year : float, optional
         Inferred from the dates when omitted.
     nan_policy : {"raise", "drop", "pairwise"}, default "raise"
