@@ -35,8 +35,10 @@ from poolkit._validation import check_choice, check_positive_int, did_you_mean
 from poolkit.exceptions import DataError, InsufficientDataError, ParameterError, PoolkitWarning
 
 __all__ = [
+    "CALENDARS",
     "FREQUENCIES",
     "align_returns",
+    "calendar_gaps",
     "load_benchmark",
     "load_prices",
     "load_returns",
@@ -522,6 +524,13 @@ def _check_single_frequency(index: pd.DatetimeIndex, label: str) -> str:
     counts = _gap_buckets(gaps)
     threshold = max(6, int(0.02 * gaps.size))
     others = {k: v for k, v in counts.items() if k != main and v >= threshold}
+    # a short file can change frequency too: two gaps in a row of another frequency than
+    # the main one (one long gap alone is a hole in the data, reported by calendar_gaps)
+    kinds = _buckets_of(gaps)
+    switch = (kinds[1:] == kinds[:-1]) & (kinds[1:] != main)
+    if switch.any() and not others:
+        other = str(kinds[1:][switch][0])
+        others = {other: int((kinds == other).sum())}
     if others:
         other = max(others, key=lambda k: others[k])
         in_other = _buckets_of(spacing) == other
@@ -532,6 +541,141 @@ def _check_single_frequency(index: pd.DatetimeIndex, label: str) -> str:
             f"first (poolkit.data.resample_returns or `frequency=`)."
         )
     return main
+
+
+#: Calendars known to :func:`calendar_gaps`.
+CALENDARS = ("weekdays",)
+#: Longest run of consecutive missing weekdays taken for market holidays (9/11 closed the NYSE for 4).
+MAX_CLOSED_DAYS = 4
+
+
+def calendar_gaps(
+    index: pd.Index | pd.DataFrame | pd.Series,
+    *,
+    calendar: str | None = "weekdays",
+    max_closed: int = MAX_CLOSED_DAYS,
+) -> pd.DataFrame:
+    r"""List the runs of dates missing from a calendar between the first and last date.
+
+    Parameters
+    ----------
+    index : DatetimeIndex, or DataFrame / Series indexed by dates
+        Observation dates (sorted or not).
+    calendar : {"weekdays"} or None, default "weekdays"
+        The dates expected. Daily data: every weekday (Monday to Friday), or every day
+        when the data hold weekends; weekly, monthly, quarterly and annual data: every
+        calendar week (ending Friday), month, quarter or year must hold a date. None
+        skips the check (an empty table).
+    max_closed : int, default 4
+        For daily data, runs of at most this many consecutive missing weekdays are taken
+        for market holidays and not listed (single-day holidays, or the four days the New
+        York Stock Exchange closed after 11 September 2001). Lower and higher frequencies
+        tolerate no missing period.
+
+    Returns
+    -------
+    DataFrame
+        One row per gap (index ``gap``, from 1): ``first`` and ``last`` missing date (or
+        period end), ``missing`` (how many dates or periods), ``dates`` (the missing dates,
+        ISO strings) and ``after`` (the last date observed before the gap: the return on
+        the next date spans the whole gap). ``attrs["calendar"]`` and ``attrs["frequency"]``
+        say what was checked.
+
+    Raises
+    ------
+    TypeError
+        If ``index`` holds no dates.
+    ParameterError
+        For an unknown ``calendar`` or a negative ``max_closed``.
+    DataError, InsufficientDataError
+        From :func:`periods_per_year` (mixed frequencies, fewer than two dates).
+
+    Notes
+    -----
+    A price series missing :math:`k` trading days gives one return :math:`P_{t+k+1}/P_t - 1`
+    that spans :math:`k + 1` days but is counted as one day: its variance is about
+    :math:`k + 1` times that of a daily return, which inflates volatility and VaR. The
+    weekday calendar knows no holidays; ``max_closed`` is the tolerance that stands in for
+    them, so a gap of up to ``max_closed`` weekdays passes unreported.
+
+    Examples
+    --------
+    >>> days = pd.bdate_range("2024-01-01", "2024-02-29")
+    >>> held = days[(days < "2024-01-15") | (days > "2024-02-02")]  # three weeks missing
+    >>> gaps = calendar_gaps(held)
+    >>> gaps[["first", "last", "missing"]].astype(str).values.tolist()
+    [['2024-01-15', '2024-02-02', '15']]
+    """
+    if isinstance(index, (pd.DataFrame, pd.Series)):
+        index = index.index
+    if not isinstance(index, pd.DatetimeIndex):
+        raise TypeError(f"calendar_gaps needs a DatetimeIndex (or a frame indexed by dates), got {type(index).__name__}.")
+    columns = ["first", "last", "missing", "dates", "after"]
+    empty = pd.DataFrame(columns=columns).rename_axis("gap")
+    if calendar is None or (isinstance(calendar, str) and not calendar.strip()):
+        return empty
+    check_choice(calendar, CALENDARS, name="calendar")
+    max_closed = check_positive_int(max_closed, name="max_closed", minimum=0)
+    dates = pd.DatetimeIndex(np.unique(index.tz_localize(None).normalize() if index.tz is not None else index.normalize()))
+    if len(dates) < 2:
+        return empty
+    ppy = periods_per_year(dates)
+    name = _PPY_NAME.get(ppy, "daily")
+    if name == "daily":
+        expected = pd.date_range(dates[0], dates[-1], freq="D" if ppy == 365 else "B")
+        missing = expected.difference(dates)
+        step = pd.Timedelta(days=1) if ppy == 365 else pd.offsets.BDay(1)
+        tolerance = max_closed
+    else:
+        rule = {"weekly": "W-FRI", "monthly": "M", "quarterly": "Q", "annual": "Y"}[name]
+        have = dates.to_period(rule)
+        want = pd.period_range(have[0], have[-1], freq=rule)
+        missing = want.difference(have).to_timestamp(how="end").normalize()
+        step = None
+        tolerance = 0
+    if len(missing) == 0:
+        out = empty
+    else:
+        if step is None:
+            positions = np.searchsorted(pd.period_range(have[0], have[-1], freq=rule).to_timestamp(how="end").normalize(), missing)
+        else:
+            positions = np.searchsorted(expected, missing)
+        breaks = np.flatnonzero(np.diff(positions) != 1) + 1
+        runs = np.split(np.arange(len(missing)), breaks)
+        rows = []
+        for run in runs:  # a loop over gaps, not over days
+            if len(run) <= tolerance:
+                continue
+            block = missing[run]
+            before = dates[dates < block[0]]
+            rows.append(
+                {
+                    "first": block[0],
+                    "last": block[-1],
+                    "missing": len(block),
+                    "dates": [d.date().isoformat() for d in block],
+                    "after": before[-1] if len(before) else pd.NaT,
+                }
+            )
+        out = pd.DataFrame(rows, columns=columns) if rows else empty
+        out.index = pd.RangeIndex(1, len(out) + 1, name="gap")
+    out.attrs.update({"calendar": calendar, "frequency": name, "max_closed": tolerance})
+    return out
+
+
+def _gap_note(gaps: pd.DataFrame, what: str) -> str:
+    """One sentence naming the gaps of a calendar (first three) for a warning."""
+    shown = [
+        f"{g.first.date()} to {g.last.date()} ({g.missing})" if g.missing > 1 else f"{g.first.date()}"
+        for g in gaps.head(3).itertuples()
+    ]
+    more = f" and {len(gaps) - 3} more" if len(gaps) > 3 else ""
+    unit = "trading day(s)" if gaps.attrs.get("frequency") == "daily" else f"{gaps.attrs.get('frequency')} period(s)"
+    return (
+        f"{what}: {int(gaps['missing'].sum())} {unit} missing from the {gaps.attrs.get('calendar')} calendar in "
+        f"{len(gaps)} gap(s): {', '.join(shown)}{more}; the return after a gap spans all of it. Check the source, "
+        f"see poolkit.data.quality_report(...).attrs['calendar_gaps'], or pass calendar=None to skip this check."
+    )
 
 
 def periods_per_year(index: pd.Index | pd.DataFrame | pd.Series, *, override: int | None = None) -> int:
@@ -987,6 +1131,7 @@ def _load(
     missing: str,
     limit: int | None,
     values: str,
+    calendar: str | None = "weekdays",
 ) -> pd.DataFrame:
     check_choice(missing, _MISSING, name="missing")
     check_choice(values, _VALUES, name="values")
@@ -1046,6 +1191,9 @@ def _load(
 
     if len(frame.index) >= 2:
         _check_single_frequency(frame.index, label)
+        gaps = calendar_gaps(frame.index, calendar=calendar)
+        if len(gaps):
+            warnings.warn(_gap_note(gaps, label), PoolkitWarning, stacklevel=3)
     frame = _apply_missing(frame, missing, limit, kind, label)
     arr = frame.to_numpy()
     if kind == "prices" and (arr <= 0).any():
@@ -1108,6 +1256,7 @@ def load_prices(
     limit: int | None = 5,
     values: str = "auto",
     min_obs: int = 2,
+    calendar: str | None = "weekdays",
 ) -> pd.DataFrame:
     r"""Load a price panel (dates x assets) from a sample, a file or a frame.
 
@@ -1140,6 +1289,10 @@ def load_prices(
         what it found. A returns file becomes a growth-of-1 index.
     min_obs : int, default 2
         Fewest dates the result may have.
+    calendar : {"weekdays"} or None, default "weekdays"
+        Calendar the dates are checked against (:func:`calendar_gaps`): missing trading
+        days (runs of more than 4 weekdays, so holidays pass) or missing weeks, months...
+        are warned about (PoolkitWarning) with their dates; None skips the check.
 
     Returns
     -------
@@ -1181,6 +1334,7 @@ def load_prices(
         missing=missing,
         limit=limit,
         values=values,
+        calendar=calendar,
     )
     if frame.attrs["kind"] == "returns":
         warnings.warn(
@@ -1211,6 +1365,7 @@ def load_returns(
     values: str = "auto",
     min_obs: int = 2,
     align_to: pd.DataFrame | pd.Series | None = None,
+    calendar: str | None = "weekdays",
 ) -> pd.DataFrame:
     r"""Load periodic returns (dates x assets) from a sample, a file or a frame.
 
@@ -1227,7 +1382,7 @@ def load_returns(
     frequency : str, optional
         ``"weekly"``, ``"monthly"``, ``"quarterly"`` or ``"annual"``: prices are
         sampled at period ends, returns are compounded (:func:`resample_returns`).
-    assets, start, end, date_column, missing, limit, values
+    assets, start, end, date_column, missing, limit, values, calendar
         As in :func:`load_prices`. ``start`` and ``end`` bound the dates read:
         with prices, the first return is that of the second date kept.
         ``missing="ffill"`` on a returns file fills with 0 (an unchanged price).
@@ -1270,6 +1425,7 @@ def load_returns(
         missing=missing,
         limit=limit,
         values=values,
+        calendar=calendar,
     )
     attrs = frame.attrs
     if attrs["kind"] == "prices":
@@ -1604,6 +1760,7 @@ def quality_report(
     kind: str | None = None,
     stale_run: int = 5,
     threshold: float = 10.0,
+    calendar: str | None = "weekdays",
 ) -> pd.DataFrame:
     r"""Report the data quality of each asset: coverage, gaps, stale values, extreme moves.
 
@@ -1618,6 +1775,8 @@ def quality_report(
         counts as a stale run.
     threshold : float, default 10
         A move is extreme when its robust z-score exceeds this in absolute value.
+    calendar : {"weekdays"} or None, default "weekdays"
+        Calendar of the expected dates (:func:`calendar_gaps`); None skips that check.
 
     Returns
     -------
@@ -1626,7 +1785,12 @@ def quality_report(
         (first and last observed date), ``observations``, ``missing`` (NaN
         between first and last), ``longest_gap`` (longest run of consecutive
         NaN there), ``stale_runs``, ``longest_stale`` (in periods),
-        ``extreme_moves``, ``max_abs_z`` and ``duplicates`` (repeated dates).
+        ``extreme_moves``, ``max_abs_z``, ``duplicates`` (repeated dates),
+        ``missing_dates`` (dates of the calendar absent from the file between the asset's
+        first and last date, holidays aside: see :func:`calendar_gaps`) and ``gaps``
+        (those dates as ranges, e.g. ``"2020-03-02 to 2020-03-20 (15)"``).
+        ``attrs["calendar_gaps"]`` holds the table of :func:`calendar_gaps`, every missing
+        date listed.
 
     Raises
     ------
@@ -1732,4 +1896,19 @@ def quality_report(
         },
         index=pd.Index(frame.columns.copy(), name="asset"),
     )
+    unique = pd.DatetimeIndex(dates.unique())
+    gaps = calendar_gaps(unique, calendar=calendar) if len(unique) >= 2 else calendar_gaps(unique, calendar=None)
+    first_seen = report["first"].to_numpy()
+    last_seen = report["last"].to_numpy()
+    counts = np.zeros(m, dtype="int64")
+    text = [[] for _ in range(m)]
+    for g in gaps.itertuples():  # a loop over gaps, not over days or assets' values
+        inside = (first_seen <= np.datetime64(g.first)) & (last_seen >= np.datetime64(g.last))
+        counts += np.where(inside, int(g.missing), 0)
+        label = f"{g.first.date()} to {g.last.date()} ({g.missing})" if g.missing > 1 else f"{g.first.date()}"
+        for j in np.flatnonzero(inside):
+            text[j].append(label)
+    report["missing_dates"] = counts
+    report["gaps"] = pd.Series(["; ".join(t) for t in text], index=report.index, dtype="str")
+    report.attrs["calendar_gaps"] = gaps
     return report

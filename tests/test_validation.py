@@ -440,3 +440,56 @@ def test_per_period_rates_need_no_periods_per_year_trick(small):
     pd.testing.assert_series_equal(w1, w2, atol=1e-8)
     with pytest.raises(ParameterError, match=r"Did you mean 0\.05"):
         pk.risk.PerPeriod(5)
+
+
+# --------------------------------------------------------------------------- 7. missing dates
+
+
+@pytest.fixture()
+def gappy_file(tmp_path) -> tuple[str, pd.DatetimeIndex]:
+    prices = pk.data.load_prices("sample", assets=["AAPL", "MSFT"], start="2020-01-01", end="2020-06-30")
+    cut = prices.index[40:55]  # 15 trading days: 2020-03-02 to 2020-03-20
+    path = tmp_path / "gappy.csv"
+    prices.drop(cut).to_csv(path)
+    return str(path), cut
+
+
+def test_missing_trading_days_are_warned_about_and_listed(gappy_file):
+    path, cut = gappy_file
+    assert (cut[0].date().isoformat(), cut[-1].date().isoformat()) == ("2020-03-02", "2020-03-20")
+    with pytest.warns(pk.exceptions.PoolkitWarning, match=r"15 trading day\(s\) missing .* 2020-03-02 to 2020-03-20 \(15\)"):
+        prices = pk.data.load_prices(path, values="prices")
+    report = pk.data.quality_report(prices)
+    assert report["missing_dates"].tolist() == [15, 15]
+    assert report.loc["AAPL", "gaps"] == "2020-03-02 to 2020-03-20 (15)"
+    listed = report.attrs["calendar_gaps"].loc[1, "dates"]
+    assert listed == [d.date().isoformat() for d in cut]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pk.data.load_prices(path, values="prices", calendar=None)  # the check can be turned off
+
+
+def test_the_bundled_sample_has_no_calendar_gap():
+    for name in ("sample", "sample:sp500_index", "sample:factor_etfs", "sample:ff_factors"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            frame = pk.data.load_prices(name) if "ff" not in name else pk.data.load_returns(name)
+        assert pk.data.quality_report(frame)["missing_dates"].sum() == 0
+
+
+def test_missing_months_are_listed():
+    r = pk.data.load_returns("sample:ff_factors", assets=["MktRF"], end="1951-12-31")
+    holed = r.drop(r.index[10:13])
+    gaps = pk.data.calendar_gaps(holed)
+    assert gaps["missing"].tolist() == [3]
+    assert gaps.loc[1, "dates"] == ["1949-11-30", "1949-12-31", "1950-01-31"]
+
+
+def test_mixed_frequencies_are_refused_even_in_a_short_file(tmp_path):
+    daily = pd.bdate_range("2024-01-02", periods=12)
+    monthly = pd.date_range("2024-02-29", periods=5, freq="ME")
+    idx = daily.append(monthly)
+    path = tmp_path / "mixed.csv"
+    pd.DataFrame({"A": np.linspace(100, 110, len(idx))}, index=idx.rename("date")).to_csv(path)
+    with pytest.raises(DataError, match="mixed frequencies"):
+        pk.data.load_prices(path, values="prices")
