@@ -543,7 +543,8 @@ def _check_single_frequency(index: pd.DatetimeIndex, label: str) -> str:
     return main
 
 
-#: Calendars known to :func:`calendar_gaps`.
+#: Calendars known to :func:`calendar_gaps` without an extra package (exchange codes such as
+#: "XNYS" need ``exchange_calendars``).
 CALENDARS = ("weekdays",)
 #: Longest run of consecutive missing weekdays taken for market holidays (9/11 closed the NYSE for 4).
 MAX_CLOSED_DAYS = 4
@@ -553,7 +554,7 @@ def calendar_gaps(
     index: pd.Index | pd.DataFrame | pd.Series,
     *,
     calendar: str | None = "weekdays",
-    max_closed: int = MAX_CLOSED_DAYS,
+    max_closed: int | None = None,
 ) -> pd.DataFrame:
     r"""List the runs of dates missing from a calendar between the first and last date.
 
@@ -561,16 +562,19 @@ def calendar_gaps(
     ----------
     index : DatetimeIndex, or DataFrame / Series indexed by dates
         Observation dates (sorted or not).
-    calendar : {"weekdays"} or None, default "weekdays"
+    calendar : str or None, default "weekdays"
         The dates expected. Daily data: every weekday (Monday to Friday), or every day
-        when the data hold weekends; weekly, monthly, quarterly and annual data: every
+        when the data hold weekends; or, given an exchange code such as ``"XNYS"`` (New
+        York), ``"XLON"``, ``"XSHG"`` (Shanghai), every trading session of that exchange
+        (holidays and closures known; needs the ``exchange_calendars`` package, installed
+        with ``poolkit[calendars]``). Weekly, monthly, quarterly and annual data: every
         calendar week (ending Friday), month, quarter or year must hold a date. None
         skips the check (an empty table).
-    max_closed : int, default 4
-        For daily data, runs of at most this many consecutive missing weekdays are taken
-        for market holidays and not listed (single-day holidays, or the four days the New
-        York Stock Exchange closed after 11 September 2001). Lower and higher frequencies
-        tolerate no missing period.
+    max_closed : int, optional
+        For daily data, runs of at most this many consecutive missing days are not
+        listed. Default 4 for ``"weekdays"`` (it knows no holidays: single-day holidays,
+        or the four days the New York Stock Exchange closed after 11 September 2001), 0
+        for an exchange calendar. Lower frequencies tolerate no missing period.
 
     Returns
     -------
@@ -586,7 +590,9 @@ def calendar_gaps(
     TypeError
         If ``index`` holds no dates.
     ParameterError
-        For an unknown ``calendar`` or a negative ``max_closed``.
+        For an unknown ``calendar`` (nearest names suggested), an exchange calendar
+        without ``exchange_calendars`` installed or outside its dates, or a negative
+        ``max_closed``.
     DataError, InsufficientDataError
         From :func:`periods_per_year` (mixed frequencies, fewer than two dates).
 
@@ -614,14 +620,23 @@ def calendar_gaps(
     empty = pd.DataFrame(columns=columns).rename_axis("gap")
     if calendar is None or (isinstance(calendar, str) and not calendar.strip()):
         return empty
-    check_choice(calendar, CALENDARS, name="calendar")
+    if not isinstance(calendar, str):
+        raise ParameterError(f"`calendar` must be 'weekdays', an exchange code such as 'XNYS', or None; got {calendar!r}.")
+    exchange = calendar not in CALENDARS
+    if max_closed is None:
+        max_closed = 0 if exchange else MAX_CLOSED_DAYS
     max_closed = check_positive_int(max_closed, name="max_closed", minimum=0)
     dates = pd.DatetimeIndex(np.unique(index.tz_localize(None).normalize() if index.tz is not None else index.normalize()))
     if len(dates) < 2:
         return empty
     ppy = periods_per_year(dates)
     name = _PPY_NAME.get(ppy, "daily")
-    if name == "daily":
+    if name == "daily" and exchange:
+        expected = _exchange_sessions(calendar, dates[0], dates[-1])
+        missing = expected.difference(dates)
+        step = pd.offsets.BDay(1)
+        tolerance = max_closed
+    elif name == "daily":
         expected = pd.date_range(dates[0], dates[-1], freq="D" if ppy == 365 else "B")
         missing = expected.difference(dates)
         step = pd.Timedelta(days=1) if ppy == 365 else pd.offsets.BDay(1)
@@ -661,6 +676,33 @@ def calendar_gaps(
         out.index = pd.RangeIndex(1, len(out) + 1, name="gap")
     out.attrs.update({"calendar": calendar, "frequency": name, "max_closed": tolerance})
     return out
+
+
+def _exchange_sessions(code: str, first: pd.Timestamp, last: pd.Timestamp) -> pd.DatetimeIndex:
+    """Trading sessions of exchange ``code`` from ``first`` to ``last`` (exchange_calendars, imported here)."""
+    try:
+        import exchange_calendars as xcals
+    except ImportError as exc:
+        raise ParameterError(
+            f"calendar={code!r} needs the exchange_calendars package (pip install exchange_calendars, or "
+            f"poolkit[calendars]); calendar='weekdays' needs nothing."
+        ) from exc
+    names = xcals.get_calendar_names(include_aliases=True)
+    if code not in names:
+        raise ParameterError(
+            f"unknown calendar {code!r}.{did_you_mean(code, names)} Use 'weekdays' or an exchange code "
+            f"such as 'XNYS', 'XLON', 'XSHG' (exchange_calendars.get_calendar_names())."
+        )
+    try:
+        with warnings.catch_warnings():  # the library's own deprecation notices about pandas
+            warnings.simplefilter("ignore")
+            cal = xcals.get_calendar(code, start=first, end=last)
+            sessions = cal.sessions_in_range(first, last)
+    except Exception as exc:  # its own errors for dates outside the calendar's bounds
+        raise ParameterError(
+            f"calendar {code!r} cannot cover {first.date()} to {last.date()}: {exc}. Use calendar='weekdays'."
+        ) from exc
+    return pd.DatetimeIndex(sessions).tz_localize(None).normalize()
 
 
 def _gap_note(gaps: pd.DataFrame, what: str) -> str:
@@ -1289,10 +1331,11 @@ def load_prices(
         what it found. A returns file becomes a growth-of-1 index.
     min_obs : int, default 2
         Fewest dates the result may have.
-    calendar : {"weekdays"} or None, default "weekdays"
+    calendar : str or None, default "weekdays"
         Calendar the dates are checked against (:func:`calendar_gaps`): missing trading
-        days (runs of more than 4 weekdays, so holidays pass) or missing weeks, months...
-        are warned about (PoolkitWarning) with their dates; None skips the check.
+        days (runs of more than 4 weekdays, so holidays pass; or every missing session of
+        an exchange such as ``"XNYS"``) or missing weeks, months... are warned about
+        (PoolkitWarning) with their dates; None skips the check.
 
     Returns
     -------
@@ -1775,8 +1818,9 @@ def quality_report(
         counts as a stale run.
     threshold : float, default 10
         A move is extreme when its robust z-score exceeds this in absolute value.
-    calendar : {"weekdays"} or None, default "weekdays"
-        Calendar of the expected dates (:func:`calendar_gaps`); None skips that check.
+    calendar : str or None, default "weekdays"
+        Calendar of the expected dates (:func:`calendar_gaps`: ``"weekdays"`` or an
+        exchange code such as ``"XNYS"``); None skips that check.
 
     Returns
     -------

@@ -493,3 +493,18 @@ def test_mixed_frequencies_are_refused_even_in_a_short_file(tmp_path):
     pd.DataFrame({"A": np.linspace(100, 110, len(idx))}, index=idx.rename("date")).to_csv(path)
     with pytest.raises(DataError, match="mixed frequencies"):
         pk.data.load_prices(path, values="prices")
+
+
+def test_an_exchange_calendar_finds_every_missing_session(gappy_file):
+    pytest.importorskip("exchange_calendars")
+    path, cut = gappy_file
+    prices = pk.data.load_prices(path, values="prices", calendar=None)
+    gaps = pk.data.calendar_gaps(prices, calendar="XNYS")
+    assert gaps["missing"].tolist() == [15]  # Good Friday (10 April 2020) is a NYSE holiday, not a gap
+    one = prices.drop(pd.Timestamp("2020-05-13"))  # a single lost trading day
+    assert pk.data.calendar_gaps(one, calendar="weekdays")["missing"].tolist() == [15]  # tolerated there
+    assert pk.data.calendar_gaps(one, calendar="XNYS")["missing"].tolist() == [15, 1]
+    whole = pk.data.load_prices("sample", calendar="XNYS")  # the sample has every NYSE session
+    assert pk.data.quality_report(whole, calendar="XNYS")["missing_dates"].sum() == 0
+    with pytest.raises(ParameterError, match="unknown calendar 'XNYC'.*Did you mean 'XNYS'"):
+        pk.data.calendar_gaps(prices, calendar="XNYC")
