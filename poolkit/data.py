@@ -513,7 +513,8 @@ def _buckets_of(gaps: np.ndarray) -> np.ndarray:
 
 def _check_single_frequency(index: pd.DatetimeIndex, label: str) -> str:
     """Return the frequency name of ``index``; raise if it mixes frequencies."""
-    days = np.sort(index.values.astype("datetime64[D]"))
+    local = index.tz_localize(None) if index.tz is not None else index  # wall-clock dates
+    days = np.sort(local.to_numpy().astype("datetime64[D]"))
     spacing = np.diff(days.astype("int64"))
     gaps = spacing[spacing > 0]
     if gaps.size == 0:
@@ -1760,6 +1761,7 @@ def overview(frame: pd.DataFrame) -> pd.Series:
         raise TypeError(
             "`frame` must be a DataFrame indexed by dates; load it with poolkit.data.load_prices."
         )
+    _numbers_only(frame)
     ppy = periods_per_year(frame.index) if len(frame) > 1 else None
     return pd.Series(
         {
@@ -1780,6 +1782,15 @@ def overview(frame: pd.DataFrame) -> pd.Series:
 
 
 # --------------------------------------------------------------------------- quality
+
+
+def _numbers_only(frame: pd.DataFrame, name: str = "frame") -> None:
+    """Refuse a frame with no rows, no columns or a column that is not numeric, by name."""
+    if frame.shape[0] == 0:
+        raise InsufficientDataError(f"`{name}` has no rows (dates); load some data first.")
+    from poolkit._validation import as_frame
+
+    as_frame(frame, name=name)  # DataError naming a column of text (pandas' string dtype) or objects
 
 
 def _runs(mask: np.ndarray, min_length: int) -> tuple[np.ndarray, np.ndarray]:
@@ -1870,6 +1881,7 @@ def quality_report(
     """
     if not isinstance(frame, pd.DataFrame) or not isinstance(frame.index, pd.DatetimeIndex):
         raise TypeError("`frame` must be a DataFrame indexed by dates (a DatetimeIndex).")
+    _numbers_only(frame)
     stale_run = check_positive_int(stale_run, name="stale_run", minimum=2)
     if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not threshold > 0:
         raise ParameterError(
@@ -1921,7 +1933,7 @@ def quality_report(
         extreme = (z > threshold).sum(axis=0)
         max_z = np.nanmax(np.where(np.isnan(z), -np.inf, z), axis=0) if moves.size else np.full(m, np.nan)
     max_z = np.where(np.isfinite(max_z) | (max_z == np.inf), max_z, np.nan)
-    dates = data.index
+    dates = data.index.tz_localize(None) if data.index.tz is not None else data.index  # wall-clock dates
     duplicates = int(dates.duplicated().sum())
     report = pd.DataFrame(
         {

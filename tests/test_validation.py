@@ -508,3 +508,110 @@ def test_an_exchange_calendar_finds_every_missing_session(gappy_file):
     assert pk.data.quality_report(whole, calendar="XNYS")["missing_dates"].sum() == 0
     with pytest.raises(ParameterError, match="unknown calendar 'XNYC'.*Did you mean 'XNYS'"):
         pk.data.calendar_gaps(prices, calendar="XNYC")
+
+
+# --------------------------------------------------------------------------- 11. foreign exceptions
+
+
+def _variants() -> dict[str, object]:
+    rng = np.random.default_rng(0)
+    idx = pd.bdate_range("2020-01-01", periods=120, name="date")
+    base = pd.DataFrame(rng.normal(0.0005, 0.01, (120, 3)), index=idx, columns=["A", "B", "C"])
+    return {
+        "clean": base,
+        "empty_rows": base.iloc[:0],
+        "one_row": base.iloc[:1],
+        "three_rows": base.iloc[:3],
+        "one_column": base[["A"]],
+        "no_columns": base.iloc[:, :0],
+        "all_nan": base * np.nan,
+        "nan_column": base.assign(C=np.nan),
+        "object_columns": base.astype(object),
+        "string_columns": base.astype(str),  # pandas 3: the str dtype
+        "plus_inf": base.mask(base > 0.015, np.inf),
+        "minus_inf": base.mask(base < -0.015, -np.inf),
+        "huge": base * 1e300,
+        "tiny": base * 1e-300,
+        "percent": base * 100,
+        "constant": base * 0 + 0.001,
+        "zeros": base * 0,
+        "bool_columns": base > 0,
+        "tz_utc": base.tz_localize("UTC"),
+        "tz_new_york": base.tz_localize("America/New_York"),
+        "text_index": base.set_axis(idx.strftime("%Y-%m-%d"), axis=0),
+        "period_index": base.set_axis(idx.to_period("D"), axis=0),
+        "integer_index": base.reset_index(drop=True),
+        "shuffled": base.sample(frac=1, random_state=0),
+        "duplicated_dates": pd.concat([base.iloc[:60], base.iloc[59:]]),
+        "duplicated_columns": base.set_axis(["A", "A", "B"], axis=1),
+        "two_level_columns": base.set_axis(pd.MultiIndex.from_tuples([("x", "A"), ("x", "B"), ("y", "C")]), axis=1),
+        "series": base["A"],
+        "ndarray": base.to_numpy(),
+        "none": None,
+    }
+
+
+VARIANTS = _variants()
+
+
+def _sweep_calls() -> dict[str, Callable[[object], object]]:
+    rk, al, po, da = pk.risk, pk.allocation, pk.pooling, pk.data
+    bench = VARIANTS["clean"]["A"].rename("bench")  # type: ignore[index]
+    pools = {"A": "x", "B": "x", "C": "y"}
+    return {
+        "volatility": rk.volatility, "sharpe_ratio": rk.sharpe_ratio, "sortino_ratio": rk.sortino_ratio,
+        "omega_ratio": rk.omega_ratio, "skewness": rk.skewness, "kurtosis": rk.kurtosis,
+        "value_at_risk_cf": lambda r: rk.value_at_risk(r, method="cornish_fisher"),
+        "conditional_value_at_risk": rk.conditional_value_at_risk, "tail_ratio": rk.tail_ratio,
+        "annual_return": rk.annual_return, "max_drawdown": rk.max_drawdown, "calmar_ratio": rk.calmar_ratio,
+        "drawdown_table": rk.drawdown_table, "covariance_lw": lambda r: rk.covariance(r, "ledoit_wolf"),
+        "covariance_ewma": lambda r: rk.covariance(r, "ewma"), "correlation_kendall": lambda r: rk.correlation(r, "kendall"),
+        "rolling": lambda r: rk.rolling(r, 20, "max_drawdown"), "summary": rk.summary,
+        "beta": lambda r: rk.beta(r, bench), "beta_of_benchmark": lambda r: rk.beta(VARIANTS["clean"], r),
+        "expected_returns_capm": lambda r: al.expected_returns(r, "capm"),
+        "allocate_max_sharpe": lambda r: al.allocate(r, "max_sharpe"), "allocate_min_cvar": lambda r: al.allocate(r, "min_cvar"),
+        "allocate_risk_parity": lambda r: al.allocate(r, "risk_parity"),
+        "backtest": lambda r: al.backtest(r, "min_variance", lookback=20),
+        "cluster_pools": po.cluster_pools, "build_pools": lambda r: po.build_pools(r, "volatility", 2),
+        "pool_summary": lambda r: po.pool_summary(r, pools), "two_level_allocation": lambda r: po.two_level_allocation(r, pools),
+        "crisis_comparison": lambda r: po.crisis_comparison(r, "2020-03-01", "2020-04-30"),
+        "to_returns": da.to_returns, "resample_returns": lambda r: da.resample_returns(r, "monthly"),
+        "quality_report": da.quality_report, "overview": da.overview, "calendar_gaps": da.calendar_gaps,
+        "align_returns": lambda r: da.align_returns(r, bench), "load_returns": lambda r: da.load_returns(r, values="returns"),
+        "time_weighted_return": lambda r: pk.funds.time_weighted_return(r),
+    }
+
+
+SWEEP = _sweep_calls()
+
+
+@settings(max_examples=250, deadline=None)
+@given(call=st.sampled_from(sorted(SWEEP)), variant=st.sampled_from(sorted(VARIANTS)))
+def test_bad_input_never_escapes_as_a_foreign_exception(call, variant):
+    """Every failure is a PoolkitError, or a TypeError poolkit raises itself for the wrong kind of object."""
+    import traceback
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    try:
+        SWEEP[call](VARIANTS[variant])
+    except PoolkitError:
+        pass
+    except TypeError as exc:
+        where = traceback.extract_tb(exc.__traceback__)[-1].filename
+        assert "/poolkit/" in where and "site-packages" not in where, f"foreign TypeError from {where}: {exc}"
+
+
+def test_issue_cluster_pools_on_huge_returns_is_named(small):
+    with pytest.raises(DataError, match="no return is that large"):
+        pk.pooling.cluster_pools(small * 1e300)
+    with pytest.raises(DataError, match="never moves"):
+        pk.pooling.cluster_pools(small * 0 + 0.001)  # constant: was pandas' "Encountered all NA values"
+
+
+def test_time_zones_are_handled_where_dates_are_compared(small):
+    w = pd.Series(0.25, index=small.columns)
+    naive = pk.pooling.crisis_comparison(small, "2020-02-19", "2020-04-30", w)
+    aware = pk.pooling.crisis_comparison(small.tz_localize("UTC"), "2020-02-19", "2020-04-30", w)
+    pd.testing.assert_frame_equal(aware, naive)

@@ -172,11 +172,13 @@ def pools_by(
 
 
 def _correlation_of(returns: pd.DataFrame) -> np.ndarray:
-    x = returns.to_numpy()
-    x = x - x.mean(axis=0)
+    raw = returns.to_numpy()
+    x = raw - raw.mean(axis=0)
     norms = np.sqrt(np.einsum("ij,ij->j", x, x))
-    if (norms == 0).any():
-        bad = returns.columns[int(np.argmax(norms == 0))]
+    # zero variance, or a constant column whose centring left only rounding noise
+    flat = norms <= 1e-12 * np.sqrt(np.einsum("ij,ij->j", raw, raw))
+    if flat.any():
+        bad = returns.columns[int(np.argmax(flat))]
         raise DataError(f"`returns` column {bad!r} never moves (zero variance); it cannot be clustered. Drop it.")
     xn = x / norms
     corr = xn.T @ xn

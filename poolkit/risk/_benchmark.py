@@ -52,11 +52,12 @@ def _with_benchmark(
     key = "benchmark"
     while key in frame.columns:
         key = "_" + key
-    combined = pd.DataFrame(frame.to_numpy(), index=frame.index, columns=frame.columns)
-    combined[key] = bench.iloc[:, 0].reindex(frame.index).to_numpy()
+    b_values = bench.iloc[:, 0].reindex(frame.index).to_numpy()
+    columns = pd.Index([*frame.columns, key], tupleize_cols=False)  # flat, whatever the assets' labels
+    combined = pd.DataFrame(np.column_stack([frame.to_numpy(), b_values]), index=frame.index, columns=columns)
     checked, _ = check_returns(combined, name="returns and benchmark", min_obs=2, nan_policy=nan_policy)
-    b = checked[key].to_numpy()
-    checked = checked.drop(columns=key)
+    b = checked.iloc[:, -1].to_numpy()
+    checked = pd.DataFrame(checked.iloc[:, :-1].to_numpy(), index=checked.index, columns=frame.columns)
     x = checked.to_numpy()
     b2 = np.broadcast_to(b[:, None], x.shape)
     has_nan = bool(nan_policy == "pairwise" and (np.isnan(x).any() or np.isnan(b).any()))
