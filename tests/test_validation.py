@@ -615,3 +615,68 @@ def test_time_zones_are_handled_where_dates_are_compared(small):
     naive = pk.pooling.crisis_comparison(small, "2020-02-19", "2020-04-30", w)
     aware = pk.pooling.crisis_comparison(small.tz_localize("UTC"), "2020-02-19", "2020-04-30", w)
     pd.testing.assert_frame_equal(aware, naive)
+
+
+# --------------------------------------------------------------------------- properties of the other classes
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    x=st.lists(st.floats(-0.05, 0.05, allow_nan=False), min_size=30, max_size=60),  # daily moves of up to 5 %
+    perm=st.permutations(range(3)),
+)
+def test_log_or_simple_gives_the_same_numbers_whatever_the_asset_order(x, perm):
+    idx = pd.bdate_range("2021-01-04", periods=len(x), name="date")
+    arr = np.column_stack([np.asarray(x), np.asarray(x[::-1]), 0.5 * np.asarray(x)])
+    simple = pd.DataFrame(arr, index=idx, columns=["A", "B", "C"]).iloc[:, list(perm)]
+    logs = np.log1p(simple)
+    logs.attrs["returns_kind"] = "log"
+    for func in (pk.risk.max_drawdown, pk.risk.annual_return, pk.risk.volatility):
+        a, b = func(simple), func(logs)
+        assert list(b.index) == list(simple.columns)
+        np.testing.assert_allclose(b.to_numpy(), a.to_numpy(), rtol=1e-9, atol=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(start=st.integers(5, 80), length=st.integers(1, 20))
+def test_a_run_of_missing_weekdays_is_reported_exactly_when_longer_than_holidays(start, length):
+    days = pd.bdate_range("2022-01-03", periods=120)
+    held = days.delete(slice(start, start + length))
+    gaps = pk.data.calendar_gaps(held)
+    if length > pk.data.MAX_CLOSED_DAYS:
+        assert gaps["missing"].tolist() == [length]
+        assert gaps.loc[1, "dates"] == [d.date().isoformat() for d in days[start : start + length]]
+    else:
+        assert gaps.empty
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(holes=st.sets(st.tuples(st.integers(0, 199), st.integers(0, 3)), min_size=1, max_size=12),
+       perm=st.permutations(range(4)))
+def test_drop_policy_equals_dropping_first_and_labels_follow(holes, perm, small):
+    frame = small.iloc[:200, list(perm)]
+    values = frame.to_numpy().copy()
+    for i, j in holes:
+        values[i, j] = np.nan
+    frame = pd.DataFrame(values, index=frame.index, columns=frame.columns)
+    clean = frame.dropna()
+    def min_variance(r: pd.DataFrame, nan_policy: str) -> pd.Series:
+        return pk.allocation.allocate(r, "min_variance", nan_policy=nan_policy)
+
+    for func in (pk.allocation.expected_returns, pk.risk.volatility, min_variance):
+        dropped = func(frame, nan_policy="drop")
+        assert list(dropped.index) == list(frame.columns)  # labels carried in the permuted order
+        pd.testing.assert_series_equal(dropped, func(clean, nan_policy="raise"))
+
+
+@settings(max_examples=15, deadline=None)
+@given(names=st.lists(st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=6), min_size=2, max_size=2,
+                      unique=True))
+def test_long_layout_names_whichever_asset_holds_the_bad_value(names, tmp_path_factory):
+    first, second = names
+    rows = ["date,ticker,close", f"2024-01-02,{first},10.0", f"2024-01-02,{second},20.0",
+            f"2024-01-03,{first},10.5", f"2024-01-03,{second},oops"]
+    path = tmp_path_factory.mktemp("long") / "long.csv"
+    path.write_text("\n".join(rows) + "\n")
+    with pytest.raises(DataError, match=rf"'oops' for asset '{second}' in column 'close' at row 5"):
+        pk.data.load_prices(path, values="prices")
