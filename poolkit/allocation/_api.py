@@ -367,7 +367,8 @@ def _rebalance_dates(index: pd.DatetimeIndex, rebalance: str) -> np.ndarray:
     freq = check_choice(str(rebalance).upper().rstrip("E") or "?", list(codes), name="rebalance")
     if codes[freq] is None:
         return np.arange(len(index))
-    periods = index.to_period(codes[freq])
+    local = index.tz_localize(None) if index.tz is not None else index  # calendar periods in wall-clock dates
+    periods = local.to_period(codes[freq])
     last = np.flatnonzero(periods[1:] != periods[:-1])
     return np.concatenate([last, [len(index) - 1]])
 
