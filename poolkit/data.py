@@ -35,8 +35,10 @@ from poolkit._validation import check_choice, check_positive_int, did_you_mean
 from poolkit.exceptions import DataError, InsufficientDataError, ParameterError, PoolkitWarning
 
 __all__ = [
+    "CALENDARS",
     "FREQUENCIES",
     "align_returns",
+    "calendar_gaps",
     "load_benchmark",
     "load_prices",
     "load_returns",
@@ -331,7 +333,17 @@ def _find_date_column(raw: pd.DataFrame, date_column: str | None, where: _Where)
     )
 
 
-def _parse_dates(column: pd.Series, name: str, where: _Where) -> pd.DatetimeIndex:
+def _for_asset(assets: pd.Series | None, pos: int) -> str:
+    """`` for asset 'X'`` in a long-layout file (the asset of that row), else empty."""
+    if assets is None:
+        return ""
+    value = assets.iloc[pos]
+    return f" for asset {str(value).strip()!r}" if pd.notna(value) and str(value).strip() else ""
+
+
+def _parse_dates(
+    column: pd.Series, name: str, where: _Where, assets: pd.Series | None = None
+) -> pd.DatetimeIndex:
     if pd.api.types.is_datetime64_any_dtype(column):
         parsed = pd.Series(pd.to_datetime(column))
     else:
@@ -347,7 +359,8 @@ def _parse_dates(column: pd.Series, name: str, where: _Where) -> pd.DatetimeInde
             value = column.iloc[pos]
             shown = "an empty cell" if pd.isna(value) or not str(value).strip() else repr(str(value))
             raise DataError(
-                f"{where.label}: could not parse {shown} as a date in column {name!r} at {where.row(pos)} "
+                f"{where.label}: could not parse {shown} as a date in column {name!r} at {where.row(pos)}"
+                f"{_for_asset(assets, pos)} "
                 f"({int(bad.sum())} bad date(s) in all). Write dates as ISO 'YYYY-MM-DD' and remove empty rows."
             )
     index = pd.DatetimeIndex(parsed)
@@ -356,8 +369,10 @@ def _parse_dates(column: pd.Series, name: str, where: _Where) -> pd.DatetimeInde
     return index
 
 
-def _to_numbers(raw: pd.DataFrame, where: _Where, positions: np.ndarray) -> pd.DataFrame:
-    """Convert every cell to float; name the first non-numeric cell."""
+def _to_numbers(
+    raw: pd.DataFrame, where: _Where, positions: np.ndarray, assets: pd.Series | None = None
+) -> pd.DataFrame:
+    """Convert every cell to float; name the first non-numeric cell (and its asset in long layout)."""
     values = raw.apply(
         lambda s: (
             pd.to_numeric(s.astype("string").str.strip(), errors="coerce")
@@ -376,7 +391,8 @@ def _to_numbers(raw: pd.DataFrame, where: _Where, positions: np.ndarray) -> pd.D
         r, c = np.argwhere(bad)[0]
         col = raw.columns[c]
         raise DataError(
-            f"{where.label}: non-numeric value {str(raw.iat[r, c])!r} in column {col!r} at {where.row(int(positions[r]))} "
+            f"{where.label}: non-numeric value {str(raw.iat[r, c])!r}{_for_asset(assets, int(r))} in column {col!r} "
+            f"at {where.row(int(positions[r]))} "
             f"({int(bad[:, c].sum())} bad cell(s) in that column). Fix or blank the cell (blank = missing), "
             f"or drop the column."
         )
@@ -421,9 +437,9 @@ def _long_columns(raw: pd.DataFrame, date_col: str) -> tuple[str, str] | None:
 def _frame_from_raw(raw: pd.DataFrame, date_column: str | None, where: _Where) -> pd.DataFrame:
     """Turn a raw table into a float date x asset frame (unsorted, duplicates checked)."""
     date_col = _find_date_column(raw, date_column, where)
-    dates = _parse_dates(raw[date_col], date_col, where)
-    positions = np.arange(len(raw))
     layout = _long_columns(raw, date_col)
+    dates = _parse_dates(raw[date_col], date_col, where, raw[layout[0]] if layout else None)
+    positions = np.arange(len(raw))
     if layout is None:
         body = raw.drop(columns=[date_col])
         if body.shape[1] == 0:
@@ -453,7 +469,7 @@ def _frame_from_raw(raw: pd.DataFrame, date_column: str | None, where: _Where) -
             raise DataError(
                 f"{where.label}: empty asset name in column {asset_col!r} at {where.row(pos)}; fill or drop the row."
             )
-        values = _to_numbers(raw[[value_col]], where, positions)[value_col].to_numpy()
+        values = _to_numbers(raw[[value_col]], where, positions, assets)[value_col].to_numpy()
         names = assets.astype(str).str.strip().to_numpy()
         key = pd.MultiIndex.from_arrays([dates, names])
         dup = key.duplicated(keep=False)
@@ -497,7 +513,8 @@ def _buckets_of(gaps: np.ndarray) -> np.ndarray:
 
 def _check_single_frequency(index: pd.DatetimeIndex, label: str) -> str:
     """Return the frequency name of ``index``; raise if it mixes frequencies."""
-    days = np.sort(index.values.astype("datetime64[D]"))
+    local = index.tz_localize(None) if index.tz is not None else index  # wall-clock dates
+    days = np.sort(local.to_numpy().astype("datetime64[D]"))
     spacing = np.diff(days.astype("int64"))
     gaps = spacing[spacing > 0]
     if gaps.size == 0:
@@ -508,6 +525,13 @@ def _check_single_frequency(index: pd.DatetimeIndex, label: str) -> str:
     counts = _gap_buckets(gaps)
     threshold = max(6, int(0.02 * gaps.size))
     others = {k: v for k, v in counts.items() if k != main and v >= threshold}
+    # a short file can change frequency too: two gaps in a row of another frequency than
+    # the main one (one long gap alone is a hole in the data, reported by calendar_gaps)
+    kinds = _buckets_of(gaps)
+    switch = (kinds[1:] == kinds[:-1]) & (kinds[1:] != main)
+    if switch.any() and not others:
+        other = str(kinds[1:][switch][0])
+        others = {other: int((kinds == other).sum())}
     if others:
         other = max(others, key=lambda k: others[k])
         in_other = _buckets_of(spacing) == other
@@ -518,6 +542,183 @@ def _check_single_frequency(index: pd.DatetimeIndex, label: str) -> str:
             f"first (poolkit.data.resample_returns or `frequency=`)."
         )
     return main
+
+
+#: Calendars known to :func:`calendar_gaps` without an extra package (exchange codes such as
+#: "XNYS" need ``exchange_calendars``).
+CALENDARS = ("weekdays",)
+#: Longest run of consecutive missing weekdays taken for market holidays (9/11 closed the NYSE for 4).
+MAX_CLOSED_DAYS = 4
+
+
+def calendar_gaps(
+    index: pd.Index | pd.DataFrame | pd.Series,
+    *,
+    calendar: str | None = "weekdays",
+    max_closed: int | None = None,
+) -> pd.DataFrame:
+    r"""List the runs of dates missing from a calendar between the first and last date.
+
+    Parameters
+    ----------
+    index : DatetimeIndex, or DataFrame / Series indexed by dates
+        Observation dates (sorted or not).
+    calendar : str or None, default "weekdays"
+        The dates expected. Daily data: every weekday (Monday to Friday), or every day
+        when the data hold weekends; or, given an exchange code such as ``"XNYS"`` (New
+        York), ``"XLON"``, ``"XSHG"`` (Shanghai), every trading session of that exchange
+        (holidays and closures known; needs the ``exchange_calendars`` package, installed
+        with ``poolkit[calendars]``). Weekly, monthly, quarterly and annual data: every
+        calendar week (ending Friday), month, quarter or year must hold a date. None
+        skips the check (an empty table).
+    max_closed : int, optional
+        For daily data, runs of at most this many consecutive missing days are not
+        listed. Default 4 for ``"weekdays"`` (it knows no holidays: single-day holidays,
+        or the four days the New York Stock Exchange closed after 11 September 2001), 0
+        for an exchange calendar. Lower frequencies tolerate no missing period.
+
+    Returns
+    -------
+    DataFrame
+        One row per gap (index ``gap``, from 1): ``first`` and ``last`` missing date (or
+        period end), ``missing`` (how many dates or periods), ``dates`` (the missing dates,
+        ISO strings) and ``after`` (the last date observed before the gap: the return on
+        the next date spans the whole gap). ``attrs["calendar"]`` and ``attrs["frequency"]``
+        say what was checked.
+
+    Raises
+    ------
+    TypeError
+        If ``index`` holds no dates.
+    ParameterError
+        For an unknown ``calendar`` (nearest names suggested), an exchange calendar
+        without ``exchange_calendars`` installed or outside its dates, or a negative
+        ``max_closed``.
+    DataError, InsufficientDataError
+        From :func:`periods_per_year` (mixed frequencies, fewer than two dates).
+
+    Notes
+    -----
+    A price series missing :math:`k` trading days gives one return :math:`P_{t+k+1}/P_t - 1`
+    that spans :math:`k + 1` days but is counted as one day: its variance is about
+    :math:`k + 1` times that of a daily return, which inflates volatility and VaR. The
+    weekday calendar knows no holidays; ``max_closed`` is the tolerance that stands in for
+    them, so a gap of up to ``max_closed`` weekdays passes unreported.
+
+    Examples
+    --------
+    >>> days = pd.bdate_range("2024-01-01", "2024-02-29")
+    >>> held = days[(days < "2024-01-15") | (days > "2024-02-02")]  # three weeks missing
+    >>> gaps = calendar_gaps(held)
+    >>> gaps[["first", "last", "missing"]].astype(str).values.tolist()
+    [['2024-01-15', '2024-02-02', '15']]
+    """
+    if isinstance(index, (pd.DataFrame, pd.Series)):
+        index = index.index
+    if not isinstance(index, pd.DatetimeIndex):
+        raise TypeError(f"calendar_gaps needs a DatetimeIndex (or a frame indexed by dates), got {type(index).__name__}.")
+    columns = ["first", "last", "missing", "dates", "after"]
+    empty = pd.DataFrame(columns=columns).rename_axis("gap")
+    if calendar is None or (isinstance(calendar, str) and not calendar.strip()):
+        return empty
+    if not isinstance(calendar, str):
+        raise ParameterError(f"`calendar` must be 'weekdays', an exchange code such as 'XNYS', or None; got {calendar!r}.")
+    exchange = calendar not in CALENDARS
+    if max_closed is None:
+        max_closed = 0 if exchange else MAX_CLOSED_DAYS
+    max_closed = check_positive_int(max_closed, name="max_closed", minimum=0)
+    dates = pd.DatetimeIndex(np.unique(index.tz_localize(None).normalize() if index.tz is not None else index.normalize()))
+    if len(dates) < 2:
+        return empty
+    ppy = periods_per_year(dates)
+    name = _PPY_NAME.get(ppy, "daily")
+    if name == "daily" and exchange:
+        expected = _exchange_sessions(calendar, dates[0], dates[-1])
+        missing = expected.difference(dates)
+        step = pd.offsets.BDay(1)
+        tolerance = max_closed
+    elif name == "daily":
+        expected = pd.date_range(dates[0], dates[-1], freq="D" if ppy == 365 else "B")
+        missing = expected.difference(dates)
+        step = pd.Timedelta(days=1) if ppy == 365 else pd.offsets.BDay(1)
+        tolerance = max_closed
+    else:
+        rule = {"weekly": "W-FRI", "monthly": "M", "quarterly": "Q", "annual": "Y"}[name]
+        have = dates.to_period(rule)
+        want = pd.period_range(have[0], have[-1], freq=rule)
+        missing = want.difference(have).to_timestamp(how="end").normalize()
+        step = None
+        tolerance = 0
+    if len(missing) == 0:
+        out = empty
+    else:
+        if step is None:
+            positions = np.searchsorted(pd.period_range(have[0], have[-1], freq=rule).to_timestamp(how="end").normalize(), missing)
+        else:
+            positions = np.searchsorted(expected, missing)
+        breaks = np.flatnonzero(np.diff(positions) != 1) + 1
+        runs = np.split(np.arange(len(missing)), breaks)
+        rows = []
+        for run in runs:  # a loop over gaps, not over days
+            if len(run) <= tolerance:
+                continue
+            block = missing[run]
+            before = dates[dates < block[0]]
+            rows.append(
+                {
+                    "first": block[0],
+                    "last": block[-1],
+                    "missing": len(block),
+                    "dates": [d.date().isoformat() for d in block],
+                    "after": before[-1] if len(before) else pd.NaT,
+                }
+            )
+        out = pd.DataFrame(rows, columns=columns) if rows else empty
+        out.index = pd.RangeIndex(1, len(out) + 1, name="gap")
+    out.attrs.update({"calendar": calendar, "frequency": name, "max_closed": tolerance})
+    return out
+
+
+def _exchange_sessions(code: str, first: pd.Timestamp, last: pd.Timestamp) -> pd.DatetimeIndex:
+    """Trading sessions of exchange ``code`` from ``first`` to ``last`` (exchange_calendars, imported here)."""
+    try:
+        import exchange_calendars as xcals
+    except ImportError as exc:
+        raise ParameterError(
+            f"calendar={code!r} needs the exchange_calendars package (pip install exchange_calendars, or "
+            f"poolkit[calendars]); calendar='weekdays' needs nothing."
+        ) from exc
+    names = xcals.get_calendar_names(include_aliases=True)
+    if code not in names:
+        raise ParameterError(
+            f"unknown calendar {code!r}.{did_you_mean(code, names)} Use 'weekdays' or an exchange code "
+            f"such as 'XNYS', 'XLON', 'XSHG' (exchange_calendars.get_calendar_names())."
+        )
+    try:
+        with warnings.catch_warnings():  # the library's own deprecation notices about pandas
+            warnings.simplefilter("ignore")
+            cal = xcals.get_calendar(code, start=first, end=last)
+            sessions = cal.sessions_in_range(first, last)
+    except Exception as exc:  # its own errors for dates outside the calendar's bounds
+        raise ParameterError(
+            f"calendar {code!r} cannot cover {first.date()} to {last.date()}: {exc}. Use calendar='weekdays'."
+        ) from exc
+    return pd.DatetimeIndex(sessions).tz_localize(None).normalize()
+
+
+def _gap_note(gaps: pd.DataFrame, what: str) -> str:
+    """One sentence naming the gaps of a calendar (first three) for a warning."""
+    shown = [
+        f"{g.first.date()} to {g.last.date()} ({g.missing})" if g.missing > 1 else f"{g.first.date()}"
+        for g in gaps.head(3).itertuples()
+    ]
+    more = f" and {len(gaps) - 3} more" if len(gaps) > 3 else ""
+    unit = "trading day(s)" if gaps.attrs.get("frequency") == "daily" else f"{gaps.attrs.get('frequency')} period(s)"
+    return (
+        f"{what}: {int(gaps['missing'].sum())} {unit} missing from the {gaps.attrs.get('calendar')} calendar in "
+        f"{len(gaps)} gap(s): {', '.join(shown)}{more}; the return after a gap spans all of it. Check the source, "
+        f"see poolkit.data.quality_report(...).attrs['calendar_gaps'], or pass calendar=None to skip this check."
+    )
 
 
 def periods_per_year(index: pd.Index | pd.DataFrame | pd.Series, *, override: int | None = None) -> int:
@@ -623,7 +824,7 @@ def _resample_prices(frame: pd.DataFrame, rule: str, name: str) -> pd.DataFrame:
 
 
 def resample_returns(
-    returns: pd.DataFrame | pd.Series, frequency: str, *, kind: str = "simple"
+    returns: pd.DataFrame | pd.Series, frequency: str, *, kind: str | None = None
 ) -> pd.DataFrame | pd.Series:
     r"""Compound periodic returns into returns of a lower frequency.
 
@@ -635,8 +836,11 @@ def resample_returns(
         Target frequency (aliases "W", "M", "Q", "A"/"Y" accepted). Calendar
         periods: weeks ending on Friday, months, quarters, years. The first
         and last periods may be partial (they hold the data there are).
-    kind : {"simple", "log"}, default "simple"
+    kind : {"simple", "log"}, optional
         Whether ``returns`` are simple or log returns; the result is of the same kind.
+        By default the kind the returns are tagged with (``attrs["returns_kind"]``, as
+        :func:`load_returns` sets it), else simple. A kind that contradicts the tag is
+        refused.
 
     Returns
     -------
@@ -647,10 +851,12 @@ def resample_returns(
     Raises
     ------
     DataError
-        If ``returns`` has a missing value, a simple return at or below -100 %,
-        or a period with no observation.
+        If ``returns`` has dates out of order or repeated, a missing value, a simple
+        return at or below -100 %, values that look like percents, or a period with
+        no observation.
     ParameterError
-        If ``frequency`` or ``kind`` is unknown, or higher than the data's frequency.
+        If ``frequency`` or ``kind`` is unknown, ``kind`` contradicts the tag, or the
+        frequency is higher than the data's.
     TypeError
         If ``returns`` is not indexed by dates.
 
@@ -675,13 +881,27 @@ def resample_returns(
     >>> round(float(resample_returns(r, "monthly").iloc[0]), 6)
     -0.01
     """
-    check_choice(kind, _KINDS, name="kind")
+    from poolkit._validation import check_return_units, check_time_index, returns_kind
+
     if not isinstance(returns, (pd.DataFrame, pd.Series)):
         raise TypeError(f"`returns` must be a pandas DataFrame or Series, got {type(returns).__name__}.")
+    tagged = returns_kind(returns) if "returns_kind" in returns.attrs else None
+    if kind is None:
+        kind = tagged or "simple"
+    check_choice(kind, _KINDS, name="kind")
+    if tagged is not None and kind != tagged:
+        raise ParameterError(
+            f"`returns` are tagged as {tagged} returns (attrs['returns_kind'] == {tagged!r}) but kind={kind!r} "
+            f"was given; leave `kind` out to use the tag, or correct the tag if it is wrong."
+        )
     if not isinstance(returns.index, pd.DatetimeIndex):
         raise TypeError("`returns` must be indexed by dates (DatetimeIndex); use poolkit.data.load_returns.")
     frame = returns.to_frame() if isinstance(returns, pd.Series) else returns
-    values = frame.to_numpy(dtype="float64")
+    check_time_index(frame.index, name="returns")
+    try:
+        values = frame.to_numpy(dtype="float64")
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"`returns` must hold numbers only: {exc}. Convert with pd.to_numeric.") from exc
     if np.isnan(values).any():
         r, c = np.argwhere(np.isnan(values))[0]
         raise DataError(
@@ -694,9 +914,17 @@ def resample_returns(
             f"`returns` column {frame.columns[c]!r} has a simple return of {values[r, c]:g} at {frame.index[r].date()} "
             f"(at or below -100 %); simple returns must be > -1. Were these log returns (kind='log') or percents?"
         )
-    target, rule = _resample_rule(frame.sort_index(), frequency, "returns")
+    if np.isinf(values).any():
+        r, c = np.argwhere(np.isinf(values))[0]
+        raise DataError(
+            f"`returns` has an infinite value in column {frame.columns[c]!r} at {frame.index[r].date()}; "
+            f"check the prices behind it."
+        )
+    check_return_units(
+        np.expm1(values) if kind == "log" else values, frame, fractions=returns.attrs.get("units") == "fraction"
+    )
+    target, rule = _resample_rule(frame, frequency, "returns")
     growth = np.log1p(frame.astype("float64")) if kind == "simple" else frame.astype("float64")
-    growth = growth.sort_index()
     if rule:
         summed = growth.resample(rule).sum(min_count=1)
         _raise_on_empty_periods(summed, "`returns`")
@@ -735,7 +963,8 @@ def to_returns(prices: pd.DataFrame | pd.Series, kind: str = "simple") -> pd.Dat
     Raises
     ------
     DataError
-        If a price is missing, zero or negative (the message names column and date).
+        If a price is missing, zero or negative (the message names column and date), or
+        the dates are out of order or repeated.
     InsufficientDataError
         If there are fewer than two dates.
     ParameterError
@@ -773,6 +1002,9 @@ def to_returns(prices: pd.DataFrame | pd.Series, kind: str = "simple") -> pd.Dat
         raise InsufficientDataError(
             f"`prices` has {values.shape[0]} date(s); at least 2 are needed for one return."
         )
+    from poolkit._validation import check_time_index
+
+    check_time_index(frame.index, name="prices")
     bad = np.isnan(values) | (values <= 0) | np.isinf(values)
     if bad.any():
         r, c = np.argwhere(bad)[0]
@@ -942,6 +1174,7 @@ def _load(
     missing: str,
     limit: int | None,
     values: str,
+    calendar: str | None = "weekdays",
 ) -> pd.DataFrame:
     check_choice(missing, _MISSING, name="missing")
     check_choice(values, _VALUES, name="values")
@@ -1001,6 +1234,9 @@ def _load(
 
     if len(frame.index) >= 2:
         _check_single_frequency(frame.index, label)
+        gaps = calendar_gaps(frame.index, calendar=calendar)
+        if len(gaps):
+            warnings.warn(_gap_note(gaps, label), PoolkitWarning, stacklevel=3)
     frame = _apply_missing(frame, missing, limit, kind, label)
     arr = frame.to_numpy()
     if kind == "prices" and (arr <= 0).any():
@@ -1063,6 +1299,7 @@ def load_prices(
     limit: int | None = 5,
     values: str = "auto",
     min_obs: int = 2,
+    calendar: str | None = "weekdays",
 ) -> pd.DataFrame:
     r"""Load a price panel (dates x assets) from a sample, a file or a frame.
 
@@ -1095,6 +1332,11 @@ def load_prices(
         what it found. A returns file becomes a growth-of-1 index.
     min_obs : int, default 2
         Fewest dates the result may have.
+    calendar : str or None, default "weekdays"
+        Calendar the dates are checked against (:func:`calendar_gaps`): missing trading
+        days (runs of more than 4 weekdays, so holidays pass; or every missing session of
+        an exchange such as ``"XNYS"``) or missing weeks, months... are warned about
+        (PoolkitWarning) with their dates; None skips the check.
 
     Returns
     -------
@@ -1136,6 +1378,7 @@ def load_prices(
         missing=missing,
         limit=limit,
         values=values,
+        calendar=calendar,
     )
     if frame.attrs["kind"] == "returns":
         warnings.warn(
@@ -1166,6 +1409,7 @@ def load_returns(
     values: str = "auto",
     min_obs: int = 2,
     align_to: pd.DataFrame | pd.Series | None = None,
+    calendar: str | None = "weekdays",
 ) -> pd.DataFrame:
     r"""Load periodic returns (dates x assets) from a sample, a file or a frame.
 
@@ -1182,7 +1426,7 @@ def load_returns(
     frequency : str, optional
         ``"weekly"``, ``"monthly"``, ``"quarterly"`` or ``"annual"``: prices are
         sampled at period ends, returns are compounded (:func:`resample_returns`).
-    assets, start, end, date_column, missing, limit, values
+    assets, start, end, date_column, missing, limit, values, calendar
         As in :func:`load_prices`. ``start`` and ``end`` bound the dates read:
         with prices, the first return is that of the second date kept.
         ``missing="ffill"`` on a returns file fills with 0 (an unchanged price).
@@ -1225,6 +1469,7 @@ def load_returns(
         missing=missing,
         limit=limit,
         values=values,
+        calendar=calendar,
     )
     attrs = frame.attrs
     if attrs["kind"] == "prices":
@@ -1445,17 +1690,12 @@ def align_returns(
 
 
 def _checked_returns(value: object, name: str) -> tuple[pd.DataFrame, bool]:
-    """Return a float frame of ``value`` after checking its dates: sorted, unique, no NaN."""
+    """Return a float frame of ``value`` (kind kept) after the shared check: dates sorted, unique, no NaN."""
     from poolkit._validation import check_returns
 
-    frame, was_series = check_returns(value, name=name, min_obs=1)
-    index = frame.index
-    if not isinstance(index, pd.DatetimeIndex):
-        raise DataError(f"`{name}` must be indexed by date (a DatetimeIndex), got {type(index).__name__}.")
-    if index.has_duplicates:
-        raise DataError(f"`{name}` has duplicated dates, e.g. {index[index.duplicated()][0].date()}; keep one per date.")
-    if not index.is_monotonic_increasing:
-        raise DataError(f"`{name}` dates are not sorted; sort them with `.sort_index()` first.")
+    frame, was_series = check_returns(value, name=name, min_obs=1, convert_log=False)
+    if not isinstance(frame.index, pd.DatetimeIndex):
+        raise DataError(f"`{name}` must be indexed by date (a DatetimeIndex), got {type(frame.index).__name__}.")
     return frame, was_series
 
 
@@ -1521,6 +1761,7 @@ def overview(frame: pd.DataFrame) -> pd.Series:
         raise TypeError(
             "`frame` must be a DataFrame indexed by dates; load it with poolkit.data.load_prices."
         )
+    _numbers_only(frame)
     ppy = periods_per_year(frame.index) if len(frame) > 1 else None
     return pd.Series(
         {
@@ -1541,6 +1782,15 @@ def overview(frame: pd.DataFrame) -> pd.Series:
 
 
 # --------------------------------------------------------------------------- quality
+
+
+def _numbers_only(frame: pd.DataFrame, name: str = "frame") -> None:
+    """Refuse a frame with no rows, no columns or a column that is not numeric, by name."""
+    if frame.shape[0] == 0:
+        raise InsufficientDataError(f"`{name}` has no rows (dates); load some data first.")
+    from poolkit._validation import as_frame
+
+    as_frame(frame, name=name)  # DataError naming a column of text (pandas' string dtype) or objects
 
 
 def _runs(mask: np.ndarray, min_length: int) -> tuple[np.ndarray, np.ndarray]:
@@ -1564,6 +1814,7 @@ def quality_report(
     kind: str | None = None,
     stale_run: int = 5,
     threshold: float = 10.0,
+    calendar: str | None = "weekdays",
 ) -> pd.DataFrame:
     r"""Report the data quality of each asset: coverage, gaps, stale values, extreme moves.
 
@@ -1578,6 +1829,9 @@ def quality_report(
         counts as a stale run.
     threshold : float, default 10
         A move is extreme when its robust z-score exceeds this in absolute value.
+    calendar : str or None, default "weekdays"
+        Calendar of the expected dates (:func:`calendar_gaps`: ``"weekdays"`` or an
+        exchange code such as ``"XNYS"``); None skips that check.
 
     Returns
     -------
@@ -1586,7 +1840,12 @@ def quality_report(
         (first and last observed date), ``observations``, ``missing`` (NaN
         between first and last), ``longest_gap`` (longest run of consecutive
         NaN there), ``stale_runs``, ``longest_stale`` (in periods),
-        ``extreme_moves``, ``max_abs_z`` and ``duplicates`` (repeated dates).
+        ``extreme_moves``, ``max_abs_z``, ``duplicates`` (repeated dates),
+        ``missing_dates`` (dates of the calendar absent from the file between the asset's
+        first and last date, holidays aside: see :func:`calendar_gaps`) and ``gaps``
+        (those dates as ranges, e.g. ``"2020-03-02 to 2020-03-20 (15)"``).
+        ``attrs["calendar_gaps"]`` holds the table of :func:`calendar_gaps`, every missing
+        date listed.
 
     Raises
     ------
@@ -1622,6 +1881,7 @@ def quality_report(
     """
     if not isinstance(frame, pd.DataFrame) or not isinstance(frame.index, pd.DatetimeIndex):
         raise TypeError("`frame` must be a DataFrame indexed by dates (a DatetimeIndex).")
+    _numbers_only(frame)
     stale_run = check_positive_int(stale_run, name="stale_run", minimum=2)
     if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not threshold > 0:
         raise ParameterError(
@@ -1673,7 +1933,7 @@ def quality_report(
         extreme = (z > threshold).sum(axis=0)
         max_z = np.nanmax(np.where(np.isnan(z), -np.inf, z), axis=0) if moves.size else np.full(m, np.nan)
     max_z = np.where(np.isfinite(max_z) | (max_z == np.inf), max_z, np.nan)
-    dates = data.index
+    dates = data.index.tz_localize(None) if data.index.tz is not None else data.index  # wall-clock dates
     duplicates = int(dates.duplicated().sum())
     report = pd.DataFrame(
         {
@@ -1692,4 +1952,19 @@ def quality_report(
         },
         index=pd.Index(frame.columns.copy(), name="asset"),
     )
+    unique = pd.DatetimeIndex(dates.unique())
+    gaps = calendar_gaps(unique, calendar=calendar) if len(unique) >= 2 else calendar_gaps(unique, calendar=None)
+    first_seen = report["first"].to_numpy()
+    last_seen = report["last"].to_numpy()
+    counts = np.zeros(m, dtype="int64")
+    text = [[] for _ in range(m)]
+    for g in gaps.itertuples():  # a loop over gaps, not over days or assets' values
+        inside = (first_seen <= np.datetime64(g.first)) & (last_seen >= np.datetime64(g.last))
+        counts += np.where(inside, int(g.missing), 0)
+        label = f"{g.first.date()} to {g.last.date()} ({g.missing})" if g.missing > 1 else f"{g.first.date()}"
+        for j in np.flatnonzero(inside):
+            text[j].append(label)
+    report["missing_dates"] = counts
+    report["gaps"] = pd.Series(["; ".join(t) for t in text], index=report.index, dtype="str")
+    report.attrs["calendar_gaps"] = gaps
     return report

@@ -5,7 +5,8 @@ or a Series for one asset) and returns a Series indexed by asset (a float for a
 Series). ``periods_per_year`` and annual rates (``risk_free``, ``target``) follow the
 one rule of the package (README, *Conventions*): the periods per year are read from
 the dates when not given, and a rate :math:`r` becomes
-:math:`r^{(p)} = (1 + r)^{1/p} - 1` per period. Losses (VaR, CVaR) are positive numbers;
+:math:`r^{(p)} = (1 + r)^{1/p} - 1` per period; a rate already per period is passed as
+:class:`PerPeriod` (``risk_free=pk.risk.PerPeriod(0.0001)``) and used as it is. Losses (VaR, CVaR) are positive numbers;
 drawdowns are negative (a fall of 30 % is ``-0.30``).
 
 Covariance matrices are **per period** (not annualised) unless ``annualize=True``
@@ -23,6 +24,7 @@ away silently.
 from __future__ import annotations
 
 # The *_METHODS and *_STATISTICS tuples name the choices the functions accept.
+from poolkit._numerics import PerPeriod
 from poolkit.risk._benchmark import alpha, beta, information_ratio, tracking_error
 from poolkit.risk._capture import down_beta, down_capture, up_beta, up_capture
 from poolkit.risk._covariance import (
@@ -45,6 +47,7 @@ from poolkit.risk._summary import summary
 from poolkit.risk._tail import VAR_METHODS, conditional_value_at_risk, tail_ratio, value_at_risk  # noqa: F401
 
 __all__ = [
+    "PerPeriod",
     "alpha",
     "annual_return",
     "average_drawdown",

@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from poolkit._numerics import resolve_periods_per_year
+from poolkit._numerics import PerPeriod, Rate, rate_text, resolve_periods_per_year
 from poolkit._validation import check_choice, check_level
 from poolkit.risk._benchmark import alpha, beta, information_ratio, tracking_error
 from poolkit.risk._capture import down_beta, down_capture, up_beta, up_capture
@@ -22,7 +22,7 @@ from poolkit.risk._tail import VAR_METHODS, conditional_value_at_risk, tail_rati
 def summary(
     returns: pd.DataFrame | pd.Series,
     benchmark: pd.Series | pd.DataFrame | None = None,
-    risk_free: float = 0.0,
+    risk_free: Rate = 0.0,
     level: float = 0.95,
     *,
     var_method: str = "historical",
@@ -37,9 +37,9 @@ def summary(
         Periodic simple returns, indexed by date; columns are assets.
     benchmark : Series, optional
         Benchmark returns; adds beta, alpha, tracking error and information ratio.
-    risk_free : float, default 0.0
+    risk_free : float or PerPeriod, default 0.0
         **Annual** risk-free rate (Sharpe, alpha) and Sortino target, converted per
-        period as :math:`(1 + r_f)^{1/p} - 1`.
+        period as :math:`(1 + r_f)^{1/p} - 1` (a :class:`PerPeriod` rate is used as it is).
     level : float, default 0.95
         Confidence level of VaR, CVaR and the tail ratio.
     var_method : {"historical", "gaussian", "cornish_fisher"}, default "historical"
@@ -125,8 +125,8 @@ def summary(
         "observations": "count of dates",
         "annual return": "fraction per year, compounded (CAGR)",
         "annual volatility": f"fraction per year (per-period std, ddof=1, x sqrt({ppy:g}))",
-        "Sharpe ratio": f"per year (x sqrt({ppy:g})); excess over risk_free={risk_free:g}",
-        "Sortino ratio": f"per year; target = risk_free={risk_free:g}",
+        "Sharpe ratio": f"per year (x sqrt({ppy:g})); excess over risk_free={rate_text(risk_free)}",
+        "Sortino ratio": f"per year; target = risk_free={rate_text(risk_free)}",
         "max drawdown": "fraction, negative (-0.3 = 30 % below the peak)",
         "Calmar ratio": "annual return / |max drawdown|",
         "skewness": "no unit (adjusted G1)",
@@ -164,7 +164,7 @@ def summary(
     table.attrs.update(
         {
             "periods_per_year": ppy,
-            "risk_free": float(risk_free),
+            "risk_free": risk_free if isinstance(risk_free, PerPeriod) else float(risk_free),
             "level": level,
             "var_method": var_method,
             "units": units,
