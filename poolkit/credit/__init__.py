@@ -64,6 +64,22 @@ from poolkit.credit._cashflows import (
     speed_scenarios,
 )
 from poolkit.credit._conventions import cpr_from_smm, mdr_from_cdr, psa_cpr, sda_cdr, smm_from_cpr
+from poolkit.credit._deal import (
+    STANDARD_SHIFTING_INTEREST as STANDARD_SHIFTING_INTEREST,  # the shifting-interest step-down by deal year
+)
+from poolkit.credit._deal import (
+    TRANCHE_TYPES as TRANCHE_TYPES,  # the tranche types of a deal
+)
+from poolkit.credit._deal import (
+    Collateral,
+    Deal,
+    Floater,
+    Reserve,
+    ShiftingInterest,
+    Tranche,
+    Trigger,
+)
+from poolkit.credit._dealfile import deal_names, deal_table, load_deal
 from poolkit.credit._irb import ASSET_CLASSES as ASSET_CLASSES  # the Basel II classes of irb_capital
 from poolkit.credit._irb import irb_capital, irb_correlation, irb_risk_weight
 from poolkit.credit._simulation import (
@@ -73,12 +89,21 @@ from poolkit.credit._simulation import (
     tranche_loss,
     tranche_table,
 )
+from poolkit.credit._tranches import (
+    attachment_points,
+    prospectus_table,
+    simulate_pool_cashflows,
+    tranche_loss_distribution,
+    tranche_loss_table,
+    tranche_summary,
+)
 from poolkit.credit._vasicek import (
     vasicek_loss_cdf,
     vasicek_loss_pdf,
     vasicek_loss_quantile,
     vasicek_tranche_loss,
 )
+from poolkit.credit._waterfall import PoolScenarios, WaterfallResult, pac_schedule, run_waterfall
 
 __all__ = [
     "LoanPool",
@@ -110,4 +135,25 @@ __all__ = [
     "vasicek_loss_quantile",
     "vasicek_tranche_loss",
     "weighted_average_life",
+    # securitisation: deals, the waterfall, tranche measures
+    "Collateral",
+    "Deal",
+    "Floater",
+    "PoolScenarios",
+    "Reserve",
+    "ShiftingInterest",
+    "Tranche",
+    "Trigger",
+    "WaterfallResult",
+    "attachment_points",
+    "deal_names",
+    "deal_table",
+    "load_deal",
+    "pac_schedule",
+    "prospectus_table",
+    "run_waterfall",
+    "simulate_pool_cashflows",
+    "tranche_loss_distribution",
+    "tranche_loss_table",
+    "tranche_summary",
 ]
