@@ -509,15 +509,17 @@ def _structure_problems(deal: Deal, types: dict[str, str], problems: list[str]) 
     tranches = [t for t in deal.tranches if isinstance(t, Tranche) and isinstance(t.name, str) and t.name in types]
     coll = _real(deal.collateral.balance) if isinstance(deal.collateral, Collateral) else None
     principal = [t for t in tranches if types[t.name] != "io"]
+    # balances count whatever the (possibly misspelt) type: only an io tranche has no principal
+    with_balance = [t for t in deal.tranches if isinstance(t, Tranche) and _canonical_type(t.type) != "io"]
     seniorities = {t.name: deal.seniority_of(t) for t in tranches if t.seniority is None or _real(t.seniority)}
-    amounts: dict[str, float] = {}
-    for t in principal:
+    amounts: dict[int, float] = {}
+    for t in with_balance:
         b = _real(t.balance) if t.balance is not None else None
         s = _real(t.share) if t.share is not None else None
         if b is not None and b > 0:
-            amounts[t.name] = b
+            amounts[id(t)] = b
         elif s is not None and 0 < s <= 1 and coll is not None:
-            amounts[t.name] = s * coll
+            amounts[id(t)] = s * coll
     oc = deal.overcollateralisation
     if oc is not None:
         x = _real(oc)
@@ -527,7 +529,7 @@ def _structure_problems(deal: Deal, types: dict[str, str], problems: list[str]) 
             )
     if not principal and tranches:
         problems.append("the deal has no tranche with principal; add at least one (an io tranche alone has none).")
-    if coll is not None and coll > 0 and len(amounts) == len(principal) and principal:
+    if coll is not None and coll > 0 and len(amounts) == len(with_balance) and with_balance:
         total = sum(amounts.values())
         gap = coll - total
         if gap < -BALANCE_RTOL * coll:
@@ -545,7 +547,7 @@ def _structure_problems(deal: Deal, types: dict[str, str], problems: list[str]) 
         c = deal.collateral
         if not isinstance(c, Collateral) or c.coupon is None or c.term is None:
             problems.append("a pac schedule is projected from the collateral: give its coupon, net_coupon, term and age.")
-        elif all(t.name in amounts for t in pacs) and not any("collar" in p for p in problems):
+        elif all(id(t) in amounts for t in pacs) and not any("collar" in p for p in problems):
             collar = pacs[0].collar
             try:
                 capacity = float(_pac_payments(c, (float(collar[0]), float(collar[1]))).sum())  # type: ignore[index]
@@ -553,7 +555,7 @@ def _structure_problems(deal: Deal, types: dict[str, str], problems: list[str]) 
                 capacity = math.inf
                 if not any(p.startswith("collateral") for p in problems):
                     problems.append(f"collateral: cannot project the pac schedule ({exc}).")
-            pac_total = sum(amounts[t.name] for t in pacs)
+            pac_total = sum(amounts[id(t)] for t in pacs)
             if pac_total > capacity * (1 + BALANCE_RTOL):
                 problems.append(
                     f"the pac tranches add up to {pac_total:,.2f}, but the collar {list(collar or ())} PSA supports at "

@@ -453,6 +453,14 @@ def _run(st: _Struct, fl: _Flows, record: str) -> dict[str, np.ndarray]:
         excess = excess - extra
         release = np.where(failing_any, 0.0, np.clip(base - needed, 0.0, cash_p)) if st.has_oc else zeros_s
         amount = base + extra - release
+        # -- this month's losses: what the tranches will exceed the collateral by once paid, after the
+        #    reserve, written off in reverse seniority before principal is shared (so no subordinate
+        #    class is paid principal that the month's losses take back from a senior one)
+        gap = np.maximum(b.sum(axis=0) - amount - diversion - be, 0.0)
+        cover = np.minimum(reserve, gap) if st.reserve is not None else zeros_s
+        gap = gap - cover
+        written = _pay(np.where(gap > tiny, gap, 0.0), b, lvl_rev)  # rounding dust is not a loss
+        b = b - written
         if has_sub:
             with np.errstate(divide="ignore", invalid="ignore"):
                 sp = np.where(bb > tiny, np.clip(st.senior_pb @ b / bb, 0.0, 1.0), 1.0)
@@ -473,18 +481,18 @@ def _run(st: _Struct, fl: _Flows, record: str) -> dict[str, np.ndarray]:
             b = b - diverted
             prin = prin + diverted
             excess = excess + diversion - diverted.sum(axis=0)
-        # -- losses: what the tranches exceed the collateral by, after the reserve, in reverse seniority
-        gap = np.maximum(b.sum(axis=0) - be, 0.0)
         loss_draw = zeros_s
-        if st.reserve is not None:
-            covered_loss = _pay(np.minimum(reserve, gap), b, st.lvl)
+        if st.reserve is not None:  # the reserve pays principal in place of the losses it covers
+            covered_loss = _pay(cover, b, st.lvl)
             b = b - covered_loss
             prin = prin + covered_loss
             loss_draw = covered_loss.sum(axis=0)
             reserve = reserve - loss_draw
-            gap = np.maximum(b.sum(axis=0) - be, 0.0)
-        written = _pay(gap, b, lvl_rev)
-        b = b - written
+        gap = np.maximum(b.sum(axis=0) - be, 0.0)  # left over when principal found no tranche to pay
+        if (gap > tiny).any():
+            late = _pay(np.where(gap > tiny, gap, 0.0), b, lvl_rev)
+            b = b - late
+            written = written + late
         b[np.abs(b) < tiny] = 0.0
         # -- reserve top-up and release, then the residual holder
         deposit = released = zeros_s
@@ -767,27 +775,30 @@ def run_waterfall(deal: Deal, cashflows: Any, *, record: str = "full") -> Waterf
        covers fee and interest shortfalls. A Z bond's interest accretes,
        :math:`b_Z \mathrel{+}= c_Z b_Z/12`, and is paid as principal to the tranches
        ahead of it.
-    3. **Principal** :math:`A_k = P_k + \text{accretion} + E_k - R_k`, where excess
-       spread :math:`E_k` (``excess_spread="cover_losses"``) covers the shortfall of
-       collateral against tranches and builds the overcollateralisation to its target
-       :math:`\mathrm{OC}^*`, and :math:`R_k` releases overcollateralisation above it
-       (never while a test fails):
+    3. **Principal distribution amount** :math:`A_k = P_k + \text{accretion} + E_k - R_k`,
+       where excess spread :math:`E_k` (``excess_spread="cover_losses"``) covers the
+       shortfall of collateral against tranches and builds the overcollateralisation to its
+       target :math:`\mathrm{OC}^*`, and :math:`R_k` releases overcollateralisation above
+       it (never while a test fails):
 
        .. math:: A^*_k = \sum_j b_j - B_k + \min(\mathrm{OC}^*, B_k),\quad
                  E_k = \min\{(A^*_k - P_k - \text{acc.})^+,\ \text{excess}\},\quad
                  R_k = \min\{(P_k + \text{acc.} - A^*_k)^+,\ P_k\}.
 
-       Senior/subordinate deals split :math:`A_k` by shifting interest (see
-       :class:`ShiftingInterest`): the seniors receive
+    4. **Losses**: what the tranches will exceed the collateral by once paid,
+       :math:`(\sum_j b_j - A_k - B_k)^+`, less what the reserve covers (paid as principal
+       to the seniors), is written off in reverse seniority, so overcollateralisation
+       absorbs losses first. The write-down is applied before principal is shared, so a
+       subordinate class is never paid principal that the same month's losses then take
+       from a senior class.
+    5. **Principal by rule**: senior/subordinate deals split :math:`A_k` by shifting
+       interest (see :class:`ShiftingInterest`): the seniors receive
        :math:`SP_k P^s_k + (SP_k + s_k(1 - SP_k)) P^u_k` plus accretion and excess spread.
        Within the seniors: PAC tranches up to their schedule, then the other tranches in
        order of seniority (equal seniority and ``pro_rata`` tranches share in proportion
        to balance), then the PACs beyond schedule. Subordinates are paid in order of
-       seniority.
-    4. **Losses**: the tranches are written down in reverse seniority by
-       :math:`(\sum_j b_j - B_k)^+` (after the reserve pays what it can), so
-       overcollateralisation absorbs losses first.
-    5. The reserve is topped up to :math:`\max(\text{target}\,B_k, \text{floor}\,B_0)` from
+       seniority; what they cannot take goes back to the seniors.
+    6. The reserve is topped up to :math:`\max(\text{target}\,B_k, \text{floor}\,B_0)` from
        what remains; everything else goes to the residual holder.
 
     Every month, cash paid out (fees, interest, principal, residual) plus the change of
