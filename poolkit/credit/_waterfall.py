@@ -315,15 +315,25 @@ def _compile(deal: Deal, months: int) -> _Struct:
 # ----------------------------------------------------------------------------------------
 
 
+def _mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Product of a small (rows, tranches) matrix and a (tranches, scenarios) array.
+
+    numpy's own single-threaded loops (``einsum``) rather than a multi-threaded BLAS call:
+    with a handful of tranches there is nothing for threads to share, and on a busy machine
+    their hand-offs cost far more than the arithmetic.
+    """
+    return np.einsum("ij,j...->i...", a, b)
+
+
 @functools.cache
 def _lower(g: int) -> np.ndarray:
-    """Lower-triangular ones (g, g): ``_lower(g) @ x`` is the cumulative sum of the rows of ``x`` (as a BLAS call)."""
+    """Lower-triangular ones (g, g): ``_mm(_lower(g), x)`` is the cumulative sum of the rows of ``x``."""
     return np.tri(g)
 
 
 def _sequential(amount: np.ndarray, cap: np.ndarray) -> np.ndarray:
     r"""Pay ``amount`` (S,) into slots of capacity ``cap`` (G, S) in order: :math:`\Delta\min(\mathrm{cumsum}(c), A)`."""
-    reach = np.minimum(_lower(cap.shape[0]) @ cap, amount)
+    reach = np.minimum(_mm(_lower(cap.shape[0]), cap), amount)
     paid = reach.copy()
     paid[1:] -= reach[:-1]
     return np.maximum(paid, 0.0, out=paid)
@@ -337,14 +347,14 @@ def _pay(amount: np.ndarray, weight: np.ndarray, member: np.ndarray, cap: np.nda
     """
     if member.shape[0] == 0:
         return np.zeros_like(weight)
-    total = member @ weight
+    total = _mm(member, weight)
     paid = _sequential(amount, total if cap is None else cap)
-    return weight * (member.T @ (paid / np.maximum(total, 1e-300)))
+    return weight * _mm(member.T, paid / np.maximum(total, 1e-300))
 
 
 def _principal_slots(st: _Struct, b: np.ndarray, k: int) -> np.ndarray:
     """Capacity (G, S) of the senior group's principal slots this month (PAC schedule slots first)."""
-    cap = st.sen_member @ b
+    cap = _mm(st.sen_member, b)
     if st.n_pac_slots:
         g = st.n_pac_slots
         level_bal = cap[:g].copy()
@@ -394,7 +404,7 @@ def _run(st: _Struct, fl: _Flows, record: str) -> dict[str, np.ndarray]:
         loss = rows["loss"][k]
         bb = rows["begin"][k]
         be = np.maximum(bb - cash_p - loss, 0.0)
-        basis = b + st.io_tr @ b + st.io_coll[:, None] * bb if has_io else b
+        basis = b + _mm(st.io_tr, b) + st.io_coll[:, None] * bb if has_io else b
         due = basis * st.rate[k][:, None] + short
         fee_due = st.fee_rate * bb + fee_short
         # -- coverage tests on the balances at the start of the month
@@ -402,8 +412,8 @@ def _run(st: _Struct, fl: _Flows, record: str) -> dict[str, np.ndarray]:
         cutoff = np.full(n_s, top)
         cure = zeros_s
         if n_trig:
-            covered = st.trig_cover.T @ b
-            due_cov = st.trig_cover.T @ due
+            covered = _mm(st.trig_cover.T, b)
+            due_cov = _mm(st.trig_cover.T, due)
             with np.errstate(divide="ignore", invalid="ignore"):
                 oc_ratio = np.where(covered > tiny, bb / covered, np.inf)
                 ic_ratio = np.where(due_cov > tiny, (cash_i - fee_due) / due_cov, np.inf)
@@ -439,7 +449,7 @@ def _run(st: _Struct, fl: _Flows, record: str) -> dict[str, np.ndarray]:
         excess = np.maximum(cash_i - used, 0.0)
         # -- accrual (Z) bonds: interest accretes and pays down the tranches ahead of them
         if has_z:
-            accruing = st.is_z[:, None] & ((st.z_ahead @ (b > tiny)) > 0)
+            accruing = st.is_z[:, None] & (_mm(st.z_ahead, (b > tiny).astype(float)) > 0)
             accrued = np.where(accruing, paid, 0.0)
             cash_int = paid - accrued
             b = b + accrued
@@ -463,7 +473,7 @@ def _run(st: _Struct, fl: _Flows, record: str) -> dict[str, np.ndarray]:
         b = b - written
         if has_sub:
             with np.errstate(divide="ignore", invalid="ignore"):
-                sp = np.where(bb > tiny, np.clip(st.senior_pb @ b / bb, 0.0, 1.0), 1.0)
+                sp = np.where(bb > tiny, np.clip((st.senior_pb[:, None] * b).sum(axis=0) / bb, 0.0, 1.0), 1.0)
                 keep = np.where(cash_p > tiny, (cash_p - release) / cash_p, 0.0)
             stepped = failing_any | (cum_loss + loss > st.loss_limit) | (sp > st.sp0 + 1e-12)
             spp = sp + np.where(stepped, 1.0, st.shift[k]) * (1.0 - sp)
@@ -524,7 +534,7 @@ def _run(st: _Struct, fl: _Flows, record: str) -> dict[str, np.ndarray]:
             tr["accrued_interest"][k] = accrued
             tr["principal"][k] = prin
             tr["writedown"][k] = written
-            tr["balance"][k] = b + st.io_tr @ b + st.io_coll[:, None] * be if has_io else b
+            tr["balance"][k] = b + _mm(st.io_tr, b) + st.io_coll[:, None] * be if has_io else b
             tr["interest_shortfall"][k] = short
             tr["beginning_balance"][k] = basis
             for key, val in (("interest_in", cash_i), ("principal_in", cash_p), ("collateral_loss", loss),
