@@ -244,7 +244,7 @@ class ShiftingInterest:
 
 @dataclass(frozen=True)
 class Deal:
-    """A securitisation: collateral, tranches and the rules of its waterfall.
+    r"""A securitisation: collateral, tranches and the rules of its waterfall.
 
     Attributes
     ----------
@@ -277,6 +277,28 @@ class Deal:
     ------
     DataError
         Listing every problem of the deal at once (see :func:`load_deal`).
+
+    Notes
+    -----
+    The tranches with principal must add up to the collateral, or to less with stated
+    overcollateralisation: :math:`\sum_j b_j = B_0 - \mathrm{OC}_0`.
+
+    References
+    ----------
+    .. [1] Fabozzi, F. J. and Jones, F. J. (2019). *Foundations of Global Financial Markets
+       and Institutions*, 5th ed., MIT Press, chapter 30.
+
+    Examples
+    --------
+    >>> deal = Deal("two classes", Collateral(balance=100.0),
+    ...             (Tranche("A", balance=80.0, coupon=0.05), Tranche("B", balance=20.0, coupon=0.07)))
+    >>> deal.names, deal.seniority_of(deal.tranches[1])
+    (['A', 'B'], 2)
+    >>> Deal("too big", Collateral(balance=100.0), (Tranche("A", balance=120.0),))
+    Traceback (most recent call last):
+    ...
+    poolkit.exceptions.DataError: deal 'too big' has 1 problem; fix them all and try again:
+      - the tranche balances add up to 120.00, above the collateral 100.00 by 20.00; ...
     """
 
     name: str

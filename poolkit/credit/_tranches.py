@@ -300,6 +300,12 @@ def attachment_points(deal: Deal) -> pd.DataFrame:
     tranches of equal seniority share one band. Excess spread and a reserve add
     protection over time that these closing points do not count.
 
+    References
+    ----------
+    .. [1] Fabozzi, F. J. and Jones, F. J. (2019). *Foundations of Global Financial Markets
+       and Institutions*, 5th ed., MIT Press, chapter 30 (senior-subordinate structure: a
+       tranche's credit enhancement is the principal below it).
+
     Examples
     --------
     >>> from poolkit.credit import load_deal
