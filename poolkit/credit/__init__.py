@@ -98,6 +98,7 @@ from poolkit.credit._simulation import (
 )
 from poolkit.credit._tranches import (
     attachment_points,
+    pac_schedule,
     prospectus_table,
     simulate_pool_cashflows,
     tranche_loss_distribution,
@@ -110,7 +111,7 @@ from poolkit.credit._vasicek import (
     vasicek_loss_quantile,
     vasicek_tranche_loss,
 )
-from poolkit.credit._waterfall import PoolScenarios, WaterfallResult, pac_schedule, run_waterfall
+from poolkit.credit._waterfall import PoolScenarios, WaterfallResult, run_waterfall
 
 __all__ = [
     "LoanPool",
