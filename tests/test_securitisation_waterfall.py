@@ -301,3 +301,26 @@ def test_bad_cash_flows_are_refused_by_name():
         C.run_waterfall(deal, {k: v[:2, :] for k, v in huge.items()}).balances()
     with pytest.raises(ParameterError, match="Did you mean 'A'"):
         C.run_waterfall(deal, cf).tranche_cashflows("a")
+
+
+def test_an_io_strip_on_a_tranche_notional_follows_that_tranche():
+    # a PAC-IO: 1 % a year on the PAC's balance, paid before the bonds (seniority 1)
+    deal = C.Deal("pac io", C.Collateral(balance=POOL["balance"], coupon=POOL["coupon"], net_coupon=POOL["net_coupon"],
+                                         term=POOL["term"], age=POOL["age"]),
+                  (C.Tranche("P", balance=243.8e6, coupon=0.065, type="pac", collar=(90, 300), seniority=2),
+                   C.Tranche("S", balance=156.2e6, coupon=0.065, type="support", seniority=3),
+                   C.Tranche("PIO", coupon=0.01, type="io", notional=("P",), seniority=1)))
+    cf = C.pool_cashflows(POOL["balance"], POOL["coupon"], POOL["term"], age=POOL["age"],
+                          net_coupon=POOL["net_coupon"], prepayment="165 PSA")
+    res = C.run_waterfall(deal, cf)
+    p, io = res.tranche_cashflows("P"), res.tranche_cashflows("PIO")
+    np.testing.assert_allclose(io["beginning_balance"], p["beginning_balance"])
+    np.testing.assert_allclose(io["interest"], p["beginning_balance"] * 0.01 / 12, rtol=1e-12)
+    assert io["principal"].sum() == 0 and C.tranche_summary(res).loc["PIO", "average_life"] == pytest.approx(
+        C.weighted_average_life(p), rel=1e-12)  # an IO's life is its notional's
+    np.testing.assert_allclose(_cash_residual(res), 0.0, atol=1e-6)
+
+
+def test_unknown_rule_names_get_the_nearest_one():
+    with pytest.raises(DataError, match="unknown rule 'cover_loss'.*Did you mean 'cover_losses'"):
+        C.Deal("x", C.Collateral(balance=1.0), (C.Tranche("A", balance=1.0),), excess_spread="cover_loss")
