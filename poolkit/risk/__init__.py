@@ -34,6 +34,7 @@ from poolkit.risk._covariance import (
 )
 from poolkit.risk._dispersion import volatility
 from poolkit.risk._drawdowns import annual_return, calmar_ratio, drawdown_table, drawdowns, max_drawdown
+from poolkit.risk._factor import FactorModel, factor_model
 from poolkit.risk._moments import kurtosis, skewness
 from poolkit.risk._portfolio import marginal_risk, pooled_volatility, risk_contributions
 from poolkit.risk._ratios import downside_deviation, omega_ratio, sharpe_ratio, sortino_ratio
@@ -42,6 +43,7 @@ from poolkit.risk._summary import summary
 from poolkit.risk._tail import VAR_METHODS, conditional_value_at_risk, tail_ratio, value_at_risk  # noqa: F401
 
 __all__ = [
+    "FactorModel",
     "alpha",
     "annual_return",
     "beta",
@@ -53,6 +55,7 @@ __all__ = [
     "downside_deviation",
     "drawdown_table",
     "drawdowns",
+    "factor_model",
     "information_ratio",
     "kurtosis",
     "marginal_risk",
