@@ -152,8 +152,9 @@ class FactorModel:
     r_squared : Series of shape (n_assets,)
         Share of each asset's variance explained by the factors, :math:`1 - d_i / s_i^2`.
     factor_returns : DataFrame of shape (n_dates, n_factors)
-        The factor series the model was fitted on (the principal components for
-        statistical factors), on the dates used.
+        The factor series the model was fitted on, on the dates used. For statistical
+        factors, the principal-component scores :math:`V_K^\top z_t` (of standardised,
+        unitless returns with ``pca="correlation"``; of demeaned returns otherwise).
     kind : str
         ``"regression"`` (given factors) or ``"statistical"`` (principal components).
     pca : str
@@ -467,8 +468,9 @@ def factor_model(
         kind = "regression"
     x = used.to_numpy()
     var = np.var(x, axis=0, ddof=1)
-    if (var <= 0).any():
-        bad = used.columns[var <= 0].tolist()
+    flat = (np.ptp(x, axis=0) == 0) | (var <= 0)
+    if flat.any():
+        bad = used.columns[flat].tolist()
         raise DataError(f"`returns` column(s) {bad} are constant on the dates used: R² is undefined. Drop them.")
     assets = used.columns.copy()
     return FactorModel(
