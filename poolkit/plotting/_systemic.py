@@ -119,7 +119,8 @@ def systemic_indicators_chart(indicators: pd.DataFrame, crises: pd.DataFrame | N
 
     cols = list(indicators.columns)
     if axes is None:
-        fig, axes = plt.subplots(len(cols), 1, figsize=(10.0, 2.4 * len(cols)), sharex=True, squeeze=False)
+        fig, axes = plt.subplots(len(cols), 1, figsize=(10.0, 2.4 * len(cols) + 0.6), sharex=True, squeeze=False,
+                                 layout="constrained")
         axes = axes[:, 0]
     else:
         axes = np.atleast_1d(axes)
@@ -131,7 +132,7 @@ def systemic_indicators_chart(indicators: pd.DataFrame, crises: pd.DataFrame | N
         ax.set_ylabel(_LABELS.get(str(col), str(col)), fontsize="small")
         if col == "turbulence":
             ax.set_yscale("log")
-    axes[0].set_title("Systemic-risk indicators" + (" and the crises found in the data" if crises is not None else ""))
+    fig.suptitle("Systemic-risk indicators" + (" and the crises found in the data" if crises is not None else ""))
     if crises is not None and len(crises):
         axes[0].legend(loc="upper left", fontsize="small")
     return fig
