@@ -188,8 +188,8 @@ def _reference(x: np.ndarray, w: int, k: int):
 
 @pytest.mark.parametrize(
     ("t", "n", "w", "chunk"),
-    [(300, 8, 40, None), (700, 8, 40, 600), (150, 30, 20, None), (150, 30, 20, 3000)],
-    ids=["windows-longer-than-assets", "many-blocks", "fewer-dates-than-assets", "gram-blocks"],
+    [(300, 8, 40, None), (700, 8, 40, 600), (300, 70, 100, None), (150, 30, 20, None), (150, 30, 20, 3000)],
+    ids=["windows-longer-than-assets", "many-blocks", "wide-matrices", "fewer-dates-than-assets", "gram-blocks"],
 )
 def test_rolling_indicators_match_a_plain_loop(monkeypatch, t, n, w, chunk):
     if chunk:

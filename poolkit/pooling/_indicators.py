@@ -84,33 +84,43 @@ def _rolling_mean_sd(x: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:
     return s1, np.sqrt(var)
 
 
-def _rolling_covariances(x: np.ndarray, w: int, n_windows: int) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
-    """Yield ``(block, covariances, means)`` of windows ``block`` (window j = rows j .. j + w - 1).
+def _rolling_scatter(x: np.ndarray, w: int, n_windows: int) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
+    r"""Yield ``(block, scatter matrices, means)`` of windows ``block`` (window j = rows j .. j + w - 1).
 
-    Covariances use ``ddof=1``. The raw second moment of a window is that of the window before
-    plus its new row's outer product minus its oldest one (a cumulative sum over each block),
-    so a window costs :math:`O(N^2)` instead of :math:`O(wN^2)`; it is recomputed exactly by one
-    matrix product every ``_REFRESH`` windows, which bounds the rounding drift. ``x`` must be
-    demeaned over the whole history (the moving sums then stay accurate).
+    The scatter matrix :math:`\sum_s (x_s - \bar x)(x_s - \bar x)^\top` is ``w - 1`` times the
+    window's covariance (callers divide only where the scale matters). The raw second moment of
+    a window is that of the window before plus its new row's outer product minus its oldest one
+    (a cumulative sum over each block), so a window costs :math:`O(N^2)` instead of
+    :math:`O(wN^2)`; it is recomputed exactly by one matrix product at least every ``_REFRESH``
+    windows, which bounds the rounding drift. ``x`` must be demeaned over the whole history
+    (the moving sums then stay accurate).
     """
     n = x.shape[1]
     csum = np.zeros((len(x) + 1, n))
     np.cumsum(x, axis=0, out=csum[1:])
     last: np.ndarray | None = None
-    for block in _blocks(n_windows, 3 * n * n):
+    exact = 0  # window whose moment was last computed exactly
+    step = min(_REFRESH, max(1, _CHUNK // (3 * n * n)))
+    for block in [slice(i, min(i + step, n_windows)) for i in range(0, n_windows, step)]:
         a, b = block.start, block.stop - block.start
         moment = np.empty((b, n, n))
-        if last is None or a % _REFRESH < (a - b) % _REFRESH or b >= _REFRESH:
-            moment[0] = x[a : a + w].T @ x[a : a + w]  # exact
+        if last is None or a - exact + b > _REFRESH:
+            moment[0] = x[a : a + w].T @ x[a : a + w]
+            exact = a
         else:
             moment[0] = last + np.outer(x[a + w - 1], x[a + w - 1]) - np.outer(x[a - 1], x[a - 1])
-        if b > 1:
+        if b > 1:  # new_s new_s' - old_s old_s' as one product of (n x 2) and (2 x n) blocks
             new, old = x[a + w : a + w + b - 1], x[a : a + b - 1]
-            np.cumsum(np.einsum("si,sj->sij", new, new) - np.einsum("si,sj->sij", old, old), axis=0, out=moment[1:])
-            moment[1:] += moment[0]
-        last = moment[-1]
+            np.matmul(np.stack([new, old], axis=2), np.stack([new, -old], axis=1), out=moment[1:])
+            if n * n <= 4096:
+                np.cumsum(moment, axis=0, out=moment)
+            else:  # numpy's cumsum along the first axis of wide matrices is ~10x slower than adding them in turn
+                for i in range(1, b):  # at most _REFRESH whole-matrix additions per block
+                    np.add(moment[i], moment[i - 1], out=moment[i])
+        last = moment[-1].copy()
         mean = (csum[a + w : a + w + b] - csum[a : a + b]) / w
-        yield block, (moment - w * np.einsum("bi,bj->bij", mean, mean)) / (w - 1), mean
+        moment -= (w * mean)[:, :, None] * mean[:, None, :]
+        yield block, moment, mean
 
 
 def _undefined_window(bad: np.ndarray, frame: pd.DataFrame, w: int, first: int, why: str) -> None:
@@ -210,7 +220,7 @@ def _rolling_eigvals(x: np.ndarray, w: int, on: str) -> tuple[np.ndarray, np.nda
 
     Returns arrays of shape ``(n_windows, m)`` and ``(n_windows,)`` with ``m = min(n_assets, w)``.
     ``x`` is demeaned over the whole history. With at least as many dates as assets in a
-    window, the matrices come from :func:`_rolling_covariances`; with fewer, the non-zero
+    window, the matrices come from :func:`_rolling_scatter`; with fewer, the non-zero
     eigenvalues come from the (w x w) Gram matrix of the demeaned window, which has the same
     non-zero spectrum as the (n x n) covariance at a fraction of the cost.
     """
@@ -222,12 +232,12 @@ def _rolling_eigvals(x: np.ndarray, w: int, on: str) -> tuple[np.ndarray, np.nda
     eig = np.empty((n_win, m))
     trace = np.empty(n_win)
     if n <= w:
-        for block, cov, _ in _rolling_covariances(x, w, n_win):
+        for block, scatter, _ in _rolling_scatter(x, w, n_win):  # eigenvalues up to the factor w - 1
             if on == "correlation":
-                d = np.sqrt(np.clip(np.diagonal(cov, axis1=1, axis2=2), 1e-300, None))
-                cov = cov / d[:, :, None] / d[:, None, :]
-            eig[block] = np.linalg.eigvalsh(cov)
-            trace[block] = np.trace(cov, axis1=1, axis2=2)
+                d = np.sqrt(np.clip(np.diagonal(scatter, axis1=1, axis2=2), 1e-300, None))
+                scatter = scatter / d[:, :, None] / d[:, None, :]
+            eig[block] = np.linalg.eigvalsh(scatter)
+            trace[block] = np.trace(scatter, axis1=1, axis2=2)
         return eig, trace
     if on == "correlation":  # per-window standardisation: one (w x w) product per window
         from numpy.lib.stride_tricks import sliding_window_view
@@ -397,30 +407,30 @@ def _mahalanobis_trailing(x: np.ndarray, w: int, singular: str, frame: pd.DataFr
             # covariance eigenvalues M / (w - 1); (v_j' dx)^2 / (M_j / (w - 1)) = (w - 1) proj^2 / M^2
             out[block] = (w - 1) * np.where(keep, proj * proj / np.where(keep, lam, 1.0) ** 2, 0.0).sum(axis=1)
         return out
-    for block, cov, mean in _rolling_covariances(x, w, n_win):
+    for block, scatter, mean in _rolling_scatter(x, w, n_win):  # covariance = scatter / (w - 1)
         dx = x[block.start + w : block.stop + w] - mean
         if singular == "pinv":
-            lam, vec = np.linalg.eigh(cov)
+            lam, vec = np.linalg.eigh(scatter)
             proj = np.einsum("bij,bi->bj", vec, dx)
             keep = lam > max(n, w) * np.finfo(float).eps * np.clip(lam[:, -1:], 1e-300, None)
-            out[block] = np.where(keep, proj * proj / np.where(keep, lam, 1.0), 0.0).sum(axis=1)
+            out[block] = (w - 1) * np.where(keep, proj * proj / np.where(keep, lam, 1.0), 0.0).sum(axis=1)
             continue
         try:
-            chol = np.linalg.cholesky(cov)
+            chol = np.linalg.cholesky(scatter)
             diag = np.diagonal(chol, axis1=1, axis2=2)
             ok = bool((diag.min(axis=1) ** 2 > 1e-12 * (diag.max(axis=1) ** 2)).all())
         except np.linalg.LinAlgError:
             ok = False
         if not ok:
-            lam = np.linalg.eigvalsh(cov)
+            lam = np.linalg.eigvalsh(scatter) / (w - 1)
             bad = int(np.argmax(lam[:, 0] <= 1e-12 * lam[:, -1]))
             raise CovarianceError(
                 f"the covariance of the {w} periods before {frame.index[block.start + bad + w]!r} is singular "
                 f"(smallest eigenvalue {lam[bad, 0]:.3g}): turbulence divides by it. Use a longer `window`, "
                 f"drop redundant assets, or pass singular='pinv'."
             )
-        y = solve_triangular(chol, dx[..., None], lower=True)[..., 0]  # L y = dx, so d = |y|^2
-        out[block] = np.einsum("bi,bi->b", y, y)
+        y = solve_triangular(chol, dx[..., None], lower=True)[..., 0]  # L y = dx, so d = (w - 1) |y|^2
+        out[block] = (w - 1) * np.einsum("bi,bi->b", y, y)
     return out
 
 
