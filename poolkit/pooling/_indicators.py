@@ -5,9 +5,10 @@ indicators measure the shared part as it changes: the average pairwise correlati
 absorption ratio (the share of variance the first principal components absorb), financial
 turbulence (how unusual each date's returns are given their history) and lower-tail
 dependence (how often assets, or pools, crash together). Rolling indicators are computed
-for every window at once: numpy's batched ``eigvalsh``, ``cholesky`` and ``matmul`` on
-``sliding_window_view`` blocks, in chunks that bound the memory, never a Python loop per
-window.
+for whole blocks of windows at once: moving sums, rolling covariances by rank-one updates,
+numpy's batched ``eigvalsh``, ``cholesky`` and ``matmul`` on ``sliding_window_view``
+blocks, in chunks that bound the memory; no window is computed on its own (the only step
+taken window by window is adding the wide rolling matrices of a block in turn).
 """
 
 from __future__ import annotations
