@@ -261,8 +261,9 @@ def _rolling_eigvals(x: np.ndarray, w: int, on: str) -> tuple[np.ndarray, np.nda
         s0, s1 = gram.strides
         g = as_strided(gram, shape=(b, w, w), strides=(s0 + s1, s0, s1), writeable=False)
         rmean = g.mean(axis=2)
-        g = g - rmean[:, :, None] - rmean[:, None, :] + rmean.mean(axis=1)[:, None, None]
-        g /= w - 1
+        g = g - rmean[:, :, None]  # centred in place from here: (I - J/w) G (I - J/w), up to the factor w - 1
+        g -= rmean[:, None, :]
+        g += rmean.mean(axis=1)[:, None, None]
         eig[block] = np.linalg.eigvalsh(g)
         trace[block] = np.trace(g, axis1=1, axis2=2)
     return eig, trace
