@@ -604,14 +604,24 @@ def _exceedances(frame: pd.DataFrame, q: float) -> np.ndarray:
     return (x <= cut).astype("float64")
 
 
+def within_pool_weights(w: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(v, W)``: members' weights rescaled to 1 inside each pool, and each pool's total weight.
+
+    ``m`` is the (n_assets, n_pools) 0/1 membership matrix; :math:`v_i = w_i / W_k` for asset
+    :math:`i` of pool :math:`k`, equal weights inside a pool whose total weight is 0 (the
+    convention of :func:`poolkit.pooling.pool_summary`).
+    """
+    totals = w @ m
+    held = np.abs(totals) > 1e-15
+    v = np.where(held, m * w[:, None] / np.where(held, totals, 1.0), m / np.maximum(m.sum(axis=0), 1.0))
+    return v, totals
+
+
 def _pooled(frame: pd.DataFrame, pools: object, weights: pd.Series | None) -> pd.DataFrame:
     labels, order = check_pools(pools, frame.columns)
-    m = membership(labels, order)
     n = frame.shape[1]
     w = np.full(n, 1.0 / n) if weights is None else check_aligned(weights, frame.columns, name="weights").to_numpy()
-    totals = w @ m
-    safe = np.where(np.abs(totals) > 1e-15, totals, 1.0)
-    v = np.where(np.abs(totals) > 1e-15, m * w[:, None] / safe, m / m.sum(axis=0))
+    v, _ = within_pool_weights(w, membership(labels, order))
     return pd.DataFrame(frame.to_numpy() @ v, index=frame.index, columns=pd.Index(order, name=POOL_NAME))
 
 

@@ -23,6 +23,7 @@ from poolkit._numerics import portfolio_variance, resolve_periods_per_year, vari
 from poolkit._validation import check_aligned, check_positive_int
 from poolkit.exceptions import AlignmentError, InsufficientDataError, ParameterError
 from poolkit.pooling._common import POOL_NAME, check_pools, membership
+from poolkit.pooling._indicators import within_pool_weights
 from poolkit.risk._factor import FactorModel, check_time_index, factor_model
 
 __all__ = ["SystematicDecomposition", "diversification_floor", "systematic_decomposition"]
@@ -229,9 +230,7 @@ def systematic_decomposition(
     else:
         labels, order = check_pools(pools, names)
         m = membership(labels, order)
-    totals = w @ m
-    safe = np.where(np.abs(totals) > 1e-15, totals, 1.0)
-    v_pools = np.where(np.abs(totals) > 1e-15, m * w[:, None] / safe, m / np.maximum(m.sum(axis=0), 1.0))
+    v_pools, totals = within_pool_weights(w, m)
     v = np.hstack([v_pools, w[:, None]])
     b, sigma_f, d = fm.loadings.to_numpy(), fm.factor_cov.to_numpy() * scale, fm.specific_variance.to_numpy() * scale
     own = _split(b, sigma_f, d, np.eye(n))
