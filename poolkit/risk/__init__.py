@@ -38,6 +38,7 @@ from poolkit.risk._covariance import (
 from poolkit.risk._dispersion import volatility
 from poolkit.risk._drawdowns import annual_return, calmar_ratio, drawdown_table, drawdowns, max_drawdown
 from poolkit.risk._estimators import SHRINKAGE_TARGETS, semicovariance  # noqa: F401
+from poolkit.risk._factor import FactorModel, factor_model
 from poolkit.risk._moments import kurtosis, skewness
 from poolkit.risk._path_stats import average_drawdown, stability, ulcer_index
 from poolkit.risk._portfolio import marginal_risk, pooled_volatility, risk_contributions
@@ -48,6 +49,7 @@ from poolkit.risk._tail import VAR_METHODS, conditional_value_at_risk, tail_rati
 
 __all__ = [
     "PerPeriod",
+    "FactorModel",
     "alpha",
     "annual_return",
     "average_drawdown",
@@ -62,6 +64,7 @@ __all__ = [
     "downside_deviation",
     "drawdown_table",
     "drawdowns",
+    "factor_model",
     "information_ratio",
     "kurtosis",
     "marginal_risk",

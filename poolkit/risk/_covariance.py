@@ -20,7 +20,7 @@ from poolkit.risk._estimators import (
     _ledoit_wolf_single_index,
 )
 
-COV_METHODS = ("sample", "ledoit_wolf", "oas", "ewma")
+COV_METHODS = ("sample", "ledoit_wolf", "oas", "ewma", "factor")
 CORR_METHODS = ("pearson", "spearman", "kendall")
 #: RiskMetrics (1996) daily decay 0.94, as a half-life in periods: ln(0.5) / ln(0.94).
 RISKMETRICS_HALFLIFE = math.log(0.5) / math.log(0.94)
@@ -99,6 +99,8 @@ def covariance(
     annualize: bool = False,
     periods_per_year: float | None = None,
     nan_policy: str = "raise",
+    n_factors: int | None = None,
+    factors: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     r"""Estimate the covariance matrix of asset returns, per period by default.
 
@@ -106,11 +108,13 @@ def covariance(
     ----------
     returns : DataFrame of shape (n_dates, n_assets)
         Periodic returns, indexed by date; columns are assets.
-    method : {"sample", "ledoit_wolf", "oas", "ewma"}, default "sample"
+    method : {"sample", "ledoit_wolf", "oas", "ewma", "factor"}, default "sample"
         ``"sample"``: unbiased sample covariance (``ddof=1``). ``"ledoit_wolf"`` and
         ``"oas"``: shrinkage towards :math:`\mu I` (demeaned, ``ddof=0``, as in
         scikit-learn; ``"ledoit_wolf"`` takes other targets, see ``shrinkage_target``).
         ``"ewma"``: exponentially weighted, recent dates weigh more.
+        ``"factor"``: :math:`B \Sigma_f B^\top + D` of :func:`poolkit.risk.factor_model`
+        (statistical factors unless ``factors`` are given).
     halflife : float, optional
         Half-life in periods of the EWMA weights (only for ``"ewma"``). Default:
         RiskMetrics' daily decay :math:`\lambda = 0.94` (half-life 11.2 periods).
@@ -132,6 +136,9 @@ def covariance(
     nan_policy : {"raise", "drop", "pairwise"}, default "raise"
         ``"pairwise"`` (sample method only) uses, for each pair, the dates where both
         are observed; the result may then not be positive semi-definite.
+    n_factors, factors : optional
+        Only for ``"factor"``: passed to :func:`poolkit.risk.factor_model` (number of
+        principal components, or factor returns of the same frequency to regress on).
 
     Returns
     -------
@@ -248,9 +255,24 @@ def covariance(
         )
     if halflife is not None and method != "ewma":
         raise ParameterError(f"`halflife` applies to method='ewma' only, got method={method!r}.")
+    if (n_factors is not None or factors is not None) and method != "factor":
+        raise ParameterError(f"`n_factors` and `factors` apply to method='factor' only, got method={method!r}.")
     frame, _ = _checked(returns, min_obs=2, nan_policy=nan_policy)
     if isinstance(returns, pd.Series):
         raise TypeError("`returns` must be a DataFrame of dates x assets to estimate a covariance matrix.")
+    if method == "factor":
+        if denoise or (detone is not False and detone != 0):
+            raise ParameterError(
+                "denoise/detone apply to estimated covariances, not to method='factor', whose factor model "
+                "already separates the common factors from the noise; choose the factors with `n_factors`."
+            )
+        from poolkit.risk._factor import factor_model
+
+        fm = factor_model(frame, factors, n_factors).covariance
+        if annualize:
+            fm = fm * resolve_periods_per_year(periods_per_year, frame.index)
+            fm.attrs["method"] = "factor"
+        return fm
     x = frame.to_numpy()
     n_detone = _check_detone(detone, x.shape[1])
     shrink: float | None = None
