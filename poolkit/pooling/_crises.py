@@ -6,10 +6,15 @@ import numpy as np
 import pandas as pd
 
 from poolkit._numerics import cov_to_corr
-from poolkit._validation import check_aligned, check_choice, check_fraction, check_positive_int
+from poolkit._validation import (
+    check_aligned,
+    check_choice,
+    check_fraction,
+    check_positive_int,
+    check_time_index,
+)
 from poolkit.exceptions import AlignmentError, DataError, ParameterError
 from poolkit.pooling._indicators import _checked, absorption_ratio, average_correlation, turbulence
-from poolkit.risk._factor import check_time_index
 
 __all__ = ["CRISIS_INDICATORS", "find_crises"]
 
@@ -23,7 +28,7 @@ def _indicator_series(
 ) -> tuple[pd.Series, str]:
     if isinstance(indicator, pd.Series):
         series = indicator.astype("float64")
-        check_time_index(series.to_frame(), name="indicator")
+        check_time_index(series.index, name="indicator")
         outside = series.index[~series.index.isin(frame.index)]
         if len(outside):
             raise AlignmentError(

@@ -27,7 +27,6 @@ from poolkit._validation import (
 )
 from poolkit.exceptions import CovarianceError, DataError, InsufficientDataError, ParameterError
 from poolkit.pooling._common import POOL_NAME, check_pools, membership
-from poolkit.risk._factor import check_time_index
 
 __all__ = [
     "ABSORPTION_ON",
@@ -54,7 +53,6 @@ def _checked(returns: object, *, min_obs: int, nan_policy: str = "raise") -> pd.
     if isinstance(returns, pd.Series):
         raise TypeError("`returns` must be a DataFrame of dates x assets: these indicators compare assets.")
     frame, _ = check_returns(returns, name="returns", min_obs=min_obs, nan_policy=nan_policy)
-    check_time_index(frame, name="returns")
     if frame.shape[1] < 2:
         raise InsufficientDataError("`returns` has one asset; a systemic indicator needs at least two.")
     return frame

@@ -20,11 +20,11 @@ import numpy as np
 import pandas as pd
 
 from poolkit._numerics import portfolio_variance, resolve_periods_per_year, variance_contributions
-from poolkit._validation import check_aligned, check_positive_int
+from poolkit._validation import check_aligned, check_positive_int, check_time_index
 from poolkit.exceptions import AlignmentError, InsufficientDataError, ParameterError
 from poolkit.pooling._common import POOL_NAME, check_pools, membership
 from poolkit.pooling._indicators import within_pool_weights
-from poolkit.risk._factor import FactorModel, check_time_index, factor_model
+from poolkit.risk._factor import FactorModel, factor_model
 
 __all__ = ["SystematicDecomposition", "diversification_floor", "systematic_decomposition"]
 
@@ -218,7 +218,7 @@ def systematic_decomposition(
     if returns is not None:
         if not isinstance(returns, pd.DataFrame):
             raise TypeError(f"`returns` must be a DataFrame of dates x assets, got {type(returns).__name__}.")
-        check_time_index(returns, name="returns")
+        check_time_index(returns.index, name="returns")
     fm = _model_for(returns, factors, model, n_factors=n_factors, risk_free=risk_free)
     names = fm.assets
     scale = _scale(fm, annualize, periods_per_year)
@@ -362,7 +362,7 @@ def diversification_floor(
     if returns is not None:
         if not isinstance(returns, pd.DataFrame):
             raise TypeError(f"`returns` must be a DataFrame of dates x assets, got {type(returns).__name__}.")
-        check_time_index(returns, name="returns")
+        check_time_index(returns.index, name="returns")
     fm = _model_for(returns, factors, model, n_factors=n_factors, risk_free=risk_free)
     draws = check_positive_int(n_draws, name="n_draws")
     scale = _scale(fm, annualize, periods_per_year)

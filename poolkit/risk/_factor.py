@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from poolkit._validation import as_frame, check_choice, check_positive_int, check_returns
+from poolkit._validation import check_choice, check_positive_int, check_returns
 from poolkit.exceptions import (
     AlignmentError,
     CovarianceError,
@@ -40,29 +40,6 @@ _RISK_FREE_NAMES = ("rf", "risk_free", "riskfree", "risk-free", "rfr")
 #: pandas period of each frequency name of :func:`poolkit.data.periods_per_year`.
 _PERIOD_CODES = {252: ("daily", "D"), 365: ("daily", "D"), 52: ("weekly", "W-FRI"), 12: ("monthly", "M"),
                  4: ("quarterly", "Q"), 1: ("annual", "Y")}
-
-
-# --------------------------------------------------------------------------- shared input checks
-def check_time_index(frame: pd.DataFrame, *, name: str = "returns") -> None:
-    """Refuse a frame whose dates (or row labels) are duplicated or not in increasing order.
-
-    Time-series statistics (rolling windows, date alignment, crises) read the rows in order;
-    a shuffled or doubled date would silently give another number. Non-date indexes (a
-    ``RangeIndex``) pass when they are unique and increasing.
-    """
-    index = frame.index
-    if index.has_duplicates:
-        dup = index[index.duplicated()].unique()[:3].tolist()
-        raise DataError(
-            f"`{name}` has duplicated dates {dup} ({int(index.duplicated().sum())} in all); keep one row "
-            f"per date, e.g. `{name}[~{name}.index.duplicated(keep='last')]`."
-        )
-    if not index.is_monotonic_increasing:
-        pos = int(np.argmax(~(index[1:] >= index[:-1])))  # first place where the order breaks
-        raise DataError(
-            f"`{name}` dates are not sorted: {index[pos + 1]!r} comes after {index[pos]!r}. Sort them "
-            f"first with `{name}.sort_index()`."
-        )
 
 
 def _frequency(index: pd.Index, name: str) -> tuple[int, str, str]:
@@ -216,7 +193,6 @@ def _check_factor_frame(factors: object, *, risk_free: str) -> pd.DataFrame:
             f"e.g. poolkit.data.load_returns('sample:ff_factors')."
         )
     frame, _ = check_returns(factors, name="factors", min_obs=3)
-    check_time_index(frame, name="factors")
     if risk_free and risk_free not in frame.columns:
         raise AlignmentError(
             f"`risk_free` names the column {risk_free!r}, which `factors` does not have; its columns are "
@@ -417,9 +393,7 @@ def factor_model(
     """
     check_choice(pca, PCA_ON, name="pca")
     check_choice(nan_policy, ("raise", "drop"), name="nan_policy")
-    frame, _ = as_frame(returns, name="returns")
-    check_time_index(frame, name="returns")
-    frame, _ = check_returns(frame, name="returns", min_obs=3, nan_policy=nan_policy)
+    frame, _ = check_returns(returns, name="returns", min_obs=3, nan_policy=nan_policy)
     info: dict[str, Any] = {"excess": risk_free, "align": align if factors is not None else ""}
     if factors is None:
         if risk_free:
