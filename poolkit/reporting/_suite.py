@@ -30,10 +30,10 @@ from poolkit.exceptions import ConfigurationError, ReportError
 from poolkit.reporting._execute import _execute
 from poolkit.reporting._html import _export_html
 from poolkit.reporting._kernel import KERNEL_NAME
+from poolkit.reporting._notebooks import NOTEBOOK_GLOB, list_notebooks, notebooks_dir
 from poolkit.reporting._outputs import SUMMARY_FILE, format_figure, jsonable
 
 MANIFEST_FILE = "manifest.json"
-_NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 
 
 def _now() -> _dt.datetime:
@@ -45,20 +45,26 @@ def _iso(moment: _dt.datetime) -> str:
 
 
 def _default_notebooks_dir() -> Path:
+    """Return the default notebooks folder: ``./notebooks`` when it holds some, else poolkit's own."""
     here = Path.cwd() / "notebooks"
-    if any(here.glob(_NOTEBOOK_GLOB)):
+    if any(here.glob(NOTEBOOK_GLOB)):
         return here
-    return Path(__file__).resolve().parents[2] / "notebooks"
+    return notebooks_dir()
 
 
-def _resolve_notebooks(notebooks: Iterable[str | Path] | None) -> list[Path]:
-    folder = _default_notebooks_dir()
-    available = sorted(folder.glob(_NOTEBOOK_GLOB))
-    if notebooks is None:
-        if not available:
+def _resolve_notebooks(notebooks: Iterable[str | Path] | None, folder: Path | None = None) -> list[Path]:
+    """Find the notebooks to run: every ``NN_*.ipynb`` of ``folder`` or those named (paths, names, prefixes)."""
+    if folder is None:
+        folder = _default_notebooks_dir()
+        available = sorted(folder.glob(NOTEBOOK_GLOB))
+        if notebooks is None and not available:
             raise ConfigurationError(
-                f"no notebook named NN_name.ipynb in {folder}; run from the project folder or pass `notebooks`."
+                f"no notebook named NN_name.ipynb in {folder}; the installation lacks its notebooks. Pass "
+                "`notebooks_dir` (--notebooks-dir), e.g. a folder made by `poolkit notebooks copy DIR`."
             )
+    else:
+        available = list_notebooks(folder)
+    if notebooks is None:
         return available
     if isinstance(notebooks, (str, Path)):
         notebooks = [notebooks]
@@ -154,6 +160,7 @@ def run_suite(
     name: str = "sample",
     notebooks: Sequence[str | Path] | None = None,
     parameters: Mapping[str, Any] | None = None,
+    notebooks_dir: str | Path | None = None,
     reports_dir: str | Path = "reports",
     output_dir: str | Path | None = None,
     html: bool = True,
@@ -161,7 +168,7 @@ def run_suite(
 ) -> Path:
     r"""Execute the report notebooks into ``reports/<name>/``, atomically.
 
-    Each notebook ``notebooks/NN_*.ipynb`` (or each one given) is executed with
+    Each notebook ``NN_*.ipynb`` of the notebooks folder (or each one given) is executed with
     :func:`run_notebook` into ``<report>/<stem>.ipynb``, exported to
     ``<report>/<stem>.html`` (no code cells, figures embedded, no remote script)
     and given ``out_dir = <report>/<stem>/`` for the tables and figures it saves.
@@ -187,11 +194,16 @@ def run_suite(
         Report name: the folder ``reports_dir/name``. 1-100 letters, digits,
         ``.``, ``_`` or ``-``, starting with a letter or digit.
     notebooks : sequence of str or Path, optional
-        Notebooks to run (paths, names in ``notebooks/`` or prefixes such as
-        ``"01"``); default every ``notebooks/NN_*.ipynb``.
+        Notebooks to run (paths, names in the notebooks folder or prefixes such
+        as ``"01"``); default every ``NN_*.ipynb`` of the notebooks folder.
     parameters : mapping of str to value, optional
         Shared parameters; each notebook gets those it declares. A parameter
         that no notebook declares is an error; ``out_dir`` is set by the run.
+    notebooks_dir : str or Path, optional
+        Folder of the notebooks, e.g. your own copies made by
+        :func:`copy_notebooks`. Default: ``./notebooks`` when the current
+        folder has one with numbered notebooks, else the notebooks shipped with
+        poolkit (:func:`notebooks_dir`).
     reports_dir : str or Path, default "reports"
         Folder holding the reports.
     output_dir : str or Path, optional
@@ -256,7 +268,7 @@ def run_suite(
     given = dict(parameters or {})
     paths: list[Path] = []
     try:
-        paths = _resolve_notebooks(notebooks)
+        paths = _resolve_notebooks(notebooks, None if notebooks_dir is None else Path(notebooks_dir))
     except ConfigurationError as exc:
         problems.append(str(exc))
     plan: RunPlan | None = None
