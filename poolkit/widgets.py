@@ -145,6 +145,8 @@ def _png(fig: Any) -> bytes:
 def _new_figure(ncols: int, width: float = 12.0, height: float = 3.8) -> tuple[Any, Any]:
     from matplotlib.figure import Figure
 
+    import poolkit.plotting  # noqa: F401  registers the CJK font: Chinese asset names draw as they are
+
     fig = Figure(figsize=(width, height), layout="constrained")
     axes = fig.subplots(1, ncols)
     return fig, np.atleast_1d(axes)
@@ -403,7 +405,7 @@ def _diversification_render(view: dict[str, Any]) -> tuple[str, bytes]:
     ax1.legend(fontsize=8)
     shown = view["contributions"]["share"].iloc[:12]
     ax2.bar(range(len(shown)), shown.to_numpy(), color="C0")
-    ax2.set_xticks(range(len(shown)), [_label(a) for a in shown.index], rotation=45, ha="right", fontsize=8)
+    ax2.set_xticks(range(len(shown)), [str(a) for a in shown.index], rotation=45, ha="right", fontsize=8)
     ax2.set(ylabel="share of pooled volatility", title="Risk contributions")
     ax2.yaxis.set_major_formatter(_percent())
     return _figures_html(rows), _png(fig)

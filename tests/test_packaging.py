@@ -27,6 +27,9 @@ def test_environment_yml_names_the_same_runtime_dependencies_as_pyproject():
         wanted |= {_name(r) for r in extras[extra]}
     env = yaml.safe_load((ROOT / "environment.yml").read_text(encoding="utf-8"))
     conda = {_name(d) for d in env["dependencies"] if isinstance(d, str)} - {"python", "pip"}
+    # packages only on PyPI are installed by conda's pip section
+    conda |= {_name(d) for d in env["dependencies"] if isinstance(d, dict) for d in d.get("pip", [])
+              if not d.startswith("-")}
     # conda-forge splits dask[distributed] into dask + distributed
     conda_as_pip = (conda - {"distributed"})
     assert conda_as_pip == wanted, (

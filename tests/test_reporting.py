@@ -445,3 +445,15 @@ def test_parameter_papermill_cannot_parse_is_still_declared(tmp_path):
     with pytest.raises(ConfigurationError, match=r"parameter `live` must be bool.*got str") as info:
         run_notebook(nb, tmp_path / "out.ipynb", {"live": "yes", "out_dir": 5})
     assert "parameter `out_dir` must be str" in str(info.value)
+
+
+@pytest.mark.notebook
+def test_pages_name_a_cjk_capable_font_stack(good_report):
+    from poolkit.reporting._html import FONT_STACK
+
+    assert "Noto Sans CJK SC" in FONT_STACK and "Microsoft YaHei" in FONT_STACK and "PingFang SC" in FONT_STACK
+    page = (good_report["folder"] / "01_alpha.html").read_text(encoding="utf-8")
+    assert f"--jp-content-font-family: {FONT_STACK}" in page  # after the theme's own stylesheet
+    assert page.index("--jp-content-font-family: " + FONT_STACK) > page.index("--jp-content-font-family:")
+    index = (good_report["folder"] / "index.html").read_text(encoding="utf-8")
+    assert f"font-family:{FONT_STACK}" in index

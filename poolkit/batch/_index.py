@@ -12,6 +12,7 @@ from typing import Any
 from poolkit._runs import read_json, write_text_atomic
 from poolkit.batch._grid import Grid
 from poolkit.reporting import format_figure
+from poolkit.reporting._html import FONT_STACK
 
 INDEX_FILE = "index.html"
 SUMMARY_FILE = "summary.json"
@@ -123,6 +124,7 @@ def write_index(
     template = (Path(__file__).parents[1] / "templates" / "batch_index.html").read_text(encoding="utf-8")
     page = template.format(
         title=esc(f"poolkit batch · {grid.name}"),
+        font_stack=FONT_STACK,
         name=esc(grid.name),
         generated=esc(generated.isoformat(timespec="seconds")),
         grid_file=esc(str(grid.path or "")),

@@ -11,15 +11,38 @@ from typing import Any
 
 from poolkit.reporting._execute import _import_jsonschema_quickly
 
+FONT_STACK = (
+    'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, "Noto Sans", '
+    '"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", '
+    '"WenQuanYi Micro Hei", "Noto Sans CJK JP", "Noto Sans CJK KR", sans-serif'
+)
+"""CSS font stack of report pages: the platform's UI font for Latin text, then CJK fonts of every platform."""
+
+MONO_FONT_STACK = (
+    'menlo, consolas, "DejaVu Sans Mono", "Noto Sans Mono CJK SC", "Sarasa Mono SC", "Microsoft YaHei", '
+    '"PingFang SC", "WenQuanYi Zen Hei Mono", monospace'
+)
+"""CSS font stack of text outputs (tables printed as text) in report pages."""
+
 # The lab template without its remote loaders (require.js, widget manager, MathJax,
 # mermaid): a report must display offline. Formulas become MathML (rendered natively
-# by browsers) when latex2mathml is installed, and stay as TeX text otherwise.
-_HTML_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+# by browsers) when latex2mathml is installed, and stay as TeX text otherwise. The
+# theme's fonts are followed by CJK-capable ones, so Chinese labels in tables and text
+# show on any system that has one (every desktop system does).
+_HTML_TEMPLATE = (
+    """{%- extends 'lab/index.html.j2' -%}
 {%- block html_head_js -%}{%- endblock html_head_js -%}
 {% block jupyter_widgets %}{% endblock jupyter_widgets %}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block html_head_css -%}
+<style type="text/css">
+:root { --jp-ui-font-family: """ + FONT_STACK + """; --jp-content-font-family: """ + FONT_STACK + """;
+  --jp-code-font-family: """ + MONO_FONT_STACK + """; }
+</style>
+{%- endblock html_head_css -%}
 """
+)
 _WIDGET_MIME = ("application/vnd.jupyter.widget-view+json", "application/vnd.jupyter.widget-state+json")
 _CODE_SPAN = re.compile(r"(```.*?```|~~~.*?~~~|`[^`\n]*`)", re.DOTALL)
 _DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$", re.DOTALL)

@@ -28,7 +28,7 @@ from poolkit._runs import (
 from poolkit._validation import did_you_mean
 from poolkit.exceptions import ConfigurationError, ReportError
 from poolkit.reporting._execute import _execute
-from poolkit.reporting._html import _export_html
+from poolkit.reporting._html import FONT_STACK, _export_html
 from poolkit.reporting._kernel import KERNEL_NAME
 from poolkit.reporting._notebooks import NOTEBOOK_GLOB, list_notebooks, notebooks_dir
 from poolkit.reporting._outputs import SUMMARY_FILE, format_figure, jsonable
@@ -140,7 +140,7 @@ def _write_index(folder: Path, manifest: Mapping[str, Any]) -> Path:
                    for d in manifest.get("data", []))
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>poolkit report {esc(manifest['name'])}</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
+<style>body{{font-family:{FONT_STACK};margin:2em}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top}}</style></head>
 <body><h1>poolkit report <code>{esc(manifest['name'])}</code></h1>
 <p>Status: <b>{esc(manifest['status'])}</b> &middot; started {esc(manifest['started'])} &middot;
