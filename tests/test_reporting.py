@@ -315,7 +315,8 @@ def test_suite_writes_notebooks_html_outputs_and_nothing_else(good_report):
     assert json.loads((folder / "01_alpha" / "summary.json").read_text()) == {"n": 4, "level": 0.95, "assets": []}
     assert json.loads((folder / "02_beta" / "summary.json").read_text()) == {"x": 42, "label": "shared"}
     index = (folder / "index.html").read_text(encoding="utf-8")
-    assert '<a href="01_alpha.html">' in index and "x: 42" in index and "level: 0.95" in index
+    assert '<a href="01_alpha.html">' in index and "<th>x</th><td>42</td>" in index
+    assert "<th>level</th><td>0.95</td>" in index
     # the executed notebook names the folder its outputs ended up in, not the temporary one
     injected = [c.source for c in nbformat.read(str(folder / "01_alpha.ipynb"), as_version=4).cells
                 if "injected-parameters" in c.metadata.get("tags", [])]
@@ -457,3 +458,87 @@ def test_pages_name_a_cjk_capable_font_stack(good_report):
     assert page.index("--jp-content-font-family: " + FONT_STACK) > page.index("--jp-content-font-family:")
     index = (good_report["folder"] / "index.html").read_text(encoding="utf-8")
     assert f"font-family:{FONT_STACK}" in index
+
+
+# --------------------------------------------------------------------------- tables formatted for reading
+
+
+def test_table_formats_percentages_and_significant_digits():
+    from poolkit.reporting import table
+
+    frame = pd.DataFrame({"volatility": [0.2858, 0.01464], "ratio": [1.5605, 19.4518], "balance": [99121318.65, 878681.3],
+                          "n": [2517, 12000]}, index=pd.Index(["资产1", "资产2"], name="asset"))
+    styler = table(frame, percent=["volatility"])
+    assert styler.data is frame  # the numbers are not changed
+    text = styler.to_string(delimiter="|").splitlines()
+    assert text[2:] == ["资产1|28.6%|1.56|99,121,319|2517", "资产2|1.5%|19.45|878,681|12,000"]  # a column shares decimals
+    html = styler.to_html()
+    assert "dtype" not in html and 'class="dataframe poolkit-table"' in html
+    assert table(frame).to_html() == table(frame.copy()).to_html()  # deterministic ids: reports are reproducible
+
+
+def test_table_of_a_series_or_dict_is_labelled_and_each_row_has_its_own_digits():
+    from poolkit.reporting import table
+
+    series = pd.Series({"standalone": 0.285807, "pooled": 0.173275, "shrinkage intensity δ": 0.0146, "assets": 20})
+    text = table(series, percent=["standalone", "pooled"], name="pool").to_string(delimiter="|").splitlines()
+    assert text == ["|pool", "standalone|28.6%", "pooled|17.3%", "shrinkage intensity δ|0.0146", "assets|20"]
+    scores = {2: 1.2596583486813049, 3: 1.5449442817020407}
+    text = table(scores, name="silhouette score", index_name="pools").to_string(delimiter="|").splitlines()
+    assert text == ["|silhouette score", "pools|", "2|1.26", "3|1.545"]
+    nested = table({"simulated": {"alone": 1500.0, "pooled": 400.0}, "fund": {"alone": 10.0, "pooled": 2.5}})
+    assert nested.data.columns.tolist() == ["simulated", "fund"]
+    patterns = table(pd.Series({"annual volatility, pool": 0.174, "annual volatility, SP500": 0.176, "correlation": 0.367}),
+                     percent=["annual volatility*"]).to_string(delimiter="|").splitlines()
+    assert patterns[1:] == ["annual volatility, pool|17.4%", "annual volatility, SP500|17.6%", "correlation|0.367"]
+    with pytest.raises(TypeError, match="takes a DataFrame, a Series or a dict"):
+        table([1, 2])
+
+
+@pytest.mark.parametrize(("value", "kwargs", "shown"), [
+    (0.18363636, {}, "0.1836"), (11.715145868783246, {}, "11.72"), (99121318.6538566, {}, "99,121,319"),
+    (0.18363636, {"percent": True}, "18.4%"), (1.0000000000000002, {"percent": True}, "100%"),
+    (9.301075268817176e-06, {}, "9.301e-06"), (2517, {}, "2517"), (123456, {}, "123,456"),
+    (float("nan"), {}, "–"), (None, {}, "–"), (-0.316756, {}, "-0.3168"), (0.5, {"decimals": 1}, "0.5"),
+    (0.0146, {"top": 0.2858}, "0.0146"),
+])
+def test_format_number(value, kwargs, shown):
+    from poolkit.reporting import format_number
+
+    assert format_number(value, **kwargs) == shown
+
+
+def test_index_key_figures_are_formatted_and_nested_values_are_tables():
+    from poolkit.reporting._display import figure_html
+
+    page = figure_html({"loan_pool_wal_years": {"100 PSA": 11.715145868783246, "50 PSA": 15.07437279843263},
+                        "credit_expected_loss": 0.008995470000000001, "first": "1990-01-03", "n": 8312})
+    assert "{" not in page and "11.715" not in page and "0.008995470" not in page
+    assert "<th>100 PSA</th><td>11.72</td>" in page and "<td>0.008995</td>" in page and "<td>8312</td>" in page
+    assert figure_html({"level": 0.95, "ok": True, "none": None}) == (
+        '<table class="figures"><tr><th>level</th><td>0.95</td></tr><tr><th>ok</th><td>true</td></tr>'
+        "<tr><th>none</th><td>–</td></tr></table>")
+
+
+FORMATTED_CELLS = [
+    "import pandas as pd\nimport poolkit as pk",
+    "pd.Series({'standalone': 0.285807123456, 'pooled': 0.17327512345}, name='diversification_benefit')",
+    "{2: 1.2596583486813049, 3: 1.5449442817020407}",
+    "pk.reporting.record({'wal': pd.Series({'100 PSA': 11.715145868783246, '50 PSA': 15.07437279843263}), "
+    "'loss': 0.008995470000000001, 'tranches': {'equity': 0.2887822499999999}}, out_dir)",
+]
+
+
+@pytest.mark.notebook
+def test_executed_report_shows_tables_not_reprs(tmp_path):
+    nb = make_notebook(tmp_path / "nbs" / "01_figures.ipynb", 'out_dir: str = ""', FORMATTED_CELLS)
+    folder = run_suite(name="fmt", notebooks=[nb], reports_dir=tmp_path / "reports", progress=False)
+    page = (folder / "01_figures.html").read_text(encoding="utf-8")
+    assert "dtype:" not in page and "Name: diversification_benefit" not in page
+    assert "{2: 1.259" not in page and "1.2596583486813049" not in page  # the dict is a table
+    assert re.search(r"<th[^>]*>pooled</th>\s*<td[^>]*>0\.1733</td>", page)
+    index = (folder / "index.html").read_text(encoding="utf-8")
+    body = index[index.index("<body>"):]
+    assert "{" not in body and "&quot;" not in body  # no raw JSON
+    assert not re.search(r"\d\.\d{7,}", body)  # no 15-digit numbers
+    assert "<th>100 PSA</th><td>11.72</td>" in body and "<th>equity</th><td>0.2888</td>" in body

@@ -2,7 +2,8 @@
 
 This module is the bridge between the finance modules and the report runs:
 notebooks call :func:`save_tables` and :func:`record` to leave tables and key
-figures in their ``out_dir``; :func:`run_notebook` executes one parameterised
+figures in their ``out_dir`` and :func:`table` to show a table formatted for
+reading (percentages, sensible digits); :func:`run_notebook` executes one parameterised
 notebook with papermill (refusing parameters it does not declare, see
 :func:`check_parameters`), and :func:`run_suite` executes the notebooks shipped
 with poolkit (:func:`notebooks_dir`; :func:`copy_notebooks` makes editable
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from poolkit._parameters import RESERVED_PARAMETERS, check_parameters, declared_parameters
 from poolkit._runs import git_revision, package_versions, sha256
+from poolkit.reporting._display import format_number, table, use_readable_display
 from poolkit.reporting._execute import run_notebook
 from poolkit.reporting._kernel import KERNEL_NAME
 from poolkit.reporting._notebooks import copy_notebooks, list_notebooks, notebooks_dir
@@ -31,6 +33,7 @@ __all__ = [
     "copy_notebooks",
     "declared_parameters",
     "format_figure",
+    "format_number",
     "git_revision",
     "list_notebooks",
     "notebooks_dir",
@@ -40,4 +43,6 @@ __all__ = [
     "run_suite",
     "save_tables",
     "sha256",
+    "table",
+    "use_readable_display",
 ]

@@ -22,7 +22,8 @@ _KERNEL_DIRS: dict[int, Path] = {}
 
 # What ``python -m ipykernel_launcher`` does, without loading the debugger (debugpy): a
 # report kernel is never debugged, and importing debugpy is a third of the kernel's start-up.
-# debugpy stays importable by the notebook's own code.
+# debugpy stays importable by the notebook's own code. Series and flat dicts display as
+# formatted tables (poolkit.reporting.use_readable_display).
 _KERNEL_LAUNCHER = (
     "import sys\n"
     "if sys.path and sys.path[0] == '':\n"
@@ -32,6 +33,8 @@ _KERNEL_LAUNCHER = (
     "app = IPKernelApp.instance()\n"
     "app.initialize()\n"
     "del sys.modules['debugpy']\n"
+    "from poolkit.reporting._display import use_readable_display\n"
+    "use_readable_display(app.shell)\n"
     "app.start()\n"
 )
 

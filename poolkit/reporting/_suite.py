@@ -27,11 +27,12 @@ from poolkit._runs import (
 )
 from poolkit._validation import did_you_mean
 from poolkit.exceptions import ConfigurationError, ReportError
+from poolkit.reporting._display import figure_html
 from poolkit.reporting._execute import _execute
 from poolkit.reporting._html import FONT_STACK, _export_html
 from poolkit.reporting._kernel import KERNEL_NAME
 from poolkit.reporting._notebooks import NOTEBOOK_GLOB, list_notebooks, notebooks_dir
-from poolkit.reporting._outputs import SUMMARY_FILE, format_figure, jsonable
+from poolkit.reporting._outputs import SUMMARY_FILE, jsonable
 
 MANIFEST_FILE = "manifest.json"
 
@@ -133,7 +134,7 @@ def _write_index(folder: Path, manifest: Mapping[str, Any]) -> Path:
         figures = ""
         if summary_file is not None and summary_file.is_file():
             values = json.loads(summary_file.read_text(encoding="utf-8"))
-            figures = "<br>".join(f"{esc(str(k))}: {esc(format_figure(v))}" for k, v in values.items())
+            figures = figure_html(values) if isinstance(values, Mapping) and values else ""
         duration = "" if entry.get("duration_s") is None else f"{entry['duration_s']:.1f} s"
         rows.append(f"<tr><td>{link}</td><td>{esc(entry['status'])}</td><td>{duration}</td><td>{figures}</td></tr>")
     data = "".join(f"<li><code>{esc(d['source'])}</code> sha256 <code>{esc(str(d.get('sha256')))}</code></li>"
@@ -141,7 +142,9 @@ def _write_index(folder: Path, manifest: Mapping[str, Any]) -> Path:
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>poolkit report {esc(manifest['name'])}</title>
 <style>body{{font-family:{FONT_STACK};margin:2em}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top}}</style></head>
+td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top}}
+table.figures{{font-size:.9em}}table.figures th{{text-align:left;font-weight:normal;color:#444}}
+table.figures td{{text-align:right;font-variant-numeric:tabular-nums}}</style></head>
 <body><h1>poolkit report <code>{esc(manifest['name'])}</code></h1>
 <p>Status: <b>{esc(manifest['status'])}</b> &middot; started {esc(manifest['started'])} &middot;
 {manifest['duration_s']:.1f} s &middot; poolkit {esc(manifest['poolkit_version'])}</p>
