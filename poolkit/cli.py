@@ -142,6 +142,10 @@ def _report_parser(sub: Any) -> None:
                         help="run the notebooks of DIR (e.g. your copies from `poolkit notebooks copy DIR`) instead of "
                         "poolkit's own (default: ./notebooks when it has numbered notebooks, else poolkit's)")
     report.add_argument("--reports-dir", default="reports", metavar="DIR", help="folder of the reports (default: reports)")
+    report.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="notebooks run at the same time (default: the number of CPUs)")
+    report.add_argument("--no-prestart", action="store_true",
+                        help="start each notebook's kernel when it begins instead of ahead (slower; for comparison)")
     report.add_argument("--no-html", action="store_true", help="skip the HTML export")
     report.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -235,6 +239,8 @@ def _report(args: argparse.Namespace) -> int:
             reports_dir=args.reports_dir,
             html=not args.no_html,
             progress=not args.quiet,
+            workers=args.workers,
+            prestart=not args.no_prestart,
         )
     except ConfigurationError as exc:
         print(f"poolkit report: configuration error: {exc}", file=sys.stderr)
