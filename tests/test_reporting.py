@@ -542,3 +542,107 @@ def test_executed_report_shows_tables_not_reprs(tmp_path):
     assert "{" not in body and "&quot;" not in body  # no raw JSON
     assert not re.search(r"\d\.\d{7,}", body)  # no 15-digit numbers
     assert "<th>100 PSA</th><td>11.72</td>" in body and "<th>equity</th><td>0.2888</td>" in body
+
+
+# --------------------------------------------------------------------------- parallel runs, kernels started ahead
+
+PROBE_PARAMS = 'tag: str = "a"\npause: float = 0.0\nout_dir: str = ""'
+PROBE_CELLS = [
+    "import json, os, sys, time\nprint(json.dumps({'pid': os.getpid(), 'seen': sorted(k for k in globals() "
+    "if k.startswith('left_')), 'pandas': 'pandas' in sys.modules, 'warm_env': "
+    "any('POOLKIT_KERNEL_WARM' in k for k in os.environ), 'cwd': os.getcwd()}))",
+    "left_by = tag\nglobals()['left_' + tag] = 1\ntime.sleep(pause)",
+]
+
+
+def probe(folder: Path, stem: str) -> dict:
+    return json.loads(stdout_of(folder / f"{stem}.ipynb").splitlines()[0])
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("prestart", [True, False], ids=["started-ahead", "fresh"])
+def test_every_notebook_gets_a_fresh_kernel_and_no_state_crosses(tmp_path, prestart):
+    nbs = [make_notebook(tmp_path / "nbs" / f"0{i}_probe{i}.ipynb", PROBE_PARAMS, PROBE_CELLS) for i in range(1, 4)]
+    folder = run_suite(name="iso", notebooks=nbs, reports_dir=tmp_path / "reports", parameters={"pause": 0.5},
+                       workers=1, prestart=prestart, progress=False, html=False)
+    seen = [probe(folder, nb.stem) for nb in nbs]
+    assert len({s["pid"] for s in seen}) == 3  # three kernels, one per notebook
+    assert all(s["seen"] == [] for s in seen)  # nothing left by the notebooks before
+    assert all(s["pandas"] is prestart for s in seen)  # started ahead: the common modules are imported
+    assert not any(s["warm_env"] for s in seen)  # ... and the environment is the same either way
+    assert all(s["cwd"] == str(nbs[0].parent.resolve()) for s in seen)  # the notebook's own folder
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["execution"] == {"workers": 1, "kernels_started_ahead": prestart}
+    from poolkit.reporting._kernel import kernel_supply
+
+    assert kernel_supply().ready((str(nbs[0].parent.resolve()), True)) == 0  # no kernel left waiting
+
+
+@pytest.mark.notebook
+def test_notebooks_run_in_parallel_on_workers(tmp_path):
+    nbs = [make_notebook(tmp_path / "nbs" / f"0{i}_probe{i}.ipynb", PROBE_PARAMS, PROBE_CELLS) for i in range(1, 3)]
+    folder = run_suite(name="par", notebooks=nbs, reports_dir=tmp_path / "reports", parameters={"pause": 4.0},
+                       workers=2, progress=False, html=False)
+    first, second = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["notebooks"]
+    assert second["started"] < first["finished"] and first["started"] < second["finished"]  # they overlapped
+
+
+@pytest.mark.notebook
+def test_a_failure_stops_the_notebooks_not_yet_started(nb_a, nb_b, tmp_path):
+    third = make_notebook(tmp_path / "nbs" / "03_gamma.ipynb", 'out_dir: str = ""', ["x = 1"])
+    reports = tmp_path / "reports"
+    with pytest.raises(ReportError, match=r"02_beta\.ipynb failed in cell 3"):
+        run_suite(name="stop", notebooks=[nb_b, nb_a, third], parameters={"fail": True}, reports_dir=reports,
+                  workers=1, progress=False, html=False)
+    [failed] = list(reports.iterdir())
+    manifest = json.loads((failed / "manifest.json").read_text(encoding="utf-8"))
+    assert [e["status"] for e in manifest["notebooks"]] == ["failed", "not run", "not run"]
+    assert not (failed / "01_alpha.ipynb").exists()
+
+
+def test_workers_must_be_a_positive_integer(nb_a, tmp_path):
+    with pytest.raises(ConfigurationError, match=r"`workers` must be a positive integer, got 0"):
+        run_suite(notebooks=[nb_a], reports_dir=tmp_path, workers=0, progress=False)
+
+
+@pytest.mark.notebook
+def test_kernel_shutdown_sends_no_interrupt(tmp_path):
+    # jupyter_client interrupts a kernel before shutting it down, and the idle kernel then prints
+    # "KeyboardInterrupt caught in kernel" on the terminal of `make report`
+    import asyncio
+
+    from poolkit.reporting._kernel import kernel_supply
+
+    supply = kernel_supply()
+    km = supply.take((str(tmp_path), False))
+    signals = []
+    real = km._async_signal_kernel
+
+    async def spy(signum):
+        signals.append(signum)
+        await real(signum)
+
+    km._async_signal_kernel = spy
+    asyncio.run(asyncio.wait_for(km.client()._async_wait_for_ready(timeout=60), 90))  # it is up
+    supply.retire(km)
+    supply.wait()
+    assert signals == [] and not km.has_kernel
+
+
+REAL_NOTEBOOKS = ["02_risk_statistics.ipynb", "04_pooling.ipynb"]
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_tables_are_identical_in_a_kernel_started_ahead_or_a_fresh_one(notebooks_dir, tmp_path):
+    nbs = [notebooks_dir / name for name in REAL_NOTEBOOKS]
+    ahead = run_suite(name="ahead", notebooks=nbs, reports_dir=tmp_path, prestart=True, workers=2, progress=False)
+    fresh = run_suite(name="fresh", notebooks=nbs, reports_dir=tmp_path, prestart=False, workers=1, progress=False)
+    for nb in nbs:
+        files = sorted(p.relative_to(ahead) for p in (ahead / nb.stem).rglob("*") if p.is_file())
+        assert files and files == sorted(p.relative_to(fresh) for p in (fresh / nb.stem).rglob("*") if p.is_file())
+        for name in files:
+            assert (ahead / name).read_bytes() == (fresh / name).read_bytes(), name
+        # the executed report reads as tables: no Series repr, no raw dict
+        page = (ahead / f"{nb.stem}.html").read_text(encoding="utf-8")
+        assert "dtype:" not in page and "{2: " not in page

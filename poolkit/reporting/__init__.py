@@ -17,9 +17,10 @@ The command line is ``poolkit report`` (:mod:`poolkit.cli`).
 
 from __future__ import annotations
 
+from poolkit._display_hooks import use_readable_display
 from poolkit._parameters import RESERVED_PARAMETERS, check_parameters, declared_parameters
 from poolkit._runs import git_revision, package_versions, sha256
-from poolkit.reporting._display import format_number, table, use_readable_display
+from poolkit.reporting._display import format_number, table
 from poolkit.reporting._execute import run_notebook
 from poolkit.reporting._kernel import KERNEL_NAME
 from poolkit.reporting._notebooks import copy_notebooks, list_notebooks, notebooks_dir

@@ -2,9 +2,9 @@
 
 :func:`table` turns a DataFrame, a Series or a dict of figures into a labelled
 table whose numbers have sensible digits and whose percentages read as
-percentages. :func:`use_readable_display` makes a kernel show every Series and
-every flat dict that way (report kernels call it before the first cell), so no
-``dtype: float64`` or raw dict reaches a report. :func:`figure_html` shows a key
+percentages; ``poolkit._display_hooks.use_readable_display`` makes a kernel show
+every Series and every flat dict that way (report kernels call it before the
+first cell), so no ``dtype: float64`` or raw dict reaches a report. :func:`figure_html` shows a key
 figure of ``summary.json`` on an index page, nested values as small tables.
 """
 
@@ -18,7 +18,7 @@ import numbers
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["figure_html", "format_number", "table", "use_readable_display"]
+__all__ = ["figure_html", "format_figure", "format_number", "table"]
 
 SIGNIFICANT = 4
 """Significant digits of a number in a report table (percentages: one fewer)."""
@@ -224,60 +224,6 @@ def table(
 
             styler = styler.format(show, subset=pd.IndexSlice[rows, [column]])
     return styler
-
-
-# --------------------------------------------------------------------------- the kernel's display
-
-
-def _flat_figures(obj: Any) -> bool:
-    """Tell whether a dict is a non-empty flat mapping of scalars (shown as a table)."""
-    import numpy as np
-
-    scalars = (str, bool, numbers.Number, np.generic, type(None))
-    return bool(obj) and len(obj) <= 500 and all(isinstance(k, scalars) for k in obj) and all(
-        isinstance(v, scalars) for v in obj.values())
-
-
-def _series_html(series: Any) -> str:
-    return str(table(series).to_html())
-
-
-def _dict_html(mapping: Any) -> str | None:
-    return str(table(mapping).to_html()) if _flat_figures(mapping) else None
-
-
-def _styler_text(styler: Any, printer: Any, cycle: bool) -> None:
-    printer.text(styler.to_string())
-
-
-def use_readable_display(shell: Any = None) -> None:
-    """Show every Series and every flat dict as a formatted table in this IPython kernel.
-
-    A Series displays like :func:`table` (a labelled one-column table, 4
-    significant digits, no ``dtype:`` line); a dict of numbers or text too; a
-    Styler's plain text is its formatted table. Report kernels do this before
-    the first cell; call it in JupyterLab to read notebooks the same way.
-
-    Parameters
-    ----------
-    shell : IPython InteractiveShell, optional
-        Default: the running one (nothing happens outside IPython).
-    """
-    if shell is None:
-        try:
-            from IPython import get_ipython
-        except ImportError:
-            return
-        shell = get_ipython()
-        if shell is None:
-            return
-    formatters = shell.display_formatter.formatters
-    # by name, so that pandas is imported only by the notebook; its classes say "pandas" (v3) or their module
-    for module in ("pandas", "pandas.core.series"):
-        formatters["text/html"].for_type_by_name(module, "Series", _series_html)
-    formatters["text/html"].for_type(dict, _dict_html)
-    for module in ("pandas", "pandas.io.formats.style"):
-        formatters["text/plain"].for_type_by_name(module, "Styler", _styler_text)
 
 
 # --------------------------------------------------------------------------- key figures on index pages

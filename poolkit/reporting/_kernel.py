@@ -50,7 +50,7 @@ _KERNEL_LAUNCHER = (
     "app = IPKernelApp.instance()\n"
     "app.initialize()\n"
     "del sys.modules['debugpy']\n"
-    "from poolkit.reporting._display import use_readable_display\n"
+    "from poolkit._display_hooks import use_readable_display\n"
     "use_readable_display(app.shell)\n"
     "if warm:\n"
     "    import importlib\n"
@@ -195,6 +195,7 @@ class KernelSupply:
 
     # the supply's event loop ----------------------------------------------------------------
     def _submit(self, coro: Any) -> concurrent.futures.Future[Any]:
+        _kernel_manager_class()  # jupyter_client imported here, never by two threads at once
         with self._lock:
             if self._loop is None:
                 _kernel_dir()  # its removal at exit is registered first, so it runs after close()
@@ -204,6 +205,10 @@ class KernelSupply:
                 self._loop = loop
                 atexit.register(self.close)
         return asyncio.run_coroutine_threadsafe(coro, self._loop)
+
+    def _start_soon(self, key: Key) -> concurrent.futures.Future[Any]:
+        _kernel_manager_class()  # imported in the caller's thread before the loop's thread needs it
+        return self._submit(self._start(*key))
 
     async def _start(self, cwd: str, warm: bool) -> Any:
         km = _kernel_manager_class()(kernel_name=KERNEL_NAME)
@@ -239,7 +244,7 @@ class KernelSupply:
         """Start kernels for ``key`` until ``count`` are waiting (started ahead, not taken)."""
         missing = count - self.ready(key)
         for _ in range(max(0, missing)):
-            future = self._submit(self._start(*key))
+            future = self._start_soon(key)
             with self._lock:
                 self._ready.setdefault(key, []).append(future)
 
@@ -249,7 +254,7 @@ class KernelSupply:
             waiting = self._ready.get(key) or []
             future = waiting.pop(0) if waiting else None
         if future is None:
-            future = self._submit(self._start(*key))
+            future = self._start_soon(key)
         km = future.result(timeout=_START_TIMEOUT_S)
         with self._lock:
             self._active.add(km)
