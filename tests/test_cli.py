@@ -92,8 +92,8 @@ def test_samples_lists_the_bundled_data(capsys):
 
 
 @pytest.mark.parametrize(("command", "flags"), [
-    ("report", ["--name", "--params", "--parameter", "--notebooks", "--notebooks-dir", "--reports-dir", "--no-html",
-                "--quiet"]),
+    ("report", ["--name", "--params", "--parameter", "--notebooks", "--notebooks-dir", "--reports-dir", "--workers",
+                "--no-prestart", "--no-html", "--quiet"]),
     ("batch", ["--workers", "--scheduler", "--name", "--resume", "--quiet", "--log", "--reports-dir"]),
     ("app", ["--port", "--token", "--notebook", "--notebooks-dir", "--open", "--no-browser", "--dry-run"]),
     ("notebooks", ["list", "copy"]),

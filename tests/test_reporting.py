@@ -646,3 +646,41 @@ def test_tables_are_identical_in_a_kernel_started_ahead_or_a_fresh_one(notebooks
         # the executed report reads as tables: no Series repr, no raw dict
         page = (ahead / f"{nb.stem}.html").read_text(encoding="utf-8")
         assert "dtype:" not in page and "{2: " not in page
+
+
+@pytest.mark.notebook
+def test_ctrl_c_keeps_the_partial_run_and_leaves_no_kernel(tmp_path):
+    import signal
+    import subprocess
+    import time
+
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    cells = ["import os, time\nprint(os.getpid())\nopen(os.path.join(flags, tag), 'w').close()", "time.sleep(300)"]
+    nbs = [make_notebook(tmp_path / "nbs" / f"0{i}_slow{i}.ipynb", f'flags: str = ""\ntag: str = "{i}"\nout_dir: str = ""',
+                         cells) for i in range(1, 4)]
+    reports = tmp_path / "reports"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "poolkit.cli", "report", "--name", "int", "--notebooks", *map(str, nbs),
+         "--reports-dir", str(reports), "-p", f"flags={flags}", "--workers", "2", "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline and len(list(flags.iterdir())) < 2:  # both notebooks in their long cell
+            time.sleep(0.2)
+        time.sleep(1)
+        run.send_signal(signal.SIGINT)
+        _, err = run.communicate(timeout=60)  # not 300 s: the running kernels are stopped at once
+    finally:
+        run.kill()
+    assert run.returncode != 0, err
+    [failed] = [p for p in reports.iterdir() if p.name.startswith("int.failed-")]
+    manifest = json.loads((failed / "manifest.json").read_text(encoding="utf-8"))
+    assert [e["status"] for e in manifest["notebooks"]] == ["failed", "failed", "not run"]
+    pids = [int(stdout_of(failed / f"{nb.stem}.ipynb").split()[0]) for nb in nbs[:2]]  # partial notebooks kept
+    time.sleep(2)
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)  # their kernels are gone
+    assert not list(reports.glob(".int.tmp-*")) and not (reports / "int").exists()
+    assert "KeyboardInterrupt caught in kernel" not in err

@@ -235,7 +235,8 @@ def _execute(
 
     In poolkit's kernel, the notebook runs in a fresh kernel of the process's
     supply (one started ahead when ``warm`` and one is waiting), shut down
-    afterwards and never reused; ``on_kernel`` is called once it has one.
+    afterwards and never reused; ``on_kernel`` is called once it has one and
+    may raise to stop before the notebook starts (the kernel is then shut down).
     """
     _import_jsonschema_quickly()
     import papermill as pm
@@ -251,8 +252,12 @@ def _execute(
         except Exception as exc:  # noqa: BLE001 - the kernel could not start
             raise _report_error(notebook, output, {}, f"the kernel did not start: {type(exc).__name__}: {exc}") from exc
         extra = {"km": km}  # started in the notebook's folder: papermill needs not change the process's folder
-        if on_kernel is not None:  # e.g. start the next notebook's kernel ahead
-            on_kernel()
+        if on_kernel is not None:  # e.g. start the next notebook's kernel ahead; may stop this one
+            try:
+                on_kernel()
+            except BaseException:
+                supply.retire(km, now=True)
+                raise
     try:
         pm.execute_notebook(
             str(notebook),

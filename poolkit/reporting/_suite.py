@@ -360,9 +360,16 @@ class _Runner:
             self.supply.ensure(key, upcoming.count(key))
 
     def took_one(self) -> None:
+        """Note that a notebook got its kernel: start the next ones ahead, or stop if the run stopped."""
         with self.lock:
             self.taken += 1
+        if self.stop.is_set():  # the run failed or was interrupted while this kernel was booting
+            raise _Stopped
         self.top_up()
+
+
+class _Stopped(Exception):
+    """The run stopped before this notebook started."""
 
 
 def _run(final: Path, name: str, given: Mapping[str, Any], plan: RunPlan, *, html: bool, progress: bool,
@@ -420,6 +427,9 @@ def _run(final: Path, name: str, given: Mapping[str, Any], plan: RunPlan, *, htm
             _execute(path, tmp / entry["output"], params, progress=progress and n_workers == 1, warm=prestart,
                      on_kernel=runner.took_one)
             entry["status"] = "ok"
+        except _Stopped:
+            entry["started"], entry["status"] = None, "not run"
+            return
         except ReportError as exc:
             entry["status"] = "failed"
             entry["error"] = {"cell_index": getattr(exc, "cell_index", None), "ename": getattr(exc, "ename", ""),
@@ -427,8 +437,9 @@ def _run(final: Path, name: str, given: Mapping[str, Any], plan: RunPlan, *, htm
             failures[i] = exc
             runner.stop.set()
         finally:
-            end = _now()
-            entry["finished"], entry["duration_s"] = _iso(end), round((end - begin).total_seconds(), 3)
+            if entry["status"] != "not run":
+                end = _now()
+                entry["finished"], entry["duration_s"] = _iso(end), round((end - begin).total_seconds(), 3)
         if html and (tmp / entry["output"]).is_file():
             entry["html"] = _export_html(tmp / entry["output"], tmp / f"{path.stem}.html").name
 
