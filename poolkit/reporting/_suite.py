@@ -342,8 +342,10 @@ def _schedule(paths: Sequence[Path], durations: Mapping[str, float]) -> list[int
 class _Runner:
     """Run a suite's notebooks on ``workers`` threads, each in a fresh kernel (started ahead when ``warm``)."""
 
-    def __init__(self, paths: Sequence[Path], order: Sequence[int], workers: int, warm: bool) -> None:
+    def __init__(self, paths: Sequence[Path], order: Sequence[int], workers: int, warm: bool,
+                 keep_warm: int = 0) -> None:
         self.paths, self.order, self.workers, self.warm = list(paths), list(order), workers, warm
+        self.keep_warm = keep_warm if warm else 0
         self.supply = kernel_supply()
         self.stop = threading.Event()
         self.lock = threading.Lock()
@@ -366,6 +368,10 @@ class _Runner:
         if self.stop.is_set():  # the run failed or was interrupted while this kernel was booting
             raise _Stopped
         self.top_up()
+        if self.keep_warm and self.taken == len(self.paths):  # a batch worker: its next report's kernels boot now
+            nxt = [self.keys[i] for i in range(min(self.keep_warm, len(self.paths)))]
+            for key in dict.fromkeys(nxt):
+                self.supply.ensure(key, nxt.count(key))
 
 
 class _Stopped(Exception):
@@ -377,7 +383,7 @@ def _run(final: Path, name: str, given: Mapping[str, Any], plan: RunPlan, *, htm
     """Run a checked plan into ``final`` (the caller holds its lock and checked it is poolkit's)."""
     paths = plan.notebooks
     n_workers = max(1, min(workers or os.cpu_count() or 1, len(paths)))
-    runner = _Runner(paths, _schedule(paths, _previous_durations(final)), n_workers, prestart)
+    runner = _Runner(paths, _schedule(paths, _previous_durations(final)), n_workers, prestart, keep_warm)
     runner.top_up()  # the first kernels boot while the run gets ready
     parent = final.parent
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -460,12 +466,8 @@ def _run(final: Path, name: str, given: Mapping[str, Any], plan: RunPlan, *, htm
                 entry["error"] = {"message": f"{type(exc).__name__}: {exc}"}
     finally:
         pool.shutdown(wait=True)
-        keys = list(dict.fromkeys(runner.keys))
-        if keep_warm and prestart and failure is None and not failures:  # a batch worker: kernels for its next run
-            for key in keys:
-                runner.supply.ensure(key, [runner.keys[i] for i in range(min(keep_warm, len(paths)))].count(key))
-        else:
-            runner.supply.release(keys)
+        if not (runner.keep_warm and failure is None and not failures):  # else kept for the worker's next run
+            runner.supply.release(list(dict.fromkeys(runner.keys)))
     if failure is None and failures:
         failure = failures[min(failures)]  # the first failing notebook of the suite
     finished = _now()
