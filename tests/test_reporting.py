@@ -472,6 +472,9 @@ def test_table_formats_percentages_and_significant_digits():
     assert styler.data is frame  # the numbers are not changed
     text = styler.to_string(delimiter="|").splitlines()
     assert text[2:] == ["资产1|28.6%|1.56|99,121,319|2517", "资产2|1.5%|19.45|878,681|12,000"]  # a column shares decimals
+    shares = table(pd.DataFrame({"attachment": [0.5, 0.035, 0.0], "detachment": [1.0, 0.05, 0.035]}), percent=True)
+    assert shares.to_string(delimiter="|").splitlines()[1:] == [  # 3.5 % beside 100 % is not rounded to 4 %
+        "0|50.0%|100.0%", "1|3.5%|5.0%", "2|0.0%|3.5%"]
     html = styler.to_html()
     assert "dtype" not in html and 'class="dataframe poolkit-table"' in html
     assert table(frame).to_html() == table(frame.copy()).to_html()  # deterministic ids: reports are reproducible

@@ -68,6 +68,8 @@ def format_number(value: Any, *, percent: bool = False, decimals: int | None = N
     ('18.4%', '2517', '–')
     >>> format_number(9.30107e-06), format_number(0.0146, top=0.2858)
     ('9.301e-06', '0.0146')
+    >>> format_number(0.035, percent=True, top=1.0), format_number(1.0, percent=True, top=1.0)
+    ('3.5%', '100.0%')
     """
     if value is None:
         return _NA
@@ -89,6 +91,8 @@ def format_number(value: Any, *, percent: bool = False, decimals: int | None = N
         if 0 < magnitude < 1e-4:
             return f"{number * scale:.{SIGNIFICANT - 1}e}{suffix}"
         decimals = _decimals(magnitude, SIGNIFICANT - 1 if percent else SIGNIFICANT)
+        if percent:  # at least one decimal: beside 100.0 %, 3.5 % must not read 4 %
+            decimals = max(decimals, 1)
     separator = "," if abs(number * scale) >= 10_000 else ""
     text = f"{number * scale:{separator}.{decimals}f}"
     if auto and top is None and "." in text:  # a number on its own: no trailing zeros (0.95, not 0.9500)
@@ -180,7 +184,7 @@ def table(
     With :math:`m = \max_i |x_i|` over a column, a number is shown with
     :math:`d = \min(\max(3 - \lfloor \log_{10} m \rfloor, 0), 6)` decimals, i.e. 4
     significant digits of the largest entry; percentages use :math:`100 x` and 3
-    significant digits.
+    significant digits, with at least one decimal.
 
     References
     ----------
