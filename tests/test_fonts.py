@@ -128,3 +128,56 @@ def test_the_diversification_explorer_draws_the_chinese_names(no_missing_glyphs,
     widgets._diversification_render(widgets.diversification_view(n_assets=3, correlation=0.3))
     labels = [t.get_text() for ax in drawn[0].axes for t in ax.get_xticklabels()]
     assert {"资产1", "资产2", "资产3"} <= set(labels)  # the source document's names, not renamed
+
+
+def test_the_figures_of_notebooks_07_to_09_draw_chinese_labels(no_missing_glyphs, tmp_path):
+    """Systemic risk (07), securitisation (08) and pooled funds (09) with Chinese assets, tranches and investors."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    import poolkit.plotting  # noqa: F401  registers the font
+
+    returns = pk.data.load_returns("sample").iloc[-756:]
+    returns = returns.rename(columns={a: f"资产{i}" for i, a in enumerate(returns.columns, 1)})
+    pools = pk.pooling.cluster_pools(returns, n_pools=3).map(lambda p: f"资产池{p}")
+    split = pk.pooling.systematic_decomposition(returns=returns, pools=pools, n_factors=2, n_draws=20, seed=0)
+    collateral = {"balance": 1e8, "coupon": 0.08, "net_coupon": 0.075, "term": 360, "age": 0}
+    deal = pk.credit.load_deal("sequential_four", collateral=collateral)
+    names = {n: f"{n}级" for n in deal.names}  # "class A"
+    pool = pk.credit.pool_cashflows(1e8, 0.08, 360, net_coupon=0.075, prepayment="150 PSA")
+    fund_returns = returns.mean(axis=1).iloc[-300:]
+    day = [f"{d:%Y-%m-%d}" for d in fund_returns.index[[0, 0, 100]]]
+    flows = pk.funds.flow_table(day, ["投资者甲", "投资者乙", "投资者丙"], [1e5, 5e4, 2e4], valuation_dates=fund_returns.index)
+    ledger = pk.funds.fund_ledger(flows, returns=fund_returns)
+
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8), layout="constrained")
+    fig.suptitle("系统性风险、证券化与基金")  # "systemic risk, securitisation and funds"
+    pk.plotting.diversification_floor_chart(split.floor, ax=axes[0, 0])
+    pk.plotting.factor_risk_chart(split, ax=axes[0, 1])
+    pk.plotting.plot_tranche_balances(pk.credit.run_waterfall(deal, pool).balances().rename(columns=names),
+                                      ax=axes[0, 2], title="顺序偿付")  # "sequential pay"
+    pk.plotting.plot_average_life_by_speed(pk.credit.prospectus_table(deal, [0, 100, 300]).rename(index=names, level="tranche"),
+                                           ax=axes[1, 0], title="平均期限")  # "average life"
+    pk.plotting.fund_values_chart(ledger.values, ax=axes[1, 1])
+    pk.plotting.fund_returns_chart(pk.funds.investor_returns(ledger), ax=axes[1, 2])
+    texts = {t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text"))}
+    assert {"资产池P1", "A级", "投资者甲", "顺序偿付"} <= texts  # the Chinese labels really are on the figure
+    fig.savefig(tmp_path / "07-09.png", dpi=60)  # draws every text: a missing glyph raises here
+    plt.close(fig)
+
+
+def test_a_font_without_cjk_glyphs_is_caught(no_missing_glyphs, tmp_path):
+    """The check above can fail: with only DejaVu Sans, 资产1 is a missing glyph."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with matplotlib.rc_context({"font.family": ["DejaVu Sans"]}):
+        fig, ax = plt.subplots()
+        ax.set_title("资产1")
+        with pytest.raises(UserWarning, match="missing from font"):
+            fig.savefig(tmp_path / "boxes.png", dpi=40)
+    plt.close(fig)
