@@ -362,9 +362,12 @@ def report_timings(workers: int = 2, n_batch: int = 8) -> tuple[list[tuple[str, 
 
 def report_section() -> str:
     """The "Report runs" section of the results: the rows of :func:`report_timings` and its targets."""
+    before = os.getloadavg()[0]
     rows, targets = report_timings()
+    after = os.getloadavg()[0]
     lines = [f"Measured {dt.datetime.now().strftime('%Y-%m-%d %H:%M')} on {cpu_name()} ({os.cpu_count()} cores), "
-             "every run in this one benchmark run.", "",
+             f"every run in this one benchmark run; 1-minute load average {before:.1f} before, {after:.1f} after "
+             "(above the number of cores, other processes shared the CPUs and the times are upper bounds).", "",
              "| run | seconds | note |", "|---|---|---|"] + [f"| {a} | {b:.1f} | {c} |" for a, b, c in rows]
     lines += ["", *(f"- {t}" for t in targets)]
     return "## Report runs\n\n" + "\n".join(lines)
