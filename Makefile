@@ -10,6 +10,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 NAME ?= sample
+WORKERS ?=
 PYTEST_ARGS ?= -n 2
 SYSTEM_UV := $(shell command -v uv 2>/dev/null)
 UV := $(if $(SYSTEM_UV),$(SYSTEM_UV),$(BIN)/uv)
@@ -40,8 +41,9 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 ## make report: install poolkit and run every notebook on the bundled sample data into reports/$(NAME)/
+## (in parallel, one notebook per CPU; WORKERS=1 for one at a time)
 report: install
-	$(BIN)/poolkit report --name $(NAME)
+	$(BIN)/poolkit report --name $(NAME) $(if $(WORKERS),--workers $(WORKERS))
 
 ## browser: Debian's chromium for the real-browser tests (installed when missing; needs root or sudo)
 browser:

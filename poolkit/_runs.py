@@ -150,7 +150,9 @@ def git_revision(folder: str | Path) -> dict[str, Any] | None:
     try:
         rev = subprocess.run(["git", "-C", folder, "rev-parse", "HEAD"], capture_output=True,
                              text=True, timeout=10, check=True).stdout.strip()
-        status = subprocess.run(["git", "-C", folder, "status", "--porcelain", "--untracked-files=no"],
+        # --no-optional-locks: reading the status never takes the index lock, so a report run (or its
+        # timeout) can never leave .git/index.lock behind or block the user's own git commands
+        status = subprocess.run(["git", "--no-optional-locks", "-C", folder, "status", "--porcelain", "--untracked-files=no"],
                                 capture_output=True, text=True, timeout=10, check=True).stdout
     except (OSError, subprocess.SubprocessError):
         return None

@@ -1,12 +1,15 @@
 """The ``poolkit`` command: every command of poolkit lives here.
 
-- ``poolkit report`` executes the notebooks of ``notebooks/`` into
+- ``poolkit report`` executes the notebooks shipped with poolkit into
   ``reports/<name>/`` (see :func:`poolkit.reporting.run_suite`);
 - ``poolkit batch GRID.yaml`` runs a grid of report variants on Dask (see
   :func:`poolkit.batch.load_grid` and :func:`poolkit.batch.run_batch`);
 - ``poolkit samples`` lists the bundled data sets;
-- ``poolkit app`` serves the explorers (``notebooks/06_explorers.ipynb``) as a
-  Voilà web app on 127.0.0.1.
+- ``poolkit notebooks list|copy DIR`` shows the notebooks shipped with poolkit
+  and copies them into a folder for you to edit (run them with ``poolkit
+  report --notebooks-dir DIR``);
+- ``poolkit app`` serves the explorers (``06_explorers.ipynb``) as a Voilà web
+  app on 127.0.0.1.
 
 The modules that notebooks import (widgets, reporting) never start a server or
 parse a command line: that is done here. Heavy modules are imported only by the
@@ -31,7 +34,7 @@ EXIT_FAILED = 1
 EXIT_CONFIG = 2
 
 APP_NOTEBOOK = "06_explorers.ipynb"
-"""The notebook ``poolkit app`` serves by default (in the project's ``notebooks/`` folder)."""
+"""The notebook ``poolkit app`` serves by default (one of the notebooks shipped with poolkit)."""
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
@@ -123,9 +126,10 @@ def _report_parser(sub: Any) -> None:
     report = sub.add_parser(
         "report",
         help="execute the notebooks into reports/NAME/ (notebooks, HTML, manifest.json)",
-        description="Execute every notebooks/NN_*.ipynb (or those given) into REPORTS_DIR/NAME/: the "
-        "executed notebooks, an offline HTML page per notebook, manifest.json and index.html. The folder "
-        "appears only when every notebook succeeded; a failed run is kept in NAME.failed-TIME/.",
+        description="Execute every NN_*.ipynb notebook shipped with poolkit (or of --notebooks-dir, or those "
+        "given) into REPORTS_DIR/NAME/: the executed notebooks, an offline HTML page per notebook, manifest.json "
+        "and index.html. The folder appears only when every notebook succeeded; a failed run is kept in "
+        "NAME.failed-TIME/.",
     )
     report.add_argument("--name", default="sample", help="report name, i.e. the folder REPORTS_DIR/NAME (default: sample)")
     report.add_argument("--params", metavar="FILE.yaml", help="YAML file of parameters (KEY: VALUE)")
@@ -134,7 +138,14 @@ def _report_parser(sub: Any) -> None:
         help="a parameter (value parsed as YAML, like papermill -p); repeatable; overrides --params",
     )
     report.add_argument("--notebooks", nargs="+", metavar="NB", help="notebooks to run (paths, names or prefixes like 01)")
+    report.add_argument("--notebooks-dir", metavar="DIR", default=None,
+                        help="run the notebooks of DIR (e.g. your copies from `poolkit notebooks copy DIR`) instead of "
+                        "poolkit's own (default: ./notebooks when it has numbered notebooks, else poolkit's)")
     report.add_argument("--reports-dir", default="reports", metavar="DIR", help="folder of the reports (default: reports)")
+    report.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="notebooks run at the same time (default: the number of CPUs)")
+    report.add_argument("--no-prestart", action="store_true",
+                        help="start each notebook's kernel when it begins instead of ahead (slower; for comparison)")
     report.add_argument("--no-html", action="store_true", help="skip the HTML export")
     report.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -161,16 +172,33 @@ def _app_parser(sub: Any) -> None:
         "app",
         help="serve the interactive explorers as a web app (see `poolkit app --help`)",
         description=(
-            f"Serve the poolkit explorers (notebooks/{APP_NOTEBOOK}) as a Voilà web app on 127.0.0.1. "
+            f"Serve the poolkit explorers ({APP_NOTEBOOK}, shipped with poolkit) as a Voilà web app on 127.0.0.1. "
             "Open the printed URL (it carries the access token); stop with Ctrl-C."
         ),
     )
     app.add_argument("--port", type=int, default=8866, help="TCP port on 127.0.0.1 (default 8866)")
     app.add_argument("--token", default="", help="access token (default: a random one, printed in the URL)")
-    app.add_argument("--notebook", default="", help=f"notebook to serve (default: notebooks/{APP_NOTEBOOK})")
+    app.add_argument("--notebook", default="", help=f"notebook to serve (default: poolkit's {APP_NOTEBOOK})")
+    app.add_argument("--notebooks-dir", metavar="DIR", default=None, help=f"serve DIR/{APP_NOTEBOOK} (your copy)")
     app.add_argument("--open", action="store_true", help="open the app in the default web browser")
     app.add_argument("--no-browser", action="store_true", help="do not open a browser (the default)")
     app.add_argument("--dry-run", action="store_true", help="print the Voilà command and URL, do not start")
+
+
+def _notebooks_parser(sub: Any) -> None:
+    notebooks = sub.add_parser(
+        "notebooks",
+        help="list poolkit's notebooks, or copy them into a folder to edit (see `poolkit notebooks --help`)",
+        description="The report notebooks ship with poolkit. `list` prints where they are; `copy DIR` writes "
+        "editable copies DIR/NN_*.ipynb (nothing else in DIR is touched; existing notebooks of the same names "
+        "are kept unless --overwrite). Run your copies with `poolkit report --notebooks-dir DIR`.",
+    )
+    actions = notebooks.add_subparsers(dest="action", metavar="ACTION")
+    actions.add_parser("list", help="print the path of every notebook shipped with poolkit")
+    copy = actions.add_parser("copy", help="copy the notebooks into DIR to edit them",
+                              description="Copy poolkit's notebooks into DIR (created when missing).")
+    copy.add_argument("destination", metavar="DIR", help="folder to copy into")
+    copy.add_argument("--overwrite", action="store_true", help="replace notebooks of the same names in DIR")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -187,6 +215,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _report_parser(sub)
     _batch_parser(sub)
     sub.add_parser("samples", help="list the bundled data sets", description="List the bundled data sets.")
+    _notebooks_parser(sub)
     _app_parser(sub)
     return parser
 
@@ -206,9 +235,12 @@ def _report(args: argparse.Namespace) -> int:
             name=args.name,
             notebooks=args.notebooks,
             parameters=parameters,
+            notebooks_dir=args.notebooks_dir,
             reports_dir=args.reports_dir,
             html=not args.no_html,
             progress=not args.quiet,
+            workers=args.workers,
+            prestart=not args.no_prestart,
         )
     except ConfigurationError as exc:
         print(f"poolkit report: configuration error: {exc}", file=sys.stderr)
@@ -221,6 +253,30 @@ def _report(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     print(folder)
     return EXIT_OK
+
+
+def _notebooks(args: argparse.Namespace) -> int:
+    from poolkit.exceptions import ConfigurationError
+    from poolkit.reporting import copy_notebooks, list_notebooks
+
+    try:
+        if args.action == "list":
+            for path in list_notebooks():
+                print(path)
+            return EXIT_OK
+        if args.action == "copy":
+            written = copy_notebooks(args.destination, overwrite=args.overwrite)
+            print(f"poolkit notebooks: copied {len(written)} notebooks into {Path(args.destination)}; run them with "
+                  f"`poolkit report --notebooks-dir {args.destination}`")
+            return EXIT_OK
+    except ConfigurationError as exc:
+        print(f"poolkit notebooks: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except OSError as exc:
+        print(f"poolkit notebooks: cannot copy the notebooks: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    print("poolkit notebooks: name an action, `list` or `copy DIR` (see `poolkit notebooks --help`)", file=sys.stderr)
+    return EXIT_CONFIG
 
 
 def _samples() -> int:
@@ -299,8 +355,13 @@ def _batch(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- app
 
 
-def _default_notebook() -> Path:
-    return Path(__file__).resolve().parents[1] / "notebooks" / APP_NOTEBOOK
+def _default_notebook(folder: str | None = None) -> Path:
+    """Return the app notebook: ``folder/06_explorers.ipynb``, else poolkit's own (package data or checkout)."""
+    if folder:
+        return Path(folder) / APP_NOTEBOOK
+    from poolkit.reporting._notebooks import notebooks_dir
+
+    return notebooks_dir() / APP_NOTEBOOK
 
 
 def _voila_command() -> list[str]:
@@ -382,11 +443,11 @@ def _app(args: argparse.Namespace) -> int:
     if not 1 <= args.port <= 65535:
         print(f"poolkit app: --port must be in 1..65535, got {args.port}", file=sys.stderr)
         return EXIT_CONFIG
-    notebook = Path(args.notebook) if args.notebook else _default_notebook()
+    notebook = Path(args.notebook) if args.notebook else _default_notebook(args.notebooks_dir)
     if not notebook.is_file():
         print(
-            f"poolkit app: notebook {notebook} not found; pass --notebook PATH to a .ipynb file "
-            "(the default lives in the project's notebooks/ folder)",
+            f"poolkit app: notebook {notebook} not found; pass --notebook PATH to a .ipynb file, or "
+            "--notebooks-dir DIR of a folder made by `poolkit notebooks copy DIR`",
             file=sys.stderr,
         )
         return EXIT_CONFIG
@@ -482,6 +543,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _batch(args)
     if args.command == "samples":
         return _samples()
+    if args.command == "notebooks":
+        return _notebooks(args)
     if args.command == "app":
         return _app(args)
     parser.print_help()

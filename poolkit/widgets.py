@@ -145,6 +145,8 @@ def _png(fig: Any) -> bytes:
 def _new_figure(ncols: int, width: float = 12.0, height: float = 3.8) -> tuple[Any, Any]:
     from matplotlib.figure import Figure
 
+    import poolkit.plotting  # noqa: F401  registers the CJK font: Chinese asset names draw as they are
+
     fig = Figure(figsize=(width, height), layout="constrained")
     axes = fig.subplots(1, ncols)
     return fig, np.atleast_1d(axes)
@@ -403,7 +405,7 @@ def _diversification_render(view: dict[str, Any]) -> tuple[str, bytes]:
     ax1.legend(fontsize=8)
     shown = view["contributions"]["share"].iloc[:12]
     ax2.bar(range(len(shown)), shown.to_numpy(), color="C0")
-    ax2.set_xticks(range(len(shown)), [_label(a) for a in shown.index], rotation=45, ha="right", fontsize=8)
+    ax2.set_xticks(range(len(shown)), [str(a) for a in shown.index], rotation=45, ha="right", fontsize=8)
     ax2.set(ylabel="share of pooled volatility", title="Risk contributions")
     ax2.yaxis.set_major_formatter(_percent())
     return _figures_html(rows), _png(fig)
@@ -694,7 +696,7 @@ def _allocation_render(view: dict[str, Any]) -> tuple[str, bytes]:
     if view["group"]:
         rows.append((f"Group weight ({len(view['group'])} assets, limit {view['group_limit']:.0%})", f"{group_weight:.1%}"))
     fig, (ax1, ax2, ax3) = _new_figure(3, width=13.0)
-    labels = [_label(a) for a in w.index]
+    labels = [str(a) for a in w.index]  # Chinese names draw: poolkit.plotting registers a CJK font
     ax1.bar(range(len(w)), w.to_numpy(), color=["C1" if a in view["group"] else "C0" for a in w.index])
     ax1.set_xticks(range(len(w)), labels, rotation=60, ha="right", fontsize=8)
     ax1.set(title=f"Weights: {view['method']}", ylabel="weight")
@@ -1142,12 +1144,6 @@ def loan_pool_explorer(
     0.0
     """
     return _build(_loan_pool_spec(psa, default_model, cdr, sda, severity, deal=deal, pool=pool), debounce)
-
-
-def _label(name: object) -> str:
-    """Chart label of an asset: the seed's Chinese names in ASCII (fonts may lack CJK glyphs)."""
-    text = str(name)
-    return text.replace("资产", "asset ") if not text.isascii() else text
 
 
 _SPECS: dict[str, Callable[..., _Spec]] = {

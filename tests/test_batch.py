@@ -571,3 +571,9 @@ def test_crontab_command_runs(project, tmp_path_factory):
     assert manifest_status(folder / run_id) == "ok"
     assert json.loads((folder / run_id / "01_calc" / "summary.json").read_text())["value"] == expected_value("cron", 0.5, [])
     assert "1 ok, 0 skipped, 0 failed" in (folder / "batch.log").read_text()
+
+
+def test_a_bare_notebook_name_in_a_grid_finds_the_shipped_notebook(tmp_path):
+    grid = batch.load_grid(write_grid(tmp_path, "notebooks: [02_risk_statistics]\ngrid:\n  - {level: 0.99}\n"))
+    assert grid.errors == []
+    assert grid.notebooks == [(ROOT / "notebooks" / "02_risk_statistics.ipynb").resolve()]

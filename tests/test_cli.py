@@ -92,9 +92,11 @@ def test_samples_lists_the_bundled_data(capsys):
 
 
 @pytest.mark.parametrize(("command", "flags"), [
-    ("report", ["--name", "--params", "--parameter", "--notebooks", "--reports-dir", "--no-html", "--quiet"]),
+    ("report", ["--name", "--params", "--parameter", "--notebooks", "--notebooks-dir", "--reports-dir", "--workers",
+                "--no-prestart", "--no-html", "--quiet"]),
     ("batch", ["--workers", "--scheduler", "--name", "--resume", "--quiet", "--log", "--reports-dir"]),
-    ("app", ["--port", "--token", "--notebook", "--open", "--no-browser", "--dry-run"]),
+    ("app", ["--port", "--token", "--notebook", "--notebooks-dir", "--open", "--no-browser", "--dry-run"]),
+    ("notebooks", ["list", "copy"]),
 ])
 def test_every_command_lives_in_the_cli_with_its_flags(capsys, command, flags):
     assert main([command, "--help"]) == 0
@@ -187,3 +189,77 @@ def test_report_end_to_end_in_a_subprocess(tiny, tmp_path):
     assert manifest["status"] == "ok" and manifest["parameters"] == expected
     page = (folder / f"{stem}.html").read_text(encoding="utf-8")
     assert "<script src=\"http" not in page
+
+
+# --------------------------------------------------------------------------- notebooks shipped with poolkit
+
+
+def test_notebooks_list_names_the_shipped_notebooks(capsys):
+    from poolkit.reporting import notebooks_dir
+
+    assert main(["notebooks", "list"]) == 0
+    listed = [Path(p) for p in capsys.readouterr().out.split()]
+    repository = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert listed == repository and notebooks_dir() == ROOT / "notebooks"  # a checkout uses its notebooks/
+    assert main(["notebooks"]) == 2  # no action
+
+
+def test_notebooks_copy_refuses_to_overwrite_and_touches_nothing_else(tmp_path, capsys):
+    import os
+    import stat
+
+    shipped = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    mine = tmp_path / "deep" / "mine"
+    assert main(["notebooks", "copy", str(mine)]) == 0  # created with its parents
+    assert sorted(p.name for p in mine.iterdir()) == [nb.name for nb in shipped]
+    assert all((mine / nb.name).read_bytes() == nb.read_bytes() for nb in shipped)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE((mine / shipped[0].name).stat().st_mode) == 0o666 & ~umask  # editable copies
+    capsys.readouterr()
+
+    # an edited notebook, a file of the user's and a link to a file outside the folder
+    (mine / shipped[0].name).write_text("my edits", encoding="utf-8")
+    (mine / "notes.md").write_text("keep me", encoding="utf-8")
+    outside = tmp_path / "outside.ipynb"
+    outside.write_text("outside", encoding="utf-8")
+    (mine / shipped[1].name).unlink()
+    (mine / shipped[1].name).symlink_to(outside)
+    assert main(["notebooks", "copy", str(mine)]) == 2
+    err = capsys.readouterr().err
+    assert all(nb.name in err for nb in shipped) and "--overwrite" in err
+    assert (mine / shipped[0].name).read_text(encoding="utf-8") == "my edits"  # nothing was copied
+
+    assert main(["notebooks", "copy", str(mine), "--overwrite"]) == 0
+    assert (mine / shipped[0].name).read_bytes() == shipped[0].read_bytes()
+    assert not (mine / shipped[1].name).is_symlink() and outside.read_text(encoding="utf-8") == "outside"
+    assert (mine / "notes.md").read_text(encoding="utf-8") == "keep me"
+    assert sorted(p.name for p in mine.iterdir()) == sorted([nb.name for nb in shipped] + ["notes.md"])
+    (tmp_path / "a-file").write_text("x", encoding="utf-8")
+    assert main(["notebooks", "copy", str(tmp_path / "a-file")]) == 2
+
+
+def test_report_notebooks_dir_must_hold_notebooks(tmp_path, capsys):
+    reports = tmp_path / "reports"
+    assert main(["report", "--notebooks-dir", str(tmp_path / "missing"), "--reports-dir", str(reports)]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["report", "--notebooks-dir", str(tmp_path / "empty"), "--reports-dir", str(reports)]) == 2
+    assert "poolkit notebooks copy" in capsys.readouterr().err
+    assert not reports.exists() or not any(reports.iterdir())
+
+
+def test_app_serves_the_copy_in_notebooks_dir(tmp_path, capsys):
+    assert main(["notebooks", "copy", str(tmp_path)]) == 0
+    assert main(["app", "--notebooks-dir", str(tmp_path), "--port", "8902", "--dry-run"]) == 0
+    assert f"serving {tmp_path / '06_explorers.ipynb'}" in capsys.readouterr().out
+    assert main(["app", "--notebooks-dir", str(tmp_path / "nothing"), "--dry-run"]) == 2
+
+
+@pytest.mark.notebook
+def test_report_runs_the_notebooks_of_notebooks_dir(tiny, tmp_path):
+    reports = tmp_path / "reports"
+    assert main(["report", "--name", "own", "--notebooks-dir", str(tiny.parent), "--reports-dir", str(reports),
+                 "--quiet", "-p", "level=0.9"]) == 0
+    manifest = json.loads((reports / "own" / "manifest.json").read_text(encoding="utf-8"))
+    assert [e["notebook"] for e in manifest["notebooks"]] == [str(tiny)]

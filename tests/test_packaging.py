@@ -27,6 +27,9 @@ def test_environment_yml_names_the_same_runtime_dependencies_as_pyproject():
         wanted |= {_name(r) for r in extras[extra]}
     env = yaml.safe_load((ROOT / "environment.yml").read_text(encoding="utf-8"))
     conda = {_name(d) for d in env["dependencies"] if isinstance(d, str)} - {"python", "pip"}
+    # packages only on PyPI are installed by conda's pip section
+    conda |= {_name(d) for d in env["dependencies"] if isinstance(d, dict) for d in d.get("pip", [])
+              if not d.startswith("-")}
     # conda-forge splits dask[distributed] into dask + distributed
     conda_as_pip = (conda - {"distributed"})
     assert conda_as_pip == wanted, (
@@ -59,3 +62,16 @@ def test_finance_modules_never_import_upward():
             text = path.read_text(encoding="utf-8")
             assert not upward.search(text), f"{path.name} imports a presentation module"
             assert not heavy_top.search(text), f"{path.name} imports a heavy module at top level"
+
+
+def test_notebooks_are_kept_once_and_shipped_by_the_build_step():
+    # one copy in the repository (notebooks/); the wheel gets poolkit/notebooks/ from setup.py's build step
+    tracked = subprocess.run(["git", "-C", str(ROOT), "ls-files", "*.ipynb"], capture_output=True, text=True)
+    if tracked.returncode != 0:
+        import pytest
+
+        pytest.skip("not a git checkout")
+    assert tracked.stdout.split() and all(p.startswith("notebooks/") for p in tracked.stdout.split())
+    manifest = (ROOT / "MANIFEST.in").read_text(encoding="utf-8")
+    assert "include notebooks/[0-9][0-9]_*.ipynb" in manifest  # the source distribution carries them
+    assert "build_py" in (ROOT / "setup.py").read_text(encoding="utf-8")

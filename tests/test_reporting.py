@@ -315,7 +315,8 @@ def test_suite_writes_notebooks_html_outputs_and_nothing_else(good_report):
     assert json.loads((folder / "01_alpha" / "summary.json").read_text()) == {"n": 4, "level": 0.95, "assets": []}
     assert json.loads((folder / "02_beta" / "summary.json").read_text()) == {"x": 42, "label": "shared"}
     index = (folder / "index.html").read_text(encoding="utf-8")
-    assert '<a href="01_alpha.html">' in index and "x: 42" in index and "level: 0.95" in index
+    assert '<a href="01_alpha.html">' in index and "<th>x</th><td>42</td>" in index
+    assert "<th>level</th><td>0.95</td>" in index
     # the executed notebook names the folder its outputs ended up in, not the temporary one
     injected = [c.source for c in nbformat.read(str(folder / "01_alpha.ipynb"), as_version=4).cells
                 if "injected-parameters" in c.metadata.get("tags", [])]
@@ -445,3 +446,244 @@ def test_parameter_papermill_cannot_parse_is_still_declared(tmp_path):
     with pytest.raises(ConfigurationError, match=r"parameter `live` must be bool.*got str") as info:
         run_notebook(nb, tmp_path / "out.ipynb", {"live": "yes", "out_dir": 5})
     assert "parameter `out_dir` must be str" in str(info.value)
+
+
+@pytest.mark.notebook
+def test_pages_name_a_cjk_capable_font_stack(good_report):
+    from poolkit.reporting._html import FONT_STACK
+
+    assert "Noto Sans CJK SC" in FONT_STACK and "Microsoft YaHei" in FONT_STACK and "PingFang SC" in FONT_STACK
+    page = (good_report["folder"] / "01_alpha.html").read_text(encoding="utf-8")
+    assert f"--jp-content-font-family: {FONT_STACK}" in page  # after the theme's own stylesheet
+    assert page.index("--jp-content-font-family: " + FONT_STACK) > page.index("--jp-content-font-family:")
+    index = (good_report["folder"] / "index.html").read_text(encoding="utf-8")
+    assert f"font-family:{FONT_STACK}" in index
+
+
+# --------------------------------------------------------------------------- tables formatted for reading
+
+
+def test_table_formats_percentages_and_significant_digits():
+    from poolkit.reporting import table
+
+    frame = pd.DataFrame({"volatility": [0.2858, 0.01464], "ratio": [1.5605, 19.4518], "balance": [99121318.65, 878681.3],
+                          "n": [2517, 12000]}, index=pd.Index(["资产1", "资产2"], name="asset"))
+    styler = table(frame, percent=["volatility"])
+    assert styler.data is frame  # the numbers are not changed
+    text = styler.to_string(delimiter="|").splitlines()
+    assert text[2:] == ["资产1|28.6%|1.56|99,121,319|2517", "资产2|1.5%|19.45|878,681|12,000"]  # a column shares decimals
+    shares = table(pd.DataFrame({"attachment": [0.5, 0.035, 0.0], "detachment": [1.0, 0.05, 0.035]}), percent=True)
+    assert shares.to_string(delimiter="|").splitlines()[1:] == [  # 3.5 % beside 100 % is not rounded to 4 %
+        "0|50.0%|100.0%", "1|3.5%|5.0%", "2|0.0%|3.5%"]
+    html = styler.to_html()
+    assert "dtype" not in html and 'class="dataframe poolkit-table"' in html
+    assert table(frame).to_html() == table(frame.copy()).to_html()  # deterministic ids: reports are reproducible
+
+
+def test_table_of_a_series_or_dict_is_labelled_and_each_row_has_its_own_digits():
+    from poolkit.reporting import table
+
+    series = pd.Series({"standalone": 0.285807, "pooled": 0.173275, "shrinkage intensity δ": 0.0146, "assets": 20})
+    text = table(series, percent=["standalone", "pooled"], name="pool").to_string(delimiter="|").splitlines()
+    assert text == ["|pool", "standalone|28.6%", "pooled|17.3%", "shrinkage intensity δ|0.0146", "assets|20"]
+    scores = {2: 1.2596583486813049, 3: 1.5449442817020407}
+    text = table(scores, name="silhouette score", index_name="pools").to_string(delimiter="|").splitlines()
+    assert text == ["|silhouette score", "pools|", "2|1.26", "3|1.545"]
+    nested = table({"simulated": {"alone": 1500.0, "pooled": 400.0}, "fund": {"alone": 10.0, "pooled": 2.5}})
+    assert nested.data.columns.tolist() == ["simulated", "fund"]
+    patterns = table(pd.Series({"annual volatility, pool": 0.174, "annual volatility, SP500": 0.176, "correlation": 0.367}),
+                     percent=["annual volatility*"]).to_string(delimiter="|").splitlines()
+    assert patterns[1:] == ["annual volatility, pool|17.4%", "annual volatility, SP500|17.6%", "correlation|0.367"]
+    with pytest.raises(TypeError, match="takes a DataFrame, a Series or a dict"):
+        table([1, 2])
+
+
+@pytest.mark.parametrize(("value", "kwargs", "shown"), [
+    (0.18363636, {}, "0.1836"), (11.715145868783246, {}, "11.72"), (99121318.6538566, {}, "99,121,319"),
+    (0.18363636, {"percent": True}, "18.4%"), (1.0000000000000002, {"percent": True}, "100%"),
+    (9.301075268817176e-06, {}, "9.301e-06"), (2517, {}, "2517"), (123456, {}, "123,456"),
+    (float("nan"), {}, "–"), (None, {}, "–"), (-0.316756, {}, "-0.3168"), (0.5, {"decimals": 1}, "0.5"),
+    (0.0146, {"top": 0.2858}, "0.0146"),
+])
+def test_format_number(value, kwargs, shown):
+    from poolkit.reporting import format_number
+
+    assert format_number(value, **kwargs) == shown
+
+
+def test_index_key_figures_are_formatted_and_nested_values_are_tables():
+    from poolkit.reporting._display import figure_html
+
+    page = figure_html({"loan_pool_wal_years": {"100 PSA": 11.715145868783246, "50 PSA": 15.07437279843263},
+                        "credit_expected_loss": 0.008995470000000001, "first": "1990-01-03", "n": 8312})
+    assert "{" not in page and "11.715" not in page and "0.008995470" not in page
+    assert "<th>100 PSA</th><td>11.72</td>" in page and "<td>0.008995</td>" in page and "<td>8312</td>" in page
+    assert figure_html({"level": 0.95, "ok": True, "none": None}) == (
+        '<table class="figures"><tr><th>level</th><td>0.95</td></tr><tr><th>ok</th><td>true</td></tr>'
+        "<tr><th>none</th><td>–</td></tr></table>")
+
+
+FORMATTED_CELLS = [
+    "import pandas as pd\nimport poolkit as pk",
+    "pd.Series({'standalone': 0.285807123456, 'pooled': 0.17327512345}, name='diversification_benefit')",
+    "{2: 1.2596583486813049, 3: 1.5449442817020407}",
+    "pk.reporting.record({'wal': pd.Series({'100 PSA': 11.715145868783246, '50 PSA': 15.07437279843263}), "
+    "'loss': 0.008995470000000001, 'tranches': {'equity': 0.2887822499999999}}, out_dir)",
+]
+
+
+@pytest.mark.notebook
+def test_executed_report_shows_tables_not_reprs(tmp_path):
+    nb = make_notebook(tmp_path / "nbs" / "01_figures.ipynb", 'out_dir: str = ""', FORMATTED_CELLS)
+    folder = run_suite(name="fmt", notebooks=[nb], reports_dir=tmp_path / "reports", progress=False)
+    page = (folder / "01_figures.html").read_text(encoding="utf-8")
+    assert "dtype:" not in page and "Name: diversification_benefit" not in page
+    assert "{2: 1.259" not in page and "1.2596583486813049" not in page  # the dict is a table
+    assert re.search(r"<th[^>]*>pooled</th>\s*<td[^>]*>0\.1733</td>", page)
+    index = (folder / "index.html").read_text(encoding="utf-8")
+    body = index[index.index("<body>"):]
+    assert "{" not in body and "&quot;" not in body  # no raw JSON
+    assert not re.search(r"\d\.\d{7,}", body)  # no 15-digit numbers
+    assert "<th>100 PSA</th><td>11.72</td>" in body and "<th>equity</th><td>0.2888</td>" in body
+
+
+# --------------------------------------------------------------------------- parallel runs, kernels started ahead
+
+PROBE_PARAMS = 'tag: str = "a"\npause: float = 0.0\nout_dir: str = ""'
+PROBE_CELLS = [
+    "import json, os, sys, time\nprint(json.dumps({'pid': os.getpid(), 'seen': sorted(k for k in globals() "
+    "if k.startswith('left_')), 'pandas': 'pandas' in sys.modules, 'warm_env': "
+    "any('POOLKIT_KERNEL_WARM' in k for k in os.environ), 'cwd': os.getcwd()}))",
+    "left_by = tag\nglobals()['left_' + tag] = 1\ntime.sleep(pause)",
+]
+
+
+def probe(folder: Path, stem: str) -> dict:
+    return json.loads(stdout_of(folder / f"{stem}.ipynb").splitlines()[0])
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("prestart", [True, False], ids=["started-ahead", "fresh"])
+def test_every_notebook_gets_a_fresh_kernel_and_no_state_crosses(tmp_path, prestart):
+    nbs = [make_notebook(tmp_path / "nbs" / f"0{i}_probe{i}.ipynb", PROBE_PARAMS, PROBE_CELLS) for i in range(1, 4)]
+    folder = run_suite(name="iso", notebooks=nbs, reports_dir=tmp_path / "reports", parameters={"pause": 0.5},
+                       workers=1, prestart=prestart, progress=False, html=False)
+    seen = [probe(folder, nb.stem) for nb in nbs]
+    assert len({s["pid"] for s in seen}) == 3  # three kernels, one per notebook
+    assert all(s["seen"] == [] for s in seen)  # nothing left by the notebooks before
+    assert all(s["pandas"] is prestart for s in seen)  # started ahead: the common modules are imported
+    assert not any(s["warm_env"] for s in seen)  # ... and the environment is the same either way
+    assert all(s["cwd"] == str(nbs[0].parent.resolve()) for s in seen)  # the notebook's own folder
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["execution"] == {"workers": 1, "kernels_started_ahead": prestart}
+    from poolkit.reporting._kernel import kernel_supply
+
+    assert kernel_supply().ready((str(nbs[0].parent.resolve()), True)) == 0  # no kernel left waiting
+
+
+@pytest.mark.notebook
+def test_notebooks_run_in_parallel_on_workers(tmp_path):
+    nbs = [make_notebook(tmp_path / "nbs" / f"0{i}_probe{i}.ipynb", PROBE_PARAMS, PROBE_CELLS) for i in range(1, 3)]
+    folder = run_suite(name="par", notebooks=nbs, reports_dir=tmp_path / "reports", parameters={"pause": 4.0},
+                       workers=2, progress=False, html=False)
+    first, second = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["notebooks"]
+    assert second["started"] < first["finished"] and first["started"] < second["finished"]  # they overlapped
+
+
+@pytest.mark.notebook
+def test_a_failure_stops_the_notebooks_not_yet_started(nb_a, nb_b, tmp_path):
+    third = make_notebook(tmp_path / "nbs" / "03_gamma.ipynb", 'out_dir: str = ""', ["x = 1"])
+    reports = tmp_path / "reports"
+    with pytest.raises(ReportError, match=r"02_beta\.ipynb failed in cell 3"):
+        run_suite(name="stop", notebooks=[nb_b, nb_a, third], parameters={"fail": True}, reports_dir=reports,
+                  workers=1, progress=False, html=False)
+    [failed] = list(reports.iterdir())
+    manifest = json.loads((failed / "manifest.json").read_text(encoding="utf-8"))
+    assert [e["status"] for e in manifest["notebooks"]] == ["failed", "not run", "not run"]
+    assert not (failed / "01_alpha.ipynb").exists()
+
+
+def test_workers_must_be_a_positive_integer(nb_a, tmp_path):
+    with pytest.raises(ConfigurationError, match=r"`workers` must be a positive integer, got 0"):
+        run_suite(notebooks=[nb_a], reports_dir=tmp_path, workers=0, progress=False)
+
+
+@pytest.mark.notebook
+def test_kernel_shutdown_sends_no_interrupt(tmp_path):
+    # jupyter_client interrupts a kernel before shutting it down, and the idle kernel then prints
+    # "KeyboardInterrupt caught in kernel" on the terminal of `make report`
+    import asyncio
+
+    from poolkit.reporting._kernel import kernel_supply
+
+    supply = kernel_supply()
+    km = supply.take((str(tmp_path), False))
+    signals = []
+    real = km._async_signal_kernel
+
+    async def spy(signum):
+        signals.append(signum)
+        await real(signum)
+
+    km._async_signal_kernel = spy
+    asyncio.run(asyncio.wait_for(km.client()._async_wait_for_ready(timeout=60), 90))  # it is up
+    supply.retire(km)
+    supply.wait()
+    assert signals == [] and not km.has_kernel
+
+
+REAL_NOTEBOOKS = ["02_risk_statistics.ipynb", "04_pooling.ipynb"]
+
+
+@pytest.mark.notebook
+@pytest.mark.slow
+def test_tables_are_identical_in_a_kernel_started_ahead_or_a_fresh_one(notebooks_dir, tmp_path):
+    nbs = [notebooks_dir / name for name in REAL_NOTEBOOKS]
+    ahead = run_suite(name="ahead", notebooks=nbs, reports_dir=tmp_path, prestart=True, workers=2, progress=False)
+    fresh = run_suite(name="fresh", notebooks=nbs, reports_dir=tmp_path, prestart=False, workers=1, progress=False)
+    for nb in nbs:
+        files = sorted(p.relative_to(ahead) for p in (ahead / nb.stem).rglob("*") if p.is_file())
+        assert files and files == sorted(p.relative_to(fresh) for p in (fresh / nb.stem).rglob("*") if p.is_file())
+        for name in files:
+            assert (ahead / name).read_bytes() == (fresh / name).read_bytes(), name
+        # the executed report reads as tables: no Series repr, no raw dict
+        page = (ahead / f"{nb.stem}.html").read_text(encoding="utf-8")
+        assert "dtype:" not in page and "{2: " not in page
+
+
+@pytest.mark.notebook
+def test_ctrl_c_keeps_the_partial_run_and_leaves_no_kernel(tmp_path):
+    import signal
+    import subprocess
+    import time
+
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    cells = ["import os, time\nprint(os.getpid())\nopen(os.path.join(flags, tag), 'w').close()", "time.sleep(300)"]
+    nbs = [make_notebook(tmp_path / "nbs" / f"0{i}_slow{i}.ipynb", f'flags: str = ""\ntag: str = "{i}"\nout_dir: str = ""',
+                         cells) for i in range(1, 4)]
+    reports = tmp_path / "reports"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "poolkit.cli", "report", "--name", "int", "--notebooks", *map(str, nbs),
+         "--reports-dir", str(reports), "-p", f"flags={flags}", "--workers", "2", "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline and len(list(flags.iterdir())) < 2:  # both notebooks in their long cell
+            time.sleep(0.2)
+        time.sleep(1)
+        run.send_signal(signal.SIGINT)
+        _, err = run.communicate(timeout=60)  # not 300 s: the running kernels are stopped at once
+    finally:
+        run.kill()
+    assert run.returncode != 0, err
+    [failed] = [p for p in reports.iterdir() if p.name.startswith("int.failed-")]
+    manifest = json.loads((failed / "manifest.json").read_text(encoding="utf-8"))
+    assert [e["status"] for e in manifest["notebooks"]] == ["failed", "failed", "not run"]
+    pids = [int(stdout_of(failed / f"{nb.stem}.ipynb").split()[0]) for nb in nbs[:2]]  # partial notebooks kept
+    time.sleep(2)
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)  # their kernels are gone
+    assert not list(reports.glob(".int.tmp-*")) and not (reports / "int").exists()
+    assert "KeyboardInterrupt caught in kernel" not in err

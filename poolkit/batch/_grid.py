@@ -16,6 +16,7 @@ from poolkit._parameters import RESERVED_PARAMETERS, ParameterProblem, conform_p
 from poolkit._runs import check_name
 from poolkit._validation import did_you_mean
 from poolkit.exceptions import ConfigurationError
+from poolkit.reporting._notebooks import notebooks_dir
 
 RUN_ID_KEY = "run_id"
 """Grid key that names a run's folder; not a notebook parameter."""
@@ -194,7 +195,8 @@ def load_grid(path: str | Path, *, name: str | None = None) -> Grid:
     ----------
     path : str or Path
         YAML grid file with keys ``notebooks`` (list of paths relative to the
-        file or, when not found there, to the current folder), ``parameters``
+        file or, when not found there, to the current folder; a bare name such
+        as ``02_risk_statistics`` may name a notebook shipped with poolkit), ``parameters``
         (optional mapping shared by every run), ``grid`` (list of parameter
         sets and/or ``{product: {name: [values...]}}`` entries; a single
         mapping is accepted too) and ``name`` (optional).
@@ -260,8 +262,12 @@ def load_grid(path: str | Path, *, name: str | None = None) -> Grid:
         raw_notebooks = []
     for entry in raw_notebooks:
         nb_file = str(entry) if str(entry).endswith(".ipynb") else f"{entry}.ipynb"
-        # relative to the grid file; else (a grid written elsewhere) relative to the current folder
-        places = list(dict.fromkeys([(path.parent / nb_file).resolve(), Path(nb_file).resolve()]))
+        # relative to the grid file; else (a grid written elsewhere) relative to the current folder; a bare
+        # name (02_risk_statistics) may also name a notebook shipped with poolkit
+        places = [(path.parent / nb_file).resolve(), Path(nb_file).resolve()]
+        if Path(nb_file).name == nb_file:
+            places.append((notebooks_dir() / nb_file).resolve())
+        places = list(dict.fromkeys(places))
         nb = next((p for p in places if p.is_file()), None)
         if nb is None:
             looked = " or ".join(str(p) for p in places)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import html
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,8 @@ from typing import Any
 from poolkit._runs import read_json, write_text_atomic
 from poolkit.batch._grid import Grid
 from poolkit.reporting import format_figure
+from poolkit.reporting._display import figure_html
+from poolkit.reporting._html import FONT_STACK
 
 INDEX_FILE = "index.html"
 SUMMARY_FILE = "summary.json"
@@ -123,11 +124,12 @@ def write_index(
     template = (Path(__file__).parents[1] / "templates" / "batch_index.html").read_text(encoding="utf-8")
     page = template.format(
         title=esc(f"poolkit batch · {grid.name}"),
+        font_stack=FONT_STACK,
         name=esc(grid.name),
         generated=esc(generated.isoformat(timespec="seconds")),
         grid_file=esc(str(grid.path or "")),
         notebooks=esc(", ".join(nb.name for nb in grid.notebooks)),
-        shared=esc(json.dumps(grid.parameters, ensure_ascii=False, default=str)),
+        shared=figure_html(grid.parameters) if grid.parameters else "none",
         n_runs=len(runs),
         n_ok=n_ok,
         n_failed=len(runs) - n_ok,

@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Iterator, Mapping
@@ -89,6 +90,9 @@ def _execute_run(task: Mapping[str, Any]) -> dict[str, Any]:
             output_dir=output,
             html=True,
             progress=False,
+            workers=1,  # the batch runs reports in parallel, one per worker
+            prestart=True,
+            keep_warm=int(task.get("keep_warm", 0)),  # kernels for this worker's next report boot meanwhile
         )
     except Exception as exc:  # noqa: BLE001 - one failing run must not stop the batch
         result["status"] = "failed"
@@ -102,6 +106,40 @@ def _execute_run(task: Mapping[str, Any]) -> dict[str, Any]:
     result["duration"] = round(time.time() - started, 3)
     result["worker_pid"] = os.getpid()
     return result
+
+
+def _warm_worker(notebooks: list[str]) -> int:
+    """Get a worker ready before its first report: kernels started ahead, the run's modules imported.
+
+    Runs on each worker (``client.run``) while the batch submits its tasks; the
+    kernels are those of the first notebooks of a report, used once each.
+    """
+    from poolkit.reporting._execute import _engine_name, _import_jsonschema_quickly, kernel_key
+    from poolkit.reporting._html import _html_exporter
+    from poolkit.reporting._kernel import kernel_supply
+
+    supply = kernel_supply()
+    keys = [kernel_key(Path(nb), warm=True) for nb in notebooks[:1]]
+    for key in dict.fromkeys(keys):
+        supply.ensure(key, keys.count(key))
+
+    def imports() -> None:
+        _import_jsonschema_quickly()
+        import papermill  # noqa: F401
+
+        _engine_name()
+        _html_exporter()
+
+    # off the worker's event loop, which must keep answering the scheduler
+    threading.Thread(target=imports, name="poolkit-warm-up", daemon=True).start()
+    return os.getpid()
+
+
+def _release_worker() -> int:
+    """Shut down the kernels a worker started ahead and did not use (the batch is over)."""
+    from poolkit.reporting._kernel import release_kernels
+
+    return release_kernels()
 
 
 # --------------------------------------------------------------------------- completion on disk
@@ -542,8 +580,15 @@ def _run_tasks(
     counts = {"ok": 0, "failed": 0}
     try:
         _log.info("running %d reports on %s", len(todo), where)
+        notebooks = [str(p) for p in grid.notebooks]
+        try:
+            n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+        except Exception:  # noqa: BLE001 - only used to decide when kernels are started ahead
+            n_workers = 1
+        with contextlib.suppress(Exception):  # a warm-up that fails only costs time
+            client.run(_warm_worker, notebooks, wait=False)
         futures = {}
-        for run in todo:
+        for position, run in enumerate(todo):
             task = {
                 "run_id": run.run_id,
                 "name": grid.name,
@@ -551,6 +596,9 @@ def _run_tasks(
                 "parameters": run.parameters,
                 "reports_dir": str(reports_root),
                 "output_dir": str(batch_dir / run.run_id),
+                # while this report runs, the worker starts the kernels of its next one, unless
+                # fewer reports than workers are left after it
+                "keep_warm": len(notebooks) if position < len(todo) - n_workers else 0,
             }
             future = client.submit(_execute_run, task, key=f"poolkit-{run.run_id}-{token}", pure=False, retries=0)
             futures[future] = run.run_id
@@ -573,6 +621,8 @@ def _run_tasks(
             bar.update(1)
     finally:
         bar.close()
+        with contextlib.suppress(Exception):  # kernels started ahead that no report used
+            client.run(_release_worker)
 
 
 def _write_manifest(

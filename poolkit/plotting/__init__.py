@@ -5,6 +5,11 @@ returns the axes (or the figure for multi-panel plots), never calls
 ``plt.show()`` and never writes files. matplotlib is imported inside the
 functions, so importing this package is cheap. The private files group the
 figures by concern; users only need ``poolkit.plotting.<name>``.
+
+Importing this package registers a CJK font with matplotlib (the Noto Sans CJK
+collection installed with poolkit, after any CJK font of the system) as a
+glyph-by-glyph fallback, so Chinese labels such as 资产1 draw on any machine
+while Latin text keeps its usual font (see ``register_cjk_fonts``).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from poolkit.plotting._credit import *  # noqa: F403
 from poolkit.plotting._credit import __all__ as _credit_all
 from poolkit.plotting._data import *  # noqa: F403
 from poolkit.plotting._data import __all__ as _data_all
+from poolkit.plotting._fonts import register_cjk_fonts
 from poolkit.plotting._funds import *  # noqa: F403
 from poolkit.plotting._funds import __all__ as _funds_all
 from poolkit.plotting._pooling import *  # noqa: F403
@@ -24,4 +30,7 @@ from poolkit.plotting._risk import __all__ as _risk_all
 from poolkit.plotting._systemic import *  # noqa: F403
 from poolkit.plotting._systemic import __all__ as _systemic_all
 
-__all__ = sorted([*_allocation_all, *_credit_all, *_data_all, *_funds_all, *_pooling_all, *_risk_all, *_systemic_all])
+__all__ = sorted([*_allocation_all, *_credit_all, *_data_all, *_funds_all, *_pooling_all, *_risk_all,
+                  *_systemic_all, "register_cjk_fonts"])
+
+register_cjk_fonts()

@@ -5,14 +5,14 @@ from __future__ import annotations
 import functools
 import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from poolkit._parameters import conform_parameters, declared_parameters, problem_message
 from poolkit._runs import failing_cell
 from poolkit.exceptions import ConfigurationError, ReportError
-from poolkit.reporting._kernel import KERNEL_NAME, _kernel_manager_class
+from poolkit.reporting._kernel import KERNEL_NAME, Key, kernel_supply
 
 
 class _QuietPapermill(logging.Filter):
@@ -24,13 +24,15 @@ class _QuietPapermill(logging.Filter):
         message = record.getMessage()
         return not message.startswith(("Passed unknown parameter", "Unable to parse line"))
 
-    def attach(self) -> None:
-        for name in self.loggers:
-            logging.getLogger(name).addFilter(self)
+    _attached: _QuietPapermill | None = None
 
-    def detach(self) -> None:
-        for name in self.loggers:
-            logging.getLogger(name).removeFilter(self)
+    @classmethod
+    def attach_once(cls) -> None:
+        """Attach one filter to papermill's loggers for the whole process (safe from several threads)."""
+        if cls._attached is None:
+            cls._attached = cls()
+            for name in cls.loggers:
+                logging.getLogger(name).addFilter(cls._attached)
 
 
 def _report_error(notebook: Path, output: Path, info: Mapping[str, Any], fallback: str) -> ReportError:
@@ -162,7 +164,9 @@ def _engine_name() -> str:
     when it ends, failed or not (papermill's final save), so the partial
     notebook with the failing cell is still kept.
     """
+    from papermill.clientwrap import PapermillNotebookClient
     from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
+    from papermill.log import logger
 
     class ThrottledManager(NotebookExecutionManager):  # type: ignore[misc]
         def save(self, **kwargs: Any) -> None:
@@ -186,8 +190,34 @@ def _engine_name() -> str:
                 nb_man.notebook_complete()  # the final save
             return nb_man.nb
 
+        @classmethod
+        def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, log_output: bool = False,
+                                     stdout_file: Any = None, stderr_file: Any = None, start_timeout: int = 60,
+                                     execution_timeout: Any = None, km: Any = None, **kwargs: Any) -> Any:
+            if km is None:  # another kernel than poolkit's: papermill starts and stops it
+                return super().execute_managed_notebook(
+                    nb_man, kernel_name, log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file,
+                    start_timeout=start_timeout, execution_timeout=execution_timeout, **kwargs)
+            for unused in ("input_path", "timeout", "startup_timeout"):
+                kwargs.pop(unused, None)
+            # a kernel of the supply, already started: the client only connects to it, and the
+            # supply shuts it down afterwards (in the background)
+            client = PapermillNotebookClient(
+                nb_man, km=km, timeout=execution_timeout, startup_timeout=start_timeout, kernel_name=kernel_name,
+                log=logger, log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file, **kwargs)
+            try:
+                return client.execute()
+            finally:
+                if client.kc is not None:
+                    client.kc.stop_channels()
+
     papermill_engines.register("poolkit", PoolkitEngine)
     return "poolkit"
+
+
+def kernel_key(notebook: Path, cwd: str | Path | None = None, *, warm: bool = False) -> Key:
+    """Return the key of the kernel a notebook runs in: its working folder (default its own) and warm or not."""
+    return (str(Path(cwd).resolve() if cwd is not None else notebook.resolve().parent), warm)
 
 
 def _execute(
@@ -198,17 +228,36 @@ def _execute(
     kernel_name: str | None = None,
     cwd: str | Path | None = None,
     progress: bool = False,
+    warm: bool = False,
+    on_kernel: Callable[[], None] | None = None,
 ) -> Path:
-    """Execute ``notebook`` into ``output`` with already checked ``parameters``."""
+    """Execute ``notebook`` into ``output`` with already checked ``parameters``.
+
+    In poolkit's kernel, the notebook runs in a fresh kernel of the process's
+    supply (one started ahead when ``warm`` and one is waiting), shut down
+    afterwards and never reused; ``on_kernel`` is called once it has one and
+    may raise to stop before the notebook starts (the kernel is then shut down).
+    """
     _import_jsonschema_quickly()
     import papermill as pm
 
     output.parent.mkdir(parents=True, exist_ok=True)
-    quiet = _QuietPapermill()  # checked already: papermill's own parameter warnings are noise here
-    quiet.attach()
-    extra: dict[str, Any] = {}
+    _QuietPapermill.attach_once()  # checked already: papermill's own parameter warnings are noise here
+    supply = km = None
+    extra: dict[str, Any] = {"cwd": str(cwd if cwd is not None else notebook.resolve().parent)}
     if kernel_name is None or kernel_name == KERNEL_NAME:
-        extra["kernel_manager_class"] = _kernel_manager_class()
+        supply = kernel_supply()
+        try:
+            km = supply.take(kernel_key(notebook, cwd, warm=warm))
+        except Exception as exc:  # noqa: BLE001 - the kernel could not start
+            raise _report_error(notebook, output, {}, f"the kernel did not start: {type(exc).__name__}: {exc}") from exc
+        extra = {"km": km}  # started in the notebook's folder: papermill needs not change the process's folder
+        if on_kernel is not None:  # e.g. start the next notebook's kernel ahead; may stop this one
+            try:
+                on_kernel()
+            except BaseException:
+                supply.retire(km, now=True)
+                raise
     try:
         pm.execute_notebook(
             str(notebook),
@@ -216,7 +265,6 @@ def _execute(
             parameters=dict(parameters),
             kernel_name=kernel_name or KERNEL_NAME,
             language="python",
-            cwd=str(cwd if cwd is not None else notebook.resolve().parent),
             progress_bar=progress,
             engine_name=_engine_name(),
             **extra,
@@ -230,5 +278,6 @@ def _execute(
     except Exception as exc:  # kernel died, timeout, unreadable output...
         raise _report_error(notebook, output, failing_cell(output), f"{type(exc).__name__}: {exc}") from exc
     finally:
-        quiet.detach()
+        if supply is not None and km is not None:
+            supply.retire(km)
     return output

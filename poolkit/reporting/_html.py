@@ -11,15 +11,38 @@ from typing import Any
 
 from poolkit.reporting._execute import _import_jsonschema_quickly
 
+FONT_STACK = (
+    'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, "Noto Sans", '
+    '"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Hiragino Sans GB", "Microsoft YaHei", '
+    '"WenQuanYi Micro Hei", "Noto Sans CJK JP", "Noto Sans CJK KR", sans-serif'
+)
+"""CSS font stack of report pages: the platform's UI font for Latin text, then CJK fonts of every platform."""
+
+MONO_FONT_STACK = (
+    'menlo, consolas, "DejaVu Sans Mono", "Noto Sans Mono CJK SC", "Sarasa Mono SC", "Microsoft YaHei", '
+    '"PingFang SC", "WenQuanYi Zen Hei Mono", monospace'
+)
+"""CSS font stack of text outputs (tables printed as text) in report pages."""
+
 # The lab template without its remote loaders (require.js, widget manager, MathJax,
 # mermaid): a report must display offline. Formulas become MathML (rendered natively
-# by browsers) when latex2mathml is installed, and stay as TeX text otherwise.
-_HTML_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+# by browsers) when latex2mathml is installed, and stay as TeX text otherwise. The
+# theme's fonts are followed by CJK-capable ones, so Chinese labels in tables and text
+# show on any system that has one (every desktop system does).
+_HTML_TEMPLATE = (
+    """{%- extends 'lab/index.html.j2' -%}
 {%- block html_head_js -%}{%- endblock html_head_js -%}
 {% block jupyter_widgets %}{% endblock jupyter_widgets %}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block html_head_css -%}
+<style type="text/css">
+:root { --jp-ui-font-family: """ + FONT_STACK + """; --jp-content-font-family: """ + FONT_STACK + """;
+  --jp-code-font-family: """ + MONO_FONT_STACK + """; }
+</style>
+{%- endblock html_head_css -%}
 """
+)
 _WIDGET_MIME = ("application/vnd.jupyter.widget-view+json", "application/vnd.jupyter.widget-state+json")
 _CODE_SPAN = re.compile(r"(```.*?```|~~~.*?~~~|`[^`\n]*`)", re.DOTALL)
 _DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$", re.DOTALL)
@@ -63,13 +86,37 @@ def _static_copy(nb: Any) -> Any:
     return nb
 
 
+_IMG_WITHOUT_ALT = re.compile(r"<img(?![^>]*\balt=)")
+
+
 @functools.lru_cache(maxsize=1)
 def _html_exporter() -> Any:
-    """Return the report HTML exporter, built once per process (its templates are compiled once)."""
+    """Return the report HTML exporter, built once per process (its templates are compiled once).
+
+    nbconvert's HTMLExporter re-parses the whole page with BeautifulSoup to add
+    an ``alt`` text to images and focus marks to code cells: two thirds of an
+    export, for pages whose code cells are excluded anyway. The report exporter
+    renders the template and adds the ``alt`` texts by a pattern instead.
+    """
     import jinja2
     from nbconvert import HTMLExporter
+    from nbconvert.exporters.templateexporter import TemplateExporter
+    from nbconvert.filters.highlight import Highlight2HTML
+    from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 
-    return HTMLExporter(
+    class ReportExporter(HTMLExporter):  # type: ignore[misc]
+        def from_notebook_node(self, nb: Any, resources: Any = None, **kw: Any) -> Any:
+            langinfo = nb.metadata.get("language_info", {})
+            lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
+            self.register_filter("highlight_code", self.filters.get(
+                "highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self)))
+            resources = self._init_resources(resources)
+            self.register_filter("filter_data_type", WidgetsDataTypeFilter(
+                notebook_metadata=self._nb_metadata, parent=self, resources=resources))
+            body, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+            return _IMG_WITHOUT_ALT.sub('<img alt="figure"', body), resources
+
+    return ReportExporter(
         extra_loaders=[jinja2.DictLoader({"poolkit_report.html.j2": _HTML_TEMPLATE})],
         template_file="poolkit_report.html.j2",
         exclude_input=True,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import atexit
+import concurrent.futures
 import functools
 import itertools
 import json
@@ -10,8 +13,10 @@ import re
 import shutil
 import stat
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from poolkit._runs import pid_alive
 
@@ -20,18 +25,37 @@ KERNEL_NAME = "poolkit"
 
 _KERNEL_DIRS: dict[int, Path] = {}
 
+WARM_ENV = "POOLKIT_KERNEL_WARM"
+"""Environment variable naming the modules a kernel imports before its first cell (removed at start)."""
+
+WARM_MODULES = ("numpy", "pandas", "matplotlib", "matplotlib.pyplot", "poolkit", "poolkit.data", "poolkit.risk",
+                "poolkit.plotting", "poolkit.reporting")
+"""What a kernel started ahead imports while it waits for its notebook (what every notebook imports)."""
+
 # What ``python -m ipykernel_launcher`` does, without loading the debugger (debugpy): a
 # report kernel is never debugged, and importing debugpy is a third of the kernel's start-up.
-# debugpy stays importable by the notebook's own code.
+# debugpy stays importable by the notebook's own code. Series and flat dicts display as
+# formatted tables (poolkit.reporting.use_readable_display). A kernel started ahead
+# ($POOLKIT_KERNEL_WARM) imports poolkit, pandas, numpy and matplotlib before it answers its
+# first request; the variable is removed first, so a notebook sees the same environment in
+# either kind of kernel, and the launcher's names never reach the notebook's namespace
+# (IPython gives the notebook a __main__ of its own).
 _KERNEL_LAUNCHER = (
-    "import sys\n"
+    "import os, sys\n"
     "if sys.path and sys.path[0] == '':\n"
     "    del sys.path[0]\n"
+    f"warm = os.environ.pop({WARM_ENV!r}, '')\n"
     "sys.modules['debugpy'] = None\n"
     "from ipykernel.kernelapp import IPKernelApp\n"
     "app = IPKernelApp.instance()\n"
     "app.initialize()\n"
     "del sys.modules['debugpy']\n"
+    "from poolkit._display_hooks import use_readable_display\n"
+    "use_readable_display(app.shell)\n"
+    "if warm:\n"
+    "    import importlib\n"
+    "    for name in warm.split(','):\n"
+    "        importlib.import_module(name)\n"
     "app.start()\n"
 )
 
@@ -117,6 +141,13 @@ def _kernel_manager_class() -> type:
     class PoolkitKernelManager(AsyncKernelManager):  # type: ignore[misc]
         """Start the ``poolkit`` kernel of this interpreter, ignoring other kernelspecs."""
 
+        async def _async_interrupt_kernel(self) -> None:
+            # jupyter_client interrupts a kernel before it asks it to shut down; an idle report
+            # kernel then only logs "KeyboardInterrupt caught in kernel" to the terminal
+            if self.shutting_down:
+                return
+            await super()._async_interrupt_kernel()
+
         @default("kernel_spec_manager")
         def _kernel_spec_manager_default(self) -> KernelSpecManager:
             return KernelSpecManager(kernel_dirs=[str(_kernel_dir())], ensure_native_kernel=False)
@@ -133,3 +164,162 @@ def _kernel_manager_class() -> type:
             return "127.0.0.1"
 
     return PoolkitKernelManager
+
+
+# --------------------------------------------------------------------------- kernels started ahead
+
+_START_TIMEOUT_S = 120.0
+_STOP_TIMEOUT_S = 30.0
+Key = tuple[str, bool]
+"""A kernel's working folder and whether it was started warm (modules imported ahead)."""
+
+
+class KernelSupply:
+    """The report kernels of this process: started ahead on a thread of their own, each used once.
+
+    A kernel is started for one notebook and shut down after it, never reused,
+    so no state crosses notebooks. Kernels may be started *ahead* (``reserve``):
+    they boot, and a warm one imports :data:`WARM_MODULES`, while earlier
+    notebooks run, and ``take`` hands one over as soon as a notebook needs it.
+    Starting and stopping happen on the supply's own event loop; a notebook
+    thread only talks to its kernel through a client of its own.
+    """
+
+    def __init__(self) -> None:
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ready: dict[Key, list[concurrent.futures.Future[Any]]] = {}
+        self._active: set[Any] = set()
+        self._stopping: set[concurrent.futures.Future[Any]] = set()
+
+    # the supply's event loop ----------------------------------------------------------------
+    def _submit(self, coro: Any) -> concurrent.futures.Future[Any]:
+        _kernel_manager_class()  # jupyter_client imported here, never by two threads at once
+        with self._lock:
+            if self._loop is None:
+                _kernel_dir()  # its removal at exit is registered first, so it runs after close()
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(target=loop.run_forever, name="poolkit-kernels", daemon=True)
+                thread.start()
+                self._loop = loop
+                atexit.register(self.close)
+        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+
+    def _start_soon(self, key: Key) -> concurrent.futures.Future[Any]:
+        _kernel_manager_class()  # imported in the caller's thread before the loop's thread needs it
+        return self._submit(self._start(*key))
+
+    async def _start(self, cwd: str, warm: bool) -> Any:
+        km = _kernel_manager_class()(kernel_name=KERNEL_NAME)
+        env = {k: v for k, v in os.environ.items() if k != WARM_ENV}
+        if warm:
+            env[WARM_ENV] = ",".join(WARM_MODULES)
+        await km.start_kernel(cwd=cwd, env=env, extra_arguments=["--HistoryManager.hist_file=:memory:"])
+        return km
+
+    @staticmethod
+    async def _stop(km: Any, now: bool) -> None:
+        try:
+            if await km.is_alive():
+                await km.shutdown_kernel(now=now)
+        except Exception:  # noqa: BLE001 - a kernel that cannot be asked to stop is killed
+            try:
+                await km.shutdown_kernel(now=True)
+            except Exception:  # noqa: BLE001
+                pass
+        finally:
+            try:
+                await km.cleanup_resources()
+            except Exception:  # noqa: BLE001
+                pass
+
+    # what report runs use -----------------------------------------------------------------------
+    def ready(self, key: Key) -> int:
+        """Return how many kernels for ``key`` are started ahead and not taken yet."""
+        with self._lock:
+            return len(self._ready.get(key, []))
+
+    def ensure(self, key: Key, count: int) -> None:
+        """Start kernels for ``key`` until ``count`` are waiting (started ahead, not taken)."""
+        missing = count - self.ready(key)
+        for _ in range(max(0, missing)):
+            future = self._start_soon(key)
+            with self._lock:
+                self._ready.setdefault(key, []).append(future)
+
+    def take(self, key: Key) -> Any:
+        """Return a started kernel manager for one notebook: one started ahead, else one started now."""
+        with self._lock:
+            waiting = self._ready.get(key) or []
+            future = waiting.pop(0) if waiting else None
+        if future is None:
+            future = self._start_soon(key)
+        km = future.result(timeout=_START_TIMEOUT_S)
+        with self._lock:
+            self._active.add(km)
+        return km
+
+    def retire(self, km: Any, *, now: bool = False) -> None:
+        """Shut down a kernel whose notebook is done, in the background (see :meth:`wait`)."""
+        with self._lock:
+            self._active.discard(km)
+        future = self._submit(self._stop(km, now))
+        with self._lock:
+            self._stopping.add(future)
+        future.add_done_callback(self._stopping.discard)
+
+    def kill_active(self) -> None:
+        """Kill the kernels running notebooks now (an interrupted run): their notebooks fail at once."""
+        with self._lock:
+            active = list(self._active)
+        for km in active:
+            self.retire(km, now=True)
+
+    def release(self, keys: Any = None) -> None:
+        """Shut down the kernels started ahead and not taken (for ``keys``, default all)."""
+        with self._lock:
+            chosen = list(self._ready) if keys is None else [k for k in keys if k in self._ready]
+            futures = [f for k in chosen for f in self._ready.pop(k, [])]
+        for future in futures:
+            try:
+                km = future.result(timeout=_START_TIMEOUT_S)
+            except Exception:  # noqa: BLE001 - it never started: nothing to stop
+                continue
+            self.retire(km, now=True)
+
+    def wait(self, timeout: float = _STOP_TIMEOUT_S) -> None:
+        """Wait until the kernels being shut down are gone."""
+        with self._lock:
+            pending = list(self._stopping)
+        concurrent.futures.wait(pending, timeout=timeout)
+
+    def close(self) -> None:
+        """Stop every kernel of the supply (at exit, and in a batch worker when the batch ends)."""
+        if os.getpid() != self._pid or self._loop is None:
+            return
+        self.release()
+        self.kill_active()
+        self.wait()
+
+
+_SUPPLIES: dict[int, KernelSupply] = {}
+
+
+def kernel_supply() -> KernelSupply:
+    """Return this process's :class:`KernelSupply` (a new one in a forked child)."""
+    supply = _SUPPLIES.get(os.getpid())
+    if supply is None:
+        supply = _SUPPLIES[os.getpid()] = KernelSupply()
+    return supply
+
+
+def release_kernels() -> int:
+    """Shut down this process's kernels started ahead and not used; return how many were waiting."""
+    supply = _SUPPLIES.get(os.getpid())
+    if supply is None:
+        return 0
+    waiting = sum(supply.ready(key) for key in list(supply._ready))
+    supply.release()
+    supply.wait()
+    return waiting

@@ -10,6 +10,10 @@ from typing import Any
 
 import pandas as pd
 
+from poolkit.reporting._display import format_figure
+
+__all__ = ["SUMMARY_FILE", "format_figure", "jsonable", "record", "save_tables"]
+
 SUMMARY_FILE = "summary.json"
 
 
@@ -87,17 +91,3 @@ def record(values: Mapping[str, Any], out_dir: str | Path) -> Path | None:
     current.update(jsonable(dict(values)))
     path.write_text(json.dumps(current, indent=2, sort_keys=True, ensure_ascii=False), encoding="utf-8")
     return path
-
-
-def format_figure(value: Any) -> str:
-    """Show a recorded key figure briefly: floats to 6 significant digits, text as is, other values as JSON.
-
-    Examples
-    --------
-    >>> format_figure(0.0123456789), format_figure(True), format_figure("ok"), format_figure([1, 2])
-    ('0.0123457', 'true', 'ok', '[1, 2]')
-    """
-    if isinstance(value, float):
-        return "nan" if math.isnan(value) else f"{value:.6g}"
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= 200 else text[:197] + "..."

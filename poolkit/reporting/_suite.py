@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as _dt
 import html as _html
 import json
@@ -9,6 +10,7 @@ import os
 import platform
 import shutil
 import sys
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,22 +20,25 @@ from poolkit._runs import (
     REPORT_KIND,
     RunPlan,
     check_name,
+    folder_kind,
     folder_lock,
     foreign_problem,
     git_revision,
     package_versions,
     plan_run,
+    read_json,
     unique_path,
 )
 from poolkit._validation import did_you_mean
 from poolkit.exceptions import ConfigurationError, ReportError
-from poolkit.reporting._execute import _execute
-from poolkit.reporting._html import _export_html
-from poolkit.reporting._kernel import KERNEL_NAME
-from poolkit.reporting._outputs import SUMMARY_FILE, format_figure, jsonable
+from poolkit.reporting._display import figure_html
+from poolkit.reporting._execute import _execute, kernel_key
+from poolkit.reporting._html import FONT_STACK, _export_html
+from poolkit.reporting._kernel import KERNEL_NAME, kernel_supply
+from poolkit.reporting._notebooks import NOTEBOOK_GLOB, list_notebooks, notebooks_dir
+from poolkit.reporting._outputs import SUMMARY_FILE, jsonable
 
 MANIFEST_FILE = "manifest.json"
-_NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 
 
 def _now() -> _dt.datetime:
@@ -45,20 +50,26 @@ def _iso(moment: _dt.datetime) -> str:
 
 
 def _default_notebooks_dir() -> Path:
+    """Return the default notebooks folder: ``./notebooks`` when it holds some, else poolkit's own."""
     here = Path.cwd() / "notebooks"
-    if any(here.glob(_NOTEBOOK_GLOB)):
+    if any(here.glob(NOTEBOOK_GLOB)):
         return here
-    return Path(__file__).resolve().parents[2] / "notebooks"
+    return notebooks_dir()
 
 
-def _resolve_notebooks(notebooks: Iterable[str | Path] | None) -> list[Path]:
-    folder = _default_notebooks_dir()
-    available = sorted(folder.glob(_NOTEBOOK_GLOB))
-    if notebooks is None:
-        if not available:
+def _resolve_notebooks(notebooks: Iterable[str | Path] | None, folder: Path | None = None) -> list[Path]:
+    """Find the notebooks to run: every ``NN_*.ipynb`` of ``folder`` or those named (paths, names, prefixes)."""
+    if folder is None:
+        folder = _default_notebooks_dir()
+        available = sorted(folder.glob(NOTEBOOK_GLOB))
+        if notebooks is None and not available:
             raise ConfigurationError(
-                f"no notebook named NN_name.ipynb in {folder}; run from the project folder or pass `notebooks`."
+                f"no notebook named NN_name.ipynb in {folder}; the installation lacks its notebooks. Pass "
+                "`notebooks_dir` (--notebooks-dir), e.g. a folder made by `poolkit notebooks copy DIR`."
             )
+    else:
+        available = list_notebooks(folder)
+    if notebooks is None:
         return available
     if isinstance(notebooks, (str, Path)):
         notebooks = [notebooks]
@@ -127,15 +138,17 @@ def _write_index(folder: Path, manifest: Mapping[str, Any]) -> Path:
         figures = ""
         if summary_file is not None and summary_file.is_file():
             values = json.loads(summary_file.read_text(encoding="utf-8"))
-            figures = "<br>".join(f"{esc(str(k))}: {esc(format_figure(v))}" for k, v in values.items())
+            figures = figure_html(values) if isinstance(values, Mapping) and values else ""
         duration = "" if entry.get("duration_s") is None else f"{entry['duration_s']:.1f} s"
         rows.append(f"<tr><td>{link}</td><td>{esc(entry['status'])}</td><td>{duration}</td><td>{figures}</td></tr>")
     data = "".join(f"<li><code>{esc(d['source'])}</code> sha256 <code>{esc(str(d.get('sha256')))}</code></li>"
                    for d in manifest.get("data", []))
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>poolkit report {esc(manifest['name'])}</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top}}</style></head>
+<style>body{{font-family:{FONT_STACK};margin:2em}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:4px 8px;vertical-align:top}}
+table.figures{{font-size:.9em}}table.figures th{{text-align:left;font-weight:normal;color:#444}}
+table.figures td{{text-align:right;font-variant-numeric:tabular-nums}}</style></head>
 <body><h1>poolkit report <code>{esc(manifest['name'])}</code></h1>
 <p>Status: <b>{esc(manifest['status'])}</b> &middot; started {esc(manifest['started'])} &middot;
 {manifest['duration_s']:.1f} s &middot; poolkit {esc(manifest['poolkit_version'])}</p>
@@ -154,19 +167,30 @@ def run_suite(
     name: str = "sample",
     notebooks: Sequence[str | Path] | None = None,
     parameters: Mapping[str, Any] | None = None,
+    notebooks_dir: str | Path | None = None,
     reports_dir: str | Path = "reports",
     output_dir: str | Path | None = None,
     html: bool = True,
     progress: bool = True,
+    workers: int | None = None,
+    prestart: bool = True,
+    keep_warm: int = 0,
 ) -> Path:
     r"""Execute the report notebooks into ``reports/<name>/``, atomically.
 
-    Each notebook ``notebooks/NN_*.ipynb`` (or each one given) is executed with
+    Each notebook ``NN_*.ipynb`` of the notebooks folder (or each one given) is executed with
     :func:`run_notebook` into ``<report>/<stem>.ipynb``, exported to
     ``<report>/<stem>.html`` (no code cells, figures embedded, no remote script)
     and given ``out_dir = <report>/<stem>/`` for the tables and figures it saves.
     ``manifest.json`` records parameters, versions, data checksums, timings and
     the *inputs key* of the run, and ``index.html`` links the pages.
+
+    Notebooks run in parallel on ``workers`` threads (longest first, by the
+    timings of the earlier report of the same name), each in a kernel of its
+    own that is shut down afterwards and never reused, so no state crosses
+    notebooks. With ``prestart`` the kernels are started ahead, one per worker
+    plus one, and import poolkit, pandas, numpy and matplotlib while earlier
+    notebooks run; the tables a notebook saves are the same either way.
 
     The run writes into a hidden sibling folder and renames it into place only
     when every notebook succeeded (an earlier report of the same name is then
@@ -187,11 +211,16 @@ def run_suite(
         Report name: the folder ``reports_dir/name``. 1-100 letters, digits,
         ``.``, ``_`` or ``-``, starting with a letter or digit.
     notebooks : sequence of str or Path, optional
-        Notebooks to run (paths, names in ``notebooks/`` or prefixes such as
-        ``"01"``); default every ``notebooks/NN_*.ipynb``.
+        Notebooks to run (paths, names in the notebooks folder or prefixes such
+        as ``"01"``); default every ``NN_*.ipynb`` of the notebooks folder.
     parameters : mapping of str to value, optional
         Shared parameters; each notebook gets those it declares. A parameter
         that no notebook declares is an error; ``out_dir`` is set by the run.
+    notebooks_dir : str or Path, optional
+        Folder of the notebooks, e.g. your own copies made by
+        :func:`copy_notebooks`. Default: ``./notebooks`` when the current
+        folder has one with numbered notebooks, else the notebooks shipped with
+        poolkit (:func:`notebooks_dir`).
     reports_dir : str or Path, default "reports"
         Folder holding the reports.
     output_dir : str or Path, optional
@@ -200,7 +229,17 @@ def run_suite(
     html : bool, default True
         Export each executed notebook to HTML.
     progress : bool, default True
-        Print one line per notebook and papermill's progress bar (to stderr).
+        Print one line per notebook (to stderr) and, with one worker,
+        papermill's progress bar.
+    workers : int, optional
+        Notebooks run at the same time; default the number of CPUs (at most
+        the number of notebooks).
+    prestart : bool, default True
+        Start the kernels ahead, with the common modules imported; False starts
+        each kernel when its notebook begins, bare (as ``papermill`` does).
+    keep_warm : int, default 0
+        After a successful run, leave this many kernels started ahead for the
+        first notebooks of a next run in this process (a batch worker).
 
     Returns
     -------
@@ -245,6 +284,8 @@ def run_suite(
       report name '../elsewhere' is not a safe folder name: it contains '/' (a path part); ...
     """
     problems: list[str] = []
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        problems.append(f"`workers` must be a positive integer, got {workers!r}; e.g. --workers 2.")
     if output_dir is not None:
         final, what, how = Path(output_dir), "report folder name", "pass another `output_dir`"
     else:
@@ -256,7 +297,7 @@ def run_suite(
     given = dict(parameters or {})
     paths: list[Path] = []
     try:
-        paths = _resolve_notebooks(notebooks)
+        paths = _resolve_notebooks(notebooks, None if notebooks_dir is None else Path(notebooks_dir))
     except ConfigurationError as exc:
         problems.append(str(exc))
     plan: RunPlan | None = None
@@ -274,12 +315,76 @@ def run_suite(
         refused = foreign_problem(final, kind="report", how=how)
         if refused:
             raise ConfigurationError(refused)
-        return _run(final, name, given, plan, html=html, progress=progress)
+        return _run(final, name, given, plan, html=html, progress=progress, workers=workers, prestart=prestart,
+                    keep_warm=keep_warm)
 
 
-def _run(final: Path, name: str, given: Mapping[str, Any], plan: RunPlan, *, html: bool, progress: bool) -> Path:
+SPARE_KERNELS = 1
+"""Kernels started ahead beyond one per worker: the next notebook's kernel boots while others run."""
+
+
+def _previous_durations(final: Path) -> dict[str, float]:
+    """Durations per notebook in the earlier report of the same name (poolkit's own), to run long ones first."""
+    manifest = read_json(final / MANIFEST_FILE) if folder_kind(final) == "report" else None
+    if not isinstance(manifest, Mapping):
+        return {}
+    return {str(e.get("notebook")): float(e["duration_s"]) for e in manifest.get("notebooks") or []
+            if isinstance(e, Mapping) and isinstance(e.get("duration_s"), (int, float))}
+
+
+def _schedule(paths: Sequence[Path], durations: Mapping[str, float]) -> list[int]:
+    """Order of execution: longest first by the earlier report's timings (the rest in suite order)."""
+    known = [i for i in range(len(paths)) if str(paths[i]) in durations]
+    known.sort(key=lambda i: -durations[str(paths[i])])
+    return known + [i for i in range(len(paths)) if i not in known]
+
+
+class _Runner:
+    """Run a suite's notebooks on ``workers`` threads, each in a fresh kernel (started ahead when ``warm``)."""
+
+    def __init__(self, paths: Sequence[Path], order: Sequence[int], workers: int, warm: bool,
+                 keep_warm: int = 0) -> None:
+        self.paths, self.order, self.workers, self.warm = list(paths), list(order), workers, warm
+        self.keep_warm = keep_warm if warm else 0
+        self.supply = kernel_supply()
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.taken = 0
+        self.keys = [kernel_key(p, warm=warm) for p in self.paths]
+
+    def top_up(self) -> None:
+        """Keep kernels started ahead for the next notebooks to start: one per worker, plus spares."""
+        if not self.warm or self.stop.is_set():
+            return
+        with self.lock:  # one kernel per worker at first, then the spares for the notebooks next in line
+            upcoming = [self.keys[i] for i in self.order[self.taken:max(self.workers, self.taken) + SPARE_KERNELS]]
+        for key in dict.fromkeys(upcoming):
+            self.supply.ensure(key, upcoming.count(key))
+
+    def took_one(self) -> None:
+        """Note that a notebook got its kernel: start the next ones ahead, or stop if the run stopped."""
+        with self.lock:
+            self.taken += 1
+        if self.stop.is_set():  # the run failed or was interrupted while this kernel was booting
+            raise _Stopped
+        self.top_up()
+        if self.keep_warm and self.taken == len(self.paths):  # a batch worker: its next report's kernels boot now
+            nxt = [self.keys[i] for i in range(min(self.keep_warm, len(self.paths)))]
+            for key in dict.fromkeys(nxt):
+                self.supply.ensure(key, nxt.count(key))
+
+
+class _Stopped(Exception):
+    """The run stopped before this notebook started."""
+
+
+def _run(final: Path, name: str, given: Mapping[str, Any], plan: RunPlan, *, html: bool, progress: bool,
+         workers: int | None = None, prestart: bool = True, keep_warm: int = 0) -> Path:
     """Run a checked plan into ``final`` (the caller holds its lock and checked it is poolkit's)."""
     paths = plan.notebooks
+    n_workers = max(1, min(workers or os.cpu_count() or 1, len(paths)))
+    runner = _Runner(paths, _schedule(paths, _previous_durations(final)), n_workers, prestart, keep_warm)
+    runner.top_up()  # the first kernels boot while the run gets ready
     parent = final.parent
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     tmp = unique_path(parent / f".{final.name}.tmp-{os.getpid()}-{stamp}")
@@ -307,39 +412,64 @@ def _run(final: Path, name: str, given: Mapping[str, Any], plan: RunPlan, *, htm
         "git": git_revision(paths[0].parent),
         "data": data,
         "inputs": plan.inputs(data),
+        "execution": {"workers": n_workers, "kernels_started_ahead": prestart},
         "notebooks": entries,
     }
-    failure: BaseException | None = None
-    try:
-        for i, (path, entry) in enumerate(zip(paths, entries, strict=True), start=1):
-            if progress:
-                print(f"[{i}/{len(paths)}] {path.name}", file=sys.stderr, flush=True)
-            params = dict(plan.per_notebook[path])
-            if entry["out_dir"]:
-                params["out_dir"] = str((tmp / entry["out_dir"]).resolve())
-            begin = _now()
-            entry["started"], entry["status"] = _iso(begin), "running"
-            try:
-                _execute(path, tmp / entry["output"], params, progress=progress)
-                entry["status"] = "ok"
-            except ReportError as exc:
-                entry["status"] = "failed"
-                entry["error"] = {"cell_index": getattr(exc, "cell_index", None), "ename": getattr(exc, "ename", ""),
-                                  "evalue": getattr(exc, "evalue", ""), "message": str(exc)}
-                failure = exc
-            finally:
+    failures: dict[int, BaseException] = {}
+    counter = iter(range(1, len(paths) + 1))
+
+    def run_one(i: int) -> None:
+        path, entry = paths[i], entries[i]
+        if runner.stop.is_set():  # an earlier notebook failed: the run stops
+            return
+        if progress:
+            print(f"[{next(counter)}/{len(paths)}] {path.name}", file=sys.stderr, flush=True)
+        params = dict(plan.per_notebook[path])
+        if entry["out_dir"]:
+            params["out_dir"] = str((tmp / entry["out_dir"]).resolve())
+        begin = _now()
+        entry["started"], entry["status"] = _iso(begin), "running"
+        try:
+            _execute(path, tmp / entry["output"], params, progress=progress and n_workers == 1, warm=prestart,
+                     on_kernel=runner.took_one)
+            entry["status"] = "ok"
+        except _Stopped:
+            entry["started"], entry["status"] = None, "not run"
+            return
+        except ReportError as exc:
+            entry["status"] = "failed"
+            entry["error"] = {"cell_index": getattr(exc, "cell_index", None), "ename": getattr(exc, "ename", ""),
+                              "evalue": getattr(exc, "evalue", ""), "message": str(exc)}
+            failures[i] = exc
+            runner.stop.set()
+        finally:
+            if entry["status"] != "not run":
                 end = _now()
                 entry["finished"], entry["duration_s"] = _iso(end), round((end - begin).total_seconds(), 3)
-            if html and (tmp / entry["output"]).is_file():
-                entry["html"] = _export_html(tmp / entry["output"], tmp / f"{path.stem}.html").name
-            if failure is not None:
-                break
+        if html and (tmp / entry["output"]).is_file():
+            entry["html"] = _export_html(tmp / entry["output"], tmp / f"{path.stem}.html").name
+
+    failure: BaseException | None = None
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="poolkit-notebook")
+    try:
+        futures = [pool.submit(run_one, i) for i in runner.order]
+        for future in futures:
+            future.result()
     except BaseException as exc:  # interrupted or an unexpected error: keep what ran
         failure = exc
+        runner.stop.set()
+        runner.supply.kill_active()  # the running notebooks fail at once and keep their partial output
+        pool.shutdown(wait=True, cancel_futures=True)
         for entry in entries:
             if entry["status"] == "running":
                 entry["status"] = "failed"
                 entry["error"] = {"message": f"{type(exc).__name__}: {exc}"}
+    finally:
+        pool.shutdown(wait=True)
+        if not (runner.keep_warm and failure is None and not failures):  # else kept for the worker's next run
+            runner.supply.release(list(dict.fromkeys(runner.keys)))
+    if failure is None and failures:
+        failure = failures[min(failures)]  # the first failing notebook of the suite
     finished = _now()
     manifest.update(finished=_iso(finished), duration_s=round((finished - started).total_seconds(), 3),
                     status="failed" if failure is not None else "ok")
