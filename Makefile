@@ -78,7 +78,7 @@ DOCS_JOBS ?= 2
 docs: install
 	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[docs]'
 	rm -rf docs/api/generated
-	$(BIN)/sphinx-build -E -W --keep-going -j $(DOCS_JOBS) -q -b html docs docs/_build/html
+	$(BIN)/sphinx-build -E -W --keep-going -T -j $(DOCS_JOBS) -q -b html docs docs/_build/html
 
 ## make lint: ruff on the code, tests and benchmarks; mypy on the package
 lint: install-dev
