@@ -64,3 +64,18 @@ def test_every_notebook_is_in_the_user_guide() -> None:
     guide = (DOCS / "guide" / "index.md").read_text(encoding="utf-8")
     for notebook in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         assert f"../notebooks/{notebook.name}" in guide, f"{notebook.name} has no row in docs/guide/index.md"
+
+
+BUILT = DOCS / "_build" / "html"
+
+
+@pytest.mark.skipif(not (BUILT / "index.html").exists(), reason="docs not built (make docs; make test builds them)")
+def test_built_pages_are_static_and_the_notebooks_ran() -> None:
+    pages = sorted(BUILT.rglob("*.html"))
+    remote = re.compile(r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)=\"(?:https?:)?//", re.I)
+    loading = [p.relative_to(BUILT) for p in pages if remote.search(p.read_text(encoding="utf-8"))]
+    assert loading == [], "pages that load a script, style or image from the network"
+    for notebook in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        page = (BUILT / "notebooks" / notebook.with_suffix(".html").name).read_text(encoding="utf-8")
+        assert page.count('class="cell_output') >= 3, f"{notebook.name} was not executed into the guide"
+        assert "<math" in page, f"{notebook.name}: formulas not rendered as MathML"
