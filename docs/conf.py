@@ -10,6 +10,7 @@ display offline like the reports do.
 from __future__ import annotations
 
 import html
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -99,14 +100,29 @@ html_copy_source = False
 html_math_renderer = "mathml"
 
 
+_TEXT_ESCAPE = re.compile(r"(<mtext>[^<]*</mtext>)")
+_UNKNOWN_COMMAND = re.compile(r">[^<]*(\\[A-Za-z]+)[^<]*<")
+
+
 def _mathml(latex: str, display: str, node: Any) -> str:
     from latex2mathml.converter import convert
 
+    latex = latex.strip()
     try:
-        return convert(latex.strip(), display=display)
+        mathml = convert(latex, display=display)
     except Exception as exc:  # a warning (an error under -W) that points at the formula
-        logger.warning("formula not convertible to MathML (%s): %s", exc, latex.strip(), location=node)
-        return f"<code>{html.escape(latex.strip())}</code>"
+        logger.warning("formula not convertible to MathML (%s): %s", exc, latex, location=node)
+        return f"<code>{html.escape(latex)}</code>"
+    # \text{nav\_per\_unit}: the converter keeps the escapes of text mode verbatim
+    mathml = _TEXT_ESCAPE.sub(lambda m: re.sub(r"\\([_%&#$])", r"\1", m.group(1)), mathml)
+    # a command the converter does not know is shown as its name: say so rather than print TeX
+    unknown = _UNKNOWN_COMMAND.search(mathml)
+    if unknown:
+        logger.warning(
+            "TeX command %s is not supported by latex2mathml; write the formula without it: %s",
+            unknown.group(1), latex, location=node,
+        )
+    return mathml
 
 
 def _visit_math(self: Any, node: Any) -> None:
