@@ -69,7 +69,7 @@ def _copy_notebooks() -> list[str]:
 GUIDE = _copy_notebooks()
 
 nb_execution_mode = "force"  # committed without outputs: always run them
-nb_execution_timeout = 600  # seconds per notebook (the slowest takes about 20 s)
+nb_execution_timeout = 600  # seconds per notebook (the slowest takes under a minute on a busy 2-core machine)
 nb_execution_raise_on_error = True  # an error in a notebook fails the build
 nb_execution_show_tb = True  # and prints its traceback
 nb_kernel_rgx_aliases = {".*": "poolkit"}  # the kernel `make install` registers in the venv
