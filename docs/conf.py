@@ -56,6 +56,8 @@ GUIDE_NOTEBOOKS = HERE / "notebooks"
 def _copy_notebooks() -> list[str]:
     GUIDE_NOTEBOOKS.mkdir(exist_ok=True)
     names = sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    if not names:  # moved elsewhere: point NOTEBOOKS at their new home rather than build an empty guide
+        raise RuntimeError(f"no notebooks NN_*.ipynb in {NOTEBOOKS}; set NOTEBOOKS in docs/conf.py")
     for stale in GUIDE_NOTEBOOKS.glob("*.ipynb"):
         if stale.name not in names:
             stale.unlink()

@@ -62,7 +62,9 @@ def test_every_public_name_is_documented(generated: Path, module: str) -> None:
 
 def test_every_notebook_is_in_the_user_guide() -> None:
     guide = (DOCS / "guide" / "index.md").read_text(encoding="utf-8")
-    for notebook in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+    notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert notebooks, "no notebooks where docs/conf.py looks for them"
+    for notebook in notebooks:
         assert f"../notebooks/{notebook.name}" in guide, f"{notebook.name} has no row in docs/guide/index.md"
 
 
