@@ -16,7 +16,7 @@ SYSTEM_UV := $(shell command -v uv 2>/dev/null)
 UV := $(if $(SYSTEM_UV),$(SYSTEM_UV),$(BIN)/uv)
 KERNEL := poolkit
 
-.PHONY: report test quick lab app bench venv install install-dev browser lint clean-venv
+.PHONY: report test quick lab app bench docs venv install install-dev browser lint clean-venv
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,7 +53,7 @@ browser:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 ## make test: install poolkit with the test extras, lint and type-check it, and run the whole test suite
-test: install-dev browser lint
+test: install-dev browser lint docs
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## make quick: the fast loop (no notebook executions, no browser)
@@ -72,6 +72,15 @@ app: install
 bench: install-dev
 	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[bench]'
 	$(BIN)/python benchmarks/run.py
+
+## make docs: install Sphinx (extra `docs`) and build the API reference and the user guide, the
+## notebooks executed on the bundled sample, warnings as errors -> docs/_build/html/index.html.
+## A full rebuild each time (-E): Sphinx cannot see that a notebook's output changed with the code.
+DOCS_JOBS ?= 2
+docs: install
+	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[docs]'
+	rm -rf docs/api/generated
+	$(BIN)/sphinx-build -E -W --keep-going -T -j $(DOCS_JOBS) -q -b html docs docs/_build/html
 
 ## make lint: ruff on the code, tests and benchmarks; mypy on the package
 lint: install-dev
