@@ -94,6 +94,13 @@ html_theme = "furo"
 html_title = f"poolkit {release}"
 html_static_path: list[str] = []
 html_copy_source = False
+# the report pages' font stacks: Chinese asset names in tables and text show wherever a CJK font exists
+from poolkit.reporting._html import FONT_STACK, MONO_FONT_STACK  # noqa: E402
+
+html_theme_options = {
+    "light_css_variables": {"font-stack": FONT_STACK, "font-stack--monospace": MONO_FONT_STACK},
+    "dark_css_variables": {"font-stack": FONT_STACK, "font-stack--monospace": MONO_FONT_STACK},
+}
 
 
 # -- formulas as MathML ----------------------------------------------------------------
@@ -102,21 +109,18 @@ html_copy_source = False
 html_math_renderer = "mathml"
 
 
-_TEXT_ESCAPE = re.compile(r"(<mtext>[^<]*</mtext>)")
 _UNKNOWN_COMMAND = re.compile(r">[^<]*(\\[A-Za-z]+)[^<]*<")
 
 
 def _mathml(latex: str, display: str, node: Any) -> str:
-    from latex2mathml.converter import convert
+    from poolkit.reporting._html import latex_to_mathml
 
     latex = latex.strip()
     try:
-        mathml = convert(latex, display=display)
+        mathml = latex_to_mathml(latex, display=display)
     except Exception as exc:  # a warning (an error under -W) that points at the formula
         logger.warning("formula not convertible to MathML (%s): %s", exc, latex, location=node)
         return f"<code>{html.escape(latex)}</code>"
-    # \text{nav\_per\_unit}: the converter keeps the escapes of text mode verbatim
-    mathml = _TEXT_ESCAPE.sub(lambda m: re.sub(r"\\([_%&#$])", r"\1", m.group(1)), mathml)
     # a command the converter does not know is shown as its name: say so rather than print TeX
     unknown = _UNKNOWN_COMMAND.search(mathml)
     if unknown:

@@ -49,17 +49,33 @@ _DISPLAY_MATH = re.compile(r"\$\$(.+?)\$\$", re.DOTALL)
 _INLINE_MATH = re.compile(r"(?<![\\$])\$(?![\s$])([^$\n]+?)(?<![\s\\])\$(?![\w$])")
 
 
+_MTEXT = re.compile(r"(<mtext>[^<]*</mtext>)")
+
+
+def latex_to_mathml(latex: str, display: str = "inline") -> str:
+    r"""MathML of one TeX formula (latex2mathml), with text-mode escapes resolved.
+
+    The converter keeps the escapes of ``\text{...}`` verbatim (``\text{nav\_per\_unit}``
+    would show its backslashes); they are resolved here. The one converter of report pages
+    and of the documentation. Raises whatever latex2mathml raises on a formula it cannot read.
+    """
+    from latex2mathml.converter import convert
+
+    mathml = convert(latex.strip(), display=display)
+    return _MTEXT.sub(lambda m: re.sub(r"\\([_%&#$])", r"\1", m.group(1)), mathml)
+
+
 def _math_to_mathml(markdown: str) -> str:
     """Replace ``$...$`` and ``$$...$$`` outside code by MathML (unchanged when not convertible)."""
     try:
-        from latex2mathml.converter import convert
+        import latex2mathml  # noqa: F401
     except ImportError:
         return markdown
 
     def sub(pattern: re.Pattern[str], display: str, text: str) -> str:
         def one(match: re.Match[str]) -> str:
             try:
-                return convert(match.group(1).strip(), display=display)
+                return latex_to_mathml(match.group(1), display=display)
             except Exception:  # unsupported TeX: keep the source text
                 return match.group(0)
 
