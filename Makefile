@@ -68,10 +68,12 @@ lab: install
 app: install
 	$(BIN)/poolkit app $(APP_ARGS)
 
-## make bench: install the peer libraries (extra `bench`) and compare poolkit with them -> benchmarks/results.md
+## make bench: install the peer libraries (extra `bench`) and compare poolkit with them -> benchmarks/*results.md
 bench: install-dev
 	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[bench]'
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/estimators.py
+	$(BIN)/python benchmarks/securitisation.py --out benchmarks/securitisation_results.md
 
 ## make docs: install Sphinx (extra `docs`) and build the API reference and the user guide, the
 ## notebooks executed on the bundled sample, warnings as errors -> docs/_build/html/index.html.

@@ -19,11 +19,13 @@ waiting for a core.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import platform
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -126,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference", type=int, default=100, help="scenarios run by the scalar reference")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="1,000 pools, 20 reference scenarios, one repeat")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="also write the table to this Markdown file (make bench: securitisation_results.md)")
     args = parser.parse_args(argv)
     n_sims, n_ref, repeats = (1000, 20, 1) if args.quick else (args.sims, args.reference, args.repeats)
 
@@ -189,12 +193,16 @@ def main(argv: list[str] | None = None) -> int:
 
     head = ("| case | size | poolkit wall s | poolkit CPU s | scalar reference CPU s | reference/poolkit (CPU) | agreement |\n"
             "|---|---|---|---|---|---|---|")
-    print(f"\n## Securitisation (poolkit {pk.__version__}, Python {platform.python_version()}, "
-          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f})\n")
-    print(head)
-    print("\n".join(rows))
-    print("\nThe reference's time for more scenarios than it ran is its CPU time per scenario times the count; the "
-          "ratio compares CPU seconds (steadier than the wall clock on a shared machine).")
+    text = (
+        f"# Securitisation benchmark\n\nRun {dt.datetime.now():%Y-%m-%d %H:%M} (poolkit {pk.__version__}, Python "
+        f"{platform.python_version()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}); "
+        f"`python benchmarks/securitisation.py`.\n\n{head}\n" + "\n".join(rows) + "\n\n"
+        "The reference's time for more scenarios than it ran is its CPU time per scenario times the count; the "
+        "ratio compares CPU seconds (steadier than the wall clock on a shared machine).\n"
+    )
+    print("\n" + text)
+    if args.out is not None:
+        args.out.write_text(text, encoding="utf-8")
     return 0
 
 
