@@ -328,7 +328,8 @@ returns_arrays = arrays(
 
 
 @settings(max_examples=40, deadline=None)
-@given(x=returns_arrays, data=st.data(), scale=st.sampled_from([1e-4, 1.0, 50.0]))
+# scales that keep c r a return in fractions (|c r| <= 0.8, never below -100 %)
+@given(x=returns_arrays, data=st.data(), scale=st.sampled_from([1e-4, 0.5, 4.0]))
 def test_shrinkage_relabels_with_assets_and_scales_with_units(x, data, scale):
     assume((x.std(axis=0) > 1e-3).all())
     assume(np.abs(x.mean(axis=1) - x.mean()).max() > 1e-3)  # a market that moves
@@ -541,7 +542,8 @@ def test_kde_on_the_grid_equals_the_dense_sum():
 
 
 @settings(max_examples=10, deadline=None)
-@given(perm=st.permutations(range(12)), scale=st.sampled_from([1e-3, 1.0, 100.0]))
+# daily returns with median moves up to 2.8 %: doubled they stay below the percent check's bound (9 %)
+@given(perm=st.permutations(range(12)), scale=st.sampled_from([1e-3, 0.5, 1.0, 2.0]))
 def test_denoise_relabels_with_assets_and_scales_with_units(perm, scale):
     r = factor_returns(12, 240, seed=3)
     base = risk.covariance(r, denoise=True, detone=True)

@@ -257,7 +257,9 @@ def test_every_allocation_method_takes_the_factor_covariance(returns):
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(perm=st.permutations(range(N)), scale=st.sampled_from([1e-3, 1.0, 50.0]), pca=st.sampled_from(["correlation", "covariance"]))
+# daily median moves up to 1.2 %: scaled by at most 4 they stay returns in fractions
+@given(perm=st.permutations(range(N)), scale=st.sampled_from([1e-3, 0.5, 1.0, 4.0]),
+       pca=st.sampled_from(["correlation", "covariance"]))
 def test_order_scale_and_labels_do_not_matter(planted, perm, scale, pca):
     returns, factors, _ = planted
     base_reg = pk.risk.factor_model(returns, factors)

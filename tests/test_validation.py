@@ -680,3 +680,20 @@ def test_long_layout_names_whichever_asset_holds_the_bad_value(names, tmp_path_f
     path.write_text("\n".join(rows) + "\n")
     with pytest.raises(DataError, match=rf"'oops' for asset '{second}' in column 'close' at row 5"):
         pk.data.load_prices(path, values="prices")
+
+
+def test_long_layout_keeps_tickers_that_read_like_missing_markers(tmp_path):
+    # "NA" and "NULL" are tickers in the asset column; in a value column "NA" still means missing
+    rows = ["date,ticker,close", "2024-01-02,NA,10.0", "2024-01-02,NULL,20.0", "2024-01-03,NA,11.0",
+            "2024-01-03,NULL,NA", "2024-01-04,NA,12.1", "2024-01-04,NULL,21.0"]
+    path = tmp_path / "long.csv"
+    path.write_text("\n".join(rows) + "\n")
+    with pytest.warns(pk.exceptions.PoolkitWarning, match="dropped 1 date"):
+        prices = pk.data.load_prices(path, values="prices", missing="drop")
+    assert list(prices.columns) == ["NA", "NULL"]
+    np.testing.assert_array_equal(prices.to_numpy(), [[10.0, 20.0], [12.1, 21.0]])
+    assert list(prices.index) == list(pd.to_datetime(["2024-01-02", "2024-01-04"]))
+    blank = tmp_path / "blank.csv"
+    blank.write_text("date,ticker,close\n2024-01-02,NA,10.0\n2024-01-02, ,20.0\n")
+    with pytest.raises(DataError, match="empty asset name in column 'ticker' at row 3"):
+        pk.data.load_prices(blank, values="prices")

@@ -109,6 +109,34 @@ def _parse_dates(
     return index
 
 
+#: Cells read as missing (pandas' default markers). An asset column is exempt: "NA" or "NULL"
+#: there is a ticker, and only a blank cell is a missing asset name.
+_MISSING_MARKERS = frozenset(
+    {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>",
+     "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"}
+)
+
+
+def _mark_missing(raw: pd.DataFrame) -> pd.DataFrame:
+    """Turn blank cells and missing markers into NaN in a table read as text, sparing asset names.
+
+    Files are read without pandas' missing-value markers so that the asset column of a long
+    file keeps names such as "NA" (a ticker); the markers are applied here to every other column.
+    """
+    asset_col = _pick([str(c) for c in raw.columns], _ASSET_NAMES)
+    missing = {}
+    for col in raw.columns:  # a handful of columns: one vectorised test each
+        cells = raw[col]
+        if pd.api.types.is_numeric_dtype(cells.dtype):
+            continue
+        blank = cells.astype("string").str.strip().eq("").fillna(False).to_numpy(dtype=bool)
+        missing[col] = blank if col == asset_col else blank | cells.isin(_MISSING_MARKERS).to_numpy(dtype=bool)
+    if not missing:
+        return raw
+    mask = pd.DataFrame(missing, index=raw.index).reindex(columns=raw.columns, fill_value=False)
+    return raw.mask(mask)
+
+
 def _to_numbers(
     raw: pd.DataFrame, where: _Where, positions: np.ndarray, assets: pd.Series | None = None
 ) -> pd.DataFrame:

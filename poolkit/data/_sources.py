@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from poolkit._validation import did_you_mean
+from poolkit.data._parsing import _mark_missing
 from poolkit.exceptions import DataError, ParameterError
 
 _DATASETS = Path(__file__).resolve().parents[1] / "datasets"
@@ -167,8 +168,10 @@ def _read_raw(path: Path) -> tuple[pd.DataFrame, int]:
                     )
                 seen.add(col)
             raw = pd.read_csv(
-                path, sep=sep, dtype=str, encoding="utf-8-sig", skipinitialspace=True, compression="infer"
+                path, sep=sep, dtype=str, encoding="utf-8-sig", skipinitialspace=True, compression="infer",
+                keep_default_na=False,
             )
+            raw = _mark_missing(raw)
             first_row = 2
         elif suffix in (".parquet", ".pq"):
             raw = pd.read_parquet(path)
@@ -176,7 +179,7 @@ def _read_raw(path: Path) -> tuple[pd.DataFrame, int]:
                 raw = raw.reset_index()
             first_row = 1
         elif suffix in (".xlsx", ".xlsm"):
-            raw = pd.read_excel(path, sheet_name=0)
+            raw = _mark_missing(pd.read_excel(path, sheet_name=0, keep_default_na=False))
             first_row = 2
         else:
             raise DataError(

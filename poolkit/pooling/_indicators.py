@@ -174,8 +174,8 @@ def average_correlation(returns: pd.DataFrame, window: int = 252, *, nan_policy:
     Examples
     --------
     >>> rng = np.random.default_rng(0)
-    >>> common = rng.normal(size=(500, 1))
-    >>> r = pd.DataFrame(common + rng.normal(size=(500, 3)), columns=list("ABC"))
+    >>> common = rng.normal(0, 0.01, size=(500, 1))  # 1 % market moves
+    >>> r = pd.DataFrame(common + rng.normal(0, 0.01, size=(500, 3)), columns=list("ABC"))
     >>> round(float(average_correlation(r, window=500).iloc[0]), 1)  # 1 / (1 + 1)
     0.5
     """
@@ -333,7 +333,7 @@ def absorption_ratio(
     Examples
     --------
     >>> rng = np.random.default_rng(0)
-    >>> r = pd.DataFrame(rng.normal(size=(300, 10)), columns=[f"S{i}" for i in range(10)])
+    >>> r = pd.DataFrame(rng.normal(0, 0.01, size=(300, 10)), columns=[f"S{i}" for i in range(10)])
     >>> ar = absorption_ratio(r, window=250, n_components=2)
     >>> bool((ar > 0.2).all() and (ar < 0.35).all())  # about 2/10 without common factor
     True
