@@ -36,7 +36,7 @@ import pandas as pd
 
 from poolkit._numerics import portfolio_variance, variance_contributions
 from poolkit._validation import check_choice, check_level
-from poolkit.exceptions import CovarianceError, DataError, InsufficientDataError, ParameterError
+from poolkit.exceptions import AlignmentError, CovarianceError, DataError, InsufficientDataError, ParameterError
 
 __all__ = ["RISK_MEASURES", "RiskModel", "historical_cvar", "risk_model"]
 
@@ -126,14 +126,20 @@ class RiskModel:
         if self.measure == "variance":
             return portfolio_variance(w, self.data)
         p = self.data @ w
+        out = self.value_of_paths(p if p.ndim == 2 else p[:, None])
+        return out if p.ndim == 2 else np.asarray(out[0])
+
+    def value_of_paths(self, paths: np.ndarray) -> np.ndarray:
+        """Risk of portfolios given by their data ``data @ w`` (one column each, shape (k,))."""
+        p = np.asarray(paths, dtype="float64")
         if self.measure == "semi_variance":
             return np.asarray((np.minimum(p, 0.0) ** 2).sum(axis=0))
         if self.measure == "cvar":
-            out = _cvar_values(-(p if p.ndim == 2 else p[:, None]), self.level)
-        else:
-            draw, _ = _drawdowns(p if p.ndim == 2 else p[:, None])
-            out = _cvar_values(draw, self.level)
-        return out if p.ndim == 2 else np.asarray(out[0])
+            return _cvar_values(-p, self.level)
+        if self.measure == "cdar":
+            draw, _ = _drawdowns(p)
+            return _cvar_values(draw, self.level)
+        raise ParameterError("the variance is not computed from paths; use value()")  # pragma: no cover
 
     def contributions(self, weights: np.ndarray) -> np.ndarray:
         r"""Euler risk contributions :math:`RC_i = \tfrac1k w_i \partial_i\rho(w)` of one portfolio (sum = value)."""
@@ -237,7 +243,7 @@ def classify_frame(obj: Any, *, what: str) -> tuple[str, pd.DataFrame]:
             return "cov", obj.loc[cols]
     shared = [a for a in obj.index if a in set(cols)] if not isinstance(obj.index, pd.DatetimeIndex) else []
     if shared:
-        raise CovarianceError(
+        raise AlignmentError(
             f"{what}: the frame's index holds asset names {shared[:5]} but is not a covariance (index "
             f"{list(obj.index)[:5]}... vs columns {list(cols)[:5]}...): a covariance has every asset once on "
             f"each axis; returns are indexed by dates. Pass cov.loc[cov.columns, cov.columns] or the returns."
