@@ -16,7 +16,6 @@ from poolkit.exceptions import (
     InsufficientDataError,
     ParameterError,
     PoolkitError,
-    PoolkitWarning,
 )
 
 WEIGHT_TOL = 1e-9
@@ -500,8 +499,8 @@ def test_allocate_runs_every_method_by_name(sample):
     )
     with pytest.raises(ParameterError, match="min_variance"):
         al.allocate(r, "min_varaince")
-    with pytest.warns(PoolkitWarning, match="ignored"):
-        al.allocate(r, "hrp", bounds=(0, 0.1))
+    # every method takes the constraints: no warning, weights inside the bounds
+    _valid(al.allocate(r, "hrp", bounds=(0, 0.1)), 0, 0.1)
 
 
 def test_registry_declares_every_method_once(sample):
@@ -543,9 +542,9 @@ def test_registry_refuses_unknown_names_and_parameters(sample):
         al.allocate(r, "equal", level=0.9)
     with pytest.raises(ParameterError, match="needs `expected_returns`"):
         al.method_spec("max_sharpe").weights(cov=cov)
-    with pytest.warns(PoolkitWarning, match="'risk_parity' does not take bounds"):
-        w = al.method_spec("risk_parity").weights(cov=cov, bounds=(0.0, 0.1))
-    pd.testing.assert_series_equal(w, al.risk_parity(cov))  # ignored, as the warning says
+    w = al.method_spec("risk_parity").weights(cov=cov, bounds=(0.0, 0.1))
+    pd.testing.assert_series_equal(w, al.risk_parity(cov, bounds=(0.0, 0.1)))  # the bounds are taken
+    _valid(w, 0.0, 0.1)
 
 
 # --------------------------------------------------------------------------- backtest

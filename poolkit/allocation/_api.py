@@ -164,8 +164,8 @@ def allocate(
     method : str
         One of ``METHODS``: "equal", "inverse_volatility", "inverse_variance",
         "min_variance", "max_sharpe", "mean_variance", "risk_parity",
-        "max_diversification", "min_cvar", "hrp", "herc" (see :func:`method_spec` for
-        what each takes; only those estimates are computed).
+        "max_diversification", "min_cvar", "min_cdar", "hrp", "herc" (see
+        :func:`method_spec` for what each takes; only those estimates are computed).
     cov_method : str, default "sample"
         Estimator of :func:`poolkit.risk.covariance` ("sample", "ledoit_wolf", "oas", "ewma").
     expected_return_method : str, default "historical_mean"
@@ -173,11 +173,12 @@ def allocate(
     risk_free : float, default 0.0
         Annual risk-free rate (max Sharpe).
     bounds, groups, group_bounds
-        Constraints, as in :func:`min_variance`; used by min_variance, max_sharpe,
-        mean_variance, max_diversification and min_cvar. The other methods are
-        long-only by construction and warn (PoolkitWarning) when constraints are set.
+        Constraints, as in :func:`min_variance`, taken by every method (each meets them as
+        its registry entry says: :attr:`MethodSpec.constraint_rule`).
     **params
-        Passed to the method (e.g. ``target_return``, ``level``, ``linkage``, ``budgets``).
+        Passed to the method (e.g. ``target_return``, ``level``, ``linkage``, ``budgets``,
+        ``risk_measure``; a risk measure computed from returns makes risk_parity, hrp and
+        herc take the returns instead of the covariance).
 
     Returns
     -------
@@ -188,7 +189,9 @@ def allocate(
     ------
     ParameterError
         If ``method`` is unknown (with a suggestion) or a parameter does not fit it.
-    InfeasibleError, SolverError, CovarianceError
+    InfeasibleError
+        If the constraints cannot all hold (the message names which).
+    SolverError, CovarianceError
         From the method itself.
 
     Notes
@@ -205,6 +208,8 @@ def allocate(
     >>> r = pd.DataFrame({"A": [0.01, -0.01, 0.01, -0.01], "B": [0.02, -0.02, 0.02, -0.02]}, index=idx)
     >>> allocate(r, "equal").tolist()
     [0.5, 0.5]
+    >>> allocate(r, "inverse_volatility", bounds=(0.0, 0.6)).round(4).tolist()  # A (2/3) capped at 60 %
+    [0.6, 0.4]
     """
     name = method_spec(method).name
     frame, _ = check_returns(returns, name="returns", min_obs=2)
@@ -261,7 +266,10 @@ def _allocate(
         "cov": get_cov,
         "expected_returns": get_mu,
     }
-    inputs = {kind: estimates[kind]() for kind in spec.inputs}
+    kinds = spec.inputs_for(params)
+    inputs = {kind: estimates[kind]() for kind in kinds}
+    if "returns" in kinds and "cov_method" in spec.parameters and "cov_method" not in params:
+        params = {**params, "cov_method": cov_method}  # the method estimates its clustering covariance
     ppy = _ppy(frame.index) if spec.takes_risk_free else None
     return spec.weights(
         **inputs,

@@ -36,7 +36,13 @@ import pandas as pd
 
 from poolkit._numerics import portfolio_variance, variance_contributions
 from poolkit._validation import check_choice, check_level
-from poolkit.exceptions import AlignmentError, CovarianceError, DataError, InsufficientDataError, ParameterError
+from poolkit.exceptions import (
+    AlignmentError,
+    CovarianceError,
+    DataError,
+    InsufficientDataError,
+    ParameterError,
+)
 
 __all__ = ["RISK_MEASURES", "RiskModel", "historical_cvar", "risk_model"]
 

@@ -1,4 +1,12 @@
-"""Heuristic and risk-based weights: value, equal, inverse volatility/variance, risk parity, min CVaR."""
+r"""Heuristic and risk-based weights: value, equal, inverse volatility/variance, risk parity.
+
+The heuristics take the same constraints as the optimisers: their rule gives target weights
+:math:`\tilde w`, and when those break a bound or a group bound the closest feasible weights
+in relative terms are returned, :math:`\min_w \sum_i (w_i - \tilde w_i)^2/\tilde w_i`
+(:mod:`poolkit.allocation._projection`): with asset bounds only,
+:math:`w_i = \min(\max(\kappa\tilde w_i, l_i), u_i)`, so the assets that no bound stops keep
+the rule's ratios.
+"""
 
 from __future__ import annotations
 
@@ -12,23 +20,18 @@ from poolkit._numerics import (
     asset_volatilities,
     euler_risk,
 )
-from poolkit._validation import check_level, check_returns
 from poolkit.allocation._core import (
     Bounds,
-    constraint_lp_rows,
     cov_array,
     finalize,
     parse_constraints,
-    solve_lp,
 )
-from poolkit.allocation._measures import historical_cvar
-from poolkit.exceptions import CovarianceError, ParameterError, SolverError
+from poolkit.exceptions import CovarianceError, ParameterError
 
 __all__ = [
     "equal_weights",
     "inverse_variance",
     "inverse_volatility",
-    "min_cvar",
     "risk_parity",
     "value_weights",
 ]
@@ -87,13 +90,37 @@ def value_weights(values: pd.Series | Mapping[Any, float]) -> pd.Series:
     return pd.Series(w, index=ser.index.copy(), name="value")
 
 
-def equal_weights(assets: Iterable[Any] | pd.Index | pd.DataFrame) -> pd.Series:
-    r"""Weight every asset equally: :math:`w_i = 1/N`.
+def _constrained_rule(
+    target: np.ndarray,
+    assets: pd.Index,
+    name: str,
+    bounds: Bounds,
+    groups: Mapping[Any, Any] | pd.Series | pd.DataFrame | None,
+    group_bounds: Mapping[Any, Any] | tuple[float, float] | None,
+) -> pd.Series:
+    """Weights of a rule's positive ``target`` within the constraints (closest in relative terms)."""
+    from poolkit.allocation._projection import project
+
+    cons = parse_constraints(assets, bounds, groups, group_bounds)
+    w = project(target, cons, what=name)
+    return finalize(w, cons, name=name, what=name)
+
+
+def equal_weights(
+    assets: Iterable[Any] | pd.Index | pd.DataFrame,
+    *,
+    bounds: Bounds = (0.0, 1.0),
+    groups: Mapping[Any, Any] | pd.Series | pd.DataFrame | None = None,
+    group_bounds: Mapping[Any, Any] | tuple[float, float] | None = None,
+) -> pd.Series:
+    r"""Weight every asset equally: :math:`w_i = 1/N`, or as equally as the constraints allow.
 
     Parameters
     ----------
     assets : iterable of asset names, Index, or a DataFrame (its columns are used)
         The assets of the pool.
+    bounds, groups, group_bounds
+        Constraints, as in :func:`min_variance`.
 
     Returns
     -------
@@ -104,6 +131,8 @@ def equal_weights(assets: Iterable[Any] | pd.Index | pd.DataFrame) -> pd.Series:
     ------
     ParameterError
         If there is no asset or a name repeats.
+    InfeasibleError
+        If the constraints cannot all hold (the message names which).
 
     Notes
     -----
@@ -111,6 +140,9 @@ def equal_weights(assets: Iterable[Any] | pd.Index | pd.DataFrame) -> pd.Series:
 
     The naive diversification that DeMiguel et al. found hard to beat out of sample:
     it estimates nothing, so it has no estimation error, but ignores risk differences.
+    Under constraints the weights are the feasible ones closest to :math:`1/N`
+    (:math:`\min \sum_i (w_i - 1/N)^2`): capped assets sit at their cap and the others
+    share the rest equally.
 
     References
     ----------
@@ -121,13 +153,15 @@ def equal_weights(assets: Iterable[Any] | pd.Index | pd.DataFrame) -> pd.Series:
     --------
     >>> equal_weights(["A", "B", "C", "D"]).tolist()
     [0.25, 0.25, 0.25, 0.25]
+    >>> equal_weights(["A", "B", "C"], bounds={"A": (0.5, 1.0)}).tolist()  # A at least half
+    [0.5, 0.25, 0.25]
     """
     idx = pd.Index(assets.columns if isinstance(assets, pd.DataFrame) else list(assets))
     if len(idx) == 0:
         raise ParameterError("`assets` is empty; give at least one asset name.")
     if idx.duplicated().any():
         raise ParameterError(f"`assets` repeats {idx[idx.duplicated()].unique().tolist()}.")
-    return pd.Series(np.full(len(idx), 1.0 / len(idx)), index=idx, name="equal")
+    return _constrained_rule(np.full(len(idx), 1.0 / len(idx)), idx, "equal", bounds, groups, group_bounds)
 
 
 def _positive_vars(frame: pd.DataFrame, s: np.ndarray, what: str) -> np.ndarray:
@@ -138,13 +172,21 @@ def _positive_vars(frame: pd.DataFrame, s: np.ndarray, what: str) -> np.ndarray:
     return var
 
 
-def inverse_volatility(cov: pd.DataFrame) -> pd.Series:
-    r"""Weight each asset by the inverse of its volatility.
+def inverse_volatility(
+    cov: pd.DataFrame,
+    *,
+    bounds: Bounds = (0.0, 1.0),
+    groups: Mapping[Any, Any] | pd.Series | pd.DataFrame | None = None,
+    group_bounds: Mapping[Any, Any] | tuple[float, float] | None = None,
+) -> pd.Series:
+    r"""Weight each asset by the inverse of its volatility, within the constraints.
 
     Parameters
     ----------
     cov : DataFrame of shape (n_assets, n_assets)
         Covariance of asset returns (only the diagonal is used).
+    bounds, groups, group_bounds
+        Constraints, as in :func:`min_variance`.
 
     Returns
     -------
@@ -155,6 +197,8 @@ def inverse_volatility(cov: pd.DataFrame) -> pd.Series:
     ------
     CovarianceError
         If an asset has zero variance or ``cov`` is invalid.
+    InfeasibleError
+        If the constraints cannot all hold (the message names which).
 
     Notes
     -----
@@ -162,6 +206,7 @@ def inverse_volatility(cov: pd.DataFrame) -> pd.Series:
 
     Every asset then contributes the same stand-alone volatility :math:`w_i\sigma_i`;
     it equals risk parity when all correlations are equal, and ignores correlations.
+    Under constraints: the closest feasible weights in relative terms (module notes).
 
     References
     ----------
@@ -173,20 +218,31 @@ def inverse_volatility(cov: pd.DataFrame) -> pd.Series:
     >>> cov = pd.DataFrame([[0.04, 0.0], [0.0, 0.01]], index=["A", "B"], columns=["A", "B"])
     >>> inverse_volatility(cov).round(4).tolist()
     [0.3333, 0.6667]
+    >>> inverse_volatility(cov, bounds=(0.0, 0.6)).round(4).tolist()
+    [0.4, 0.6]
     """
     frame, s = cov_array(cov)
     _positive_vars(frame, s, "inverse_volatility")
     inv = 1.0 / asset_volatilities(s)
-    return pd.Series(inv / inv.sum(), index=frame.columns.copy(), name="inverse_volatility")
+    return _constrained_rule(inv / inv.sum(), frame.columns.copy(), "inverse_volatility", bounds, groups,
+                             group_bounds)
 
 
-def inverse_variance(cov: pd.DataFrame) -> pd.Series:
-    r"""Weight each asset by the inverse of its variance.
+def inverse_variance(
+    cov: pd.DataFrame,
+    *,
+    bounds: Bounds = (0.0, 1.0),
+    groups: Mapping[Any, Any] | pd.Series | pd.DataFrame | None = None,
+    group_bounds: Mapping[Any, Any] | tuple[float, float] | None = None,
+) -> pd.Series:
+    r"""Weight each asset by the inverse of its variance, within the constraints.
 
     Parameters
     ----------
     cov : DataFrame of shape (n_assets, n_assets)
         Covariance of asset returns (only the diagonal is used).
+    bounds, groups, group_bounds
+        Constraints, as in :func:`min_variance`.
 
     Returns
     -------
@@ -197,13 +253,16 @@ def inverse_variance(cov: pd.DataFrame) -> pd.Series:
     ------
     CovarianceError
         If an asset has zero variance or ``cov`` is invalid.
+    InfeasibleError
+        If the constraints cannot all hold (the message names which).
 
     Notes
     -----
     .. math:: w_i = \frac{1/\sigma_i^2}{\sum_j 1/\sigma_j^2}
 
     the minimum-variance portfolio when assets are uncorrelated (and the intra-cluster
-    allocation of hierarchical risk parity).
+    allocation of hierarchical risk parity). Under constraints: the closest feasible
+    weights in relative terms (module notes).
 
     References
     ----------
@@ -218,7 +277,8 @@ def inverse_variance(cov: pd.DataFrame) -> pd.Series:
     """
     frame, s = cov_array(cov)
     inv = 1.0 / _positive_vars(frame, s, "inverse_variance")
-    return pd.Series(inv / inv.sum(), index=frame.columns.copy(), name="inverse_variance")
+    return _constrained_rule(inv / inv.sum(), frame.columns.copy(), "inverse_variance", bounds, groups,
+                             group_bounds)
 
 
 def risk_parity(
@@ -348,128 +408,3 @@ def risk_parity(
 def risk_contribution_error(w: np.ndarray, s: np.ndarray, b: np.ndarray) -> float:
     """Largest relative error ``|RC_i / (b_i * total) - 1|`` of the variance risk contributions."""
     return float(np.max(np.abs(euler_risk(w, s).share / b - 1.0)))
-
-
-def min_cvar(
-    returns: pd.DataFrame,
-    level: float = 0.95,
-    *,
-    bounds: Bounds = (0.0, 1.0),
-    groups: Mapping[Any, Any] | pd.Series | None = None,
-    group_bounds: Mapping[Any, Any] | tuple[float, float] | None = None,
-) -> pd.Series:
-    r"""Find the portfolio with the least historical conditional value at risk (CVaR).
-
-    Parameters
-    ----------
-    returns : DataFrame of shape (n_dates, n_assets)
-        Periodic returns, the scenarios of the loss distribution (no NaN).
-    level : float, default 0.95
-        Confidence level :math:`\beta` of the CVaR, in (0.5, 1).
-    bounds, groups, group_bounds
-        Constraints, as in :func:`min_variance`.
-
-    Returns
-    -------
-    Series
-        Weights indexed by asset, named ``"min_cvar"``, summing to 1.
-
-    Raises
-    ------
-    DataError, InsufficientDataError
-        If ``returns`` has NaN or too few dates (at least ``1 / (1 - level)``).
-    InfeasibleError, SolverError
-        If the constraints cannot hold or the LP fails.
-
-    Notes
-    -----
-    With scenarios :math:`r_t`, :math:`t = 1..T`, losses :math:`-r_t^\top w` and the
-    Rockafellar-Uryasev auxiliary :math:`\alpha` (the VaR at the optimum):
-
-    .. math:: \min_{w,\alpha,u} \; \alpha + \frac{1}{(1-\beta)T}\sum_t u_t \quad
-              \text{s.t.}\quad u_t \ge -r_t^\top w - \alpha,\; u_t \ge 0,\;
-              \mathbf 1^\top w = 1,\; l \le w \le u ,
-
-    a linear programme solved by HiGHS. CVaR (expected shortfall) is the mean loss in
-    the worst :math:`1-\beta` of periods; it uses the whole tail, not only the variance,
-    but with few tail scenarios its weights are noisy.
-
-    References
-    ----------
-    .. [1] Rockafellar, R. T., Uryasev, S. (2000). Optimization of conditional value-at-risk.
-           J. Risk 2(3), 21-41.
-
-    Examples
-    --------
-    >>> idx = pd.date_range("2024-01-01", periods=4, freq="D", name="date")
-    >>> r = pd.DataFrame({"A": [0.02, -0.02, 0.02, -0.02], "B": [-0.02, 0.02, -0.02, 0.02]}, index=idx)
-    >>> min_cvar(r, level=0.75).round(4).tolist()  # a perfect hedge
-    [0.5, 0.5]
-    """
-    beta = check_level(level)
-    frame, _ = check_returns(returns, name="returns", min_obs=2)  # _min_cvar checks the dates for `level`
-    return _min_cvar(frame, beta, bounds=bounds, groups=groups, group_bounds=group_bounds)
-
-
-def _min_cvar(
-    frame: pd.DataFrame,
-    level: float = 0.95,
-    *,
-    bounds: Bounds = (0.0, 1.0),
-    groups: Mapping[Any, Any] | pd.Series | None = None,
-    group_bounds: Mapping[Any, Any] | tuple[float, float] | None = None,
-) -> pd.Series:
-    """:func:`min_cvar` of a checked frame."""
-    from scipy import sparse
-
-    from poolkit.exceptions import InsufficientDataError
-
-    beta = check_level(level)
-    min_obs = max(2, int(np.ceil(1.0 / (1.0 - beta) - 1e-9)))
-    if len(frame) < min_obs:
-        raise InsufficientDataError(
-            f"min_cvar at level {beta:g} needs at least {min_obs} dates, "
-            f"got {len(frame)}; use a longer lookback or a lower level."
-        )
-    r = frame.to_numpy()
-    t_obs, n = r.shape
-    cons = parse_constraints(frame.columns, bounds, groups, group_bounds)
-    scale = float(np.abs(r).max()) or 1.0
-    rs = r / scale
-    # variables [w (n), alpha (1), u (T)]
-    c = np.concatenate([np.zeros(n), [1.0], np.full(t_obs, 1.0 / ((1.0 - beta) * t_obs))])
-    a_tail = sparse.hstack(
-        [
-            sparse.csr_matrix(-rs),
-            sparse.csr_matrix(-np.ones((t_obs, 1))),
-            -sparse.identity(t_obs, format="csr"),
-        ]
-    )
-    g_ub, g_b, _, _ = constraint_lp_rows(cons)
-    a_ub = sparse.vstack(
-        [a_tail, sparse.hstack([sparse.csr_matrix(g_ub), sparse.csr_matrix((g_ub.shape[0], 1 + t_obs))])]
-    )
-    b_ub = np.concatenate([np.zeros(t_obs), g_b])
-    a_eq = sparse.csr_matrix(np.concatenate([np.ones(n), np.zeros(1 + t_obs)])[None, :])
-    lo = np.concatenate([cons.lower, [-np.inf], np.zeros(t_obs)])
-    hi = np.concatenate([cons.upper, [np.inf], np.full(t_obs, np.inf)])
-    sol = solve_lp(
-        c,
-        lo,
-        hi,
-        a_ub=a_ub.tocsr(),
-        b_ub=b_ub,
-        a_eq=a_eq,
-        b_eq=np.array([1.0]),
-        what="min_cvar",
-        method="highs-ds",  # dual simplex: the fastest HiGHS method here on many scenarios
-    )
-    w = finalize(sol[:n], cons, name="min_cvar", what="min_cvar")
-    # verify: the LP objective equals the empirical CVaR of the returned weights
-    lp_value = float(c @ sol) * scale
-    cvar = historical_cvar(r @ w.to_numpy(), beta)
-    if abs(lp_value - cvar) > 1e-7 * max(1.0, abs(cvar)) + 1e-9 * scale:
-        raise SolverError(
-            f"min_cvar: the LP objective {lp_value:.6g} does not match the CVaR {cvar:.6g} of its weights."
-        )
-    return w
