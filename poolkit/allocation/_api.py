@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from poolkit._numerics import euler_risk, per_period_rate, resolve_periods_per_year
+from poolkit._numerics import per_period_rate, resolve_periods_per_year
 from poolkit._validation import check_choice, check_positive_int, check_returns
 from poolkit.allocation._registry import METHODS, method_spec
 from poolkit.exceptions import ParameterError, PoolkitWarning
@@ -699,15 +699,26 @@ def portfolio_stats(
     return out
 
 
-def risk_contribution_table(weights: pd.Series | pd.DataFrame, cov: pd.DataFrame) -> pd.DataFrame:
-    r"""Share of portfolio variance contributed by each asset, for each portfolio.
+def risk_contribution_table(
+    weights: pd.Series | pd.DataFrame,
+    returns_or_cov: pd.DataFrame,
+    *,
+    risk_measure: str = "variance",
+    level: float = 0.95,
+) -> pd.DataFrame:
+    r"""Share of the portfolio's risk contributed by each asset, for each portfolio.
 
     Parameters
     ----------
     weights : Series or DataFrame (assets x portfolios)
         Portfolio weights, e.g. :func:`allocate_many`.
-    cov : DataFrame of shape (n_assets, n_assets)
-        Covariance of asset returns.
+    returns_or_cov : DataFrame
+        A covariance (assets x assets) for the variance, or returns (dates x assets) for
+        any measure.
+    risk_measure : {"variance", "semi_variance", "cvar", "cdar"}, default "variance"
+        The risk that is split (see :func:`risk_parity`).
+    level : float, default 0.95
+        Confidence level of CVaR and CDaR.
 
     Returns
     -------
@@ -717,14 +728,24 @@ def risk_contribution_table(weights: pd.Series | pd.DataFrame, cov: pd.DataFrame
     Raises
     ------
     ParameterError
-        If a portfolio has zero variance (its shares are undefined).
+        If a portfolio has no risk (its shares are undefined), or the measure needs returns.
 
     Notes
     -----
-    .. math:: \frac{RC_i}{\sigma_P^2} = \frac{w_i (\Sigma w)_i}{w^\top \Sigma w},
-              \qquad \sum_i RC_i = \sigma_P^2 .
+    Euler's theorem splits a risk measure homogeneous of degree :math:`k` exactly:
+    :math:`RC_i = \tfrac1k w_i\,\partial_i\rho(w)`, :math:`\sum_i RC_i = \rho(w)`. For the variance
 
-    Equal shares :math:`1/N` are what risk parity targets.
+    .. math:: \frac{RC_i}{\sigma_P^2} = \frac{w_i (\Sigma w)_i}{w^\top \Sigma w} ;
+
+    for the historical CVaR and CDaR the sample-based contributions of
+    :mod:`poolkit.allocation._measures` (Tasche 1999, Scaillet 2004): each asset's loss (or
+    drawdown) in the tail scenarios. Equal shares :math:`1/N` are what risk parity targets.
+
+    References
+    ----------
+    .. [1] Tasche, D. (1999). Risk contributions and performance measurement. TU München.
+    .. [2] Scaillet, O. (2004). Nonparametric estimation and sensitivity analysis of expected
+           shortfall. Mathematical Finance 14(1), 115-129.
 
     Examples
     --------
@@ -732,15 +753,17 @@ def risk_contribution_table(weights: pd.Series | pd.DataFrame, cov: pd.DataFrame
     >>> risk_contribution_table(pd.Series({"A": 0.5, "B": 0.5}, name="eq"), cov)["eq"].round(4).tolist()
     [0.8, 0.2]
     """
-    from poolkit.allocation._core import cov_array
+    from poolkit.allocation._measures import risk_model
 
-    frame, s = cov_array(cov)
-    table = _weights_frame(weights, frame.columns)
-    split = euler_risk(table.to_numpy(), s)
-    zero = ~(split.volatility > 0)
+    model, _ = risk_model(returns_or_cov, risk_measure, level=level, what="risk_contribution_table")
+    table = _weights_frame(weights, model.assets)
+    w = table.to_numpy()
+    total = np.atleast_1d(model.value(w))
+    zero = ~(total > 0)
     if zero.any():
         bad = table.columns[zero].tolist()
-        raise ParameterError(f"portfolio(s) {bad} have zero variance; risk shares are undefined.")
-    out = pd.DataFrame(split.share, index=frame.columns.copy(), columns=table.columns.copy())
+        raise ParameterError(f"portfolio(s) {bad} have zero risk; risk shares are undefined.")
+    shares = np.column_stack([model.contributions(w[:, j]) for j in range(w.shape[1])]) / total  # per portfolio
+    out = pd.DataFrame(shares, index=model.assets.copy(), columns=table.columns.copy())
     out.columns.name = table.columns.name
     return out
