@@ -432,7 +432,12 @@ def solve_risk_budgeting(
     if cons.lower.sum() >= 1.0 - WEIGHT_TOL and _satisfies(cons.lower / cons.lower.sum(), cons):
         return cons.lower / cons.lower.sum(), {"binding": True}
     try:
-        w, lam = _barrier(model, b, scale, w0, cons, what=what)
+        # start from the closest weights that meet the constraints (bounds: scale and clip)
+        from poolkit.allocation._projection import scale_and_clip
+
+        start = scale_and_clip(w0, np.maximum(cons.lower, 0.0), cons.upper)
+        w, lam = _barrier(model, b, scale, 0.5 * start + 0.5 * w0 if not np.isfinite(start).all() else start,
+                          cons, what=what)
     except SolverError:
         _diagnose(model, scale, cons, what)
         raise

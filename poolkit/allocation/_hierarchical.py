@@ -177,8 +177,9 @@ def hrp(
        unconstrained weight by the same factor.
 
     No matrix is inverted, so it stays stable when :math:`\Sigma` is near singular; the
-    halves follow the leaf order, not the clusters (HERC follows the clusters). Each level of
-    the bisection is computed at once from prefix sums.
+    halves follow the leaf order, not the clusters (HERC follows the clusters), so the weights
+    can change when the input order mirrors a subtree (as in the original algorithm). Each
+    level of the bisection is computed at once from prefix sums.
 
     References
     ----------

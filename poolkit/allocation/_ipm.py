@@ -204,9 +204,9 @@ class _Newton:
         self.de = dq[pr.e_cols] + w[pr.e_rows] * pr.e_g**2
         wt = w.copy()
         wt[pr.e_rows] = w[pr.e_rows] * dq[pr.e_cols] / self.de
-        md = (prob.gd.T * wt) @ prob.gd
-        if prob.qd is not None:
-            md = md + prob.qd
+        md = prob.qd.copy() if prob.qd is not None else np.zeros((p, p))
+        if prob.gd.shape[0]:
+            md += (prob.gd.T * wt) @ prob.gd
         md[np.diag_indices(p)] += diag[:p]
         self.p = p
         self.nr = pr.r_cols.size
@@ -222,7 +222,9 @@ class _Newton:
             schur = md - self.mds @ self.xinv
         else:
             schur = md
-        schur = (schur + schur.T) / 2.0
+        if self.nr:
+            schur = (schur + schur.T) / 2.0
+        self.refine = bool(self.nr or pr.e_cols.size)  # block elimination subtracts large terms
         self.chol = True
         try:
             self.fac = cho_factor(schur, check_finite=False)
@@ -251,7 +253,7 @@ class _Newton:
     def solve(self, r: np.ndarray) -> np.ndarray:
         """Solve, then refine twice on the residual (the block elimination loses digits)."""
         x = self._solve(r)
-        for _ in range(2):
+        for _ in range(2 if self.refine else 0):
             x = x + self._solve(r - self.matvec(x))
         return x
 
@@ -310,15 +312,20 @@ def _direction(
 
 
 def _step(pr: _Problem, pt: _Point, d: _Point) -> float:
-    """Largest step in (0, 1] that keeps slacks, duals, weights and lambda positive."""
+    """Largest step in (0, 1] that keeps slacks, duals and lambda positive and no weight below half.
+
+    The weights carry the log term, whose Newton model is poor far from the current point: a
+    step that shrinks a weight more than twofold is cut (as damped Newton does on a
+    self-concordant function), so a bound that binds is approached without collapsing.
+    """
     t = min(
-        _max_step(pt.x[: pr.n], d.x[: pr.n]),
+        _max_step(pt.x[: pr.n], 2.0 * d.x[: pr.n]),
         _max_step(pt.s, d.s), _max_step(pt.sl, d.sl), _max_step(pt.su, d.su),
         _max_step(pt.z, d.z), _max_step(pt.zl, d.zl), _max_step(pt.zu, d.zu),
     )
     if pr.fused and d.lam < 0:
-        t = min(t, -pt.lam / d.lam)
-    return t
+        t = min(t, -0.5 * pt.lam / d.lam)
+    return min(t, 1.0)
 
 
 def _gap(pt: _Point, n_comp: int) -> float:
