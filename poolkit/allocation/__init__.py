@@ -20,7 +20,9 @@ never None, NaN or weights off the simplex.
   method's function, the estimates it takes, whether it takes constraints), used by
   :func:`allocate`, the pooling functions and the explorers alike;
   reading portfolios: :func:`portfolio_stats`, :func:`risk_contribution_table`;
-- walk-forward, out-of-sample: :func:`backtest`, :func:`backtest_many`, :func:`compare`.
+- walk-forward, out-of-sample: :func:`backtest`, :func:`backtest_many`, :func:`compare`;
+- mandates: :func:`mandate` (max weight, group caps as constraint arguments) and
+  :func:`mandate_effect` (each method with and without it).
 
 Constraints, taken by every method of :data:`METHODS`: ``bounds`` per asset (a pair of
 numbers or of per-asset Series, or ``{asset: (lo, hi)}``; long-only ``(0, 1)`` by default, a
@@ -42,6 +44,8 @@ from poolkit.allocation._api import (
     backtest_many,
     compare,
     expected_returns,
+    mandate,
+    mandate_effect,
     portfolio_stats,
     risk_contribution_table,
 )
@@ -81,6 +85,8 @@ __all__ = [
     "hrp",
     "inverse_variance",
     "inverse_volatility",
+    "mandate",
+    "mandate_effect",
     "max_diversification",
     "max_sharpe",
     "mean_variance",

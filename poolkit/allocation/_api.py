@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from poolkit._numerics import per_period_rate, resolve_periods_per_year
+from poolkit._numerics import euler_risk, per_period_rate, resolve_periods_per_year
 from poolkit._validation import check_choice, check_positive_int, check_returns
 from poolkit.allocation._registry import METHODS, method_spec
 from poolkit.exceptions import ParameterError, PoolkitWarning
@@ -24,6 +24,8 @@ __all__ = [
     "backtest_many",
     "compare",
     "expected_returns",
+    "mandate",
+    "mandate_effect",
     "portfolio_stats",
     "risk_contribution_table",
 ]
@@ -316,6 +318,177 @@ def allocate_many(returns: pd.DataFrame, methods: Sequence[str], **params: Any) 
     out = pd.DataFrame(cols)
     out.columns.name = "method"
     return out
+
+
+def mandate(
+    assets: Sequence[Any] | pd.Index,
+    *,
+    max_weight: float = 1.0,
+    min_weight: float = 0.0,
+    groups: Mapping[Any, Any] | pd.Series | pd.DataFrame | None = None,
+    group_max: Mapping[Any, float] | None = None,
+    group_min: Mapping[Any, float] | None = None,
+) -> dict[str, Any]:
+    """Write an investment mandate as the constraint arguments every allocation method takes.
+
+    Parameters
+    ----------
+    assets : sequence of str or Index
+        The assets of the portfolio (e.g. ``returns.columns``); groups keep only these.
+    max_weight, min_weight : float, default 1.0 and 0.0
+        Largest and smallest weight of any asset.
+    groups : mapping asset -> group, or a DataFrame of several groupings (assets x groupings)
+        Membership of the assets that belong to a group (a sector, a pool); members that are
+        not among ``assets`` are dropped.
+    group_max, group_min : mapping group -> float, optional
+        Largest and smallest total weight of each named group; a group with no member among
+        ``assets`` is dropped.
+
+    Returns
+    -------
+    dict
+        ``bounds``, ``groups`` and ``group_bounds``, to pass as ``**mandate`` to
+        :func:`allocate`, :func:`allocate_many`, the backtests or any method.
+
+    Raises
+    ------
+    ParameterError
+        If a weight limit is not a fraction in [0, 1] (a percentage gets a hint), or a
+        group limit names no group of ``groups``.
+
+    Examples
+    --------
+    >>> m = mandate(["XOM", "CVX", "KO"], max_weight=0.5, groups={"XOM": "energy", "CVX": "energy", "BP": "energy"},
+    ...             group_max={"energy": 0.6})
+    >>> m["bounds"], m["groups"], m["group_bounds"]
+    ((0.0, 0.5), {'XOM': 'energy', 'CVX': 'energy'}, {'energy': (0.0, 0.6)})
+    """
+    from poolkit._validation import check_fraction
+
+    idx = pd.Index(assets)
+    hi = check_fraction(max_weight, name="max_weight")
+    lo = check_fraction(min_weight, name="min_weight")
+    out: dict[str, Any] = {"bounds": (lo, hi), "groups": None, "group_bounds": None}
+    if groups is None:
+        if group_max or group_min:
+            raise ParameterError("`group_max` / `group_min` need `groups` (asset -> group).")
+        return out
+    if isinstance(groups, pd.DataFrame):
+        kept: Any = groups.loc[groups.index.isin(idx)]
+        present = set(kept.stack().astype(str))
+    else:
+        ser = pd.Series(groups) if isinstance(groups, Mapping) else groups
+        kept = {a: g for a, g in ser.items() if a in set(idx) and pd.notna(g)}
+        present = {str(g) for g in kept.values()}
+    limits: dict[str, list[float]] = {}
+    for side, given in ((1, group_max or {}), (0, group_min or {})):
+        for g, value in given.items():
+            limits.setdefault(str(g), [0.0, 1.0])[side] = check_fraction(value, name=f"group limit of {g!r}")
+    named = set(pd.Series(groups).astype(str)) if not isinstance(groups, pd.DataFrame) else set(
+        groups.stack().astype(str))
+    unknown = [g for g in limits if g not in named]
+    if unknown:
+        raise ParameterError(f"group limit(s) for {unknown} name no group of `groups` (groups: {sorted(named)}).")
+    bounded = {g: (v[0], v[1]) for g, v in limits.items() if g in present}
+    if bounded:
+        out["groups"], out["group_bounds"] = kept, bounded
+    return out
+
+
+def mandate_effect(
+    returns: pd.DataFrame,
+    methods: Sequence[str],
+    *,
+    bounds: Any = (0.0, 1.0),
+    groups: Mapping[Any, Any] | pd.Series | pd.DataFrame | None = None,
+    group_bounds: Mapping[Any, Any] | tuple[float, float] | None = None,
+    cov_method: str = "sample",
+    periods_per_year: float | None = None,
+    **params: Any,
+) -> pd.DataFrame:
+    r"""Compare each method with and without a mandate: what the constraints change.
+
+    Parameters
+    ----------
+    returns : DataFrame of shape (n_dates, n_assets)
+        Periodic returns (no NaN).
+    methods : sequence of str
+        Method names of :func:`allocate`.
+    bounds, groups, group_bounds
+        The mandate, as in :func:`min_variance` (see :func:`mandate`).
+    cov_method : str, default "sample"
+        Covariance estimator, for the methods and for the volatilities shown.
+    periods_per_year : float, optional
+        Used to annualise volatilities; inferred from the dates when omitted.
+    **params
+        Passed to :func:`allocate` for every method.
+
+    Returns
+    -------
+    DataFrame
+        One row per method: ``largest_weight_free`` / ``largest_weight`` (without / with the
+        mandate), ``volatility_free`` / ``volatility`` (annualised),
+        ``largest_risk_share_free`` / ``largest_risk_share`` (of the variance), ``moved``
+        (:math:`\tfrac12\sum_i |w_i - w_i^{free}|`, the share of the portfolio the mandate
+        moves), ``free_met_mandate`` (True when the unconstrained weights already met it),
+        and for each bounded group ``<group>_free`` / ``<group>``, its total weight.
+
+    Raises
+    ------
+    InfeasibleError
+        If the mandate cannot hold (the message names the constraint).
+
+    Notes
+    -----
+    The volatility is :math:`\sqrt{p\,w^\top\hat\Sigma w}` and the risk share of asset
+    :math:`i` is :math:`w_i(\Sigma w)_i / w^\top\Sigma w`. A mandate that binds can only raise
+    the in-sample risk of a risk-minimising method; for the others it may go either way.
+
+    Examples
+    --------
+    >>> idx = pd.date_range("2024-01-01", periods=6, freq="B", name="date")
+    >>> r = pd.DataFrame({"A": [0.01, -0.01, 0.02, -0.01, 0.0, 0.01],
+    ...                   "B": [0.02, -0.03, 0.01, -0.02, 0.01, 0.0]}, index=idx)
+    >>> t = mandate_effect(r, ["inverse_volatility"], bounds=(0.0, 0.55), periods_per_year=252)
+    >>> t.loc["inverse_volatility", ["largest_weight_free", "largest_weight"]].round(4).tolist()  # s_B / (s_A + s_B)
+    [0.6158, 0.55]
+    """
+    from poolkit import risk
+    from poolkit._numerics import portfolio_volatility
+    from poolkit.allocation._core import WEIGHT_TOL, parse_constraints
+
+    frame, _ = check_returns(returns, name="returns", min_obs=2)
+    free = allocate_many(frame, methods, cov_method=cov_method, **params)
+    held = allocate_many(frame, methods, cov_method=cov_method, bounds=bounds, groups=groups,
+                         group_bounds=group_bounds, **params)
+    ppy = resolve_periods_per_year(periods_per_year, frame.index)
+    s = risk.covariance(frame, method=cov_method).to_numpy() * ppy
+    cons = parse_constraints(frame.columns, bounds, groups, group_bounds)
+    wf, wh = free.to_numpy(), held.to_numpy()
+    share_f = euler_risk(wf, s).share
+    share_h = euler_risk(wh, s).share
+    g_f = cons.group_matrix @ wf
+    met = ((wf >= cons.lower[:, None] - WEIGHT_TOL) & (wf <= cons.upper[:, None] + WEIGHT_TOL)).all(axis=0)
+    if cons.group_names:
+        met &= ((g_f >= cons.group_lower[:, None] - WEIGHT_TOL) & (g_f <= cons.group_upper[:, None] + WEIGHT_TOL)).all(
+            axis=0)
+    table = pd.DataFrame(
+        {
+            "largest_weight_free": wf.max(axis=0),
+            "largest_weight": wh.max(axis=0),
+            "volatility_free": portfolio_volatility(wf, s),
+            "volatility": portfolio_volatility(wh, s),
+            "largest_risk_share_free": share_f.max(axis=0),
+            "largest_risk_share": share_h.max(axis=0),
+            "moved": 0.5 * np.abs(wh - wf).sum(axis=0),
+            "free_met_mandate": met,
+        },
+        index=pd.Index(free.columns, name="method"),
+    )
+    for k, g in enumerate(cons.group_names):
+        table[f"{g}_free"] = g_f[k]
+        table[g] = cons.group_matrix[k] @ wh
+    return table
 
 
 @dataclass
