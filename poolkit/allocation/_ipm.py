@@ -57,6 +57,8 @@ class BarrierProblem:
     qs: np.ndarray | None = None  # (q,) diagonal Hessian of the sparse block
     budget: np.ndarray | None = None  # (n,): a'x[:n] = 1 with lambda free
     lam: float = 1.0  # lambda (the start value when ``budget`` is given)
+    aeq: np.ndarray | None = None  # (k, p + q) equality rows aeq x = beq (few, dense)
+    beq: np.ndarray | None = None
 
     @property
     def p(self) -> int:
@@ -100,11 +102,12 @@ class _Point:
     zl: np.ndarray
     su: np.ndarray
     zu: np.ndarray
+    y: np.ndarray  # multipliers of the equality rows
 
     def moved(self, d: _Point, t: float) -> _Point:
         return _Point(
             self.x + t * d.x, self.lam + t * d.lam, self.s + t * d.s, self.z + t * d.z,
-            self.sl + t * d.sl, self.zl + t * d.zl, self.su + t * d.su, self.zu + t * d.zu,
+            self.sl + t * d.sl, self.zl + t * d.zl, self.su + t * d.su, self.zu + t * d.zu, self.y + t * d.y,
         )
 
 
@@ -130,6 +133,10 @@ class _Problem:
         self.a = np.zeros(self.nv)
         if prob.budget is not None:
             self.a[: self.n] = prob.budget
+        self.aeq = np.zeros((0, self.nv)) if prob.aeq is None else np.asarray(prob.aeq, dtype="float64")
+        self.beq = np.zeros(0) if prob.beq is None else np.asarray(prob.beq, dtype="float64")
+        # the border of the Newton system: lambda's column b / x (when fused) and the equality rows
+        self.border_rows = np.vstack([self.a[None, :], self.aeq]) if self.fused else self.aeq
         self.n_comp = max(self.m + self.il.size + self.iu.size, 1)
         self.scale_h = 1.0 + np.abs(prob.h)
         # sparse columns that appear in exactly one row, alone among the sparse columns of that
@@ -148,6 +155,8 @@ class _Problem:
         self.r_cols = rest
         self.gs_r = csc[:, rest].tocsr()
         self.gs_r_t = self.gs_r.T.tocsr()
+        self.gd_e = np.ascontiguousarray(prob.gd[self.e_rows])  # the eliminated rows, dense and sparse parts
+        self.gs_r_e = self.gs_r[self.e_rows]
 
     def gx(self, x: np.ndarray) -> np.ndarray:
         out = self.prob.gd @ x[: self.p]
@@ -166,14 +175,16 @@ class _Problem:
         out[: self.n] -= lam * self.b / x[: self.n]
         return out
 
-    def residuals(self, pt: _Point) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
-        rd = self.grad(pt.x, pt.lam) + self.gtz(pt.z)
+    def residuals(self, pt: _Point) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Return the residuals: dual, rows, lower and upper bounds, border (budget, equalities)."""
+        rd = self.grad(pt.x, pt.lam) + self.gtz(pt.z) + self.aeq.T @ pt.y
         np.subtract.at(rd, self.il, pt.zl)
         np.add.at(rd, self.iu, pt.zu)
         rp = self.gx(pt.x) + pt.s - self.prob.h
         rl = pt.x[self.il] - pt.sl - self.lb
         ru = pt.x[self.iu] + pt.su - self.ub
-        rb = float(self.a @ pt.x - 1.0) if self.fused else 0.0
+        req = self.aeq @ pt.x - self.beq
+        rb = np.concatenate([[self.a @ pt.x - 1.0], req]) if self.fused else req
         return rd, rp, rl, ru, rb
 
 
@@ -253,8 +264,12 @@ class _Newton:
     def solve(self, r: np.ndarray) -> np.ndarray:
         """Solve, then refine twice on the residual (the block elimination loses digits)."""
         x = self._solve(r)
+        scale = float(np.abs(r).max())
         for _ in range(2 if self.refine else 0):
-            x = x + self._solve(r - self.matvec(x))
+            res = r - self.matvec(x)
+            if float(np.abs(res).max()) <= 1e-13 * scale:
+                break
+            x = x + self._solve(res)
         return x
 
     def _solve(self, r: np.ndarray) -> np.ndarray:
@@ -276,9 +291,9 @@ class _Newton:
             xd = self._dense(rd)
         out[:p] = xd
         if pr.e_cols.size:
-            g_rest = pr.prob.gd[pr.e_rows] @ xd
+            g_rest = pr.gd_e @ xd
             if self.nr:
-                g_rest = g_rest + pr.gs_r[pr.e_rows] @ out[p + pr.r_cols]
+                g_rest = g_rest + pr.gs_r_e @ out[p + pr.r_cols]
             out[p + pr.e_cols] = (r_e - pr.e_g * self.w[pr.e_rows] * g_rest) / self.de
         return out
 
@@ -287,11 +302,15 @@ def _direction(
     pr: _Problem,
     pt: _Point,
     newton: _Newton,
-    res: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float],
+    res: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     v: np.ndarray | None,
     tau: tuple[np.ndarray, np.ndarray, np.ndarray],
 ) -> _Point:
-    """Newton direction towards the complementarity targets ``tau`` (rows, lower, upper)."""
+    r"""Newton direction towards the complementarity targets ``tau`` (rows, lower, upper).
+
+    ``v`` holds :math:`M^{-1}` times the border columns (:math:`b/x` for :math:`\lambda`, minus the
+    equality rows for their multipliers); their unknowns solve the small border system.
+    """
     rd, rp, rl, ru, rb = res
     t_row, t_l, t_u = tau
     rhs = -rd - pr.gtz((t_row - pt.s * pt.z + pt.z * rp) / pt.s)
@@ -299,16 +318,21 @@ def _direction(
     np.subtract.at(rhs, pr.iu, (t_u - pt.su * pt.zu + pt.zu * ru) / pt.su)
     dx = newton.solve(rhs)
     dlam = 0.0
+    dy = np.zeros(pr.aeq.shape[0])
     if v is not None:
-        dlam = float((-rb - pr.a @ dx) / (pr.a @ v))
-        dx = dx + dlam * v
+        theta = np.linalg.solve(pr.border_rows @ v, -rb - pr.border_rows @ dx)
+        dx = dx + v @ theta
+        if pr.fused:
+            dlam, dy = float(theta[0]), theta[1:]
+        else:
+            dy = theta
     ds = -rp - pr.gx(dx)
     dz = (t_row - pt.s * pt.z - pt.z * ds) / pt.s
     dsl = dx[pr.il] + rl
     dzl = (t_l - pt.sl * pt.zl - pt.zl * dsl) / pt.sl
     dsu = -ru - dx[pr.iu]
     dzu = (t_u - pt.su * pt.zu - pt.zu * dsu) / pt.su
-    return _Point(dx, dlam, ds, dz, dsl, dzl, dsu, dzu)
+    return _Point(dx, dlam, ds, dz, dsl, dzl, dsu, dzu, dy)
 
 
 def _step(pr: _Problem, pt: _Point, d: _Point) -> float:
@@ -347,8 +371,9 @@ def solve_barrier(
     sl = np.maximum(x[pr.il] - pr.lb, 1e-2 * (1.0 + np.abs(pr.lb)))
     su = np.maximum(pr.ub - x[pr.iu], 1e-2 * (1.0 + np.abs(pr.ub)))
     mu0 = max(1e-2, float(np.abs(pr.grad(x, prob.lam)).mean())) * 0.1
-    pt = _Point(x, float(prob.lam), s, mu0 / s, sl, mu0 / sl, su, mu0 / su)
-    scale_obj = max(1.0, float(np.abs(pr.c).max()) if pr.c.size else 1.0, prob.lam * float(pr.b.max()))
+    pt = _Point(x, float(prob.lam), s, mu0 / s, sl, mu0 / sl, su, mu0 / su, np.zeros(pr.aeq.shape[0]))
+    scale_obj = max(1.0, float(np.abs(pr.c).max()) if pr.c.size else 1.0,
+                    prob.lam * float(pr.b.max()) if pr.b.size else 0.0)
     info: dict[str, float] = {}
     start_err = start_mu = 0.0
     for it in range(1, max_iter + 1):
@@ -359,7 +384,7 @@ def solve_barrier(
             float(np.abs(rp).max() / pr.scale_h.max()) if pr.m else 0.0,
             float(np.abs(rl).max()) if rl.size else 0.0,
             float(np.abs(ru).max()) if ru.size else 0.0,
-            abs(rb),
+            float(np.abs(rb).max()) if rb.size else 0.0,
         )
         info = {"dual": float(np.abs(rd).max()) / scale_obj, "primal": err_p, "mu": mu / scale_obj}
         err = max(info["dual"], err_p)
@@ -370,10 +395,13 @@ def solve_barrier(
                                    it, info)
         newton = _Newton(pr, pt, what)
         v = None
-        if pr.fused:
-            beta = np.zeros(pr.nv)
-            beta[: pr.n] = pr.b / pt.x[: pr.n]
-            v = newton.solve(beta)
+        if pr.border_rows.shape[0]:
+            cols = [-pr.aeq.T]
+            if pr.fused:
+                beta = np.zeros(pr.nv)
+                beta[: pr.n] = pr.b / pt.x[: pr.n]
+                cols.insert(0, beta[:, None])
+            v = np.column_stack([newton.solve(c) for c in np.hstack(cols).T])
         zeros = (np.zeros(pr.m), np.zeros(pr.il.size), np.zeros(pr.iu.size))
         aff = _direction(pr, pt, newton, res, v, zeros)  # predictor (affine scaling)
         mu_aff = _gap(pt.moved(aff, _step(pr, pt, aff)), pr.n_comp)

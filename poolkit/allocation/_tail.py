@@ -279,33 +279,30 @@ def _min_cdar(
     target = _target_row(target_return, r.mean(axis=0), cons, "min_cdar")
     scale = float(np.abs(r).max()) or 1.0
     path = np.cumsum(r / scale, axis=0)  # P_t per unit of each asset
-    # variables [w (n), alpha (1), u (T), d (T)]
+    # variables: dense [w (n), alpha (1)], sparse [u (T), d (T)]; rows written as dense | sparse parts
     eye = sparse.identity(t_obs, format="csr")
     zeros_t = sparse.csr_matrix((t_obs, t_obs))
-    pw = sparse.csr_matrix(path)
-    col_alpha = sparse.csr_matrix(np.ones((t_obs, 1)))
-    peak = sparse.hstack([pw, sparse.csr_matrix((t_obs, 1)), -eye, zeros_t])  # P_t w - u_t <= 0
     step = (sparse.eye(t_obs, t_obs, k=-1, format="csr") - eye)[1:]  # u_{t-1} - u_t <= 0
-    mono = sparse.hstack([sparse.csr_matrix((t_obs - 1, n + 1)), step, sparse.csr_matrix((t_obs - 1, t_obs))])
-    excess = sparse.hstack([-pw, -col_alpha, eye, -eye])  # u_t - P_t w - alpha - d_t <= 0
-    blocks = [peak, mono, excess]
+    dense = [
+        np.hstack([path, np.zeros((t_obs, 1))]),  # P_t w - u_t <= 0
+        np.zeros((t_obs - 1, n + 1)),
+        np.hstack([-path, -np.ones((t_obs, 1))]),  # u_t - P_t w - alpha - d_t <= 0
+    ]
+    sparse_rows = [sparse.hstack([-eye, zeros_t]), sparse.hstack([step, sparse.csr_matrix((t_obs - 1, t_obs))]),
+                   sparse.hstack([eye, -eye])]
     rhs = [np.zeros(t_obs), np.zeros(t_obs - 1), np.zeros(t_obs)]
     g_ub, g_b, _, _ = constraint_lp_rows(cons)
-    width = 1 + 2 * t_obs
     if g_ub.size:
-        blocks.append(sparse.hstack([sparse.csr_matrix(g_ub), sparse.csr_matrix((g_ub.shape[0], width))]))
+        dense.append(np.hstack([g_ub, np.zeros((g_ub.shape[0], 1))]))
+        sparse_rows.append(sparse.csr_matrix((g_ub.shape[0], 2 * t_obs)))
         rhs.append(g_b)
     if target is not None:
-        blocks.append(sparse.csr_matrix(np.concatenate([target[0], np.zeros(width)])[None, :]))
+        dense.append(np.concatenate([target[0], [0.0]])[None, :])
+        sparse_rows.append(sparse.csr_matrix((1, 2 * t_obs)))
         rhs.append(np.array([target[1]]))
+    blocks = (np.vstack(dense), sparse.vstack(sparse_rows).tocsr())
     c = np.concatenate([np.zeros(n), [1.0], np.zeros(t_obs), np.full(t_obs, 1.0 / ((1.0 - beta) * t_obs))])
-    a_eq = sparse.csr_matrix(np.concatenate([np.ones(n), np.zeros(width)])[None, :])
-    lo = np.concatenate([cons.lower, [-np.inf], np.zeros(2 * t_obs)])  # u_1 >= u_0 = 0
-    hi = np.concatenate([cons.upper, np.full(width, np.inf)])
-    sol = solve_lp(
-        c, lo, hi, a_ub=sparse.vstack(blocks).tocsr(), b_ub=np.concatenate(rhs), a_eq=a_eq,
-        b_eq=np.array([1.0]), what="min_cdar", method="highs-ipm",
-    )
+    sol = _cdar_interior_point(path, c, blocks, rhs, cons, n, t_obs, beta)
     w = finalize(sol[:n], cons, name="min_cdar", what="min_cdar")
     lp_value = float(c @ sol) * scale
     model = RiskModel("cdar", frame.columns, np.vstack([np.zeros((1, n)), np.cumsum(r, axis=0)]), beta)
@@ -315,3 +312,40 @@ def _min_cdar(
             f"min_cdar: the LP objective {lp_value:.6g} does not match the CDaR {cdar:.6g} of its weights."
         )
     return w
+
+
+def _cdar_interior_point(
+    path: np.ndarray,
+    c: np.ndarray,
+    blocks: tuple[np.ndarray, Any],
+    rhs: list[np.ndarray],
+    cons: Constraints,
+    n: int,
+    t_obs: int,
+    beta: float,
+) -> np.ndarray:
+    """Solve the CDaR LP by the interior-point method of :mod:`poolkit.allocation._ipm`.
+
+    Every weight enters every date's drawdown, so the weights are dense columns: a generic
+    LP interior point would factor a dense matrix of the dates. Here the dates' peak and
+    excess variables (a banded block) are eliminated and only the small block of the weights
+    and the VaR level is factored densely.
+    """
+    from poolkit.allocation._ipm import BarrierProblem, solve_barrier
+    from poolkit.allocation._projection import scale_and_clip
+
+    gd, gs = blocks
+    w0 = scale_and_clip(np.full(n, 1.0 / n), np.maximum(cons.lower, 0.0), cons.upper)
+    px = path @ w0
+    u0 = np.maximum.accumulate(np.maximum(px, 0.0))
+    alpha0 = float(np.quantile(u0 - px, beta))
+    d0 = np.maximum(u0 - px - alpha0, 0.0)
+    x0 = np.concatenate([w0, [alpha0], u0 + 1e-3, d0 + 1e-3])
+    lb = np.concatenate([cons.lower, [-np.inf], np.zeros(2 * t_obs)])
+    ub = np.concatenate([cons.upper, [np.inf], np.full(2 * t_obs, np.inf)])
+    aeq = np.concatenate([np.ones(n), np.zeros(1 + 2 * t_obs)])[None, :]
+    prob = BarrierProblem(
+        n=0, b=np.zeros(0), c=c, gd=gd, h=np.concatenate(rhs), lb=lb, ub=ub, gs=gs, aeq=aeq, beq=np.ones(1),
+    )
+    return solve_barrier(prob, x0, what="min_cdar").x
+
