@@ -17,7 +17,7 @@ from poolkit._numerics import (
     resolve_periods_per_year,
     standalone_volatility,
 )
-from poolkit._validation import check_aligned, check_level, check_returns
+from poolkit._validation import check_aligned, check_level, check_nan_policy, check_returns
 from poolkit.exceptions import ParameterError
 from poolkit.pooling._common import POOL_NAME, check_pools, membership
 
@@ -121,6 +121,8 @@ def pool_returns(
     returns: pd.DataFrame,
     pools: object,
     within: Method = "equal",
+    *,
+    nan_policy: str = "raise",
     **params: Any,
 ) -> pd.DataFrame:
     r"""Return one return series per pool: each pool held as a portfolio of its members.
@@ -136,6 +138,9 @@ def pool_returns(
         How each pool weights its members: ``"equal"``, or any method name of
         :func:`poolkit.allocation.allocate` (e.g. ``"inverse_volatility"``,
         ``"risk_parity"``, ``"min_variance"``), or a callable ``f(returns, **params) -> weights``.
+    nan_policy : {"raise", "drop"}, default "raise"
+        Missing returns raise, or the dates with one are dropped first (every step
+        needs every asset on the same dates).
     **params
         Passed to the allocation method.
 
@@ -171,7 +176,8 @@ def pool_returns(
     [[0.02, 0.05], [0.01, -0.01]]
     """
     _check_method(within, name="within")
-    frame, _ = check_returns(returns, name="returns", min_obs=2)
+    nan_policy = check_nan_policy(nan_policy, ("raise", "drop"), where="pool_returns")
+    frame, _ = check_returns(returns, name="returns", min_obs=2, nan_policy=nan_policy)
     labels, order = check_pools(pools, frame.columns)
     inner = _inner(frame, labels, order, within, params, name="within")
     out = pd.DataFrame(frame.to_numpy() @ inner, index=frame.index.copy(), columns=pd.Index(order, name=POOL_NAME))
@@ -223,6 +229,7 @@ def two_level_allocation(
     bounds: Any = None,
     groups: Mapping[Any, Any] | pd.Series | pd.DataFrame | None = None,
     group_bounds: Mapping[Any, Any] | tuple[float, float] | None = None,
+    nan_policy: str = "raise",
 ) -> pd.Series:
     r"""Allocate as a pool of pools: inside each pool first, then across the pools, under a mandate.
 
@@ -247,6 +254,9 @@ def two_level_allocation(
         The mandate on the final asset weights, as in
         :func:`poolkit.allocation.min_variance` (e.g. no asset above 5 %, a sector cap across
         pools). ``groups`` may be a frame of several groupings.
+    nan_policy : {"raise", "drop"}, default "raise"
+        Missing returns raise, or the dates with one are dropped first (every step
+        needs every asset on the same dates).
 
     Returns
     -------
@@ -301,7 +311,8 @@ def two_level_allocation(
     """
     _check_method(inner, name="inner")
     _check_method(outer, name="outer")
-    frame, _ = check_returns(returns, name="returns", min_obs=2)
+    nan_policy = check_nan_policy(nan_policy, ("raise", "drop"), where="two_level_allocation")
+    frame, _ = check_returns(returns, name="returns", min_obs=2, nan_policy=nan_policy)
     labels, order = check_pools(pools, frame.columns)
     mandate = {"pool_bounds": pool_bounds, "bounds": bounds, "groups": groups, "group_bounds": group_bounds}
     return _two_level(frame, labels, order, inner, outer, inner_params or {}, outer_params or {}, mandate)
@@ -417,6 +428,7 @@ def pool_summary(
     level: float = 0.95,
     *,
     periods_per_year: int | None = None,
+    nan_policy: str = "raise",
 ) -> pd.DataFrame:
     r"""Summarise each pool: members, weight, risk, internal correlation, diversification, tail loss.
 
@@ -432,6 +444,9 @@ def pool_summary(
         Confidence level of the historical VaR and CVaR.
     periods_per_year : int, optional
         Used to annualise volatilities; inferred from the dates when omitted.
+    nan_policy : {"raise", "drop"}, default "raise"
+        Missing returns raise, or the dates with one are dropped first (every step
+        needs every asset on the same dates).
 
     Returns
     -------
@@ -478,7 +493,8 @@ def pool_summary(
     >>> t["members"].tolist(), t["single_asset"].tolist()
     ([2, 1, 3], [False, True, False])
     """
-    frame, _ = check_returns(returns, name="returns", min_obs=3)
+    nan_policy = check_nan_policy(nan_policy, ("raise", "drop"), where="pool_summary")
+    frame, _ = check_returns(returns, name="returns", min_obs=3, nan_policy=nan_policy)
     alpha = check_level(level)
     labels, order = check_pools(pools, frame.columns)
     ppy = resolve_periods_per_year(periods_per_year, frame.index)
@@ -489,8 +505,9 @@ def pool_summary(
     m_all = np.hstack([m, np.ones((n, 1))])
     totals = w @ m_all
     counts = m_all.sum(axis=0)
-    safe = np.where(np.abs(totals) > 1e-15, totals, 1.0)
-    v = np.where(np.abs(totals) > 1e-15, m_all * w[:, None] / safe, m_all / counts)
+    held = np.abs(totals) > 1e-15 * max(float(np.abs(w).max()), 1e-300)  # relative to the weights' size
+    safe = np.where(held, totals, 1.0)
+    v = np.where(held, m_all * w[:, None] / safe, m_all / counts)
     from poolkit.risk import conditional_value_at_risk, covariance, value_at_risk
 
     x = frame.to_numpy()
@@ -543,6 +560,7 @@ def two_level_backtest(
     bounds: Any = None,
     groups: Mapping[Any, Any] | pd.Series | pd.DataFrame | None = None,
     group_bounds: Mapping[Any, Any] | tuple[float, float] | None = None,
+    nan_policy: str = "raise",
 ) -> Any:
     r"""Walk-forward, out-of-sample backtest of the two-level (pool of pools) allocation.
 
@@ -578,6 +596,9 @@ def two_level_backtest(
     pool_bounds, bounds, groups, group_bounds : optional
         The mandate, as in :func:`two_level_allocation`, met at every rebalance. When the
         pools are rebuilt from each window, ``pool_bounds`` must be one pair for every pool.
+    nan_policy : {"raise", "drop"}, default "raise"
+        Missing returns raise, or the dates with one are dropped first (every step
+        needs every asset on the same dates).
 
     Returns
     -------
@@ -617,7 +638,8 @@ def two_level_backtest(
 
     _check_method(inner, name="inner")
     _check_method(outer, name="outer")
-    frame, _ = check_returns(returns, name="returns", min_obs=2)
+    nan_policy = check_nan_policy(nan_policy, ("raise", "drop"), where="two_level_backtest")
+    frame, _ = check_returns(returns, name="returns", min_obs=2, nan_policy=nan_policy)
     rebuild = isinstance(pools, str)
     if rebuild:
         check_choice(pools, RETURNS_METHODS, name="pools")
