@@ -206,6 +206,22 @@ def test_chain_like_tree_needs_no_recursion():
     assert abs(al.hrp(cov, linkage="single", bounds=(0.0, 0.01)).sum() - 1) <= TOL
 
 
+def test_chain_with_equal_risks_underflows_to_zero_weights_not_nan():
+    # the reproduction with equal volatilities: every split of the chain peels one asset
+    # off the rest, giving it 1 - 1/m of the run's weight (cluster risks r and (m - 1) r), so the
+    # k-th asset down the chain holds about 1200^-k: below the smallest float from k ~ 100 on
+    # (this returned NaN weights and raised "invalid weights"); those weights are 0 in float64
+    n = 1200
+    idx = np.arange(n)
+    cov = _cov(1e-4 * 0.999 ** np.abs(idx[:, None] - idx[None, :]))
+    w = al.herc(cov, linkage="single", n_clusters=n)
+    assert np.isfinite(w.to_numpy()).all() and (w >= 0).all() and abs(w.sum() - 1) <= TOL
+    assert w.max() == pytest.approx((n - 1) / n, rel=1e-12)
+    assert (w == 0).sum() > n // 2
+    capped = al.herc(cov, linkage="single", n_clusters=n, bounds=(0.0, 0.01))
+    assert abs(capped.sum() - 1) <= TOL and capped.max() <= 0.01 + TOL
+
+
 def test_infeasible_bounds_are_named(sample):
     _, cov = sample
     with pytest.raises(InfeasibleError, match="upper bounds sum to 0.8"):

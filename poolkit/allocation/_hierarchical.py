@@ -98,12 +98,14 @@ def _clip_split(
     A side whose members have bounds summing to :math:`[L, U]` can hold a weight
     :math:`W\alpha` only within that range, so :math:`\alpha` is clipped to
     :math:`[\max(L_l/W, 1 - U_r/W),\ \min(U_l/W, 1 - L_r/W)]`, never empty when the parent's
-    weight is feasible.
+    weight is feasible. A run whose weight underflowed to 0 (the bottom of a chain-like tree,
+    whose exact weight is below the smallest float) keeps its factor: its members' lower
+    bounds then sum to 0.
     """
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         low = np.maximum(lo_l / weight, 1.0 - hi_r / weight)
         high = np.minimum(hi_l / weight, 1.0 - lo_r / weight)
-    return np.clip(alpha, low, np.maximum(low, high))
+    return np.where(weight > 0, np.clip(alpha, low, np.maximum(low, high)), alpha)
 
 
 def _finish(w: np.ndarray, cons: Constraints, name: str) -> pd.Series:
