@@ -290,3 +290,37 @@ def test_zero_variance_long_only_combination_is_refused():
     cov = _cov([[0.04, -0.02], [-0.02, 0.01]])
     with pytest.raises(CovarianceError, match="zero variance"):
         al.risk_parity(cov)
+
+
+def _hedged_factor_cov(seed: int, n: int = 50) -> pd.DataFrame:
+    # three factors and idiosyncratic noise 1e5 times smaller (condition number ~1e13): long-only
+    # combinations within the bounds almost hedge the factors, so the optimum's risk is ~1e-10 of
+    # the start's (this raised SolverError: the iterations stopped at the start's precision)
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(60, 3)) @ rng.normal(size=(3, n)) * 0.01 + rng.normal(size=(60, n)) * 1e-7
+    return _cov(np.cov(x.T))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_near_singular_covariance_under_bounds_and_groups(seed):
+    cov = _hedged_factor_cov(seed)
+    n, cap = cov.shape[0], 0.03
+    groups = {a: f"g{i % 4}" for i, a in enumerate(cov.columns)}
+    s = cov.to_numpy()
+    for kw in ({}, {"groups": groups, "group_bounds": (0.0, 0.3)}):
+        w = al.risk_parity(cov, bounds=(0.0, cap), **kw)
+        _valid(w, 0.0, cap)
+        x = w.to_numpy()
+        rc = x * (s @ x)
+        slack = 64 * n * np.finfo(float).eps * x * (np.abs(s) @ x)
+        free = (x < cap - 1e-9) & (x > 1e-9)
+        if kw:
+            gw = w.groupby(pd.Series(groups)).sum()
+            assert (gw <= 0.3 + TOL).all()
+            tight = set(gw.index[gw >= 0.3 - 1e-9])
+            free &= ~np.array([groups[a] in tight for a in cov.columns])
+        assert free.sum() >= 5
+        level = np.median(rc[free])
+        # KKT (Richard & Roncalli 2019): free assets' contributions are equal, capped ones lower
+        assert (np.abs(rc[free] - level) <= 1e-8 * level + slack[free]).all()
+        assert (rc[~free] <= level * (1 + 1e-8) + slack[~free]).all()

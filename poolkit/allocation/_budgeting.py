@@ -431,28 +431,45 @@ def solve_risk_budgeting(
         return cons.upper / cons.upper.sum(), {"binding": True}
     if cons.lower.sum() >= 1.0 - WEIGHT_TOL and _satisfies(cons.lower / cons.lower.sum(), cons):
         return cons.lower / cons.lower.sum(), {"binding": True}
-    try:
-        # start from the closest weights that meet the constraints (bounds: scale and clip)
-        from poolkit.allocation._projection import scale_and_clip
+    # start from the closest weights that meet the constraints (bounds: scale and clip)
+    from poolkit.allocation._projection import scale_and_clip
 
-        start = scale_and_clip(w0, np.maximum(cons.lower, 0.0), cons.upper)
-        w, lam = _barrier(model, b, scale, 0.5 * start + 0.5 * w0 if not np.isfinite(start).all() else start,
-                          cons, what=what)
-    except SolverError:
-        _diagnose(model, scale, cons, what)
-        raise
-    w = finalize(w, cons, name=what, what=what).to_numpy()
-    if model.measure == "variance":
-        # every asset at no bound and in no group at a bound: RC_i = lambda b_i
-        x = scale * w
-        corr = model.data / np.outer(scale, scale)
-        free = (w - cons.lower > 1e-10) & (cons.upper - w > 1e-10)
-        if cons.group_names:
-            g = cons.group_matrix @ w
-            tight = (g - cons.group_lower <= 1e-10) | (cons.group_upper - g <= 1e-10)
-            free &= ~(cons.group_matrix[tight].sum(axis=0) > 0)
-        _check_rc(x, corr @ x, np.abs(corr) @ x, lam, b, free, what, n)
+    start = scale_and_clip(w0, np.maximum(cons.lower, 0.0), cons.upper)
+    start = 0.5 * start + 0.5 * w0 if not np.isfinite(start).all() else start
+    for attempt in range(2):
+        try:
+            w, lam = _barrier(model, b, scale, start, cons, what=what)
+        except SolverError:
+            _diagnose(model, scale, cons, what)
+            raise
+        w = finalize(w, cons, name=what, what=what).to_numpy()
+        try:
+            _check_constrained_rc(model, scale, w, lam, b, cons, what)
+            break
+        except SolverError:
+            if attempt:
+                raise
+            # the optimum's risk can be orders of magnitude below the start's (a near-singular
+            # covariance whose bounded combinations almost hedge each other), beyond the
+            # precision of iterations in the start's units: solve again in the optimum's units
+            start = (1.0 - 1e-3) * w + 1e-3 * start
     return w, {"binding": True, "lambda": lam}
+
+
+def _check_constrained_rc(
+    model: RiskModel, scale: np.ndarray, w: np.ndarray, lam: float, b: np.ndarray, cons: Constraints, what: str
+) -> None:
+    """Variance budgeting: every asset at no bound and in no group at a bound has RC_i = lambda b_i."""
+    if model.measure != "variance":
+        return
+    x = scale * w
+    corr = model.data / np.outer(scale, scale)
+    free = (w - cons.lower > 1e-10) & (cons.upper - w > 1e-10)
+    if cons.group_names:
+        g = cons.group_matrix @ w
+        tight = (g - cons.group_lower <= 1e-10) | (cons.group_upper - g <= 1e-10)
+        free &= ~(cons.group_matrix[tight].sum(axis=0) > 0)
+    _check_rc(x, corr @ x, np.abs(corr) @ x, lam, b, free, what, model.n)
 
 
 def _satisfies(w: np.ndarray, cons: Constraints) -> bool:
