@@ -228,3 +228,13 @@ def test_infeasible_bounds_are_named(sample):
         al.hrp(cov, bounds=(0.0, 0.04))
     with pytest.raises(InfeasibleError, match=r"group_bounds\['T'\]"):
         al.herc(cov, groups={"AAPL": "T", "MSFT": "T"}, group_bounds={"T": (0.5, 1.0)}, bounds=(0.0, 0.2))
+
+
+def test_allocate_refuses_a_covariance_given_as_returns(sample):
+    # allocate takes returns: a covariance (or its rows for some assets) would be read as three
+    # or twenty "dates" and give plausible weights
+    _, cov = sample
+    for frame in (cov, cov.loc[["MSFT", "AAPL", "JPM"], :]):
+        for call in (lambda f: al.allocate(f, "hrp"), lambda f: al.expected_returns(f)):
+            with pytest.raises(AlignmentError, match="looks like a covariance"):
+                call(frame)

@@ -13,7 +13,7 @@ import pandas as pd
 from poolkit._numerics import Rate, euler_risk, per_period_rate, resolve_periods_per_year
 from poolkit._validation import check_choice, check_nan_policy, check_positive_int, check_returns
 from poolkit.allocation._registry import METHODS, method_spec
-from poolkit.exceptions import ParameterError, PoolkitWarning
+from poolkit.exceptions import AlignmentError, ParameterError, PoolkitWarning
 
 __all__ = [
     "METHODS",
@@ -36,6 +36,25 @@ EXPECTED_RETURN_METHODS = ("historical_mean", "ewma", "capm")
 def _ppy(index: pd.Index) -> float:
     """Periods per year of returns indexed by ``index`` (the rule of :func:`resolve_periods_per_year`)."""
     return resolve_periods_per_year(None, index)
+
+
+def _returns_not_covariance(frame: pd.DataFrame, *, where: str) -> pd.DataFrame:
+    """Refuse a "returns" frame whose rows are labelled by its assets (a covariance, or part of one).
+
+    Its rows would be read as dates, giving plausible but wrong weights. Numbered rows (a
+    numeric index, e.g. the default 0, 1, ...) are periods in order, never asset names.
+    """
+    if isinstance(frame.index, (pd.DatetimeIndex, pd.PeriodIndex)) or pd.api.types.is_numeric_dtype(frame.index):
+        return frame
+    cols = set(frame.columns)
+    shared = [a for a in frame.index if a in cols]
+    if shared:
+        raise AlignmentError(
+            f"{where}: `returns` has rows labelled by its assets ({shared[:5]}): it looks like a covariance, "
+            f"not returns (dates x assets). Pass the returns, or call the method on the covariance "
+            f"itself, e.g. pk.allocation.hrp(cov) or pk.allocation.risk_parity(cov)."
+        )
+    return frame
 
 
 def expected_returns(
@@ -109,6 +128,7 @@ def expected_returns(
     allowed = ("raise", "drop") if method == "capm" else ("raise", "drop", "pairwise")
     nan_policy = check_nan_policy(nan_policy, allowed, where=f"expected_returns(method={method!r})")
     frame, _ = check_returns(returns, name="returns", min_obs=2, nan_policy=nan_policy)
+    _returns_not_covariance(frame, where="expected_returns")
     return _expected_returns(
         frame,
         method,
@@ -228,6 +248,7 @@ def allocate(
     name = method_spec(method).name
     nan_policy = check_nan_policy(nan_policy, ("raise", "drop"), where="allocate")
     frame, _ = check_returns(returns, name="returns", min_obs=2, nan_policy=nan_policy)
+    _returns_not_covariance(frame, where="allocate")
     return _allocate(
         frame,
         name,
@@ -471,6 +492,7 @@ def mandate_effect(
     from poolkit.allocation._core import WEIGHT_TOL, parse_constraints
 
     frame, _ = check_returns(returns, name="returns", min_obs=2)
+    _returns_not_covariance(frame, where="mandate_effect")
     free = allocate_many(frame, methods, cov_method=cov_method, **params)
     held = allocate_many(frame, methods, cov_method=cov_method, bounds=bounds, groups=groups,
                          group_bounds=group_bounds, **params)
