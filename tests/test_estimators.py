@@ -134,10 +134,11 @@ def test_semicovariance_bad_input(sample):
     x=arrays(
         np.float64,
         st.tuples(st.integers(3, 40), st.integers(1, 5)),
-        elements=st.floats(-0.2, 0.2, allow_nan=False, allow_subnormal=False),
+        # returns as fractions, to 6 decimals (a tick of 1e-6): scaled by up to 4 they stay above -100 %
+        elements=st.floats(-0.2, 0.2, allow_nan=False, allow_subnormal=False).map(lambda v: round(v, 6)),
     ),
     data=st.data(),
-    scale=st.sampled_from([1e-4, 0.5, 1.0, 30.0]),
+    scale=st.sampled_from([1e-3, 0.5, 1.0, 4.0]),
 )
 def test_semicovariance_relabels_with_assets_and_scales_with_units(x, data, scale):
     names = [f"A{i}" for i in range(x.shape[1])]

@@ -205,13 +205,6 @@ def _check_factor_frame(factors: object, *, risk_free: str) -> pd.DataFrame:
             f"risk_free={lookalike[0]!r} to regress excess returns r - {lookalike[0]} on the other factors, or "
             f"drop it (`factors.drop(columns={lookalike[0]!r})`); rename it if it really is a factor."
         )
-    values = frame.to_numpy()
-    if np.abs(values).max() > 1.0:
-        col = frame.columns[int(np.argmax(np.abs(values).max(axis=0)))]
-        raise DataError(
-            f"`factors` column {col!r} holds a return of {np.abs(frame[col]).max():g} in one period (above "
-            f"100 %): factor returns look like percentages. Pass them as fractions (`factors / 100`)."
-        )
     return frame
 
 
