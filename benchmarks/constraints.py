@@ -222,14 +222,19 @@ MARK_END = "<!-- constraints: end -->"
 
 
 def section(sizes: list[int], days: int, repeats: int, avail: dict[str, bool],
-            table: Callable[[list[harness.Operation], list[str]], str]) -> str:
-    """Run the constraint and min_cdar rows; return the markdown section for results.md."""
+            table: Callable[[list[harness.Operation], list[str]], str], *, cdar_days: int | None = None,
+            header: bool = True) -> str:
+    """Run the constraint and min_cdar rows; return the markdown section for results.md.
+
+    ``sizes`` may be empty (min_cdar only); ``cdar_days`` = 0 skips min_cdar.
+    """
     labels = ["skfolio", "Riskfolio-Lib", "PyPortfolioOpt"]
+    cdar_days = days if cdar_days is None else cdar_days
     out: list[str] = [
         "## Constraints and tail risk (mandates; min_cdar)", "",
         "poolkit under a mandate against poolkit without it (the ratio targets), and against the peers "
-        "that take weight bounds or offer min CDaR. " + CONVENTIONS["mandate"].capitalize() + ".", "",
-    ]
+        "that take weight bounds or offer min CDaR. " + CONVENTIONS["mandate"][:1].upper() + CONVENTIONS["mandate"][1:] + ".", "",
+    ] if header else []
     for n in sizes:
         returns = factor_universe(n, days, seed=n)
         size = f"N={n} × {days}"
@@ -238,13 +243,15 @@ def section(sizes: list[int], days: int, repeats: int, avail: dict[str, bool],
             harness.run_operation(op, repeats=repeats)
             print(f"  done: {op.name} [{size}]", flush=True)
         out += [f"### Constraints, {size}", "", table(ops, labels), "", *ratio_lines(ops, size), ""]
-    returns = factor_universe(100, days, seed=100)
-    op = cdar_op(returns, f"N=100 × {days}", avail)
-    harness.run_operation(op, repeats=repeats)
-    print(f"  done: {op.name} [{op.size}]", flush=True)
-    out += [f"### min_cdar, N=100 × {days}", "", table([op], labels), "",
-            "| target | poolkit s | fastest peer | ratio | met? |", "|---|---|---|---|---|", cdar_line(op), ""]
-    out += ["### Conventions of these rows", "", *[f"- **{k}**: {v}" for k, v in CONVENTIONS.items()]]
+    if cdar_days:
+        returns = factor_universe(100, cdar_days, seed=100)
+        op = cdar_op(returns, f"N=100 × {cdar_days}", avail)
+        harness.run_operation(op, repeats=repeats)
+        print(f"  done: {op.name} [{op.size}]", flush=True)
+        out += [f"### min_cdar, N=100 × {cdar_days}", "", table([op], labels), "",
+                "| target | poolkit s | fastest peer | ratio | met? |", "|---|---|---|---|---|", cdar_line(op), ""]
+    if header:
+        out += ["### Conventions of these rows", "", *[f"- **{k}**: {v}" for k, v in CONVENTIONS.items()]]
     return "\n".join(out)
 
 
@@ -269,14 +276,16 @@ def main(argv: list[str] | None = None) -> int:
     from run import table
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[500])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[500])
     parser.add_argument("--days", type=int, default=2520)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--cdar-days", type=int, default=None,
+                        help="days of the min_cdar universe (default --days; 0 skips min_cdar)")
     parser.add_argument("--write", type=Path, default=None,
                         help="splice the section into this results file (e.g. benchmarks/results.md)")
     args = parser.parse_args(argv)
     avail = peers.available()
-    text = section(args.sizes, args.days, args.repeats, avail, table)
+    text = section(args.sizes, args.days, args.repeats, avail, table, cdar_days=args.cdar_days)
     vers = ", ".join(f"{k} {v}" for k, v in peers.versions().items())
     text += (f"\n\nRun {dt.datetime.now():%Y-%m-%d %H:%M} by `benchmarks/constraints.py`, {os.cpu_count()} cores, "
              f"Python {platform.python_version()}, poolkit {pk.__version__}; {vers}. Medians of {args.repeats} "
