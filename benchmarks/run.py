@@ -11,7 +11,8 @@ process, alternating, after a warm-up, as the median of repeats (see
 poolkit is faster) and the agreement with each peer under the convention written
 below the table. Data: the bundled 20-stock sample, a seeded factor-model universe
 at N = 100, 500, 2000 assets x 2520 days (``universe.py``), and a seeded tape of
-10,000 loans.
+10,000 loans. The section on mandates and min_cdar comes from ``constraints.py``
+(which also runs alone and rewrites only its section).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
+import constraints  # noqa: E402
 import harness  # noqa: E402
 import peers  # noqa: E402
 from universe import factor_universe, loan_tape  # noqa: E402
@@ -609,6 +611,13 @@ def main(argv: list[str] | None = None) -> int:
     # 4b. systemic-risk indicators over rolling windows
     sections.append(systemic_section(args.days, [n for n in sizes if n <= 500], args.repeats))
     write_results(args, sections, final=False)
+
+    # 4c. constraints (mandates) and min_cdar, at N = 500 (the targets' size) or the largest size up to it
+    small = [n for n in sizes if n <= 500]
+    if small:
+        text = constraints.section([max(small)], args.days, args.repeats, avail, table)
+        sections.append(f"{constraints.MARK_START}\n{text}\n{constraints.MARK_END}")
+        write_results(args, sections, final=False)
 
     # 5. report runs
     if not (args.quick or args.no_reports):

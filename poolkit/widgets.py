@@ -518,10 +518,11 @@ def diversification_explorer(
 # --------------------------------------------------------------------------------------------
 
 #: Methods offered by the allocation explorer (names of :data:`poolkit.allocation.METHODS`,
-#: "equal_weights" for "equal"); the first four take bounds and the group limit.
+#: "equal_weights" for "equal"); every one meets the bounds and the group limit.
 ALLOCATION_METHODS = (
     "min_variance", "max_sharpe", "max_diversification", "mean_variance",
-    "risk_parity", "inverse_volatility", "equal_weights",
+    "risk_parity", "inverse_volatility", "inverse_variance", "equal_weights",
+    "hrp", "herc", "min_cvar", "min_cdar",
 )
 COV_ESTIMATORS = ("sample", "ledoit_wolf", "oas", "ewma")
 GROUP = "group"
@@ -548,7 +549,7 @@ class _Cache:
 def _constraints(
     method: str, assets: Sequence[str], bounds: tuple[float, float], group: Sequence[str], group_limit: float
 ) -> dict[str, Any]:
-    """Return the bounds/groups keyword arguments for a constrained method (else {})."""
+    """Return the bounds/groups keyword arguments of the mandate (every method takes them)."""
     from poolkit.allocation import method_spec
 
     if not method_spec(method).constrained:
@@ -588,11 +589,11 @@ def allocation_view(
     estimator : str, default "ledoit_wolf"
         One of ``COV_ESTIMATORS``.
     bounds : (float, float), default (0, 1)
-        Lower and upper weight of every asset (constrained methods only).
+        Lower and upper weight of every asset (the mandate's max weight per asset).
     group : sequence of str, optional
         Assets of one group; those not in ``assets`` are ignored.
     group_limit : float, default 1.0
-        Largest total weight of the group (constrained methods only).
+        Largest total weight of the group (the mandate's group cap).
     n_points : int, default 20
         Points of the efficient frontier.
     cache : optional
@@ -604,10 +605,12 @@ def allocation_view(
     -------
     dict
         ``assets``, ``method``, ``estimator``, ``constrained`` (whether the bounds and
-        group limit apply), ``group``, ``group_limit``, ``weights`` (Series indexed like
-        ``assets``), ``expected_return`` and ``volatility`` (annual), ``contributions``
-        (risk contribution of each asset), ``frontier`` (the efficient frontier under the
-        same constraints) and ``asset_points`` (each asset's annual return and volatility).
+        group limit apply: always), ``rule`` (how the method meets them, the registry's
+        ``constraint_rule``), ``group``, ``group_limit``, ``weights`` (Series indexed like
+        ``assets``), ``unconstrained`` (the same method without the mandate),
+        ``expected_return`` and ``volatility`` (annual), ``contributions`` (risk contribution
+        of each asset), ``frontier`` (the efficient frontier under the same constraints) and
+        ``asset_points`` (each asset's annual return and volatility).
 
     Raises
     ------
@@ -627,8 +630,8 @@ def allocation_view(
     >>> import poolkit as pk
     >>> r = pk.data.load_returns("sample", assets=["KO", "PG", "JNJ"], start="2020-01-01")
     >>> view = allocation_view(r, ["KO", "PG", "JNJ"], "equal_weights", "sample")
-    >>> view["weights"].round(4).tolist(), view["constrained"]
-    ([0.3333, 0.3333, 0.3333], False)
+    >>> view["weights"].round(4).tolist(), view["rule"]
+    ([0.3333, 0.3333, 0.3333], 'closest feasible')
     """
     import poolkit.allocation as allocation
     import poolkit.data as data
@@ -664,12 +667,16 @@ def allocation_view(
     method_cons = _constraints(method, chosen, (lo, hi), members, limit)
     # annual estimates: periods_per_year=None tells max Sharpe the risk-free rate is annual too
     estimates = {"assets": pd.Index(chosen), "cov": cov, "expected_returns": mu, "returns": sub}
-    weights = spec.weights(**{k: estimates[k] for k in spec.inputs}, **method_cons).reindex(chosen)
+    inputs = {k: estimates[k] for k in spec.inputs_for({})}
+    weights = spec.weights(**inputs, **method_cons).reindex(chosen)
+    free = cache.get("free", (key, estimator, method), lambda: spec.weights(**inputs).reindex(chosen))
     return {
         "assets": chosen,
         "method": method,
         "estimator": estimator,
         "constrained": spec.constrained,
+        "rule": spec.constraint_rule,
+        "unconstrained": free,
         "group": list(members),
         "group_limit": limit,
         "weights": weights,
@@ -686,20 +693,25 @@ def _allocation_render(view: dict[str, Any]) -> tuple[str, bytes]:
     group_weight = float(w.reindex(view["group"]).sum()) if view["group"] else float("nan")
     sharpe = view["expected_return"] / view["volatility"] if view["volatility"] > 0 else float("nan")
     rows = [
-        ("Method", f"{view['method']} ({'bounds and group limit applied' if view['constrained'] else 'unconstrained'})"),
+        ("Method", f"{view['method']} (mandate met: {view['rule']})"),
         ("Covariance estimator", view["estimator"]),
         ("Expected return (annual, historical mean)", f"{view['expected_return']:.2%}"),
         ("Volatility (annual)", f"{view['volatility']:.2%}"),
         ("Return / volatility", f"{sharpe:.2f}"),
-        ("Largest weight", f"{w.max():.1%} ({w.idxmax()})"),
+        ("Largest weight", f"{w.max():.1%} ({w.idxmax()}; without the mandate "
+                           f"{view['unconstrained'].max():.1%})"),
     ]
     if view["group"]:
         rows.append((f"Group weight ({len(view['group'])} assets, limit {view['group_limit']:.0%})", f"{group_weight:.1%}"))
     fig, (ax1, ax2, ax3) = _new_figure(3, width=13.0)
     labels = [str(a) for a in w.index]  # Chinese names draw: poolkit.plotting registers a CJK font
-    ax1.bar(range(len(w)), w.to_numpy(), color=["C1" if a in view["group"] else "C0" for a in w.index])
+    ax1.bar(range(len(w)), w.to_numpy(), color=["C1" if a in view["group"] else "C0" for a in w.index],
+            label="with the mandate")
+    ax1.scatter(range(len(w)), view["unconstrained"].to_numpy(), marker="_", s=120, color="k", zorder=3,
+                label="without")
     ax1.set_xticks(range(len(w)), labels, rotation=60, ha="right", fontsize=8)
     ax1.set(title=f"Weights: {view['method']}", ylabel="weight")
+    ax1.legend(fontsize=8)
     ax1.yaxis.set_major_formatter(_percent())
     share = view["contributions"]["share"]
     ax2.bar(range(len(share)), share.to_numpy(), color="C2")
@@ -731,12 +743,12 @@ def _allocation_controls(defaults: Mapping[str, Any]) -> dict[str, Any]:
         "estimator": w.Dropdown(options=COV_ESTIMATORS, value=defaults["estimator"], description="covariance",
                                 style=style, layout=layout),
         "bounds": w.FloatRangeSlider(value=tuple(defaults["bounds"]), min=0.0, max=1.0, step=0.01,
-                                     description="weight bounds", continuous_update=False, readout_format=".2f",
+                                     description="weight min/max", continuous_update=False, readout_format=".2f",
                                      style=style, layout=layout),
         "group": w.SelectMultiple(options=universe, value=tuple(defaults["group"]), rows=4,
                                   description="group", style=style, layout=layout),
         "group_limit": w.FloatSlider(value=defaults["group_limit"], min=0.0, max=1.0, step=0.01,
-                                     description="group max", continuous_update=False, readout_format=".2f",
+                                     description="group cap", continuous_update=False, readout_format=".2f",
                                      style=style, layout=layout),
     }
 
@@ -791,9 +803,11 @@ def allocation_explorer(
     max_assets: int = 8,
     debounce: float = 0.3,
 ) -> Any:
-    r"""Explore allocations: assets, method, covariance estimator, bounds and a group limit.
+    r"""Explore allocations: assets, method, covariance estimator and a mandate (bounds, a group cap).
 
-    The panel shows the weights, each asset's share of the portfolio's volatility,
+    The mandate is a max (and min) weight per asset and a cap on one group's total weight,
+    met by every method. The panel shows the weights with and without the mandate, each
+    asset's share of the portfolio's volatility,
     and the efficient frontier (under the same bounds and group limit) with the
     chosen portfolio on it. Changing only the method reuses the cached covariance,
     expected returns and frontier; changing the estimator re-estimates the
@@ -806,10 +820,10 @@ def allocation_explorer(
     assets : sequence of str, optional
         Initially selected assets; default the first ``max_assets`` columns.
     method : str, default "min_variance"
-        One of ``ALLOCATION_METHODS``. ``min_variance``, ``max_sharpe``,
-        ``max_diversification`` and ``mean_variance`` (risk aversion 2.5) respect the
-        bounds and the group limit; ``risk_parity``, ``inverse_volatility`` and
-        ``equal_weights`` are unconstrained by construction.
+        One of ``ALLOCATION_METHODS``; every one meets the bounds and the group limit (the
+        mandate): the optimisers optimise under it, risk parity solves its constrained
+        risk-budgeting problem, HRP and HERC clip their splits, and the heuristics take the
+        closest feasible weights. ``mean_variance`` uses risk aversion 2.5.
     estimator : str, default "ledoit_wolf"
         Covariance estimator of :func:`poolkit.risk.covariance`.
     bounds : (float, float), default (0, 1)

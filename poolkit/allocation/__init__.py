@@ -9,19 +9,28 @@ never None, NaN or weights off the simplex.
 - mean-variance: :func:`min_variance`, :func:`max_sharpe`, :func:`mean_variance`,
   :func:`efficient_frontier`, :func:`max_diversification` (dense QPs solved exactly by the
   DAQP active-set solver, each checked against its KKT conditions);
-- risk-based: :func:`risk_parity` (Newton on a convex log-barrier form), :func:`min_cvar`
-  (a linear programme solved by HiGHS), :func:`hrp` and :func:`herc` (scipy clustering);
+- risk-based: :func:`risk_parity` (risk budgeting, also per pool, under constraints: Newton on
+  a convex log-barrier form, an interior-point method when constraints bind), :func:`hrp` and
+  :func:`herc` (scipy clustering; bounds inside the splits), each with a ``risk_measure`` of
+  :data:`RISK_MEASURES` (variance, semi-variance, CVaR, CDaR);
+- tail risk: :func:`min_cvar` and :func:`min_cdar` (linear programmes solved by HiGHS, with an
+  optional return target);
 - by name from returns: :func:`allocate`, :func:`allocate_many`, :func:`expected_returns`;
   by name from estimates: :func:`method_spec` (the registry of :data:`METHODS`: each
   method's function, the estimates it takes, whether it takes constraints), used by
   :func:`allocate`, the pooling functions and the explorers alike;
   reading portfolios: :func:`portfolio_stats`, :func:`risk_contribution_table`;
-- walk-forward, out-of-sample: :func:`backtest`, :func:`backtest_many`, :func:`compare`.
+- walk-forward, out-of-sample: :func:`backtest`, :func:`backtest_many`, :func:`compare`;
+- mandates: :func:`mandate` (max weight, group caps as constraint arguments) and
+  :func:`mandate_effect` (each method with and without it).
 
-Constraints (where a method takes them): ``bounds`` per asset (a pair of numbers or of
-per-asset Series, or ``{asset: (lo, hi)}``; long-only ``(0, 1)`` by default, a negative
-lower bound allows shorts), ``groups`` (asset -> group) with ``group_bounds``
-(group -> (lo, hi)). Covariances and expected returns are per period.
+Constraints, taken by every method of :data:`METHODS`: ``bounds`` per asset (a pair of
+numbers or of per-asset Series, or ``{asset: (lo, hi)}``; long-only ``(0, 1)`` by default, a
+negative lower bound allows shorts), ``groups`` (asset -> group) with ``group_bounds``
+(group -> (lo, hi)). The optimisers optimise under them; risk budgeting solves its constrained
+convex problem; HRP and HERC meet bounds inside their splits; the heuristics (and HRP / HERC
+for group bounds) take the closest feasible weights in relative terms. Covariances and
+expected returns are per period.
 """
 
 from __future__ import annotations
@@ -35,6 +44,8 @@ from poolkit.allocation._api import (
     backtest_many,
     compare,
     expected_returns,
+    mandate,
+    mandate_effect,
     portfolio_stats,
     risk_contribution_table,
 )
@@ -46,18 +57,20 @@ from poolkit.allocation._mean_variance import (
     mean_variance,
     min_variance,
 )
+from poolkit.allocation._measures import RISK_MEASURES
 from poolkit.allocation._registry import MethodSpec, method_spec
 from poolkit.allocation._risk_based import (
     equal_weights,
     inverse_variance,
     inverse_volatility,
-    min_cvar,
     risk_parity,
     value_weights,
 )
+from poolkit.allocation._tail import min_cdar, min_cvar
 
 __all__ = [
     "METHODS",
+    "RISK_MEASURES",
     "BacktestResult",
     "MethodSpec",
     "allocate",
@@ -72,10 +85,13 @@ __all__ = [
     "hrp",
     "inverse_variance",
     "inverse_volatility",
+    "mandate",
+    "mandate_effect",
     "max_diversification",
     "max_sharpe",
     "mean_variance",
     "method_spec",
+    "min_cdar",
     "min_cvar",
     "min_variance",
     "portfolio_stats",

@@ -13,7 +13,7 @@ import pandas as pd
 from poolkit._numerics import Rate, euler_risk, per_period_rate, resolve_periods_per_year
 from poolkit._validation import check_choice, check_nan_policy, check_positive_int, check_returns
 from poolkit.allocation._registry import METHODS, method_spec
-from poolkit.exceptions import ParameterError, PoolkitWarning
+from poolkit.exceptions import AlignmentError, ParameterError, PoolkitWarning
 
 __all__ = [
     "METHODS",
@@ -24,6 +24,8 @@ __all__ = [
     "backtest_many",
     "compare",
     "expected_returns",
+    "mandate",
+    "mandate_effect",
     "portfolio_stats",
     "risk_contribution_table",
 ]
@@ -34,6 +36,25 @@ EXPECTED_RETURN_METHODS = ("historical_mean", "ewma", "capm")
 def _ppy(index: pd.Index) -> float:
     """Periods per year of returns indexed by ``index`` (the rule of :func:`resolve_periods_per_year`)."""
     return resolve_periods_per_year(None, index)
+
+
+def _returns_not_covariance(frame: pd.DataFrame, *, where: str) -> pd.DataFrame:
+    """Refuse a "returns" frame whose rows are labelled by its assets (a covariance, or part of one).
+
+    Its rows would be read as dates, giving plausible but wrong weights. Numbered rows (a
+    numeric index, e.g. the default 0, 1, ...) are periods in order, never asset names.
+    """
+    if isinstance(frame.index, (pd.DatetimeIndex, pd.PeriodIndex)) or pd.api.types.is_numeric_dtype(frame.index):
+        return frame
+    cols = set(frame.columns)
+    shared = [a for a in frame.index if a in cols]
+    if shared:
+        raise AlignmentError(
+            f"{where}: `returns` has rows labelled by its assets ({shared[:5]}): it looks like a covariance, "
+            f"not returns (dates x assets). Pass the returns, or call the method on the covariance "
+            f"itself, e.g. pk.allocation.hrp(cov) or pk.allocation.risk_parity(cov)."
+        )
+    return frame
 
 
 def expected_returns(
@@ -107,6 +128,7 @@ def expected_returns(
     allowed = ("raise", "drop") if method == "capm" else ("raise", "drop", "pairwise")
     nan_policy = check_nan_policy(nan_policy, allowed, where=f"expected_returns(method={method!r})")
     frame, _ = check_returns(returns, name="returns", min_obs=2, nan_policy=nan_policy)
+    _returns_not_covariance(frame, where="expected_returns")
     return _expected_returns(
         frame,
         method,
@@ -173,8 +195,8 @@ def allocate(
     method : str
         One of ``METHODS``: "equal", "inverse_volatility", "inverse_variance",
         "min_variance", "max_sharpe", "mean_variance", "risk_parity",
-        "max_diversification", "min_cvar", "hrp", "herc" (see :func:`method_spec` for
-        what each takes; only those estimates are computed).
+        "max_diversification", "min_cvar", "min_cdar", "hrp", "herc" (see
+        :func:`method_spec` for what each takes; only those estimates are computed).
     cov_method : str, default "sample"
         Estimator of :func:`poolkit.risk.covariance` ("sample", "ledoit_wolf", "oas", "ewma").
     expected_return_method : str, default "historical_mean"
@@ -185,11 +207,12 @@ def allocate(
         Missing returns raise, or the dates with one are dropped (every estimate needs
         every asset on the same dates).
     bounds, groups, group_bounds
-        Constraints, as in :func:`min_variance`; used by min_variance, max_sharpe,
-        mean_variance, max_diversification and min_cvar. The other methods are
-        long-only by construction and warn (PoolkitWarning) when constraints are set.
+        Constraints, as in :func:`min_variance`, taken by every method (each meets them as
+        its registry entry says: :attr:`MethodSpec.constraint_rule`).
     **params
-        Passed to the method (e.g. ``target_return``, ``level``, ``linkage``, ``budgets``).
+        Passed to the method (e.g. ``target_return``, ``level``, ``linkage``, ``budgets``,
+        ``risk_measure``; a risk measure computed from returns makes risk_parity, hrp and
+        herc take the returns instead of the covariance).
 
     Returns
     -------
@@ -200,7 +223,9 @@ def allocate(
     ------
     ParameterError
         If ``method`` is unknown (with a suggestion) or a parameter does not fit it.
-    InfeasibleError, SolverError, CovarianceError
+    InfeasibleError
+        If the constraints cannot all hold (the message names which).
+    SolverError, CovarianceError
         From the method itself.
 
     Notes
@@ -217,10 +242,13 @@ def allocate(
     >>> r = pd.DataFrame({"A": [0.01, -0.01, 0.01, -0.01], "B": [0.02, -0.02, 0.02, -0.02]}, index=idx)
     >>> allocate(r, "equal").tolist()
     [0.5, 0.5]
+    >>> allocate(r, "inverse_volatility", bounds=(0.0, 0.6)).round(4).tolist()  # A (2/3) capped at 60 %
+    [0.6, 0.4]
     """
     name = method_spec(method).name
     nan_policy = check_nan_policy(nan_policy, ("raise", "drop"), where="allocate")
     frame, _ = check_returns(returns, name="returns", min_obs=2, nan_policy=nan_policy)
+    _returns_not_covariance(frame, where="allocate")
     return _allocate(
         frame,
         name,
@@ -274,7 +302,10 @@ def _allocate(
         "cov": get_cov,
         "expected_returns": get_mu,
     }
-    inputs = {kind: estimates[kind]() for kind in spec.inputs}
+    kinds = spec.inputs_for(params)
+    inputs = {kind: estimates[kind]() for kind in kinds}
+    if "returns" in kinds and "cov_method" in spec.parameters and "cov_method" not in params:
+        params = {**params, "cov_method": cov_method}  # the method estimates its clustering covariance
     ppy = _ppy(frame.index) if spec.takes_risk_free else None
     return spec.weights(
         **inputs,
@@ -321,6 +352,178 @@ def allocate_many(returns: pd.DataFrame, methods: Sequence[str], **params: Any) 
     out = pd.DataFrame(cols)
     out.columns.name = "method"
     return out
+
+
+def mandate(
+    assets: Sequence[Any] | pd.Index,
+    *,
+    max_weight: float = 1.0,
+    min_weight: float = 0.0,
+    groups: Mapping[Any, Any] | pd.Series | pd.DataFrame | None = None,
+    group_max: Mapping[Any, float] | None = None,
+    group_min: Mapping[Any, float] | None = None,
+) -> dict[str, Any]:
+    """Write an investment mandate as the constraint arguments every allocation method takes.
+
+    Parameters
+    ----------
+    assets : sequence of str or Index
+        The assets of the portfolio (e.g. ``returns.columns``); groups keep only these.
+    max_weight, min_weight : float, default 1.0 and 0.0
+        Largest and smallest weight of any asset.
+    groups : mapping asset -> group, or a DataFrame of several groupings (assets x groupings)
+        Membership of the assets that belong to a group (a sector, a pool); members that are
+        not among ``assets`` are dropped.
+    group_max, group_min : mapping group -> float, optional
+        Largest and smallest total weight of each named group; a group with no member among
+        ``assets`` is dropped.
+
+    Returns
+    -------
+    dict
+        ``bounds``, ``groups`` and ``group_bounds``, to pass as ``**mandate`` to
+        :func:`allocate`, :func:`allocate_many`, the backtests or any method.
+
+    Raises
+    ------
+    ParameterError
+        If a weight limit is not a fraction in [0, 1] (a percentage gets a hint), or a
+        group limit names no group of ``groups``.
+
+    Examples
+    --------
+    >>> m = mandate(["XOM", "CVX", "KO"], max_weight=0.5, groups={"XOM": "energy", "CVX": "energy", "BP": "energy"},
+    ...             group_max={"energy": 0.6})
+    >>> m["bounds"], m["groups"], m["group_bounds"]
+    ((0.0, 0.5), {'XOM': 'energy', 'CVX': 'energy'}, {'energy': (0.0, 0.6)})
+    """
+    from poolkit._validation import check_fraction
+
+    idx = pd.Index(assets)
+    hi = check_fraction(max_weight, name="max_weight")
+    lo = check_fraction(min_weight, name="min_weight")
+    out: dict[str, Any] = {"bounds": (lo, hi), "groups": None, "group_bounds": None}
+    if groups is None:
+        if group_max or group_min:
+            raise ParameterError("`group_max` / `group_min` need `groups` (asset -> group).")
+        return out
+    if isinstance(groups, pd.DataFrame):
+        kept: Any = groups.loc[groups.index.isin(idx)]
+        present = set(kept.stack().astype(str))
+    else:
+        ser = pd.Series(groups) if isinstance(groups, Mapping) else groups
+        kept = {a: g for a, g in ser.items() if a in set(idx) and pd.notna(g)}
+        present = {str(g) for g in kept.values()}
+    limits: dict[str, list[float]] = {}
+    for side, given in ((1, group_max or {}), (0, group_min or {})):
+        for g, value in given.items():
+            limits.setdefault(str(g), [0.0, 1.0])[side] = check_fraction(value, name=f"group limit of {g!r}")
+    named = set(pd.Series(groups).astype(str)) if not isinstance(groups, pd.DataFrame) else set(
+        groups.stack().astype(str))
+    unknown = [g for g in limits if g not in named]
+    if unknown:
+        raise ParameterError(f"group limit(s) for {unknown} name no group of `groups` (groups: {sorted(named)}).")
+    bounded = {g: (v[0], v[1]) for g, v in limits.items() if g in present}
+    if bounded:
+        out["groups"], out["group_bounds"] = kept, bounded
+    return out
+
+
+def mandate_effect(
+    returns: pd.DataFrame,
+    methods: Sequence[str],
+    *,
+    bounds: Any = (0.0, 1.0),
+    groups: Mapping[Any, Any] | pd.Series | pd.DataFrame | None = None,
+    group_bounds: Mapping[Any, Any] | tuple[float, float] | None = None,
+    cov_method: str = "sample",
+    periods_per_year: float | None = None,
+    **params: Any,
+) -> pd.DataFrame:
+    r"""Compare each method with and without a mandate: what the constraints change.
+
+    Parameters
+    ----------
+    returns : DataFrame of shape (n_dates, n_assets)
+        Periodic returns (no NaN).
+    methods : sequence of str
+        Method names of :func:`allocate`.
+    bounds, groups, group_bounds
+        The mandate, as in :func:`min_variance` (see :func:`mandate`).
+    cov_method : str, default "sample"
+        Covariance estimator, for the methods and for the volatilities shown.
+    periods_per_year : float, optional
+        Used to annualise volatilities; inferred from the dates when omitted.
+    **params
+        Passed to :func:`allocate` for every method.
+
+    Returns
+    -------
+    DataFrame
+        One row per method: ``largest_weight_free`` / ``largest_weight`` (without / with the
+        mandate), ``volatility_free`` / ``volatility`` (annualised),
+        ``largest_risk_share_free`` / ``largest_risk_share`` (of the variance), ``moved``
+        (:math:`\tfrac12\sum_i |w_i - w_i^{free}|`, the share of the portfolio the mandate
+        moves), ``free_met_mandate`` (True when the unconstrained weights already met it),
+        and for each bounded group ``<group>_free`` / ``<group>``, its total weight.
+
+    Raises
+    ------
+    InfeasibleError
+        If the mandate cannot hold (the message names the constraint).
+
+    Notes
+    -----
+    The volatility is :math:`\sqrt{p\,w^\top\hat\Sigma w}` and the risk share of asset
+    :math:`i` is :math:`w_i(\Sigma w)_i / w^\top\Sigma w`. A mandate that binds can only raise
+    the in-sample risk of a risk-minimising method; for the others it may go either way.
+
+    Examples
+    --------
+    >>> idx = pd.date_range("2024-01-01", periods=6, freq="B", name="date")
+    >>> r = pd.DataFrame({"A": [0.01, -0.01, 0.02, -0.01, 0.0, 0.01],
+    ...                   "B": [0.02, -0.03, 0.01, -0.02, 0.01, 0.0]}, index=idx)
+    >>> t = mandate_effect(r, ["inverse_volatility"], bounds=(0.0, 0.55), periods_per_year=252)
+    >>> t.loc["inverse_volatility", ["largest_weight_free", "largest_weight"]].round(4).tolist()  # s_B / (s_A + s_B)
+    [0.6158, 0.55]
+    """
+    from poolkit import risk
+    from poolkit._numerics import portfolio_volatility
+    from poolkit.allocation._core import WEIGHT_TOL, parse_constraints
+
+    frame, _ = check_returns(returns, name="returns", min_obs=2)
+    _returns_not_covariance(frame, where="mandate_effect")
+    free = allocate_many(frame, methods, cov_method=cov_method, **params)
+    held = allocate_many(frame, methods, cov_method=cov_method, bounds=bounds, groups=groups,
+                         group_bounds=group_bounds, **params)
+    ppy = resolve_periods_per_year(periods_per_year, frame.index)
+    s = risk.covariance(frame, method=cov_method).to_numpy() * ppy
+    cons = parse_constraints(frame.columns, bounds, groups, group_bounds)
+    wf, wh = free.to_numpy(), held.to_numpy()
+    share_f = euler_risk(wf, s).share
+    share_h = euler_risk(wh, s).share
+    g_f = cons.group_matrix @ wf
+    met = ((wf >= cons.lower[:, None] - WEIGHT_TOL) & (wf <= cons.upper[:, None] + WEIGHT_TOL)).all(axis=0)
+    if cons.group_names:
+        met &= ((g_f >= cons.group_lower[:, None] - WEIGHT_TOL) & (g_f <= cons.group_upper[:, None] + WEIGHT_TOL)).all(
+            axis=0)
+    table = pd.DataFrame(
+        {
+            "largest_weight_free": wf.max(axis=0),
+            "largest_weight": wh.max(axis=0),
+            "volatility_free": portfolio_volatility(wf, s),
+            "volatility": portfolio_volatility(wh, s),
+            "largest_risk_share_free": share_f.max(axis=0),
+            "largest_risk_share": share_h.max(axis=0),
+            "moved": 0.5 * np.abs(wh - wf).sum(axis=0),
+            "free_met_mandate": met,
+        },
+        index=pd.Index(free.columns, name="method"),
+    )
+    for k, g in enumerate(cons.group_names):
+        table[f"{g}_free"] = g_f[k]
+        table[g] = cons.group_matrix[k] @ wh
+    return table
 
 
 @dataclass
@@ -714,15 +917,26 @@ def portfolio_stats(
     return out
 
 
-def risk_contribution_table(weights: pd.Series | pd.DataFrame, cov: pd.DataFrame) -> pd.DataFrame:
-    r"""Share of portfolio variance contributed by each asset, for each portfolio.
+def risk_contribution_table(
+    weights: pd.Series | pd.DataFrame,
+    returns_or_cov: pd.DataFrame,
+    *,
+    risk_measure: str = "variance",
+    level: float = 0.95,
+) -> pd.DataFrame:
+    r"""Share of the portfolio's risk contributed by each asset, for each portfolio.
 
     Parameters
     ----------
     weights : Series or DataFrame (assets x portfolios)
         Portfolio weights, e.g. :func:`allocate_many`.
-    cov : DataFrame of shape (n_assets, n_assets)
-        Covariance of asset returns.
+    returns_or_cov : DataFrame
+        A covariance (assets x assets) for the variance, or returns (dates x assets) for
+        any measure.
+    risk_measure : {"variance", "semi_variance", "cvar", "cdar"}, default "variance"
+        The risk that is split (see :func:`risk_parity`).
+    level : float, default 0.95
+        Confidence level of CVaR and CDaR.
 
     Returns
     -------
@@ -732,14 +946,24 @@ def risk_contribution_table(weights: pd.Series | pd.DataFrame, cov: pd.DataFrame
     Raises
     ------
     ParameterError
-        If a portfolio has zero variance (its shares are undefined).
+        If a portfolio has no risk (its shares are undefined), or the measure needs returns.
 
     Notes
     -----
-    .. math:: \frac{RC_i}{\sigma_P^2} = \frac{w_i (\Sigma w)_i}{w^\top \Sigma w},
-              \qquad \sum_i RC_i = \sigma_P^2 .
+    Euler's theorem splits a risk measure homogeneous of degree :math:`k` exactly:
+    :math:`RC_i = \tfrac1k w_i\,\partial_i\rho(w)`, :math:`\sum_i RC_i = \rho(w)`. For the variance
 
-    Equal shares :math:`1/N` are what risk parity targets.
+    .. math:: \frac{RC_i}{\sigma_P^2} = \frac{w_i (\Sigma w)_i}{w^\top \Sigma w} ;
+
+    for the historical CVaR and CDaR the sample-based contributions of
+    :mod:`poolkit.allocation._measures` (Tasche 1999, Scaillet 2004): each asset's loss (or
+    drawdown) in the tail scenarios. Equal shares :math:`1/N` are what risk parity targets.
+
+    References
+    ----------
+    .. [1] Tasche, D. (1999). Risk contributions and performance measurement. TU München.
+    .. [2] Scaillet, O. (2004). Nonparametric estimation and sensitivity analysis of expected
+           shortfall. Mathematical Finance 14(1), 115-129.
 
     Examples
     --------
@@ -747,15 +971,17 @@ def risk_contribution_table(weights: pd.Series | pd.DataFrame, cov: pd.DataFrame
     >>> risk_contribution_table(pd.Series({"A": 0.5, "B": 0.5}, name="eq"), cov)["eq"].round(4).tolist()
     [0.8, 0.2]
     """
-    from poolkit.allocation._core import cov_array
+    from poolkit.allocation._measures import risk_model
 
-    frame, s = cov_array(cov)
-    table = _weights_frame(weights, frame.columns)
-    split = euler_risk(table.to_numpy(), s)
-    zero = ~(split.volatility > 0)
+    model, _ = risk_model(returns_or_cov, risk_measure, level=level, what="risk_contribution_table")
+    table = _weights_frame(weights, model.assets)
+    w = table.to_numpy()
+    total = np.atleast_1d(model.value(w))
+    zero = ~(total > 0)
     if zero.any():
         bad = table.columns[zero].tolist()
-        raise ParameterError(f"portfolio(s) {bad} have zero variance; risk shares are undefined.")
-    out = pd.DataFrame(split.share, index=frame.columns.copy(), columns=table.columns.copy())
+        raise ParameterError(f"portfolio(s) {bad} have zero risk; risk shares are undefined.")
+    shares = np.column_stack([model.contributions(w[:, j]) for j in range(w.shape[1])]) / total  # per portfolio
+    out = pd.DataFrame(shares, index=model.assets.copy(), columns=table.columns.copy())
     out.columns.name = table.columns.name
     return out

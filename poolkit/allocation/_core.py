@@ -126,6 +126,8 @@ def parse_constraints(
     partition of the assets into groups these checks are exact.
     """
     assets = pd.Index(assets)
+    if isinstance(groups, pd.DataFrame):  # several groupings (e.g. sectors and pools)
+        return parse_grouped_constraints(assets, bounds, groups, group_bounds)
     lower, upper = parse_bounds(bounds, assets)
     if lower.sum() > 1.0 + WEIGHT_TOL:
         raise InfeasibleError(
@@ -570,3 +572,108 @@ def check_weights(w: np.ndarray, cons: Constraints, *, what: str) -> None:
         g = cons.group_matrix @ w
         if (g < cons.group_lower - WEIGHT_TOL).any() or (g > cons.group_upper + WEIGHT_TOL).any():
             raise SolverError(f"{what} produced weights that break a group bound.")
+
+
+# ---------------------------------------------------------------------------------------------
+# several groupings at once
+
+
+def parse_grouped_constraints(
+    assets: pd.Index,
+    bounds: Bounds,
+    groups: pd.DataFrame,
+    group_bounds: Mapping[Any, Any] | tuple[float, float] | None,
+) -> Constraints:
+    """Parse the constraints of several groupings at once (a frame: assets x groupings).
+
+    Each column maps the assets to the groups of one grouping (e.g. a sector and a pool per
+    asset; missing = in no group of that grouping). Group labels must differ across the
+    groupings; ``group_bounds`` maps labels to ``(lower, upper)`` (or is one pair for every
+    group). Every grouping is checked exactly on its own, as :func:`parse_constraints` checks
+    one; groups of different groupings overlap, so their joint feasibility is checked by a
+    linear programme, and when it fails a smallest set of group bounds that cannot hold
+    together is found (by dropping the bounds one by one while the rest stay infeasible)
+    and named.
+    """
+    if groups.columns.duplicated().any():
+        raise ParameterError(f"`groups` has duplicated grouping columns {groups.columns[groups.columns.duplicated()].tolist()}.")
+    unknown = [a for a in groups.index if a not in assets]
+    if unknown:
+        raise AlignmentError(
+            f"`groups` names asset(s) {unknown} that are not in the data.{did_you_mean(unknown[0], assets)}"
+        )
+    frame = groups.reindex(assets)
+    labels = {col: sorted(frame[col].dropna().astype(str).unique().tolist()) for col in frame.columns}
+    seen: dict[str, Any] = {}
+    for col, names in labels.items():
+        for g in names:
+            if g in seen:
+                raise ParameterError(
+                    f"`groups`: the label {g!r} is a group of both {seen[g]!r} and {col!r}; give the groups of "
+                    f"different groupings different names."
+                )
+            seen[g] = col
+    if group_bounds is None:
+        raise ParameterError("`groups` is given without `group_bounds`; pass e.g. group_bounds={'Tech': (0, 0.3)}.")
+    if isinstance(group_bounds, Mapping):
+        gb = {str(k): v for k, v in group_bounds.items()}
+        missing = [g for g in gb if g not in seen]
+        if missing:
+            raise AlignmentError(
+                f"`group_bounds` names group(s) {missing} that no asset belongs to; groups are {sorted(seen)}."
+                f"{did_you_mean(missing[0], list(seen))}"
+            )
+    else:
+        gb = dict.fromkeys(seen, group_bounds)
+    parts = []
+    for col in frame.columns:
+        sub = {g: gb[g] for g in labels[col] if g in gb}
+        if sub:
+            parts.append(parse_constraints(assets, bounds, frame[col].dropna().astype(str), sub))
+    if not parts:
+        return parse_constraints(assets, bounds)
+    first = parts[0]
+    cons = Constraints(
+        assets,
+        first.lower,
+        first.upper,
+        [g for c in parts for g in c.group_names],
+        np.vstack([c.group_matrix for c in parts]),
+        np.concatenate([c.group_lower for c in parts]),
+        np.concatenate([c.group_upper for c in parts]),
+    )
+    if len(parts) > 1:
+        _check_joint_groups(cons)
+    return cons
+
+
+def _groups_feasible(cons: Constraints, rows: np.ndarray) -> bool:
+    """Return True when some fully invested portfolio meets the bounds and the group ``rows``."""
+    from scipy.optimize import linprog
+
+    g = cons.group_matrix[rows]
+    a_ub = np.vstack([g, -g]) if rows.size else None
+    b_ub = np.concatenate([cons.group_upper[rows], -cons.group_lower[rows]]) if rows.size else None
+    res = linprog(
+        np.zeros(cons.n), A_ub=a_ub, b_ub=b_ub, A_eq=np.ones((1, cons.n)), b_eq=[1.0],
+        bounds=np.column_stack([cons.lower, cons.upper]), method="highs",
+    )
+    return bool(res.status == 0)
+
+
+def _check_joint_groups(cons: Constraints) -> None:
+    """Raise InfeasibleError naming a smallest conflicting set of group bounds, if any."""
+    rows = np.arange(len(cons.group_names))
+    if _groups_feasible(cons, rows):
+        return
+    keep = rows.copy()
+    for r in rows:  # deletion filter: what remains is an irreducible infeasible set
+        trial = keep[keep != r]
+        if not _groups_feasible(cons, trial):
+            keep = trial
+    named = {cons.group_names[r]: (float(cons.group_lower[r]), float(cons.group_upper[r])) for r in keep}
+    raise InfeasibleError(
+        f"`group_bounds`: the bounds {named} cannot hold together (with the asset bounds and a fully invested "
+        f"portfolio), although each grouping can be met on its own. Relax one of them."
+    )
+

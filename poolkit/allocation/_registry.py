@@ -11,7 +11,6 @@ constraints and a risk-free rate, and its default parameters.
 from __future__ import annotations
 
 import inspect
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,14 +20,15 @@ import pandas as pd
 from poolkit._validation import did_you_mean
 from poolkit.allocation._hierarchical import herc, hrp
 from poolkit.allocation._mean_variance import max_diversification, max_sharpe, mean_variance, min_variance
+from poolkit.allocation._measures import RETURNS_MEASURES
 from poolkit.allocation._risk_based import (
     equal_weights,
     inverse_variance,
     inverse_volatility,
-    min_cvar,
     risk_parity,
 )
-from poolkit.exceptions import ParameterError, PoolkitWarning
+from poolkit.allocation._tail import min_cdar, min_cvar
+from poolkit.exceptions import ParameterError
 
 __all__ = ["DEFAULT_RISK_AVERSION", "METHODS", "MethodSpec", "method_spec"]
 
@@ -58,8 +58,14 @@ class MethodSpec:
         names), ``"expected_returns"`` (Series), ``"cov"`` (DataFrame) and ``"returns"``
         (DataFrame of dates x assets).
     constrained : bool
-        True when the method takes ``bounds``, ``groups`` and ``group_bounds``; the others
-        are long-only by construction.
+        True when the method takes ``bounds``, ``groups`` and ``group_bounds`` (every
+        registered method does).
+    constraint_rule : str
+        How the method meets the constraints: ``"optimised"`` (the optimum under them),
+        ``"risk budgeting"`` (the constrained convex problem of :func:`risk_parity`),
+        ``"inside the splits"`` (bounds clipped in each split of the tree, group bounds by the
+        closest feasible weights) or ``"closest feasible"`` (the rule's weights, moved the
+        least in relative terms).
     takes_risk_free : bool
         True when the method takes ``risk_free`` (annual) and ``periods_per_year``.
     defaults : mapping
@@ -73,11 +79,22 @@ class MethodSpec:
     name: str
     function: Callable[..., pd.Series]
     inputs: tuple[str, ...]
-    constrained: bool = False
+    constrained: bool = True
+    constraint_rule: str = "optimised"
     takes_risk_free: bool = False
     defaults: Mapping[str, Any] = field(default_factory=dict)
     defaults_unless: frozenset[str] = frozenset()
     summary: str = ""
+
+    def inputs_for(self, params: Mapping[str, Any]) -> tuple[str, ...]:
+        """Return the estimates the method takes with these parameters.
+
+        A ``risk_measure`` computed from returns (semi-variance, CVaR, CDaR) makes a method
+        that otherwise takes a covariance take the returns instead.
+        """
+        if "risk_measure" in self.parameters and params.get("risk_measure") in RETURNS_MEASURES:
+            return tuple("returns" if k == "cov" else k for k in self.inputs)
+        return self.inputs
 
     @property
     def parameters(self) -> tuple[str, ...]:
@@ -117,8 +134,8 @@ class MethodSpec:
         periods_per_year : float, optional
             Periods per year of the estimates; None means they are annual.
         bounds, groups, group_bounds
-            Constraints, as in :func:`~poolkit.allocation.min_variance`, for constrained
-            methods; any other method warns that it ignores them.
+            Constraints, as in :func:`~poolkit.allocation.min_variance` (met as
+            :attr:`constraint_rule` says).
         **params
             The method's own parameters (see :attr:`parameters`).
 
@@ -133,11 +150,6 @@ class MethodSpec:
             If an estimate the method needs is missing, or a parameter is not one of the
             method's (with the nearest name).
 
-        Warns
-        -----
-        PoolkitWarning
-            If bounds or groups are given to a method that does not take them.
-
         Examples
         --------
         >>> cov = pd.DataFrame([[0.04, 0.0], [0.0, 0.01]], index=["A", "B"], columns=["A", "B"])
@@ -145,11 +157,12 @@ class MethodSpec:
         [0.2, 0.8]
         """
         given = {"assets": assets, "expected_returns": expected_returns, "cov": cov, "returns": returns}
-        missing = [k for k in self.inputs if given[k] is None]
+        inputs = self.inputs_for(params)
+        missing = [k for k in inputs if given[k] is None]
         if missing:
             raise ParameterError(
                 f"method {self.name!r} needs {' and '.join(f'`{k}`' for k in missing)}; it takes "
-                f"{', '.join(self.inputs)}."
+                f"{', '.join(inputs)}."
             )
         unknown = [p for p in params if p not in self.parameters]
         if unknown:
@@ -163,22 +176,9 @@ class MethodSpec:
             kwargs = {**self.defaults, **kwargs}
         if self.constrained:
             kwargs.update(bounds=bounds, groups=groups, group_bounds=group_bounds)
-        elif _constrained(bounds, groups):
-            warnings.warn(
-                f"method {self.name!r} does not take bounds or group constraints; they are ignored "
-                f"(it is long-only by construction).",
-                PoolkitWarning,
-                stacklevel=2,
-            )
         if self.takes_risk_free:
             kwargs.update(risk_free=risk_free, periods_per_year=periods_per_year)
-        return self.function(*(given[k] for k in self.inputs), **kwargs).rename(self.name)
-
-
-def _constrained(bounds: Any, groups: object) -> bool:
-    """Return True when ``bounds`` or ``groups`` differ from the long-only default."""
-    default_bounds = isinstance(bounds, (tuple, list)) and tuple(bounds) == (0.0, 1.0)
-    return (bounds is not None and not default_bounds) or bool(groups)
+        return self.function(*(given[k] for k in inputs), **kwargs).rename(self.name)
 
 
 def _register(*specs: MethodSpec) -> dict[str, MethodSpec]:
@@ -187,15 +187,20 @@ def _register(*specs: MethodSpec) -> dict[str, MethodSpec]:
 
 #: Every allocation method by name, in teaching order.
 REGISTRY: dict[str, MethodSpec] = _register(
-    MethodSpec("equal", equal_weights, ("assets",), summary="w_i = 1/N"),
-    MethodSpec("inverse_volatility", inverse_volatility, ("cov",), summary="w_i ~ 1/sigma_i"),
-    MethodSpec("inverse_variance", inverse_variance, ("cov",), summary="w_i ~ 1/sigma_i^2"),
-    MethodSpec("min_variance", min_variance, ("cov",), constrained=True, summary="min w'Sw"),
+    MethodSpec("equal", equal_weights, ("assets",), constraint_rule="closest feasible", summary="w_i = 1/N"),
+    MethodSpec(
+        "inverse_volatility", inverse_volatility, ("cov",), constraint_rule="closest feasible",
+        summary="w_i ~ 1/sigma_i",
+    ),
+    MethodSpec(
+        "inverse_variance", inverse_variance, ("cov",), constraint_rule="closest feasible",
+        summary="w_i ~ 1/sigma_i^2",
+    ),
+    MethodSpec("min_variance", min_variance, ("cov",), summary="min w'Sw"),
     MethodSpec(
         "max_sharpe",
         max_sharpe,
         ("expected_returns", "cov"),
-        constrained=True,
         takes_risk_free=True,
         summary="max (mu'w - r_f) / sqrt(w'Sw)",
     ),
@@ -203,18 +208,21 @@ REGISTRY: dict[str, MethodSpec] = _register(
         "mean_variance",
         mean_variance,
         ("expected_returns", "cov"),
-        constrained=True,
         defaults={"risk_aversion": DEFAULT_RISK_AVERSION},
         defaults_unless=frozenset({"target_return", "target_volatility", "risk_aversion"}),
         summary="max mu'w - delta/2 w'Sw, or a return / volatility target",
     ),
-    MethodSpec("risk_parity", risk_parity, ("cov",), summary="w_i (Sw)_i = b_i w'Sw"),
     MethodSpec(
-        "max_diversification", max_diversification, ("cov",), constrained=True, summary="max w'sigma / sqrt(w'Sw)"
+        "risk_parity", risk_parity, ("cov",), constraint_rule="risk budgeting",
+        summary="RC_i(w) = b_i rho(w) (variance, semi-variance, CVaR or CDaR)",
     ),
-    MethodSpec("min_cvar", min_cvar, ("returns",), constrained=True, summary="min historical CVaR"),
-    MethodSpec("hrp", hrp, ("cov",), summary="hierarchical risk parity"),
-    MethodSpec("herc", herc, ("cov",), summary="hierarchical equal risk contribution"),
+    MethodSpec("max_diversification", max_diversification, ("cov",), summary="max w'sigma / sqrt(w'Sw)"),
+    MethodSpec("min_cvar", min_cvar, ("returns",), summary="min historical CVaR"),
+    MethodSpec("min_cdar", min_cdar, ("returns",), summary="min conditional drawdown at risk"),
+    MethodSpec("hrp", hrp, ("cov",), constraint_rule="inside the splits", summary="hierarchical risk parity"),
+    MethodSpec(
+        "herc", herc, ("cov",), constraint_rule="inside the splits", summary="hierarchical equal risk contribution"
+    ),
 )
 
 #: Other names accepted for a method: the name of its function.
@@ -232,8 +240,8 @@ def method_spec(method: object, *, argument: str = "method") -> MethodSpec:
     method : str
         One of :data:`METHODS` ("equal", "inverse_volatility", "inverse_variance",
         "min_variance", "max_sharpe", "mean_variance", "risk_parity",
-        "max_diversification", "min_cvar", "hrp", "herc"), or ``"equal_weights"`` (the
-        function's name of "equal").
+        "max_diversification", "min_cvar", "min_cdar", "hrp", "herc"), or ``"equal_weights"``
+        (the function's name of "equal").
     argument : str, default "method"
         Name of the caller's argument, used in the error message.
 

@@ -1,4 +1,12 @@
-"""Heuristic and risk-based weights: value, equal, inverse volatility/variance, risk parity, min CVaR."""
+r"""Heuristic and risk-based weights: value, equal, inverse volatility/variance, risk parity.
+
+The heuristics take the same constraints as the optimisers: their rule gives target weights
+:math:`\tilde w`, and when those break a bound or a group bound the closest feasible weights
+in relative terms are returned, :math:`\min_w \sum_i (w_i - \tilde w_i)^2/\tilde w_i`
+(:mod:`poolkit.allocation._projection`): with asset bounds only,
+:math:`w_i = \min(\max(\kappa\tilde w_i, l_i), u_i)`, so the assets that no bound stops keep
+the rule's ratios.
+"""
 
 from __future__ import annotations
 
@@ -10,28 +18,20 @@ import pandas as pd
 
 from poolkit._numerics import (
     asset_volatilities,
-    cov_to_corr,
     euler_risk,
-    portfolio_variance,
-    variance_contributions,
 )
-from poolkit._validation import check_level, check_returns
 from poolkit.allocation._core import (
     Bounds,
-    constraint_lp_rows,
     cov_array,
     finalize,
     parse_constraints,
-    solve_lp,
-    vector,
 )
-from poolkit.exceptions import CovarianceError, DataError, ParameterError, SolverError
+from poolkit.exceptions import CovarianceError, ParameterError
 
 __all__ = [
     "equal_weights",
     "inverse_variance",
     "inverse_volatility",
-    "min_cvar",
     "risk_parity",
     "value_weights",
 ]
@@ -90,13 +90,37 @@ def value_weights(values: pd.Series | Mapping[Any, float]) -> pd.Series:
     return pd.Series(w, index=ser.index.copy(), name="value")
 
 
-def equal_weights(assets: Iterable[Any] | pd.Index | pd.DataFrame) -> pd.Series:
-    r"""Weight every asset equally: :math:`w_i = 1/N`.
+def _constrained_rule(
+    target: np.ndarray,
+    assets: pd.Index,
+    name: str,
+    bounds: Bounds,
+    groups: Mapping[Any, Any] | pd.Series | pd.DataFrame | None,
+    group_bounds: Mapping[Any, Any] | tuple[float, float] | None,
+) -> pd.Series:
+    """Weights of a rule's positive ``target`` within the constraints (closest in relative terms)."""
+    from poolkit.allocation._projection import project
+
+    cons = parse_constraints(assets, bounds, groups, group_bounds)
+    w = project(target, cons, what=name)
+    return finalize(w, cons, name=name, what=name)
+
+
+def equal_weights(
+    assets: Iterable[Any] | pd.Index | pd.DataFrame,
+    *,
+    bounds: Bounds = (0.0, 1.0),
+    groups: Mapping[Any, Any] | pd.Series | pd.DataFrame | None = None,
+    group_bounds: Mapping[Any, Any] | tuple[float, float] | None = None,
+) -> pd.Series:
+    r"""Weight every asset equally: :math:`w_i = 1/N`, or as equally as the constraints allow.
 
     Parameters
     ----------
     assets : iterable of asset names, Index, or a DataFrame (its columns are used)
         The assets of the pool.
+    bounds, groups, group_bounds
+        Constraints, as in :func:`min_variance`.
 
     Returns
     -------
@@ -107,6 +131,8 @@ def equal_weights(assets: Iterable[Any] | pd.Index | pd.DataFrame) -> pd.Series:
     ------
     ParameterError
         If there is no asset or a name repeats.
+    InfeasibleError
+        If the constraints cannot all hold (the message names which).
 
     Notes
     -----
@@ -114,6 +140,9 @@ def equal_weights(assets: Iterable[Any] | pd.Index | pd.DataFrame) -> pd.Series:
 
     The naive diversification that DeMiguel et al. found hard to beat out of sample:
     it estimates nothing, so it has no estimation error, but ignores risk differences.
+    Under constraints the weights are the feasible ones closest to :math:`1/N`
+    (:math:`\min \sum_i (w_i - 1/N)^2`): capped assets sit at their cap and the others
+    share the rest equally.
 
     References
     ----------
@@ -124,13 +153,15 @@ def equal_weights(assets: Iterable[Any] | pd.Index | pd.DataFrame) -> pd.Series:
     --------
     >>> equal_weights(["A", "B", "C", "D"]).tolist()
     [0.25, 0.25, 0.25, 0.25]
+    >>> equal_weights(["A", "B", "C"], bounds={"A": (0.5, 1.0)}).tolist()  # A at least half
+    [0.5, 0.25, 0.25]
     """
     idx = pd.Index(assets.columns if isinstance(assets, pd.DataFrame) else list(assets))
     if len(idx) == 0:
         raise ParameterError("`assets` is empty; give at least one asset name.")
     if idx.duplicated().any():
         raise ParameterError(f"`assets` repeats {idx[idx.duplicated()].unique().tolist()}.")
-    return pd.Series(np.full(len(idx), 1.0 / len(idx)), index=idx, name="equal")
+    return _constrained_rule(np.full(len(idx), 1.0 / len(idx)), idx, "equal", bounds, groups, group_bounds)
 
 
 def _positive_vars(frame: pd.DataFrame, s: np.ndarray, what: str) -> np.ndarray:
@@ -141,13 +172,21 @@ def _positive_vars(frame: pd.DataFrame, s: np.ndarray, what: str) -> np.ndarray:
     return var
 
 
-def inverse_volatility(cov: pd.DataFrame) -> pd.Series:
-    r"""Weight each asset by the inverse of its volatility.
+def inverse_volatility(
+    cov: pd.DataFrame,
+    *,
+    bounds: Bounds = (0.0, 1.0),
+    groups: Mapping[Any, Any] | pd.Series | pd.DataFrame | None = None,
+    group_bounds: Mapping[Any, Any] | tuple[float, float] | None = None,
+) -> pd.Series:
+    r"""Weight each asset by the inverse of its volatility, within the constraints.
 
     Parameters
     ----------
     cov : DataFrame of shape (n_assets, n_assets)
         Covariance of asset returns (only the diagonal is used).
+    bounds, groups, group_bounds
+        Constraints, as in :func:`min_variance`.
 
     Returns
     -------
@@ -158,6 +197,8 @@ def inverse_volatility(cov: pd.DataFrame) -> pd.Series:
     ------
     CovarianceError
         If an asset has zero variance or ``cov`` is invalid.
+    InfeasibleError
+        If the constraints cannot all hold (the message names which).
 
     Notes
     -----
@@ -165,6 +206,7 @@ def inverse_volatility(cov: pd.DataFrame) -> pd.Series:
 
     Every asset then contributes the same stand-alone volatility :math:`w_i\sigma_i`;
     it equals risk parity when all correlations are equal, and ignores correlations.
+    Under constraints: the closest feasible weights in relative terms (module notes).
 
     References
     ----------
@@ -176,20 +218,31 @@ def inverse_volatility(cov: pd.DataFrame) -> pd.Series:
     >>> cov = pd.DataFrame([[0.04, 0.0], [0.0, 0.01]], index=["A", "B"], columns=["A", "B"])
     >>> inverse_volatility(cov).round(4).tolist()
     [0.3333, 0.6667]
+    >>> inverse_volatility(cov, bounds=(0.0, 0.6)).round(4).tolist()
+    [0.4, 0.6]
     """
     frame, s = cov_array(cov)
     _positive_vars(frame, s, "inverse_volatility")
     inv = 1.0 / asset_volatilities(s)
-    return pd.Series(inv / inv.sum(), index=frame.columns.copy(), name="inverse_volatility")
+    return _constrained_rule(inv / inv.sum(), frame.columns.copy(), "inverse_volatility", bounds, groups,
+                             group_bounds)
 
 
-def inverse_variance(cov: pd.DataFrame) -> pd.Series:
-    r"""Weight each asset by the inverse of its variance.
+def inverse_variance(
+    cov: pd.DataFrame,
+    *,
+    bounds: Bounds = (0.0, 1.0),
+    groups: Mapping[Any, Any] | pd.Series | pd.DataFrame | None = None,
+    group_bounds: Mapping[Any, Any] | tuple[float, float] | None = None,
+) -> pd.Series:
+    r"""Weight each asset by the inverse of its variance, within the constraints.
 
     Parameters
     ----------
     cov : DataFrame of shape (n_assets, n_assets)
         Covariance of asset returns (only the diagonal is used).
+    bounds, groups, group_bounds
+        Constraints, as in :func:`min_variance`.
 
     Returns
     -------
@@ -200,13 +253,16 @@ def inverse_variance(cov: pd.DataFrame) -> pd.Series:
     ------
     CovarianceError
         If an asset has zero variance or ``cov`` is invalid.
+    InfeasibleError
+        If the constraints cannot all hold (the message names which).
 
     Notes
     -----
     .. math:: w_i = \frac{1/\sigma_i^2}{\sum_j 1/\sigma_j^2}
 
     the minimum-variance portfolio when assets are uncorrelated (and the intra-cluster
-    allocation of hierarchical risk parity).
+    allocation of hierarchical risk parity). Under constraints: the closest feasible
+    weights in relative terms (module notes).
 
     References
     ----------
@@ -221,264 +277,134 @@ def inverse_variance(cov: pd.DataFrame) -> pd.Series:
     """
     frame, s = cov_array(cov)
     inv = 1.0 / _positive_vars(frame, s, "inverse_variance")
-    return pd.Series(inv / inv.sum(), index=frame.columns.copy(), name="inverse_variance")
+    return _constrained_rule(inv / inv.sum(), frame.columns.copy(), "inverse_variance", bounds, groups,
+                             group_bounds)
 
 
 def risk_parity(
-    cov: pd.DataFrame,
+    returns_or_cov: pd.DataFrame,
     budgets: pd.Series | Mapping[Any, float] | None = None,
     *,
+    risk_measure: str = "variance",
+    level: float = 0.95,
+    cov_method: str = "sample",
+    pools: pd.Series | Mapping[Any, Any] | None = None,
+    pool_budgets: pd.Series | Mapping[Any, float] | None = None,
+    bounds: Bounds = (0.0, 1.0),
+    groups: Mapping[Any, Any] | pd.Series | pd.DataFrame | None = None,
+    group_bounds: Mapping[Any, Any] | tuple[float, float] | None = None,
     max_iter: int = 200,
 ) -> pd.Series:
-    r"""Find the long-only portfolio whose risk contributions match the budgets.
+    r"""Find the portfolio whose risk contributions match the risk budgets, within constraints.
 
     Parameters
     ----------
-    cov : DataFrame of shape (n_assets, n_assets)
-        Covariance of asset returns, indexed and labelled by asset.
+    returns_or_cov : DataFrame
+        A covariance (assets x assets; a square frame whose index and columns hold the same
+        labels, in any order) for ``risk_measure="variance"``, or returns (dates x assets,
+        no NaN) for any measure (the covariance is then estimated with ``cov_method``).
     budgets : Series or dict of shape (n_assets,), optional
         Positive risk budget of each asset (normalised to sum to 1). None gives equal
-        risk contribution (ERC).
-    max_iter : int, default 100
-        Newton iterations allowed (convergence usually takes 5-15).
+        risk contribution (ERC). With ``pools`` they split each pool's share.
+    risk_measure : {"variance", "semi_variance", "cvar", "cdar"}, default "variance"
+        The risk that is budgeted (see Notes); the last three need returns.
+    level : float, default 0.95
+        Confidence level :math:`\beta` of CVaR and CDaR.
+    cov_method : str, default "sample"
+        Covariance estimator of :func:`poolkit.risk.covariance` when returns are given.
+    pools : mapping asset -> pool, optional
+        Pool of each asset, for ``pool_budgets``.
+    pool_budgets : mapping pool -> float, optional
+        Total risk share of each pool (normalised to sum to 1), split among its members in
+        proportion to ``budgets`` (equally by default).
+    bounds, groups, group_bounds
+        Constraints, as in :func:`min_variance`. A lower bound at or below 0 never binds
+        (risk budgeting holds every asset).
+    max_iter : int, default 200
+        Newton iterations allowed to the unconstrained variance solver.
 
     Returns
     -------
     Series
-        Weights indexed by asset, named ``"risk_parity"``, summing to 1.
+        Weights indexed by asset, named ``"risk_parity"``, summing to 1, all positive,
+        inside every bound and group bound.
 
     Raises
     ------
     ParameterError
-        If a budget is not positive.
+        If a budget is not positive, a pool lacks a budget, or ``risk_measure`` is unknown
+        or needs returns that were not given.
+    InfeasibleError
+        If the bounds or group bounds cannot all hold (the message names which), or if
+        minimum weights leave no fully invested risk-budgeting portfolio.
     CovarianceError
-        If an asset has zero variance or ``cov`` is invalid.
+        If an asset has no risk on its own, ``cov`` is invalid, or a long-only combination
+        of the assets has zero risk (then no portfolio can match the budgets).
     SolverError
-        If the relative risk-contribution error does not fall below 1e-10.
+        If the solution does not verify (risk contributions, KKT conditions).
 
     Notes
     -----
-    The risk contribution of asset :math:`i` is :math:`RC_i = w_i (\Sigma w)_i`, and
-    :math:`\sum_i RC_i = w^\top\Sigma w`. The budgeted portfolio solves
-    :math:`RC_i / w^\top\Sigma w = b_i`. With the correlation matrix :math:`C` and
-    :math:`y_i = w_i\sigma_i`, the strictly convex log-barrier problem
+    With a risk measure :math:`\rho` homogeneous of degree :math:`k` (2 for the
+    variance :math:`w^\top\Sigma w` and the semi-variance below the mean, 1 for the
+    historical CVaR and CDaR), the Euler risk contributions
+    :math:`RC_i = \tfrac1k w_i\,\partial_i \rho(w)` sum to :math:`\rho(w)`. The budgeted
+    portfolio solves :math:`RC_i = b_i\,\rho(w)`; without constraints it is the normalised
+    minimiser of the strictly convex problem
 
-    .. math:: \min_{y > 0} \; \tfrac12 y^\top C y - \sum_i b_i \ln y_i
+    .. math:: \min_{w > 0} \; \tfrac1k \rho(w) - \sum_i b_i \ln w_i
 
-    has the unique solution :math:`y_i (C y)_i = b_i`, found by damped Newton steps
-    (quadratic convergence); :math:`w = (y/\sigma) / \mathbf 1^\top (y/\sigma)`. Each
-    result is checked: :math:`\max_i |RC_i / (b_i\, w^\top\Sigma w) - 1| \le 10^{-10}`.
+    (Spinu 2013; in the correlation matrix for the variance, solved by Newton steps).
+    Constraints :math:`\Omega` (bounds, group bounds) are not invariant to rescaling, so
+    the constrained portfolio is defined, after Richard & Roncalli (2019), as
+
+    .. math:: w^\star = \arg\min_{w \in \Omega} \; \tfrac1k \rho(w) - \lambda^\star \sum_i b_i \ln w_i
+              \quad\text{with } \lambda^\star > 0 \text{ such that } \mathbf 1^\top w^\star = 1 ,
+
+    solved by a primal-dual interior-point method that finds :math:`\lambda^\star` in the
+    same run. Guarantees: the weights sum to 1 and meet every constraint; when no constraint
+    binds, :math:`RC_i = b_i\,\rho(w)` exactly (it is then the unconstrained portfolio); when
+    some bind, :math:`RC_i = \lambda^\star b_i - w_i\nu_i` with :math:`\nu_i` the multipliers
+    of the constraints on asset :math:`i`, so every asset at no bound and in no group at a
+    bound keeps a risk contribution proportional to its budget, and :math:`w^\star` is the
+    optimum of the stated convex problem. The pool budgets set
+    :math:`b_i = B_{k(i)}\, a_i / \sum_{j \in k(i)} a_j`, so a pool's total contribution is
+    :math:`B_k\,\rho(w)` when no constraint binds. Each result is verified: the variance
+    contributions to :math:`10^{-9}` relative, plus the rounding error of evaluating
+    :math:`\Sigma w` (which grows with the condition number); the interior-point solutions
+    by their KKT residuals.
 
     References
     ----------
     .. [1] Maillard, S., Roncalli, T., Teiletche, J. (2010). The properties of equally weighted
            risk contribution portfolios. J. Portfolio Management 36(4), 60-70.
     .. [2] Spinu, F. (2013). An algorithm for computing risk parity weights. SSRN 2297383.
+    .. [3] Richard, J.-C., Roncalli, T. (2019). Constrained risk budgeting portfolios: theory,
+           algorithms, applications & puzzles. arXiv:1902.05710.
+    .. [4] Roncalli, T. (2013). *Introduction to Risk Parity and Budgeting*. Chapman & Hall.
 
     Examples
     --------
     >>> cov = pd.DataFrame([[0.04, 0.0], [0.0, 0.01]], index=["A", "B"], columns=["A", "B"])
     >>> risk_parity(cov).round(4).tolist()  # uncorrelated: w ~ 1 / sigma
     [0.3333, 0.6667]
+    >>> risk_parity(cov, bounds=(0.0, 0.6)).round(4).tolist()  # B capped: A takes the rest
+    [0.4, 0.6]
     """
-    frame, s = cov_array(cov)
-    var = _positive_vars(frame, s, "risk_parity")
-    n = len(var)
-    if budgets is None:
-        b = np.full(n, 1.0 / n)
-    else:
-        b = vector(budgets, frame.columns, name="budgets")
-        if (b <= 0).any():
-            bad = frame.columns[b <= 0].tolist()
-            raise ParameterError(f"`budgets` must be positive for every asset; got non-positive for {bad}.")
-        b = b / b.sum()
-    sigma, corr = cov_to_corr(s)
-    y = _erc_newton(corr, b, max_iter=max_iter)
-    x = y / sigma
-    w = x / x.sum()
-    err = risk_contribution_error(w, s, b)
-    if not err <= RC_TOL:
-        raise SolverError(
-            f"risk_parity did not converge: relative risk-contribution error {err:.2e} > {RC_TOL:g}. "
-            f"The covariance may be ill-conditioned: try cov_method='ledoit_wolf'."
-        )
-    from poolkit.allocation._core import WEIGHT_TOL
+    from poolkit.allocation._budgeting import budget_vector, solve_risk_budgeting
+    from poolkit.allocation._measures import risk_model
 
-    if abs(w.sum() - 1.0) > WEIGHT_TOL or (w <= 0).any():
-        raise SolverError("risk_parity produced weights off the simplex.")
-    return pd.Series(w, index=frame.columns.copy(), name="risk_parity")
+    model, _ = risk_model(returns_or_cov, risk_measure, level=level, cov_method=cov_method, what="risk_parity")
+    cons = parse_constraints(model.assets, bounds, groups, group_bounds)
+    b = budget_vector(model.assets, budgets, pools, pool_budgets)
+    if model.n == 1:
+        return finalize(np.ones(1), cons, name="risk_parity", what="risk_parity")
+    if model.measure == "variance":
+        _positive_vars(pd.DataFrame(model.data, index=model.assets, columns=model.assets), model.data, "risk_parity")
+    w, _ = solve_risk_budgeting(model, b, cons, what="risk_parity", max_iter=max_iter)
+    return finalize(w, cons, name="risk_parity", what="risk_parity")
 
 
 def risk_contribution_error(w: np.ndarray, s: np.ndarray, b: np.ndarray) -> float:
-    """Largest relative error ``|RC_i / (b_i * total) - 1|`` of the risk contributions."""
+    """Largest relative error ``|RC_i / (b_i * total) - 1|`` of the variance risk contributions."""
     return float(np.max(np.abs(euler_risk(w, s).share / b - 1.0)))
-
-
-def _erc_newton(corr: np.ndarray, b: np.ndarray, *, max_iter: int) -> np.ndarray:
-    """Damped Newton on ``y'Cy/2 - b'ln y`` (self-concordant, so the damped step keeps y > 0)."""
-    from scipy.linalg import cho_factor, cho_solve
-
-    zero_var = CovarianceError(
-        "risk_parity: a long-only combination of the assets has (almost) zero variance, so risk "
-        "contributions cannot be matched (e.g. two assets with correlation -1). Drop one of the "
-        "offsetting assets or use a shrinkage covariance (cov_method='ledoit_wolf')."
-    )
-    quad = float(portfolio_variance(b, corr))
-    if not quad > 1e-14:
-        raise zero_var
-    y = b / np.sqrt(quad)
-    for _ in range(max_iter):
-        cy = corr @ y
-        grad = cy - b / y
-        hess = corr + np.diag(b / y**2)
-        try:
-            step = cho_solve(cho_factor(hess, check_finite=False), grad, check_finite=False)
-        except np.linalg.LinAlgError as exc:
-            raise zero_var from exc
-        decrement = float(np.sqrt(max(grad @ step, 0.0)))
-        y = y - step / (1.0 + decrement) if decrement > 0.25 else y - step
-        if not np.isfinite(y).all() or y.max() > 1e8 * y.min() or y.max() > 1e12:
-            raise zero_var
-        y = np.maximum(y, 1e-300)  # cannot bind in exact arithmetic; guards against rounding
-        if decrement < 1e-13:
-            if np.max(np.abs(variance_contributions(y, corr) / b - 1.0)) < 1e-13:
-                break
-    return y
-
-
-def min_cvar(
-    returns: pd.DataFrame,
-    level: float = 0.95,
-    *,
-    bounds: Bounds = (0.0, 1.0),
-    groups: Mapping[Any, Any] | pd.Series | None = None,
-    group_bounds: Mapping[Any, Any] | tuple[float, float] | None = None,
-) -> pd.Series:
-    r"""Find the portfolio with the least historical conditional value at risk (CVaR).
-
-    Parameters
-    ----------
-    returns : DataFrame of shape (n_dates, n_assets)
-        Periodic returns, the scenarios of the loss distribution (no NaN).
-    level : float, default 0.95
-        Confidence level :math:`\beta` of the CVaR, in (0.5, 1).
-    bounds, groups, group_bounds
-        Constraints, as in :func:`min_variance`.
-
-    Returns
-    -------
-    Series
-        Weights indexed by asset, named ``"min_cvar"``, summing to 1.
-
-    Raises
-    ------
-    DataError, InsufficientDataError
-        If ``returns`` has NaN or too few dates (at least ``1 / (1 - level)``).
-    InfeasibleError, SolverError
-        If the constraints cannot hold or the LP fails.
-
-    Notes
-    -----
-    With scenarios :math:`r_t`, :math:`t = 1..T`, losses :math:`-r_t^\top w` and the
-    Rockafellar-Uryasev auxiliary :math:`\alpha` (the VaR at the optimum):
-
-    .. math:: \min_{w,\alpha,u} \; \alpha + \frac{1}{(1-\beta)T}\sum_t u_t \quad
-              \text{s.t.}\quad u_t \ge -r_t^\top w - \alpha,\; u_t \ge 0,\;
-              \mathbf 1^\top w = 1,\; l \le w \le u ,
-
-    a linear programme solved by HiGHS. CVaR (expected shortfall) is the mean loss in
-    the worst :math:`1-\beta` of periods; it uses the whole tail, not only the variance,
-    but with few tail scenarios its weights are noisy.
-
-    References
-    ----------
-    .. [1] Rockafellar, R. T., Uryasev, S. (2000). Optimization of conditional value-at-risk.
-           J. Risk 2(3), 21-41.
-
-    Examples
-    --------
-    >>> idx = pd.date_range("2024-01-01", periods=4, freq="D", name="date")
-    >>> r = pd.DataFrame({"A": [0.02, -0.02, 0.02, -0.02], "B": [-0.02, 0.02, -0.02, 0.02]}, index=idx)
-    >>> min_cvar(r, level=0.75).round(4).tolist()  # a perfect hedge
-    [0.5, 0.5]
-    """
-    beta = check_level(level)
-    frame, _ = check_returns(returns, name="returns", min_obs=2)  # _min_cvar checks the dates for `level`
-    return _min_cvar(frame, beta, bounds=bounds, groups=groups, group_bounds=group_bounds)
-
-
-def _min_cvar(
-    frame: pd.DataFrame,
-    level: float = 0.95,
-    *,
-    bounds: Bounds = (0.0, 1.0),
-    groups: Mapping[Any, Any] | pd.Series | None = None,
-    group_bounds: Mapping[Any, Any] | tuple[float, float] | None = None,
-) -> pd.Series:
-    """:func:`min_cvar` of a checked frame."""
-    from scipy import sparse
-
-    from poolkit.exceptions import InsufficientDataError
-
-    beta = check_level(level)
-    min_obs = max(2, int(np.ceil(1.0 / (1.0 - beta) - 1e-9)))
-    if len(frame) < min_obs:
-        raise InsufficientDataError(
-            f"min_cvar at level {beta:g} needs at least {min_obs} dates, "
-            f"got {len(frame)}; use a longer lookback or a lower level."
-        )
-    r = frame.to_numpy()
-    t_obs, n = r.shape
-    cons = parse_constraints(frame.columns, bounds, groups, group_bounds)
-    scale = float(np.abs(r).max()) or 1.0
-    rs = r / scale
-    # variables [w (n), alpha (1), u (T)]
-    c = np.concatenate([np.zeros(n), [1.0], np.full(t_obs, 1.0 / ((1.0 - beta) * t_obs))])
-    a_tail = sparse.hstack(
-        [
-            sparse.csr_matrix(-rs),
-            sparse.csr_matrix(-np.ones((t_obs, 1))),
-            -sparse.identity(t_obs, format="csr"),
-        ]
-    )
-    g_ub, g_b, _, _ = constraint_lp_rows(cons)
-    a_ub = sparse.vstack(
-        [a_tail, sparse.hstack([sparse.csr_matrix(g_ub), sparse.csr_matrix((g_ub.shape[0], 1 + t_obs))])]
-    )
-    b_ub = np.concatenate([np.zeros(t_obs), g_b])
-    a_eq = sparse.csr_matrix(np.concatenate([np.ones(n), np.zeros(1 + t_obs)])[None, :])
-    lo = np.concatenate([cons.lower, [-np.inf], np.zeros(t_obs)])
-    hi = np.concatenate([cons.upper, [np.inf], np.full(t_obs, np.inf)])
-    sol = solve_lp(
-        c,
-        lo,
-        hi,
-        a_ub=a_ub.tocsr(),
-        b_ub=b_ub,
-        a_eq=a_eq,
-        b_eq=np.array([1.0]),
-        what="min_cvar",
-        method="highs-ds",  # dual simplex: the fastest HiGHS method here on many scenarios
-    )
-    w = finalize(sol[:n], cons, name="min_cvar", what="min_cvar")
-    # verify: the LP objective equals the empirical CVaR of the returned weights
-    lp_value = float(c @ sol) * scale
-    cvar = historical_cvar(r @ w.to_numpy(), beta)
-    if abs(lp_value - cvar) > 1e-7 * max(1.0, abs(cvar)) + 1e-9 * scale:
-        raise SolverError(
-            f"min_cvar: the LP objective {lp_value:.6g} does not match the CVaR {cvar:.6g} of its weights."
-        )
-    return w
-
-
-def historical_cvar(portfolio_returns: np.ndarray, level: float) -> float:
-    r"""Rockafellar-Uryasev CVaR of losses ``-r``: :math:`\min_\alpha \alpha + E[(L-\alpha)^+]/(1-\beta)`."""
-    losses = -np.asarray(portfolio_returns, dtype="float64")
-    if losses.size == 0:
-        raise DataError("no returns to compute CVaR from.")
-    t_obs = losses.size
-    srt = np.sort(losses)
-    # the minimising alpha is the beta-quantile: the ceil(beta*T)-th smallest loss
-    k = min(t_obs - 1, max(0, int(np.ceil(level * t_obs - 1e-12)) - 1))
-    alpha = srt[k]
-    return float(alpha + np.maximum(losses - alpha, 0.0).sum() / ((1.0 - level) * t_obs))

@@ -62,6 +62,41 @@ def _name(method: Method) -> str:
     return method if isinstance(method, str) else str(getattr(method, "__name__", "callable"))
 
 
+def _restrict(params: Mapping[str, Any], members: pd.Index) -> dict[str, Any]:
+    """Restrict per-asset parameters (bounds, budgets, groups) to one pool's ``members``.
+
+    Bounds given per asset (``{asset: (lo, hi)}`` or a pair of Series) keep the pool's
+    assets; ``groups`` keeps its members and ``group_bounds`` the groups they form.
+    """
+    out = dict(params)
+
+    def sub(value: Any) -> Any:
+        if isinstance(value, pd.Series):
+            return value[value.index.isin(members)]
+        if isinstance(value, Mapping):
+            return {k: v for k, v in value.items() if k in set(members)}
+        return value
+
+    if "bounds" in out:
+        b = out["bounds"]
+        if isinstance(b, (Mapping, pd.Series)):
+            out["bounds"] = sub(b)
+        elif isinstance(b, (tuple, list)) and len(b) == 2:
+            out["bounds"] = (sub(b[0]), sub(b[1]))
+    for key in ("budgets", "groups"):
+        if key in out and out[key] is not None:
+            out[key] = out[key].loc[out[key].index.isin(members)] if isinstance(out[key], pd.DataFrame) else sub(out[key])
+    if isinstance(out.get("groups"), (Mapping, pd.Series, pd.DataFrame)) and isinstance(out.get("group_bounds"), Mapping):
+        g = out["groups"]
+        present = (
+            set(pd.Series(g).astype(str)) if not isinstance(g, pd.DataFrame) else set(g.stack().astype(str))
+        )
+        out["group_bounds"] = {k: v for k, v in out["group_bounds"].items() if str(k) in present}
+        if not out["group_bounds"]:
+            out["groups"], out["group_bounds"] = None, None
+    return out
+
+
 def _inner(
     frame: pd.DataFrame,
     labels: pd.Series,
@@ -77,7 +112,8 @@ def _inner(
     codes = m.argmax(axis=1)
     for k in range(len(order)):  # a loop over pools, not assets
         idx = np.flatnonzero(codes == k)
-        out[idx, k] = _allocate(frame.iloc[:, idx], method, params, name=name)
+        sub = frame.iloc[:, idx]
+        out[idx, k] = _allocate(sub, method, _restrict(params, sub.columns), name=name)
     return out
 
 
@@ -189,9 +225,13 @@ def two_level_allocation(
     *,
     inner_params: Mapping[str, Any] | None = None,
     outer_params: Mapping[str, Any] | None = None,
+    pool_bounds: Any = None,
+    bounds: Any = None,
+    groups: Mapping[Any, Any] | pd.Series | pd.DataFrame | None = None,
+    group_bounds: Mapping[Any, Any] | tuple[float, float] | None = None,
     nan_policy: str = "raise",
 ) -> pd.Series:
-    r"""Allocate as a pool of pools: inside each pool first, then across the pools.
+    r"""Allocate as a pool of pools: inside each pool first, then across the pools, under a mandate.
 
     Parameters
     ----------
@@ -204,7 +244,16 @@ def two_level_allocation(
     outer : str or callable, default "equal"
         Allocation across the pools, applied to the pools' returns.
     inner_params, outer_params : mapping, optional
-        Keyword arguments of the inner and outer methods.
+        Keyword arguments of the inner and outer methods. Inner constraints (e.g.
+        ``{"bounds": (0, 0.5)}``) bound the weights *within* each pool (relative to the pool);
+        per-asset ones are restricted to each pool's members.
+    pool_bounds : pair or mapping pool -> (lower, upper), optional
+        Bounds on each pool's total weight :math:`W_k` (e.g. ``(0.15, 1)``: every pool at least
+        15 %), met by the outer method.
+    bounds, groups, group_bounds : optional
+        The mandate on the final asset weights, as in
+        :func:`poolkit.allocation.min_variance` (e.g. no asset above 5 %, a sector cap across
+        pools). ``groups`` may be a frame of several groupings.
     nan_policy : {"raise", "drop"}, default "raise"
         Missing returns raise, or the dates with one are dropped first (every step
         needs every asset on the same dates).
@@ -213,16 +262,19 @@ def two_level_allocation(
     -------
     Series
         Asset weights :math:`w_i = W_{k(i)} v_i`, indexed like ``returns.columns``, summing to
-        1, named ``two_level``. ``attrs`` holds ``pool_weights`` ({pool: :math:`W_k`}),
-        ``inner`` and ``outer`` (method names); :func:`pool_weights` recovers the pool
-        weights from any weights.
+        1, named ``two_level``, inside every bound. ``attrs`` holds ``pool_weights``
+        ({pool: :math:`W_k`} of the returned weights), ``inner`` and ``outer`` (method names);
+        :func:`pool_weights` recovers the pool weights from any weights.
 
     Raises
     ------
     AlignmentError
         If ``pools`` does not name exactly the assets of ``returns``.
     ParameterError
-        If a pool is empty or a method is unknown.
+        If a pool is empty or a method is unknown, or ``pool_bounds`` is given both here and
+        in ``outer_params``.
+    InfeasibleError
+        If the mandate cannot hold (the message names the constraint).
 
     Notes
     -----
@@ -234,6 +286,13 @@ def two_level_allocation(
     Equal/equal gives every pool :math:`1/K` whatever its size; with a single pool the
     result is the inner method on all assets. Hierarchical risk parity (López de Prado,
     2016) is the recursive version of this idea.
+
+    The mandate: the outer method gets ``pool_bounds`` intersected with what each pool's
+    assets can hold, :math:`[\sum_{i \in k} l_i, \sum_{i \in k} u_i]`. If the two-level weights
+    still break an asset bound or a group bound (which the two steps cannot see), they are
+    replaced by the closest weights that meet every constraint and the pool bounds,
+    :math:`\min_w \sum_i (w_i - \tilde w_i)^2/\tilde w_i`: assets that no constraint stops are
+    scaled by one factor, so they keep their ratios.
 
     References
     ----------
@@ -247,13 +306,16 @@ def two_level_allocation(
     >>> r = pd.DataFrame({"A": [0.01, 0.02], "B": [0.03, 0.00], "C": [0.05, -0.01]})
     >>> two_level_allocation(r, {"A": "x", "B": "x", "C": "y"}).tolist()
     [0.25, 0.25, 0.5]
+    >>> two_level_allocation(r, {"A": "x", "B": "x", "C": "y"}, bounds=(0.0, 0.4)).tolist()
+    [0.3, 0.3, 0.4]
     """
     _check_method(inner, name="inner")
     _check_method(outer, name="outer")
     nan_policy = check_nan_policy(nan_policy, ("raise", "drop"), where="two_level_allocation")
     frame, _ = check_returns(returns, name="returns", min_obs=2, nan_policy=nan_policy)
     labels, order = check_pools(pools, frame.columns)
-    return _two_level(frame, labels, order, inner, outer, inner_params or {}, outer_params or {})
+    mandate = {"pool_bounds": pool_bounds, "bounds": bounds, "groups": groups, "group_bounds": group_bounds}
+    return _two_level(frame, labels, order, inner, outer, inner_params or {}, outer_params or {}, mandate)
 
 
 def _two_level(
@@ -264,19 +326,99 @@ def _two_level(
     outer: Method,
     inner_params: Mapping[str, Any],
     outer_params: Mapping[str, Any],
+    mandate: Mapping[str, Any] | None = None,
 ) -> pd.Series:
-    """Two-level weights on an already checked frame and pool labels."""
+    """Two-level weights on an already checked frame and pool labels, under the mandate."""
+    mandate = dict(mandate or {})
     v = _inner(frame, labels, order, inner, inner_params)
     pooled = pd.DataFrame(frame.to_numpy() @ v, index=frame.index, columns=pd.Index([str(p) for p in order]))
+    cons, pool_lo, pool_hi = _mandate(frame.columns, labels, order, mandate)
+    outer_params = dict(outer_params)
+    if cons is not None:
+        if "bounds" in outer_params and mandate.get("pool_bounds") is not None:
+            raise ParameterError("give the pool bounds once: `pool_bounds` or outer_params['bounds'], not both.")
+        if "bounds" not in outer_params:
+            outer_params["bounds"] = (
+                pd.Series(pool_lo, index=pooled.columns), pd.Series(pool_hi, index=pooled.columns)
+            )
     outer_w = _allocate(pooled, outer, outer_params, name="outer")
     w = v @ outer_w
-    out = pd.Series(w / w.sum(), index=frame.columns.copy(), name="two_level")
+    w = w / w.sum()
+    if cons is not None:
+        from poolkit.allocation._core import finalize
+        from poolkit.allocation._projection import project
+
+        w = finalize(project(np.maximum(w, 1e-300), cons, what="two_level_allocation"), cons,
+                     name="two_level", what="two_level_allocation").to_numpy()
+    out = pd.Series(w, index=frame.columns.copy(), name="two_level")
+    totals = w @ membership(labels, order)
     out.attrs.update(
-        pool_weights={str(k): float(x) for k, x in zip(order, outer_w, strict=True)},
+        pool_weights={str(k): float(x) for k, x in zip(order, totals, strict=True)},
         inner=_name(inner),
         outer=_name(outer),
     )
     return out
+
+
+def _mandate(
+    assets: pd.Index, labels: pd.Series, order: list[Any], mandate: Mapping[str, Any]
+) -> tuple[Any, np.ndarray, np.ndarray]:
+    """Constraints of the final weights (asset bounds, groups, pool bounds) and each pool's range.
+
+    Returns ``(None, ...)`` when no mandate is given. A pool's range is its ``pool_bounds``
+    intersected with what its assets' bounds can hold.
+    """
+    from poolkit.allocation._core import parse_bounds, parse_constraints
+
+    if all(mandate.get(k) is None for k in ("pool_bounds", "bounds", "groups", "group_bounds")):
+        return None, np.zeros(0), np.zeros(0)
+    names = [str(p) for p in order]
+    pb = mandate.get("pool_bounds")
+    if pb is None:
+        p_lo, p_hi = np.zeros(len(order)), np.ones(len(order))
+    else:
+        keyed = {str(k): v for k, v in pb.items()} if isinstance(pb, Mapping) else pb
+        p_lo, p_hi = parse_bounds(keyed, pd.Index(names))
+    bounds = mandate.get("bounds")
+    lower, upper = parse_bounds((0.0, 1.0) if bounds is None else bounds, assets)
+    m = membership(labels, order)
+    p_lo = np.maximum(p_lo, lower @ m)
+    p_hi = np.minimum(p_hi, upper @ m)
+    bad = np.flatnonzero(p_lo > p_hi + 1e-12)
+    if bad.size:
+        from poolkit.exceptions import InfeasibleError
+
+        k = int(bad[0])
+        raise InfeasibleError(
+            f"pool {names[k]!r} must hold between {p_lo[k]:.4g} and {p_hi[k]:.4g} of the portfolio by "
+            f"`pool_bounds` and its assets' `bounds`, which is impossible. Relax the pool bound or the asset bounds."
+        )
+    pool_col = pd.Series([f"pool {n}" for n in labels.astype(str)], index=assets, name=POOL_NAME)
+    user_groups = mandate.get("groups")
+    gb: dict[Any, Any] = {}
+    user_gb = mandate.get("group_bounds")
+    if user_groups is not None and user_gb is not None:
+        if isinstance(user_gb, Mapping):
+            gb.update({str(k): v for k, v in user_gb.items()})
+        else:
+            frame_g = user_groups if isinstance(user_groups, pd.DataFrame) else pd.DataFrame({"group": pd.Series(user_groups)})
+            gb.update(dict.fromkeys(frame_g.stack().astype(str).unique().tolist(), tuple(user_gb)))
+    elif user_groups is not None or user_gb is not None:
+        parse_constraints(assets, bounds if bounds is not None else (0.0, 1.0), user_groups, user_gb)  # names it
+    columns: dict[str, pd.Series] = {}
+    if user_groups is not None:
+        if isinstance(user_groups, pd.DataFrame):
+            columns.update({str(c): user_groups[c] for c in user_groups.columns})
+        else:
+            columns["group"] = pd.Series(user_groups)
+    if pb is not None:
+        columns[POOL_NAME] = pool_col
+        gb.update({f"pool {n}": (float(lo), float(hi)) for n, lo, hi in zip(names, p_lo, p_hi, strict=True)})
+    groups = pd.DataFrame(columns).reindex(assets) if columns else None
+    asset_bounds = (pd.Series(lower, index=assets), pd.Series(upper, index=assets))
+    cons = parse_constraints(assets, asset_bounds, groups,
+                             gb if groups is not None else None)
+    return cons, p_lo, p_hi
 
 
 def pool_summary(
@@ -414,6 +556,10 @@ def two_level_backtest(
     linkage: str = "ward",
     inner_params: Mapping[str, Any] | None = None,
     outer_params: Mapping[str, Any] | None = None,
+    pool_bounds: Any = None,
+    bounds: Any = None,
+    groups: Mapping[Any, Any] | pd.Series | pd.DataFrame | None = None,
+    group_bounds: Mapping[Any, Any] | tuple[float, float] | None = None,
     nan_policy: str = "raise",
 ) -> Any:
     r"""Walk-forward, out-of-sample backtest of the two-level (pool of pools) allocation.
@@ -447,6 +593,9 @@ def two_level_backtest(
         clustering choose, or 3 bins of a criterion).
     inner_params, outer_params : mapping, optional
         Keyword arguments of the inner and outer methods.
+    pool_bounds, bounds, groups, group_bounds : optional
+        The mandate, as in :func:`two_level_allocation`, met at every rebalance. When the
+        pools are rebuilt from each window, ``pool_bounds`` must be one pair for every pool.
     nan_policy : {"raise", "drop"}, default "raise"
         Missing returns raise, or the dates with one are dropped first (every step
         needs every asset on the same dates).
@@ -497,6 +646,12 @@ def two_level_backtest(
     else:
         fixed = check_pools(pools, frame.columns)
     inner_kw, outer_kw = dict(inner_params or {}), dict(outer_params or {})
+    if rebuild and isinstance(pool_bounds, Mapping):
+        raise ParameterError(
+            "`pool_bounds` names pools, but the pools are rebuilt from each window (their labels change); "
+            "give one pair for every pool, e.g. pool_bounds=(0.15, 1)."
+        )
+    mandate = {"pool_bounds": pool_bounds, "bounds": bounds, "groups": groups, "group_bounds": group_bounds}
 
     def step(window: pd.DataFrame) -> pd.Series:
         """Two-level weights from one lookback window (pools rebuilt on it when asked)."""
@@ -505,9 +660,10 @@ def two_level_backtest(
             labels, order = check_pools(built, window.columns)
         else:
             labels, order = fixed
-        return _two_level(window, labels, order, inner, outer, inner_kw, outer_kw)
+        return _two_level(window, labels, order, inner, outer, inner_kw, outer_kw, mandate)
 
     step.__name__ = f"two_level({_name(inner)}/{_name(outer)})"
     result = backtest(frame, step, rebalance=rebalance, lookback=lookback, costs=costs)
-    result.params.update(pools=pools if rebuild else "fixed", inner=str(inner), outer=str(outer))
+    result.params.update(pools=pools if rebuild else "fixed", inner=str(inner), outer=str(outer),
+                         **{k: v for k, v in mandate.items() if v is not None})
     return result
