@@ -115,7 +115,7 @@ def test_importing_poolkit_plotting_registers_the_font_in_a_fresh_process(tmp_pa
 
 
 def test_the_diversification_explorer_draws_the_chinese_names(no_missing_glyphs, monkeypatch):
-    from poolkit import widgets
+    from poolkit.widgets import _diversification as widgets
 
     drawn = []
     real_png = widgets._png
