@@ -37,18 +37,15 @@ from __future__ import annotations
 
 from poolkit.allocation._api import (
     METHODS,
-    BacktestResult,
     allocate,
     allocate_many,
-    backtest,
-    backtest_many,
-    compare,
     expected_returns,
     mandate,
     mandate_effect,
     portfolio_stats,
     risk_contribution_table,
 )
+from poolkit.allocation._backtest import BacktestResult, backtest, backtest_many, compare
 from poolkit.allocation._hierarchical import herc, hrp
 from poolkit.allocation._mean_variance import (
     efficient_frontier,
