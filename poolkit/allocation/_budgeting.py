@@ -34,7 +34,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
 from poolkit.allocation._core import WEIGHT_TOL, Constraints, finalize
 from poolkit.allocation._ipm import BarrierProblem, solve_barrier
@@ -214,6 +213,8 @@ def _lift(model: RiskModel, scale: np.ndarray, x0: np.ndarray) -> tuple[dict[str
     ``qs``, the dense and sparse rows, ``h``, bounds of the auxiliary variables) and the full
     starting vector (``x0`` followed by auxiliary variables).
     """
+    from scipy import sparse
+
     n = model.n
     if model.measure == "variance":
         qd = model.data / np.outer(scale, scale)
@@ -284,6 +285,8 @@ def _barrier(
     1), times :math:`\kappa = \rho(w_0)^{-1/k}` so that the start ``w0`` has risk 1 and
     :math:`\lambda = 1` there: every quantity of the iterations is of order one.
     """
+    from scipy import sparse
+
     n = model.n
     kappa = float(model.value(w0)) ** (-1.0 / model.degree)
     unit = kappa * scale  # x = unit * w

@@ -32,11 +32,14 @@ References
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import sparse
 
 from poolkit.exceptions import SolverError
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 __all__ = ["BarrierProblem", "BarrierSolution", "solve_barrier"]
 
@@ -115,6 +118,8 @@ class _Problem:
     """The problem's data with the products the iterations need."""
 
     def __init__(self, prob: BarrierProblem) -> None:
+        from scipy import sparse
+
         self.prob = prob
         self.n, self.p, self.q = prob.n, prob.p, prob.q
         self.nv = self.p + self.q
@@ -223,6 +228,7 @@ class _Newton:
         self.nr = pr.r_cols.size
         self.lu = None
         if self.nr:
+            from scipy import sparse
             from scipy.sparse.linalg import splu
 
             gsw = sparse.diags(wt) @ pr.gs_r

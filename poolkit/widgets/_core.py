@@ -109,7 +109,11 @@ def _png(fig: Any) -> bytes:
 def _new_figure(ncols: int, width: float = 12.0, height: float = 3.8) -> tuple[Any, Any]:
     from matplotlib.figure import Figure
 
-    import poolkit.plotting  # noqa: F401  registers the CJK font: Chinese asset names draw as they are
+    from poolkit.plotting import register_cjk_fonts
+
+    # Chinese asset names draw as they are; again at every figure, because a library imported
+    # later (seaborn's set(), as quantstats calls it) may have reset the font families
+    register_cjk_fonts()
 
     fig = Figure(figsize=(width, height), layout="constrained")
     axes = fig.subplots(1, ncols)
