@@ -480,8 +480,9 @@ def solve_lp(
     """
     from scipy.optimize import linprog
 
+    cmax = float(np.abs(c).max(initial=0.0))
     res = linprog(
-        c,
+        c / cmax if cmax > 0 else c,  # unit-scaled objective: HiGHS stalls on tiny coefficients
         A_ub=a_ub,
         b_ub=b_ub,
         A_eq=a_eq,

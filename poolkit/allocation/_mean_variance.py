@@ -39,7 +39,7 @@ from poolkit.allocation._core import (
     solve_lp,
     vector,
 )
-from poolkit.exceptions import CovarianceError, InfeasibleError, ParameterError, UnboundedError
+from poolkit.exceptions import CovarianceError, InfeasibleError, ParameterError, PoolkitError, UnboundedError
 
 __all__ = [
     "efficient_frontier",
@@ -238,22 +238,77 @@ def _refuse_unbounded(
         raise UnboundedError(_UNBOUNDED.format(what=what))
 
 
-def _top(
-    mu: np.ndarray, hmat: np.ndarray, space: _Space, best: float, x_lp: np.ndarray, *, what: str
-) -> np.ndarray:
+def _space_lp(
+    c: np.ndarray, space: _Space, *, extra_eq: np.ndarray | None = None, what: str
+) -> tuple[np.ndarray, Any]:
+    """Solve ``min c'x`` over the solver space's bounds and rows (plus ``extra_eq x = 0``) by HiGHS."""
+    from scipy.optimize import linprog
+
+    a, lo, hi = space.a, space.a_lo, space.a_hi
+    eq = lo == hi
+    ub_rows = [a[~eq & np.isfinite(hi)], -a[~eq & np.isfinite(lo)]]
+    ub_rhs = [hi[~eq & np.isfinite(hi)], -lo[~eq & np.isfinite(lo)]]
+    a_eq, b_eq = a[eq], lo[eq]
+    if extra_eq is not None and extra_eq.size:
+        a_eq = np.vstack([a_eq, extra_eq])
+        b_eq = np.concatenate([b_eq, np.zeros(extra_eq.shape[0])])
+    a_ub = np.vstack(ub_rows)
+    cmax = float(np.abs(c).max(initial=0.0))
+    res = linprog(
+        c / cmax if cmax > 0 else c,  # unit-scaled objective (marginals are then relative to 1)
+        A_ub=a_ub if a_ub.size else None,
+        b_ub=np.concatenate(ub_rhs) if a_ub.size else None,
+        A_eq=a_eq if a_eq.size else None,
+        b_eq=b_eq if a_eq.size else None,
+        bounds=np.column_stack([space.lower, space.upper]),
+        method="highs",
+        options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10},
+    )
+    if res.status != 0 or res.x is None:
+        raise InfeasibleError(f"No portfolio meets every constraint of {what} (LP status {res.status}).")
+    return np.asarray(res.x, dtype="float64"), res
+
+
+def _top(mu: np.ndarray, hmat: np.ndarray, space: _Space, *, what: str) -> np.ndarray:
     """Least-variance portfolio among those of the highest expected return.
 
-    The target sits a hair (1e-11 of the return range) below the LP optimum so that the
-    target row has room (the LP vertex meets it, so the problem is feasible). When the
-    LP vertex itself has no more variance than that answer (to 1e-12), the vertex is
-    returned: the top of the frontier is then exact.
+    The highest-return portfolios form a face of the constraint set: an LP (HiGHS) gives
+    one of them and its dual solution, and by complementary slackness every optimal
+    portfolio keeps at their bound the variables whose reduced cost is not zero and
+    holds the rows whose multiplier is not zero. The least variance is then a QP on that
+    face, where those sides are pinned: no thin target row is ever solved against. When
+    the face is a single point, that point is the answer.
     """
-    spread = max(abs(best), float(np.abs(mu).max()), 1e-300)
-    w, _ = _solve(space, hmat, extra=(mu, best - 1e-11 * spread, np.inf), what=what)
-    var_w = float(portfolio_variance(w, hmat))
-    var_lp = float(portfolio_variance(x_lp, hmat))
-    if np.isfinite(x_lp).all() and var_lp <= var_w + 1e-12 * max(abs(var_w), float(np.abs(np.diag(hmat)).max()) * 1e-300):
-        return x_lp
+    mv = space.vec(mu)
+    x_lp, res = _space_lp(-mv, space, what=what)
+    scale = 1.0  # the LP's objective is unit-scaled
+    lower, upper = space.lower.copy(), space.upper.copy()
+    pin_lo = np.abs(res.lower.marginals) > 1e-9 * scale
+    pin_hi = np.abs(res.upper.marginals) > 1e-9 * scale
+    upper[pin_lo] = lower[pin_lo]
+    lower[pin_hi] = upper[pin_hi]
+    a, lo, hi = space.a, space.a_lo.copy(), space.a_hi.copy()
+    eq = lo == hi
+    n_hi = int((~eq & np.isfinite(space.a_hi)).sum())
+    marg = res.ineqlin.marginals if res.ineqlin is not None and res.ineqlin.marginals is not None else np.zeros(0)
+    rows_hi = np.flatnonzero(~eq & np.isfinite(space.a_hi))
+    rows_lo = np.flatnonzero(~eq & np.isfinite(space.a_lo))
+    for j, m in zip(rows_hi, marg[:n_hi], strict=True):
+        if abs(m) > 1e-9 * scale:
+            lo[j] = hi[j]
+    for j, m in zip(rows_lo, marg[n_hi:], strict=True):
+        if abs(m) > 1e-9 * scale:
+            hi[j] = lo[j]
+    if np.all(lower == upper):
+        return space.weights(x_lp)
+    face = _Space(space.cons, lower, upper, a, lo, hi, space.idx, space.sign)
+    try:
+        w, _ = _solve(face, hmat, what=what)
+    except PoolkitError:  # a face pinned by rounding-level multipliers: its LP vertex is still a top
+        return space.weights(x_lp)
+    w_lp = space.weights(x_lp)
+    if float(portfolio_variance(w_lp, hmat)) <= float(portfolio_variance(w, hmat)):
+        return w_lp
     return w
 
 
@@ -394,7 +449,7 @@ def _max_ratio(
     if cons.budget < 0:
         raise ParameterError(f"{what} needs a positive `budget` (or 0 for market-neutral), got {cons.budget:g}.")
     best, _ = max_return(excess, cons)
-    if not best > 1e-12 * max(float(np.abs(excess).max()) * abs(cons.budget), 1e-300):
+    if not best > 1e-9 * float(np.abs(excess).max()) * max(1.0, abs(cons.budget)):
         raise InfeasibleError(
             f"{what}: the highest {numerator} any allowed portfolio reaches is {best:.6g} per period, not above "
             f"0 (the risk-free rate), so no portfolio has a positive ratio. Lower `risk_free`, check "
@@ -435,20 +490,47 @@ def _max_ratio(
     # least variance first: a riskless allowed portfolio with a positive ratio makes the ratio infinite
     w0, _ = _solve(space, hmat, what=what)
     _refuse_riskless(w0, hmat, excess, what=what, numerator=numerator)
+    if _riskless(w0, hmat):
+        # riskless portfolios exist: the best excess return among them (an LP on the null space of H)
+        from scipy.linalg import eigh
+
+        vals, vecs = eigh(h)
+        rng = vecs[:, vals > 1e-12 * max(float(vals[-1]), 1e-300) * len(vals)].T
+        x_free, _ = _space_lp(-ev, space, extra_eq=rng, what=what)
+        _refuse_riskless(space.weights(x_free), hmat, excess, what=what, numerator=numerator)
     ratio = _qp.solve_ratio(h, ev, space.lower, space.upper, space.a, space.a_lo, space.a_hi, what=what)
     return space.weights(ratio.x)
 
 
-def _refuse_riskless(w: np.ndarray, hmat: np.ndarray, excess: np.ndarray, *, what: str, numerator: str) -> None:
-    """Raise when ``w`` has (numerically) zero variance but a positive numerator: the ratio is infinite."""
+def _riskless(w: np.ndarray, hmat: np.ndarray) -> bool:
+    """Tell whether ``w`` has (numerically) zero variance: below 1e-13 of its undiversified variance."""
     var = float(portfolio_variance(w, hmat))
     scale = float(np.abs(np.diag(hmat)).max()) * float(np.abs(w).sum()) ** 2
-    if var <= 1e-13 * scale and float(excess @ w) > 0:
+    return var <= 1e-13 * scale
+
+
+def _refuse_riskless(w: np.ndarray, hmat: np.ndarray, excess: np.ndarray, *, what: str, numerator: str) -> None:
+    r"""Raise when the ratio of ``w`` is (numerically) infinite.
+
+    That is when its squared ratio :math:`(e^\top w)^2 / w^\top H w` exceeds
+    :math:`10^{10}` times the best single asset's :math:`\max_i e_i^2 / H_{ii}` (or an
+    asset has no variance and a positive numerator): a riskless combination earns a
+    positive excess, which a singular covariance allows.
+    """
+    num = float(excess @ w)
+    if not num > 1e-12 * float(np.abs(excess) @ np.abs(w)):
+        return
+    diag = np.diag(hmat)
+    free_lunch = (diag <= 0) & (excess > 0) & (w != 0)
+    var = float(portfolio_variance(w, hmat))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        single = float(np.max(np.where(diag > 0, excess**2 / diag, 0.0)))
+    if free_lunch.any() or var <= 1e-10 * num * num / max(single, 1e-300):
         raise UnboundedError(
-            f"{what}: an allowed portfolio has zero variance (to 1e-13 of the assets' own) and a positive "
-            f"{numerator}, so the ratio is infinite. The covariance is singular along long-only or allowed "
-            f"combinations (e.g. more assets than observations): use a shrinkage estimator "
-            f"(cov_method='ledoit_wolf') or `l2` regularisation."
+            f"{what}: an allowed portfolio has (numerically) zero variance and a positive {numerator}, so the "
+            f"ratio is infinite (its square is over 1e10 times the best single asset's). The covariance is "
+            f"singular along allowed combinations (e.g. more assets than observations): use a shrinkage "
+            f"estimator (cov_method='ledoit_wolf') or `l2` regularisation."
         )
 
 
@@ -798,7 +880,7 @@ def mean_variance(
                 f"reaches ({best:.6g} per period). Lower the target or relax the bounds."
             )
         if np.isfinite(best) and value >= best - 1e-9 * max(abs(best), float(np.abs(mu).max())):
-            x = _top(mu, hmat, space, best, x_best, what=what)
+            x = _top(mu, hmat, space, what=what)
         else:
             x, _ = _solve(space, hmat, extra=(mu, float(value), np.inf), what=what)
     else:
@@ -829,7 +911,7 @@ def _target_volatility(mu: np.ndarray, hmat: np.ndarray, space: _Space, target: 
         return w
 
     if np.isfinite(best):
-        top = _top(mu, hmat, space, best, x_best, what=what)
+        top = _top(mu, hmat, space, what=what)
         top_vol = float(portfolio_volatility(top, hmat))
         if top_vol <= target or best - r0 <= 1e-14 * max(1.0, abs(best)):
             return top if top_vol <= target else w0
@@ -950,7 +1032,7 @@ def efficient_frontier(
     for k in range(1, n_points):
         what = f"efficient_frontier point {k}"
         if k == n_points - 1 and best > r0 or targets[k] >= top_close:
-            x = _top(mu, hmat, space, best, x_best, what=what)
+            x = _top(mu, hmat, space, what=what)
         else:
             x, res = _solve(space, hmat, extra=(mu, float(targets[k]), np.inf), warm=res, what=what)
         weights[k] = finalize(x, cons, name="", what=what).to_numpy()

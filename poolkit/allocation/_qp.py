@@ -249,7 +249,7 @@ def _pdas(
     rstate: np.ndarray,
     *,
     f: np.ndarray | None = None,
-    max_iter: int = 60,
+    max_iter: int = 100,
     patience: int = 3,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     """Primal-dual active set iterations from ``state``; raise :class:`_Failed` if they do not settle."""
@@ -351,19 +351,41 @@ class _Newton:
         except LinAlgError:
             raise _Failed("IPM factorisation failed") from None
         self.n = n
+        self.h = h
+        self.dvec = dvec
         self.ds = dvec[n:] + reg
         self.c_x, self.c_s = c_x, c_s
         self.kc = cho_solve(self.factor, c_x.T, check_finite=False)
         schur = c_x @ self.kc + (c_s / self.ds) @ c_s.T
-        self.schur_inv = np.linalg.pinv(schur, rcond=1e-14, hermitian=True)
+        # rows equilibrated (some may have tiny pivots when their variables sit at bounds), then
+        # inverted exactly; a numerically singular complement (dependent rows) falls back to lstsq
+        sc = 1.0 / np.sqrt(np.maximum(np.abs(np.diag(schur)), 1e-300)) if schur.size else np.ones(0)
+        scaled = schur * np.outer(sc, sc)
+        try:
+            inv = np.linalg.inv(scaled) if scaled.size else scaled
+            if not np.isfinite(inv).all():
+                raise np.linalg.LinAlgError
+        except np.linalg.LinAlgError:
+            inv = np.linalg.pinv(scaled, rcond=1e-15, hermitian=True)
+        self.schur_inv = inv * np.outer(sc, sc)
         self._cho_solve = cho_solve
 
-    def solve(self, r1: np.ndarray, r2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _once(self, r1: np.ndarray, r2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         n = self.n
         k1 = np.concatenate([self._cho_solve(self.factor, r1[:n], check_finite=False), r1[n:] / self.ds])
         dy = self.schur_inv @ (r2 - self.c_x @ k1[:n] - self.c_s @ k1[n:])
         dv = k1 + np.concatenate([self.kc @ dy, (self.c_s.T @ dy) / self.ds])
         return dv, dy
+
+    def solve(self, r1: np.ndarray, r2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Solve the Newton system, with one step of iterative refinement on the unregularised system."""
+        n = self.n
+        dv, dy = self._once(r1, r2)
+        cty = np.concatenate([self.c_x.T @ dy, self.c_s.T @ dy])
+        e1 = r1 - (np.concatenate([self.h @ dv[:n], np.zeros(dv.size - n)]) + self.dvec * dv - cty)
+        e2 = r2 - (self.c_x @ dv[:n] + self.c_s @ dv[n:])
+        cv, cy = self._once(e1, e2)
+        return dv + cv, dy + cy
 
 
 def _longest_step(pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> float:
@@ -393,8 +415,11 @@ def _ipm(p: _Scaled, *, max_iter: int = 100) -> tuple[np.ndarray, np.ndarray, np
     Inequality rows get slack variables ``s = A_i x`` bounded by the row's sides, so the
     problem becomes ``min x'Hx/2 + f'x`` s.t. ``C v = b``, bounds on ``v = (x, s)``; each
     iteration factorises ``H + D`` (D the barrier's diagonal) and a small Schur complement
-    of the rows. Stops when the primal and dual residuals are below 1e-11 of their own
-    terms and the complementarity gap below 1e-12 of the objective's terms.
+    of the rows, with one step of iterative refinement. The variables and the objective
+    are first rescaled so that the solution and the objective's terms are of order one.
+    Stops when the primal and dual residuals are below 1e-11 of their own terms and the
+    complementarity gap below 1e-12 of the objective's terms; when rounding stalls the
+    progress first, the best iterate is returned and the KKT check decides.
     """
     n = p.n
     eq = p.a_lo == p.a_hi
@@ -404,54 +429,77 @@ def _ipm(p: _Scaled, *, max_iter: int = 100) -> tuple[np.ndarray, np.ndarray, np
     ne, ni = rows_e.size, rows_i.size
     c_x = np.vstack([p.a[rows_e], p.a[rows_i]])
     c_s = np.vstack([np.zeros((ne, ni)), -np.eye(ni)])
-    bvec = np.concatenate([p.a_lo[rows_e], np.zeros(ni)])
-    lo = np.concatenate([p.lower, p.a_lo[rows_i]])
-    hi = np.concatenate([p.upper, p.a_hi[rows_i]])
-    hl, hu = np.isfinite(lo), np.isfinite(hi)
-    # starting point: least-norm solution of the equality rows, pushed inside the bounds
-    x = np.zeros(n)
+    # the size of the solution (the least-norm point of the equality rows, else the bounds)
+    x_ln = np.zeros(n)
     if ne:
-        x, *_ = np.linalg.lstsq(c_x[:ne], bvec[:ne], rcond=None)
-    xscale = max(float(np.abs(x).max(initial=0.0)), 1.0 / max(n, 1))
-    v = np.concatenate([x, p.a[rows_i] @ x if ni else np.zeros(0)])
+        x_ln, *_ = np.linalg.lstsq(c_x[:ne], p.a_lo[rows_e], rcond=None)
+    finite = np.concatenate([p.lower[np.isfinite(p.lower)], p.upper[np.isfinite(p.upper)]])
+    xs = float(np.abs(x_ln).max(initial=0.0))
+    if not xs > 0:
+        nz = np.abs(finite[finite != 0])
+        xs = float(np.median(nz)) if nz.size else 1.0
+    hdiag = float(np.abs(np.diag(p.h)).max(initial=0.0))
+    cs = max(xs * xs * hdiag, xs * float(np.abs(p.f).max(initial=0.0)), 1e-300)
+    hh = p.h * (xs * xs / cs)
+    ff = p.f * (xs / cs)
+    bvec = np.concatenate([p.a_lo[rows_e] / xs, np.zeros(ni)])
+    lo = np.concatenate([p.lower, p.a_lo[rows_i]]) / xs
+    hi = np.concatenate([p.upper, p.a_hi[rows_i]]) / xs
+    hl, hu = np.isfinite(lo), np.isfinite(hi)
+    # starting point: the least-norm point pushed inside the bounds
+    u0 = x_ln / xs
+    v = np.concatenate([u0, p.a[rows_i] @ u0 if ni else np.zeros(0)])
     width = np.where(hl & hu, hi - lo, np.inf)
-    margin = np.minimum(0.25 * width, xscale)
+    margin = np.minimum(0.25 * width, 1.0)
     v = np.where(hl, np.maximum(v, np.where(hl, lo, 0.0) + margin), v)
     v = np.where(hu, np.minimum(v, np.where(hu, hi, 0.0) - margin), v)
     v = np.where(hl & hu & (width <= 0), lo, v)
-    grad0 = p.h @ v[:n] + p.f
-    zscale = max(float(np.abs(grad0).max(initial=0.0)), 1e-3 * xscale)
-    zl = np.where(hl, zscale, 0.0)
-    zu = np.where(hu, zscale, 0.0)
+    zl = np.where(hl, 1.0, 0.0)
+    zu = np.where(hu, 1.0, 0.0)
     y = np.zeros(ne + ni)
     nb = max(int(hl.sum() + hu.sum()), 1)
-    fv = np.concatenate([p.f, np.zeros(ni)])
+    fv = np.concatenate([ff, np.zeros(ni)])
     size0 = float(np.abs(v).max(initial=0.0)) + 1.0
+    best: tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+    stall = 0
+
+    def unscaled(v: np.ndarray, y: np.ndarray, zl: np.ndarray, zu: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        k = cs / xs
+        return v[:n] * xs, _row_multipliers(p, rows_e, rows_i, y) * k, (zu[:n] - zl[:n]) * k
+
     for _ in range(max_iter):
+        if not (np.isfinite(v).all() and np.isfinite(y).all() and np.isfinite(zl).all() and np.isfinite(zu).all()):
+            break
         sl = np.where(hl, np.maximum(v - np.where(hl, lo, 0.0), 1e-300), 1.0)
         su = np.where(hu, np.maximum(np.where(hu, hi, 0.0) - v, 1e-300), 1.0)
-        hx = p.h @ v[:n]
+        hx = hh @ v[:n]
         cty = np.concatenate([c_x.T @ y, c_s.T @ y])
         rd = np.concatenate([hx, np.zeros(ni)]) + fv - cty - zl + zu
         rp = c_x @ v[:n] + c_s @ v[n:] - bvec
         mu = float(zl @ np.where(hl, sl, 0.0) + zu @ np.where(hu, su, 0.0)) / nb
         absv = np.abs(v[:n])
-        dterms = np.concatenate([np.full(n, float(absv.sum())), np.zeros(ni)]) + np.abs(fv) + np.abs(cty)
-        dterms = dterms + np.abs(zl) + np.abs(zu)
+        dterms = np.concatenate([np.full(n, float(absv.sum()) * (xs * xs / cs) * hdiag), np.zeros(ni)])
+        dterms = dterms + np.abs(fv) + np.abs(cty) + np.abs(zl) + np.abs(zu)
         pterms = np.abs(c_x) @ absv + np.abs(c_s) @ np.abs(v[n:]) + np.abs(bvec)
-        obj_terms = float(absv.sum()) ** 2 + float(np.abs(p.f) @ absv)
-        dual_res = float(np.max(np.abs(rd) / np.maximum(dterms, 1e-300), initial=0.0))
-        primal_res = float(np.max(np.abs(rp) / np.maximum(pterms, 1e-300), initial=0.0))
+        obj_terms = float(absv.sum()) ** 2 * (xs * xs / cs) * hdiag + float(np.abs(ff) @ absv)
+        # each residual against its own terms, with a floor at 1e-6 of the largest (a row whose
+        # terms all vanish, e.g. a group held at zero, is judged on the problem's scale)
+        dual_res = float(np.max(np.abs(rd) / np.maximum(dterms, 1e-6 * dterms.max(initial=0.0) + 1e-300), initial=0.0))
+        primal_res = float(np.max(np.abs(rp) / np.maximum(pterms, 1e-6 * pterms.max(initial=0.0) + 1e-300), initial=0.0))
         gap = mu * nb / max(obj_terms, 1e-300)
-        if (dual_res <= 1e-11 and primal_res <= 1e-11 and gap <= 1e-12) or (
-            dual_res <= 1e-9 and primal_res <= 1e-9 and gap <= 1e-15  # rounding-limited: stop, the check decides
-        ):
-            return v[:n], _row_multipliers(p, rows_e, rows_i, y), zu[:n] - zl[:n]
-        if not np.isfinite(v).all() or float(np.abs(v).max()) > 1e14 * size0:
+        if dual_res <= 1e-11 and primal_res <= 1e-11 and gap <= 1e-12:
+            return unscaled(v, y, zl, zu)
+        merit = max(dual_res, primal_res, gap)
+        if best is None or merit < 0.5 * best[0]:
+            best, stall = (merit, v.copy(), y.copy(), zl.copy(), zu.copy()), 0
+        else:
+            stall += 1
+            if stall >= 6:
+                break
+        if float(np.abs(v).max()) > 1e12 * size0 and primal_res <= 1e-6:
             raise UnboundedQP
         dvec = np.where(hl, zl / sl, 0.0) + np.where(hu, zu / su, 0.0)
-        system = _Newton(p.h, dvec, c_x, c_s, 1e-12)
-
+        system = _Newton(hh, dvec, c_x, c_s, 1e-13)
         state = (sl, su, zl, zu, hl, hu, rd, rp)
         dv, dy, dzl, dzu = _direction(system, state, 0.0, np.zeros_like(v), np.zeros_like(v))
         a_aff = _longest_step([(sl, dv, hl), (su, -dv, hu), (zl, dzl, hl), (zu, dzu, hu)])
@@ -468,7 +516,9 @@ def _ipm(p: _Scaled, *, max_iter: int = 100) -> tuple[np.ndarray, np.ndarray, np
         y = y + step * dy
         zl = zl + step * dzl
         zu = zu + step * dzu
-    raise _Failed("IPM iteration limit")
+    if best is not None and best[0] <= 1e-7:
+        return unscaled(*best[1:])
+    raise _Failed("IPM did not converge")
 
 
 def _row_multipliers(p: _Scaled, rows_e: np.ndarray, rows_i: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -533,8 +583,9 @@ def _daqp(p: _Scaled) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         x = np.asarray(x, dtype="float64")
         if flag in (1, 2) and np.isfinite(x).all():
             lam = np.asarray(info["lam"], dtype="float64")
-            return x, lam[n:], lam[:n]
-    raise _Failed(f"DAQP exit flag {flag}")
+            if _verified(p, x, lam[n:], lam[:n], KKT_TOL)[0]:
+                return x, lam[n:], lam[:n]
+    raise _Failed(f"DAQP exit flag {flag}, or no verified answer")
 
 
 # ------------------------------------------------------------------------------------ verification
@@ -562,9 +613,12 @@ def kkt_violation(
     lo_gap = np.where(lo_f, (np.where(lo_f, p.lower, 0.0) - x) / xs, 0.0)
     hi_gap = np.where(hi_f, (x - np.where(hi_f, p.upper, 0.0)) / xs, 0.0)
     ax = p.a @ x
-    rterms = np.abs(p.a) @ np.abs(x) + 1e-300
-    r_lo = np.where(np.isfinite(p.a_lo), (p.a_lo - ax) / np.maximum(rterms, np.abs(np.nan_to_num(p.a_lo))), 0.0)
-    r_hi = np.where(np.isfinite(p.a_hi), (ax - p.a_hi) / np.maximum(rterms, np.abs(np.nan_to_num(p.a_hi))), 0.0)
+    # a row's distance to its sides is measured on its own terms, at least on the solution's scale
+    rterms = np.maximum(np.abs(p.a) @ np.abs(x), xs)
+    lo_r = np.isfinite(p.a_lo)
+    hi_r = np.isfinite(p.a_hi)
+    r_lo = np.where(lo_r, (np.where(lo_r, p.a_lo, 0.0) - ax) / rterms, 0.0)
+    r_hi = np.where(hi_r, (ax - np.where(hi_r, p.a_hi, 0.0)) / rterms, 0.0)
     primal = float(max(np.max(lo_gap, initial=0.0), np.max(hi_gap, initial=0.0), np.max(r_lo, initial=0.0), np.max(r_hi, initial=0.0), 0.0))
     # complementarity: z < 0 needs x at a finite lower bound, z > 0 at a finite upper bound
     zt = np.abs(z) / np.maximum(terms, floor)
@@ -572,8 +626,8 @@ def kkt_violation(
     dist_hi = np.where(hi_f, -hi_gap, np.inf)
     comp_b = np.where(z < 0, zt * np.minimum(dist_lo, 1.0), np.where(z > 0, zt * np.minimum(dist_hi, 1.0), 0.0))
     yt = np.abs(y) * np.abs(p.a).max(axis=1, initial=0.0) * float(np.abs(x).max(initial=0.0)) / max(float(terms.max(initial=0.0)), 1e-300)
-    rdist_lo = np.where(np.isfinite(p.a_lo), (ax - p.a_lo) / np.maximum(rterms, np.abs(np.nan_to_num(p.a_lo))), np.inf)
-    rdist_hi = np.where(np.isfinite(p.a_hi), (p.a_hi - ax) / np.maximum(rterms, np.abs(np.nan_to_num(p.a_hi))), np.inf)
+    rdist_lo = np.where(lo_r, -r_lo, np.inf)
+    rdist_hi = np.where(hi_r, -r_hi, np.inf)
     eq = p.a_lo == p.a_hi
     comp_r = np.where(eq, 0.0, np.where(y < 0, yt * np.minimum(rdist_lo, 1.0), np.where(y > 0, yt * np.minimum(rdist_hi, 1.0), 0.0)))
     comp = float(max(np.max(comp_b, initial=0.0), np.max(comp_r, initial=0.0)))
@@ -621,10 +675,13 @@ def solve_qp(
     )
     st, rst = _initial_state(p, None if state is None else state, rstate)
     face = _Face(p)
+    # PDAS iterations cost a factorisation each: on small problems they are cheap, so let PDAS
+    # run longer before the interior point takes over; on large ones give up early
+    patience = 30 if p.n <= 600 else 3
     notes: list[str] = []
     result: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, str, int] | None = None
     try:
-        x, y, st2, rst2, its = _pdas(p, face, st, rst)
+        x, y, st2, rst2, its = _pdas(p, face, st, rst, patience=patience)
         z = _bound_z(p, x, y, st2)
         ok, msg = _verified(p, x, y, z, tol)
         if ok:
@@ -636,7 +693,7 @@ def solve_qp(
     if result is None and state is not None:  # a stale warm start: try once from scratch
         try:
             st0, rst0 = _initial_state(p, None, None)
-            x, y, st2, rst2, its = _pdas(p, face, st0, rst0)
+            x, y, st2, rst2, its = _pdas(p, face, st0, rst0, patience=patience)
             z = _bound_z(p, x, y, st2)
             ok, msg = _verified(p, x, y, z, tol)
             if ok:
@@ -748,13 +805,30 @@ def solve_ratio(
     st, rst = _initial_state(p, None, None)
 
     def at(t: float, st: np.ndarray, rst: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """P(t) by warm PDAS, else by the whole engine; the answer in scaled units."""
         fvec = -t * es
         try:
             x, y, st2, rst2, _ = _pdas(p, face, st, rst, f=fvec)
-        except _Failed:
+        except (_Failed, _Inconsistent):
             res = solve_qp(h, -t * np.asarray(e, float), lower, upper, a, a_lo, a_hi, what=what, tol=tol)
             return res.x / p.d, res.y / p.r, res.state, res.rstate
         return x, y, st2, rst2
+
+    def accept(t: float, xs: np.ndarray, ys: np.ndarray, st: np.ndarray, rst: np.ndarray) -> RatioResult | None:
+        fvec = -t * es
+        z = _bound_z(p, xs, ys, st, fvec)
+        ok, _ = _verified(replace_f(p, fvec), xs, ys, z, tol)
+        xhx = float(xs @ (p.h @ xs))
+        if not float(es @ xs) > 1e-12 * float(np.abs(es) @ np.abs(xs)):
+            return None  # the ratio is wanted where the numerator is positive
+        psi = t * float(es @ xs) - xhx
+        # psi against the size of its terms (x'Hx may be a tiny difference of large ones)
+        terms = t * float(np.abs(es) @ np.abs(xs)) + float(np.abs(xs).sum()) ** 2
+        if ok and abs(psi) <= 1e-9 * (terms + 1e-300):
+            qp = QPResult(x=xs * p.d, y=ys * p.r, z=z / p.d, state=st, rstate=rst, method="parametric",
+                          ridge=face.ridge, info={"factorisations": face.factorisations})
+            return RatioResult(xs * p.d, float(t), qp)
+        return None
 
     x, y, st, rst = at(0.0, st, rst)
     t_lo, t_hi = 0.0, np.inf
@@ -763,41 +837,43 @@ def solve_ratio(
     # a first scale for t: variance over excess return (at the least-variance point when it earns one)
     t_guess = q0 / r0 if r0 > 0 else (q0 + float(x @ x)) / max(float(np.abs(es) @ np.abs(x)), 1e-300)
     for _ in range(400):
-        # the affine path x(t) = xa + t xb on the current face, and its multipliers
-        xa, ya = face.solve(np.zeros(n), st, rst)
-        x1, y1 = face.solve(-es, st, rst)
-        xb, yb = x1 - xa, y1 - ya
-        ga = p.h @ xa + p.a.T @ ya
-        gb = p.h @ xb - es + p.a.T @ yb
-        lo_t, hi_t = _validity(p, st, rst, xa, xb, ya, yb, ga, gb)
-        hb = p.h @ xb
-        a2 = float(es @ xb - xb @ hb)
-        a1 = float(es @ xa - 2.0 * (xa @ hb))
-        a0 = float(-(xa @ (p.h @ xa)))
-        root = _upward_root(a2, a1, a0, max(t_lo, 0.0))
-        if root is not None and lo_t <= root <= hi_t and t_lo <= root * (1 + 1e-12) and root <= t_hi * (1 + 1e-12):
-            xs = xa + root * xb
-            ys = ya + root * yb
-            fvec = -root * es
-            z = _bound_z(p, xs, ys, st, fvec)
-            ok, msg = _verified(replace_f(p, fvec), xs, ys, z, tol)
-            psi = root * float(es @ xs) - float(xs @ (p.h @ xs))
-            scale_psi = root * abs(float(es @ xs)) + abs(float(xs @ (p.h @ xs))) + 1e-300
-            if ok and abs(psi) <= 1e-9 * scale_psi:
-                qp = QPResult(x=xs * p.d, y=ys * p.r, z=z / p.d, state=st, rstate=rst, method="parametric",
-                              ridge=face.ridge, info={"factorisations": face.factorisations})
-                return RatioResult(xs * p.d, float(root), qp)
-        # next trial parameter: the face's root when it is inside the bracket, else bisect
-        if root is not None and t_lo < root < t_hi and root not in (t_lo, t_hi):
+        root = None
+        try:  # the affine path x(t) = xa + t xb on the current face, and its multipliers
+            xa, ya = face.solve(np.zeros(n), st, rst)
+            x1, y1 = face.solve(-es, st, rst)
+        except (_Failed, _Inconsistent):
+            pass
+        else:
+            xb, yb = x1 - xa, y1 - ya
+            ga = p.h @ xa + p.a.T @ ya
+            gb = p.h @ xb - es + p.a.T @ yb
+            lo_t, hi_t = _validity(p, st, rst, xa, xb, ya, yb, ga, gb)
+            hb = p.h @ xb
+            a2 = float(es @ xb - xb @ hb)
+            a1 = float(es @ xa - 2.0 * (xa @ hb))
+            a0 = float(-(xa @ (p.h @ xa)))
+            root = _upward_root(a2, a1, a0, max(t_lo, 0.0))
+            if root is not None and lo_t <= root <= hi_t and t_lo <= root * (1 + 1e-12) and root <= t_hi * (1 + 1e-12):
+                done = accept(root, xa + root * xb, ya + root * yb, st, rst)
+                if done is not None:
+                    return done
+        # next trial parameter: the face's root when it is inside the bracket, else bisect or expand
+        if root is not None and t_lo < root * (1 - 1e-12) and root < t_hi:
             t_next = root
         elif np.isfinite(t_hi):
             t_next = 0.5 * (t_lo + t_hi)
         else:
             t_next = max(8.0 * t_lo, t_guess)
             t_guess = 0.0
-        if not (t_lo < t_next < t_hi) or t_next - t_lo <= 1e-15 * t_next or (
-            np.isfinite(t_hi) and t_hi - t_next <= 1e-15 * t_hi
-        ):
+        narrow = np.isfinite(t_hi) and t_hi - t_lo <= 1e-12 * t_hi
+        if narrow or not (t_lo < t_next < t_hi):
+            # the root sits on a breakpoint: both neighbouring faces give (nearly) the same point
+            for t_end in (t_hi, t_lo):
+                if np.isfinite(t_end) and t_end > 0:
+                    xe, ye, ste, rste = at(t_end, st, rst)
+                    done = accept(t_end, xe, ye, ste, rste)
+                    if done is not None:
+                        return done
             break
         x, y, st, rst = at(t_next, st, rst)
         psi = t_next * float(es @ x) - float(x @ (p.h @ x))
