@@ -50,8 +50,8 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-## make test: install poolkit with the test extras and run the whole test suite
-test: install-dev browser
+## make test: install poolkit with the test extras, lint and type-check it, and run the whole test suite
+test: install-dev browser lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## make quick: the fast loop (no notebook executions, no browser)
@@ -71,8 +71,10 @@ bench: install-dev
 	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[bench]'
 	$(BIN)/python benchmarks/run.py
 
+## make lint: ruff on the code, tests and benchmarks; mypy on the package
 lint: install-dev
 	$(BIN)/ruff check poolkit tests benchmarks
+	$(BIN)/mypy poolkit
 
 clean-venv:
 	rm -rf $(VENV)

@@ -29,6 +29,8 @@ __all__ = [
     "CORRELATION_DISTANCES",
     "DAYS_PER_YEAR",
     "EulerRisk",
+    "PerPeriod",
+    "Rate",
     "accrual_rates",
     "annual_rate",
     "asset_volatilities",
@@ -42,6 +44,7 @@ __all__ = [
     "linkage_tree",
     "per_period_rate",
     "portfolio_variance",
+    "rate_text",
     "portfolio_volatility",
     "resolve_periods_per_year",
     "standalone_volatility",
@@ -54,6 +57,19 @@ CORRELATION_DISTANCES = ("correlation", "abs_correlation")
 
 
 # --------------------------------------------------------------------------- portfolio variance
+#: Weights whose largest size lies outside [1/WEIGHT_RESCALE, WEIGHT_RESCALE] are rescaled
+#: before :math:`w^\top \Sigma w` is formed, so the product cannot overflow or underflow.
+WEIGHT_RESCALE = 1e100
+
+
+def _weight_scale(weights: np.ndarray) -> np.ndarray:
+    """Largest size of each portfolio's weights when it is extreme (else 1): shape () or (k,)."""
+    w = np.asarray(weights, dtype="float64")
+    big = np.max(np.abs(w), axis=0) if w.size else np.asarray(1.0)
+    extreme = (big > WEIGHT_RESCALE) | ((big > 0) & (big < 1.0 / WEIGHT_RESCALE))
+    return np.asarray(np.where(extreme, big, 1.0))
+
+
 def _sigma_w(weights: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     r"""Return :math:`(\Sigma w,\; w \odot \Sigma w)`: the one product every portfolio formula uses."""
     w = np.asarray(weights, dtype="float64")
@@ -158,7 +174,9 @@ def portfolio_volatility(weights: np.ndarray, cov: np.ndarray) -> np.ndarray:
     >>> round(float(portfolio_volatility(np.array([0.5, 0.5]), cov)), 4)
     0.1414
     """
-    return np.sqrt(np.maximum(portfolio_variance(weights, cov), 0.0))
+    w = np.asarray(weights, dtype="float64")
+    scale = _weight_scale(w)  # sigma is homogeneous of degree 1: sigma(s w) = s sigma(w)
+    return np.asarray(scale * np.sqrt(np.maximum(portfolio_variance(w / scale, cov), 0.0)))
 
 
 class EulerRisk(NamedTuple):
@@ -212,11 +230,13 @@ def euler_risk(weights: np.ndarray, cov: np.ndarray) -> EulerRisk:
     >>> split.share.round(6).tolist()  # 0.01 and 0.0025 of a variance of 0.0125
     [0.8, 0.2]
     """
-    sw, c = _sigma_w(weights, cov)
+    w = np.asarray(weights, dtype="float64")
+    scale = _weight_scale(w)  # extreme weights: split w / s, then scale sigma and RC back by s
+    sw, c = _sigma_w(w / scale, cov)
     var = c.sum(axis=0)
     sigma = np.sqrt(np.maximum(var, 0.0))
     with np.errstate(divide="ignore", invalid="ignore"):
-        return EulerRisk(np.asarray(sigma), sw / sigma, c / sigma, c / var)
+        return EulerRisk(np.asarray(sigma * scale), sw / sigma, c / sigma * scale, c / var)
 
 
 # --------------------------------------------------------------------------- diversification
@@ -290,8 +310,11 @@ def diversification_ratio(weights: np.ndarray, cov: np.ndarray) -> np.ndarray:
     >>> round(float(diversification_ratio(np.array([0.5, 0.5]), cov)), 4)  # sqrt(2)
     1.4142
     """
-    standalone = standalone_volatility(weights, cov)
-    pooled = portfolio_volatility(weights, cov)
+    w = np.asarray(weights, dtype="float64")
+    big = np.max(np.abs(w), axis=0) if w.size else np.asarray(1.0)
+    w = w / np.where(big > 0, big, 1.0)  # the ratio has no unit: weights of any size give the same DR
+    standalone = standalone_volatility(w, cov)
+    pooled = portfolio_volatility(w, cov)
     return np.asarray(np.divide(standalone, pooled, out=np.full(np.shape(pooled), np.nan), where=pooled > 0))
 
 
@@ -515,6 +538,68 @@ def resolve_periods_per_year(
     return float(infer(dates))
 
 
+class PerPeriod:
+    r"""A rate given per period of the inputs, used as it is: ``risk_free=PerPeriod(0.0001)``.
+
+    Every rate argument of poolkit (``risk_free``, ``target``) is an annual fraction
+    unless it is wrapped in ``PerPeriod``: then it is already the rate of one period of
+    the returns (one day for daily returns, one month for monthly ones), and
+    :func:`per_period_rate` returns it unchanged, with no ``periods_per_year`` needed.
+    This replaces the ``periods_per_year=1`` trick, which also changes the annualisation.
+
+    Parameters
+    ----------
+    rate : float
+        The rate of one period as a fraction (0.0001 = 1 basis point a period), above -1.
+
+    Raises
+    ------
+    ParameterError
+        If ``rate`` is not a finite number above -1, or looks like a percentage (above 1).
+
+    Examples
+    --------
+    >>> per_period_rate(PerPeriod(0.0001), None)  # one basis point a day, used as it is
+    0.0001
+    >>> PerPeriod(0.0001)
+    PerPeriod(0.0001)
+    """
+
+    __slots__ = ("rate",)
+
+    def __init__(self, rate: float) -> None:
+        if isinstance(rate, PerPeriod):
+            rate = rate.rate
+        if not _is_number(rate) or not np.isfinite(rate):
+            raise ParameterError(f"`PerPeriod` takes a per-period rate such as 0.0001, got {rate!r}.")
+        value = float(rate)
+        if value <= -1.0:
+            raise ParameterError(f"`PerPeriod` rate must be above -1 (-100 %), got {rate!r}.")
+        if value > 1.0:
+            raise ParameterError(
+                f"`PerPeriod` takes a rate as a fraction; got {rate!r}. Did you mean {value / 100:g} ({value:g} %)?"
+            )
+        self.rate = value
+
+    def __repr__(self) -> str:
+        return f"PerPeriod({self.rate:g})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PerPeriod) and other.rate == self.rate
+
+    def __hash__(self) -> int:
+        return hash(("PerPeriod", self.rate))
+
+
+#: A rate argument: an annual fraction, or a :class:`PerPeriod` rate.
+Rate = float | PerPeriod
+
+
+def rate_text(rate: object) -> str:
+    """Show a rate argument: ``0.02`` for an annual rate, ``PerPeriod(0.0001)`` for a per-period one."""
+    return repr(rate) if isinstance(rate, PerPeriod) else f"{float(rate):g}"  # type: ignore[arg-type]
+
+
 def check_annual_rate(rate: object, *, name: str = "risk_free") -> float:
     """Check an annual rate given as a fraction (0.02 = 2 %) and return it as a float.
 
@@ -529,6 +614,10 @@ def check_annual_rate(rate: object, *, name: str = "risk_free") -> float:
     >>> check_annual_rate(0.02)
     0.02
     """
+    if isinstance(rate, PerPeriod):
+        raise ParameterError(
+            f"`{name}` must be an annual rate here (nothing per period to convert it against), got {rate!r}."
+        )
     if not _is_number(rate) or not np.isfinite(rate):
         raise ParameterError(f"`{name}` must be an annual rate such as 0.02 (2 %), got {rate!r}.")
     value = float(rate)
@@ -552,12 +641,14 @@ def per_period_rate(
 
     Every rate argument of poolkit (``risk_free``, ``target``) is an annual rate as a
     fraction and is converted here, with :math:`p` from :func:`resolve_periods_per_year`
-    (``periods_per_year`` and ``dates`` mean what they mean there).
+    (``periods_per_year`` and ``dates`` mean what they mean there) — unless it is given
+    per period, wrapped in :class:`PerPeriod`: then it is returned as it is.
 
     Parameters
     ----------
-    rate : float
-        Annual rate, a fraction (0.02 = 2 %), checked by :func:`check_annual_rate`.
+    rate : float or PerPeriod
+        Annual rate, a fraction (0.02 = 2 %), checked by :func:`check_annual_rate`; or a
+        :class:`PerPeriod` rate, used unchanged.
     periods_per_year : float or None
         Periods per year of the inputs, or None (see :func:`resolve_periods_per_year`).
     dates : Index, optional
@@ -594,7 +685,11 @@ def per_period_rate(
     0.00797414
     >>> per_period_rate(0.02, None)  # expected returns / covariance without dates: annual
     0.02
+    >>> per_period_rate(PerPeriod(0.0001), 252)  # already per period: unchanged
+    0.0001
     """
+    if isinstance(rate, PerPeriod):
+        return rate.rate
     value = check_annual_rate(rate, name=name)
     if value == 0.0:
         return 0.0

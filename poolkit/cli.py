@@ -1,21 +1,27 @@
-"""The ``poolkit`` command: run the report notebooks, list the bundled data, dispatch batch and app.
+"""The ``poolkit`` command: every command of poolkit lives here.
 
-``poolkit report`` executes the notebooks of ``notebooks/`` into ``reports/<name>/``
-(see :func:`poolkit.reporting.run_suite`); ``poolkit samples`` lists the bundled
-data sets; ``poolkit batch ...`` and ``poolkit app ...`` hand their arguments to
-:func:`poolkit.batch.main` and :func:`poolkit.widgets.app_main`. Heavy modules
-are imported only by the sub-command that needs them, so ``poolkit --help`` is
-quick.
+- ``poolkit report`` executes the notebooks of ``notebooks/`` into
+  ``reports/<name>/`` (see :func:`poolkit.reporting.run_suite`);
+- ``poolkit batch GRID.yaml`` runs a grid of report variants on Dask (see
+  :func:`poolkit.batch.load_grid` and :func:`poolkit.batch.run_batch`);
+- ``poolkit samples`` lists the bundled data sets;
+- ``poolkit app`` serves the explorers (``notebooks/06_explorers.ipynb``) as a
+  Voilà web app on 127.0.0.1.
 
-Exit codes: 0 success, 1 a notebook (or a batch job) failed, 2 bad configuration
-or usage.
+The modules that notebooks import (widgets, reporting) never start a server or
+parse a command line: that is done here. Heavy modules are imported only by the
+command that needs them, so ``poolkit --help`` is quick.
+
+Exit codes: 0 success, 1 a notebook (or a batch run) failed, 2 bad configuration
+or usage (nothing ran).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 __all__ = ["main", "parse_assignment"]
@@ -24,10 +30,8 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
 
-_DISPATCH = {
-    "batch": ("poolkit.batch", "main", "run a grid of report variants (see `poolkit batch --help`)"),
-    "app": ("poolkit.widgets", "app_main", "serve the interactive app (see `poolkit app --help`)"),
-}
+APP_NOTEBOOK = "06_explorers.ipynb"
+"""The notebook ``poolkit app`` serves by default (in the project's ``notebooks/`` folder)."""
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
@@ -84,7 +88,6 @@ def parse_assignment(text: str) -> tuple[str, Any]:
 
 def _read_params_file(path: str) -> dict[str, Any]:
     import datetime
-    from pathlib import Path
 
     import yaml
 
@@ -106,17 +109,17 @@ def _read_params_file(path: str) -> dict[str, Any]:
     return {k: v.isoformat() if isinstance(v, (datetime.date, datetime.datetime)) else v for k, v in data.items()}
 
 
-def _build_parser() -> argparse.ArgumentParser:
-    from poolkit import __version__
+def _exit_code(exc: SystemExit) -> int:
+    """Exit code of argparse's SystemExit (--help: 0, usage error: 2)."""
+    if isinstance(exc.code, int):
+        return exc.code
+    return EXIT_CONFIG if exc.code else EXIT_OK
 
-    parser = argparse.ArgumentParser(
-        prog="poolkit",
-        description="Pooling in finance: run the report notebooks, list the bundled data.",
-        epilog="Exit codes: 0 ok, 1 a notebook failed, 2 bad configuration.",
-    )
-    parser.add_argument("--version", action="version", version=f"poolkit {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
+# --------------------------------------------------------------------------- parsers
+
+
+def _report_parser(sub: Any) -> None:
     report = sub.add_parser(
         "report",
         help="execute the notebooks into reports/NAME/ (notebooks, HTML, manifest.json)",
@@ -135,10 +138,60 @@ def _build_parser() -> argparse.ArgumentParser:
     report.add_argument("--no-html", action="store_true", help="skip the HTML export")
     report.add_argument("--quiet", action="store_true", help="no progress output")
 
+
+def _batch_parser(sub: Any) -> None:
+    batch = sub.add_parser(
+        "batch",
+        help="run a grid of report variants in parallel (see `poolkit batch --help`)",
+        description="Run the grid's notebooks once per parameter set, in parallel, into reports/<name>/<run-id>/.",
+        epilog="Exit codes: 0 all reports ok, 1 some reports failed, 2 invalid configuration (nothing ran).",
+    )
+    batch.add_argument("grid", help="YAML grid file (notebooks, parameters, grid)")
+    batch.add_argument("--workers", type=int, default=None, help="worker processes of the local Dask cluster (default: CPUs)")
+    batch.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler, e.g. tcp://host:8786")
+    batch.add_argument("--name", default=None, help="batch name (default: the grid's 'name' or the file's stem)")
+    batch.add_argument("--resume", action="store_true", help="skip runs whose report is complete; redo the others")
+    batch.add_argument("--quiet", action="store_true", help="no progress bar; only failures on stderr (for cron)")
+    batch.add_argument("--log", default=None, help="log file (default: <reports-dir>/<name>/batch.log)")
+    batch.add_argument("--reports-dir", default="reports", help="reports folder (default: reports)")
+
+
+def _app_parser(sub: Any) -> None:
+    app = sub.add_parser(
+        "app",
+        help="serve the interactive explorers as a web app (see `poolkit app --help`)",
+        description=(
+            f"Serve the poolkit explorers (notebooks/{APP_NOTEBOOK}) as a Voilà web app on 127.0.0.1. "
+            "Open the printed URL (it carries the access token); stop with Ctrl-C."
+        ),
+    )
+    app.add_argument("--port", type=int, default=8866, help="TCP port on 127.0.0.1 (default 8866)")
+    app.add_argument("--token", default="", help="access token (default: a random one, printed in the URL)")
+    app.add_argument("--notebook", default="", help=f"notebook to serve (default: notebooks/{APP_NOTEBOOK})")
+    app.add_argument("--open", action="store_true", help="open the app in the default web browser")
+    app.add_argument("--no-browser", action="store_true", help="do not open a browser (the default)")
+    app.add_argument("--dry-run", action="store_true", help="print the Voilà command and URL, do not start")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    from poolkit import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="poolkit",
+        description="Pooling in finance: run the report notebooks, batches of them, the explorers app; "
+        "list the bundled data.",
+        epilog="Exit codes: 0 ok, 1 a notebook failed, 2 bad configuration.",
+    )
+    parser.add_argument("--version", action="version", version=f"poolkit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _report_parser(sub)
+    _batch_parser(sub)
     sub.add_parser("samples", help="list the bundled data sets", description="List the bundled data sets.")
-    for name, (_, _, text) in _DISPATCH.items():
-        sub.add_parser(name, help=text, add_help=False)
+    _app_parser(sub)
     return parser
+
+
+# --------------------------------------------------------------------------- report and samples
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -163,6 +216,9 @@ def _report(args: argparse.Namespace) -> int:
     except ReportError as exc:
         print(f"poolkit report: FAILED: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except OSError as exc:  # e.g. the disk is full or the reports folder is read-only
+        print(f"poolkit report: cannot write the report: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     print(folder)
     return EXIT_OK
 
@@ -178,20 +234,217 @@ def _samples() -> int:
     return EXIT_OK
 
 
-def _dispatch(command: str, rest: list[str]) -> int:
-    import importlib
+# --------------------------------------------------------------------------- batch
 
-    module_name, function, _ = _DISPATCH[command]
+
+def _batch(args: argparse.Namespace) -> int:
+    import re
+
+    from poolkit.exceptions import ConfigurationError
+
     try:
-        module = importlib.import_module(module_name)
-        entry = getattr(module, function)
-    except (ImportError, AttributeError) as exc:
-        print(f"poolkit {command}: not available in this installation ({exc}).", file=sys.stderr)
+        from poolkit import batch
+    except ImportError as exc:
+        print(f"poolkit batch: not available in this installation ({exc}).", file=sys.stderr)
+        return EXIT_CONFIG
+    problems: list[str] = []
+    if args.workers is not None and args.workers < 1:
+        problems.append(f"--workers must be a positive integer, got {args.workers}.")
+    if args.scheduler and not re.match(r"^(tcp|tls|inproc|ucx|ws|wss)://[^\s/]+$", args.scheduler):
+        problems.append(f"--scheduler must look like tcp://HOST:PORT, got {args.scheduler!r}.")
+    grid = None
+    try:
+        grid = batch.load_grid(args.grid, name=args.name)
+    except ConfigurationError as exc:
+        problems.append(str(exc))
+    if grid is not None:
+        problems.extend(grid.errors)  # structure, ids and every value's type
+    if problems:
+        print(f"poolkit batch: invalid configuration ({len(problems)} problem(s)); nothing ran:", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return EXIT_CONFIG
+    assert grid is not None
+    try:
+        result = batch.run_batch(
+            grid,
+            reports_dir=args.reports_dir,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            resume=args.resume,
+            quiet=args.quiet,
+            log_file=args.log,
+        )
+    except ConfigurationError as exc:  # includes ClusterError: nothing ran
+        print(f"poolkit batch: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except OSError as exc:
+        print(f"poolkit batch: cannot write the reports: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    runs = result.runs
+    summary = (
+        f"poolkit batch {grid.name}: {sum(r['status'] == 'ok' for r in runs)} ok, "
+        f"{sum(r['status'] == 'skipped' for r in runs)} skipped (complete), {len(result.failures)} failed "
+        f"-> {result.batch_dir / batch.INDEX_FILE}"
+    )
+    if result.failures:
+        print(summary, file=sys.stderr)
+        for run_id, message in result.failure_messages():
+            print(f"  FAILED {run_id}: {message}", file=sys.stderr)
+    elif not args.quiet:
+        print(summary)
+    return result.exit_code
+
+
+# --------------------------------------------------------------------------- app
+
+
+def _default_notebook() -> Path:
+    return Path(__file__).resolve().parents[1] / "notebooks" / APP_NOTEBOOK
+
+
+def _voila_command() -> list[str]:
+    """Return the command that starts Voilà from this environment, or raise ConfigurationError."""
+    import shutil
+
+    from poolkit.exceptions import ConfigurationError
+
+    local = Path(sys.executable).with_name("voila")
+    if local.exists():
+        return [str(local)]
+    found = shutil.which("voila")
+    if found:
+        return [found]
+    try:
+        import voila  # noqa: F401
+    except ImportError:
+        raise ConfigurationError(
+            "Voilà is not installed, so the explorers cannot be served as an app. Install the `app` "
+            "extra: `pip install -e '.[app]'` (or `make install`)."
+        ) from None
+    return [sys.executable, "-m", "voila"]
+
+
+APP_TOKEN_ENV = "POOLKIT_APP_TOKEN"
+"""Environment variable holding the app's access token (kept off every command line)."""
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """Return a ``preexec_fn`` that makes the child receive SIGTERM when this process dies.
+
+    Linux's parent-death signal (``prctl(PR_SET_PDEATHSIG)``) is delivered even
+    when the parent is killed with SIGKILL, which no handler in the parent can
+    catch. None where ``prctl`` is not available (the child then still stops
+    on SIGTERM, SIGHUP and Ctrl-C of ``poolkit app``).
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+    import os
+    import signal
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+    pr_set_pdeathsig = 1
+
+    def preexec() -> None:  # runs in the child, between fork and exec
+        prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the line above: stop now
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
+
+
+def _app(args: argparse.Namespace) -> int:
+    """Serve the explorers with Voilà on 127.0.0.1 (``poolkit app``).
+
+    The server listens on 127.0.0.1 only and requires a token: ``--token``,
+    else ``$POOLKIT_APP_TOKEN``, else a random 48-character one. The token
+    reaches Voilà through its environment (``JUPYTER_TOKEN``), never on a
+    command line, where every user of the machine could read it in ``ps``.
+    Voilà runs in its own process group and gets SIGTERM when ``poolkit app``
+    ends, however it ends (``kill -9`` included, through Linux's parent-death
+    signal); it then stops its kernels. Kernels get ``POOLKIT_INTERACTIVE=1`` so
+    that :func:`poolkit.widgets.show` renders live widgets. The exit status is
+    Voilà's own, 0 for ``--dry-run``, 2 for bad arguments or a missing
+    notebook or Voilà.
+    """
+    import os
+    import secrets
+    import signal
+    import subprocess
+
+    from poolkit.exceptions import ConfigurationError
+
+    if not 1 <= args.port <= 65535:
+        print(f"poolkit app: --port must be in 1..65535, got {args.port}", file=sys.stderr)
+        return EXIT_CONFIG
+    notebook = Path(args.notebook) if args.notebook else _default_notebook()
+    if not notebook.is_file():
+        print(
+            f"poolkit app: notebook {notebook} not found; pass --notebook PATH to a .ipynb file "
+            "(the default lives in the project's notebooks/ folder)",
+            file=sys.stderr,
+        )
         return EXIT_CONFIG
     try:
-        return int(entry(rest) or 0)
-    except SystemExit as exc:  # the sub-command's own argparse (--help, usage errors)
-        return exc.code if isinstance(exc.code, int) else (EXIT_CONFIG if exc.code else EXIT_OK)
+        voila = _voila_command()
+    except ConfigurationError as exc:
+        print(f"poolkit app: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.token:
+        print(f"poolkit app: note: --token is visible to every user in `ps`; set {APP_TOKEN_ENV} instead.",
+              file=sys.stderr)
+    token = args.token or os.environ.get(APP_TOKEN_ENV, "").strip() or secrets.token_hex(24)
+    command = [
+        *voila,
+        str(notebook.resolve()),
+        f"--port={args.port}",
+        "--Voila.auto_token=True",  # the token is read from JUPYTER_TOKEN in the environment
+        "--Voila.ip=127.0.0.1",
+        "--Voila.port_retries=0",
+        "--show_tracebacks=False",
+        "--strip_sources=True",
+    ]
+    if not args.open:
+        command.append("--no-browser")
+    url = f"http://127.0.0.1:{args.port}/?token={token}"
+    print(f"poolkit app: serving {notebook}", flush=True)
+    print(f"poolkit app: open {url}", flush=True)
+    if args.dry_run:
+        print("poolkit app: command " + " ".join(command) + "  (token in the environment as JUPYTER_TOKEN)")
+        return EXIT_OK
+    from poolkit.widgets import INTERACTIVE_ENV
+
+    env = {**os.environ, INTERACTIVE_ENV: "1", "JUPYTER_TOKEN": token}
+    env.pop("JUPYTER_TOKEN_FILE", None)
+    env.pop(APP_TOKEN_ENV, None)
+    process = subprocess.Popen(command, env=env, cwd=str(notebook.resolve().parent), process_group=0,
+                               preexec_fn=_die_with_parent())
+
+    def forward(signum: int, _frame: object) -> None:  # stopping the app stops Voilà too
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        return int(process.wait())
+    except KeyboardInterrupt:  # Ctrl-C reaches poolkit app only: Voilà has its own process group
+        process.terminate()
+        try:
+            return int(process.wait(timeout=10))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            return int(process.wait())
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+# --------------------------------------------------------------------------- entry point
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -205,26 +458,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        0 on success, 1 when a notebook failed, 2 for bad configuration or usage.
+        0 on success, 1 when a notebook (or a batch run) failed, 2 for bad
+        configuration or usage.
 
     Examples
     --------
     >>> main(["--version"])  # doctest: +ELLIPSIS
     poolkit ...
     0
+    >>> main(["app", "--port", "8899", "--token", "abc", "--dry-run"])  # doctest: +ELLIPSIS
+    poolkit app: serving ...06_explorers.ipynb
+    ...
+    0
     """
-    args_list = list(sys.argv[1:] if argv is None else argv)
-    if args_list and args_list[0] in _DISPATCH:
-        return _dispatch(args_list[0], args_list[1:])
     parser = _build_parser()
     try:
-        args = parser.parse_args(args_list)
+        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     except SystemExit as exc:  # --help, --version, usage errors
-        return exc.code if isinstance(exc.code, int) else (EXIT_CONFIG if exc.code else EXIT_OK)
+        return _exit_code(exc)
     if args.command == "report":
         return _report(args)
+    if args.command == "batch":
+        return _batch(args)
     if args.command == "samples":
         return _samples()
+    if args.command == "app":
+        return _app(args)
     parser.print_help()
     return EXIT_CONFIG
 

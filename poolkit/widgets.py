@@ -15,34 +15,27 @@ message is shown above the figures and the last valid result stays visible.
 In a report run (papermill, ``poolkit report``, any run without a live browser)
 :func:`show` renders a *static* version instead: the same key figures and chart at
 the default settings, embedded as an image, so HTML reports stay complete and
-work offline. :func:`app_main` serves ``notebooks/06_explorers.ipynb`` as a Voilà
-web app (``poolkit app``).
+work offline. ``poolkit app`` (:mod:`poolkit.cli`) serves
+``notebooks/06_explorers.ipynb`` as a Voilà web app; this module starts no server.
 
-ipywidgets, matplotlib and voila are imported inside the functions that use them.
+ipywidgets and matplotlib are imported inside the functions that use them.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import html
 import io
 import os
-import secrets
-import shutil
-import signal
-import subprocess
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from poolkit._validation import check_choice, check_fraction, check_positive_int, check_returns
-from poolkit.exceptions import ConfigurationError, ParameterError, PoolkitError
+from poolkit.exceptions import ParameterError, PoolkitError
 
 __all__ = [
     "ALLOCATION_METHODS",
@@ -51,7 +44,6 @@ __all__ = [
     "SEED_ASSETS",
     "allocation_view",
     "allocation_explorer",
-    "app_main",
     "diversification_explorer",
     "diversification_view",
     "live_frontend",
@@ -872,6 +864,31 @@ def allocation_explorer(
 
 #: The pool of the loan explorer: a 30-year fixed-rate mortgage pool.
 LOAN_POOL = {"balance": 100e6, "coupon": 0.065, "net_coupon": 0.06, "term": 360, "recovery_lag": 12}
+#: Deals the loan explorer can cut the pool into (bundled deal files sized as shares of the pool; "" = none).
+LOAN_POOL_DEALS = ("", "senior_sub", "sequential_four", "pac_support", "excess_spread_oc")
+
+
+def _loan_pool_deal(deal: str, terms: Mapping[str, Any], cf: pd.DataFrame) -> dict[str, Any]:
+    """Cut the explorer's pool into the tranches of a bundled deal: balances and per-tranche figures."""
+    import poolkit.credit as credit
+
+    name = check_choice(deal, LOAN_POOL_DEALS, name="deal")
+    if not name:
+        return {"deal": "", "deal_name": "", "tranches": None, "tranche_summary": None}
+    structure = credit.load_deal(name, collateral={
+        "balance": float(terms["balance"]), "coupon": float(terms["coupon"]),
+        "net_coupon": float(terms["net_coupon"]), "term": int(terms["term"]), "age": 0,
+    })
+    result = credit.run_waterfall(structure, cf)
+    summary = credit.tranche_summary(result)
+    principal = [t.name for t in structure.tranches if structure.tranche_type(t) != "io"]
+    return {
+        "deal": name,
+        "deal_name": structure.name,
+        "tranches": result.balances()[principal],
+        "tranche_summary": summary.loc[principal, ["type", "original_balance", "average_life", "first_month",
+                                                   "last_month", "loss"]],
+    }
 
 
 def loan_pool_view(
@@ -881,9 +898,10 @@ def loan_pool_view(
     sda: float = 100.0,
     severity: float = 0.35,
     *,
+    deal: str = "senior_sub",
     pool: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    r"""Compute what the loan pool explorer shows (cash flows, WAL, losses), without drawing.
+    r"""Compute what the loan pool explorer shows (cash flows, WAL, losses, tranches), without drawing.
 
     Parameters
     ----------
@@ -897,6 +915,9 @@ def loan_pool_view(
         Default speed in percent of the SDA benchmark.
     severity : float, default 0.35
         Loss as a fraction of the defaulted balance.
+    deal : str, default "senior_sub"
+        A bundled deal (one of ``LOAN_POOL_DEALS``) to cut the pool into; its tranches
+        are sized as shares of the pool. ``""`` shows the pool alone.
     pool : mapping, optional
         Overrides of ``LOAN_POOL`` (balance, coupon, net_coupon, term, recovery_lag).
 
@@ -906,23 +927,34 @@ def loan_pool_view(
         ``psa``, ``default`` (the default scenario, e.g. ``"1 CDR"``), ``severity``,
         ``cashflows`` (monthly table of :func:`poolkit.credit.pool_cashflows`), ``wal``
         (years), ``loss`` and ``loss_share`` (principal lost, in currency and as a
-        share of the pool), ``interest`` (paid to investors) and ``balance``.
+        share of the pool), ``interest`` (paid to investors) and ``balance``; and for the
+        deal: ``deal`` (its file name, ``""`` for none), ``deal_name``, ``tranches``
+        (balance of each tranche at the end of each month, month 0 = closing) and
+        ``tranche_summary`` (per tranche: ``type``, ``original_balance``,
+        ``average_life``, principal window ``first_month``/``last_month``, ``loss``),
+        both None without a deal.
 
     Raises
     ------
     ParameterError
-        If ``default_model`` is unknown or a rate is out of range.
+        If ``default_model`` or ``deal`` is unknown or a rate is out of range.
 
     Notes
     -----
     .. math:: WAL = \frac{\sum_k (k/12)\, PR_k}{\sum_k PR_k}, \qquad
               \text{loss} = \text{severity} \times \text{liquidated balance}.
 
+    The deal's waterfall (:func:`poolkit.credit.run_waterfall`) pays the same monthly
+    cash flows to its tranches: prepayments shorten the tranches paid first; losses are
+    written off from the most junior tranche up.
+
     Examples
     --------
     >>> view = loan_pool_view(psa=0, cdr=0)  # a plain 30-year 6.5 % annuity
     >>> view["loss"], round(view["wal"], 2)
     (0.0, 19.62)
+    >>> view["tranche_summary"]["loss"].max()  # no defaults: no tranche loses
+    0.0
     """
     import poolkit.credit as credit
 
@@ -945,6 +977,7 @@ def loan_pool_view(
         "loss_share": float(cf["principal_loss"].sum()) / balance,
         "interest": float(cf["interest"].sum()),
         "balance": balance,
+        **_loan_pool_deal(deal, terms, cf),
     }
 
 
@@ -958,7 +991,16 @@ def _loan_pool_render(view: dict[str, Any]) -> tuple[str, bytes]:
         ("Principal lost", f"{view['loss_share']:.2%} of the pool"),
         ("Interest paid to investors", f"{view['interest'] / view['balance']:.1%} of the pool"),
     ]
-    fig, (ax1, ax2) = _new_figure(2)
+    table = view.get("tranche_summary")
+    if table is not None:
+        rows += [
+            ("Deal", view["deal_name"]),
+            ("Tranche average life (years)", " · ".join(
+                f"{n} {v:.1f}" if np.isfinite(v) else f"{n} written off" for n, v in table["average_life"].items())),
+            ("Tranche principal lost", " · ".join(f"{n} {v:.0%}" for n, v in table["loss"].items())),
+        ]
+    fig, axes = _new_figure(3 if table is not None else 2, width=16.0 if table is not None else 12.0)
+    ax1, ax2 = axes[0], axes[1]
     years = cf.index.to_numpy() / 12.0
     ax1.plot(years, cf["balance"].to_numpy() / view["balance"], color="C0", label="pool balance")
     ax1.axvline(view["wal"], color="C3", ls="--", lw=1, label=f"WAL {view['wal']:.1f} y")
@@ -974,6 +1016,14 @@ def _loan_pool_render(view: dict[str, Any]) -> tuple[str, bytes]:
     ax2.plot(years, cf["principal_loss"].to_numpy() / view["balance"], color="black", lw=1, label="losses")
     ax2.set(title="Monthly cash flows (fraction of the pool)", xlabel="years")
     ax2.legend(fontsize=8)
+    if table is not None:
+        ax3 = axes[2]
+        balances = view["tranches"]
+        ax3.stackplot(balances.index.to_numpy() / 12.0, balances.to_numpy().T / view["balance"],
+                      labels=[str(c) for c in balances.columns], alpha=0.85)
+        ax3.set(title=f"Tranche balances: {view['deal_name']}", xlabel="years")
+        ax3.yaxis.set_major_formatter(_percent())
+        ax3.legend(fontsize=8, ncol=2)
     return _figures_html(rows), _png(fig)
 
 
@@ -992,6 +1042,9 @@ def _loan_pool_controls(defaults: Mapping[str, Any]) -> dict[str, Any]:
                              continuous_update=False, style=style, readout_format=".0f"),
         "severity": w.FloatSlider(value=defaults["severity"], min=0, max=1, step=0.05, description="loss severity",
                                   continuous_update=False, style=style, readout_format=".2f"),
+        "deal": w.Dropdown(options=[("none (the pool alone)", ""), *[(d.replace("_", " "), d) for d in LOAN_POOL_DEALS
+                                                                     if d]],
+                           value=defaults["deal"], description="deal", style=style),
     }
 
 
@@ -1002,14 +1055,15 @@ def _loan_pool_spec(
     sda: float = 100.0,
     severity: float = 0.35,
     *,
+    deal: str = "senior_sub",
     pool: Mapping[str, Any] | None = None,
 ) -> _Spec:
     defaults = {"psa": float(psa), "default_model": default_model, "cdr": float(cdr), "sda": float(sda),
-                "severity": float(severity)}
+                "severity": float(severity), "deal": deal}
 
     def compute(values: Mapping[str, Any]) -> dict[str, Any]:
         return loan_pool_view(values["psa"], values["default_model"], values["cdr"], values["sda"],
-                               values["severity"], pool=pool)
+                               values["severity"], deal=values["deal"], pool=pool)
 
     compute(defaults)
     return _Spec("loan_pool", "Loan pool: prepayments, defaults and losses", defaults, compute,
@@ -1023,6 +1077,7 @@ def loan_pool_explorer(
     sda: float = 100.0,
     severity: float = 0.35,
     *,
+    deal: str = "senior_sub",
     pool: Mapping[str, Any] | None = None,
     debounce: float = 0.3,
 ) -> Any:
@@ -1031,7 +1086,9 @@ def loan_pool_explorer(
     Sliders set the prepayment speed (% PSA), the default rate (CDR in % a year,
     or a % SDA speed) and the loss severity; the panel shows the balance and the
     monthly cash flows (interest, scheduled principal, prepayments, recoveries,
-    losses), the weighted average life (WAL) and the share of principal lost.
+    losses), the weighted average life (WAL) and the share of principal lost. A
+    deal menu cuts the pool into the tranches of a securitisation and shows their
+    balances over time, average lives and losses.
 
     Parameters
     ----------
@@ -1045,6 +1102,8 @@ def loan_pool_explorer(
         Default speed in percent of the SDA benchmark.
     severity : float, default 0.35
         Loss as a fraction of the defaulted balance.
+    deal : str, default "senior_sub"
+        The deal shown first (one of ``LOAN_POOL_DEALS``; ``""`` for none).
     pool : mapping, optional
         Overrides of ``LOAN_POOL`` (balance, coupon, net_coupon, term, recovery_lag).
     debounce : float, default 0.3
@@ -1082,7 +1141,7 @@ def loan_pool_explorer(
     >>> panel.poolkit_panel.view["loss"]
     0.0
     """
-    return _build(_loan_pool_spec(psa, default_model, cdr, sda, severity, pool=pool), debounce)
+    return _build(_loan_pool_spec(psa, default_model, cdr, sda, severity, deal=deal, pool=pool), debounce)
 
 
 def _label(name: object) -> str:
@@ -1096,137 +1155,3 @@ _SPECS: dict[str, Callable[..., _Spec]] = {
     "diversification_explorer": _diversification_spec,
     "loan_pool_explorer": _loan_pool_spec,
 }
-
-
-# --------------------------------------------------------------------------------------------
-# The Voilà app
-# --------------------------------------------------------------------------------------------
-
-APP_NOTEBOOK = "06_explorers.ipynb"
-
-
-def _default_notebook() -> Path:
-    return Path(__file__).resolve().parents[1] / "notebooks" / APP_NOTEBOOK
-
-
-def _voila_command() -> list[str]:
-    """Return the command that starts Voilà from this environment, or raise ConfigurationError."""
-    local = Path(sys.executable).with_name("voila")
-    if local.exists():
-        return [str(local)]
-    found = shutil.which("voila")
-    if found:
-        return [found]
-    try:
-        import voila  # noqa: F401
-    except ImportError:
-        raise ConfigurationError(
-            "Voilà is not installed, so the explorers cannot be served as an app. Install the `app` "
-            "extra: `pip install -e '.[app]'` (or `make install`)."
-        ) from None
-    return [sys.executable, "-m", "voila"]
-
-
-def _app_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="poolkit app",
-        description=(
-            "Serve the poolkit explorers (notebooks/06_explorers.ipynb) as a Voilà web app on 127.0.0.1. "
-            "Open the printed URL (it carries the access token); stop with Ctrl-C."
-        ),
-    )
-    parser.add_argument("--port", type=int, default=8866, help="TCP port on 127.0.0.1 (default 8866)")
-    parser.add_argument("--token", default="", help="access token (default: a random one, printed in the URL)")
-    parser.add_argument("--notebook", default="", help=f"notebook to serve (default: notebooks/{APP_NOTEBOOK})")
-    parser.add_argument("--open", action="store_true", help="open the app in the default web browser")
-    parser.add_argument("--no-browser", action="store_true", help="do not open a browser (the default)")
-    parser.add_argument("--dry-run", action="store_true", help="print the Voilà command and URL, do not start")
-    return parser
-
-
-def app_main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``poolkit app`` command: serve the explorers with Voilà on 127.0.0.1.
-
-    Parameters
-    ----------
-    argv : list of str, optional
-        Command-line arguments after ``poolkit app`` (``--port``, ``--token``,
-        ``--notebook``, ``--open``, ``--dry-run``); ``sys.argv[1:]`` when omitted.
-
-    Returns
-    -------
-    int
-        The exit status: Voilà's own, 0 for ``--dry-run``, 2 for bad arguments or a
-        missing notebook or Voilà.
-
-    Notes
-    -----
-    The server listens on 127.0.0.1 only and requires a token: the one given, or
-    a random 48-character one. Kernels get ``POOLKIT_INTERACTIVE=1`` so that
-    :func:`show` renders live widgets.
-
-    Examples
-    --------
-    >>> app_main(["--port", "8899", "--token", "abc", "--dry-run"])  # doctest: +ELLIPSIS
-    poolkit app: serving ...06_explorers.ipynb
-    ...
-    0
-    """
-    try:
-        args = _app_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    except SystemExit as exc:  # argparse exits on --help (0) and on bad arguments (2)
-        return int(exc.code or 0)
-    if not 1 <= args.port <= 65535:
-        print(f"poolkit app: --port must be in 1..65535, got {args.port}", file=sys.stderr)
-        return 2
-    notebook = Path(args.notebook) if args.notebook else _default_notebook()
-    if not notebook.is_file():
-        print(
-            f"poolkit app: notebook {notebook} not found; pass --notebook PATH to a .ipynb file "
-            "(the default lives in the project's notebooks/ folder)",
-            file=sys.stderr,
-        )
-        return 2
-    try:
-        voila = _voila_command()
-    except ConfigurationError as exc:
-        print(f"poolkit app: {exc}", file=sys.stderr)
-        return 2
-    token = args.token or secrets.token_hex(24)
-    command = [
-        *voila,
-        str(notebook.resolve()),
-        f"--port={args.port}",
-        f"--token={token}",
-        "--Voila.ip=127.0.0.1",
-        "--Voila.port_retries=0",
-        "--show_tracebacks=False",
-        "--strip_sources=True",
-    ]
-    if not args.open:
-        command.append("--no-browser")
-    url = f"http://127.0.0.1:{args.port}/?token={token}"
-    print(f"poolkit app: serving {notebook}", flush=True)
-    print(f"poolkit app: open {url}", flush=True)
-    if args.dry_run:
-        print("poolkit app: command " + " ".join(command))
-        return 0
-    env = {**os.environ, INTERACTIVE_ENV: "1"}
-    process = subprocess.Popen(command, env=env, cwd=str(notebook.resolve().parent))
-
-    def forward(signum: int, _frame: object) -> None:  # stopping the app stops Voilà too
-        if process.poll() is None:
-            process.send_signal(signum)
-
-    previous = signal.signal(signal.SIGTERM, forward)
-    try:
-        return int(process.wait())
-    except KeyboardInterrupt:
-        process.terminate()
-        try:
-            return int(process.wait(timeout=10))
-        except subprocess.TimeoutExpired:
-            process.kill()
-            return int(process.wait())
-    finally:
-        signal.signal(signal.SIGTERM, previous)

@@ -220,10 +220,10 @@ def jupyter_lab(root_dir: Path, home: Path, *, env: dict[str, str] | None = None
 
 @contextlib.contextmanager
 def voila_app(home: Path, *, extra_args: Sequence[str] = (), wait: bool = True) -> Iterator[Server]:
-    """Run ``poolkit.widgets.app_main`` (the ``poolkit app`` command) on a free port with a token."""
+    """Run the ``poolkit app`` command on a free port with a token."""
     port, token = free_port(), secrets.token_hex(16)
-    command = [sys.executable, "-c", "import sys; from poolkit.widgets import app_main; sys.exit(app_main(sys.argv[1:]))",
-               "--port", str(port), "--token", token, "--no-browser", *extra_args]
+    command = [sys.executable, "-m", "poolkit.cli", "app", "--port", str(port), "--token", token, "--no-browser",
+               *extra_args]
     with serve(command, port=port, token=token, home=home, ready_path="/api/status",
                env=isolated_env(home), cwd=ROOT, timeout=90, wait=wait) as server:
         yield server

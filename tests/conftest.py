@@ -1,8 +1,10 @@
-"""Shared fixtures: the bundled sample and an isolated Jupyter/matplotlib home."""
+"""Shared fixtures: the bundled sample and an isolated Jupyter/matplotlib home (removed at the end)."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -13,8 +15,10 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS_DIR = ROOT / "notebooks"
 
 # Runs never depend on the home folder: Jupyter, IPython and matplotlib state go to
-# a temporary folder created for this test session (set before any kernel starts).
+# a temporary folder created for this test session (set before any kernel starts) and
+# removed when the session ends (each xdist worker has its own).
 _HOME = Path(tempfile.mkdtemp(prefix="poolkit-tests-home-"))
+atexit.register(shutil.rmtree, _HOME, ignore_errors=True)
 for _var, _sub in {
     "JUPYTER_CONFIG_DIR": "jupyter-config",
     "JUPYTER_DATA_DIR": "jupyter-data",
@@ -26,6 +30,11 @@ for _var, _sub in {
     (_HOME / _sub).mkdir(parents=True, exist_ok=True)
 os.environ["MPLBACKEND"] = "Agg"
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the session's temporary home folder."""
+    shutil.rmtree(_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -554,6 +554,7 @@ def test_registry_refuses_unknown_names_and_parameters(sample):
 def test_backtest_by_hand():
     idx = pd.bdate_range("2024-01-01", "2024-03-29", name="date")
     r = pd.DataFrame({"A": 0.10, "B": 0.0}, index=idx)
+    r.attrs["units"] = "fraction"  # 10 % a day: stated, not a percent
     res = al.backtest(r, "equal", rebalance="M", lookback=5, costs=0.01)
     first = res.weights.index[0]
     assert first == pd.Timestamp("2024-01-31")  # first month end with 5 days of history
@@ -574,6 +575,7 @@ def test_backtest_by_hand():
 def test_backtest_with_a_callable_method_by_hand():
     idx = pd.bdate_range("2024-01-01", "2024-03-29", name="date")
     r = pd.DataFrame({"A": 0.10, "B": 0.0}, index=idx)
+    r.attrs["units"] = "fraction"  # 10 % a day: stated, not a percent
     seen = []
 
     def quarter_in_a(window, share):

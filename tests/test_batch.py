@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from poolkit import batch
+from poolkit import batch, cli
 from poolkit.exceptions import ConfigurationError
 from poolkit.reporting import declared_parameters
 
@@ -81,13 +81,14 @@ def write_grid(folder: Path, text: str, name: str = "grid.yaml") -> Path:
 
 def run_cli(args: list[str], cwd: Path, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "poolkit.batch", *args], cwd=cwd, capture_output=True, text=True, timeout=600, **kwargs
+        [sys.executable, "-m", "poolkit.cli", "batch", *args], cwd=cwd, capture_output=True, text=True, timeout=600,
+        **kwargs,
     )
 
 
 def run_main(args: list[str], capsys) -> tuple[int, str, str]:
     """Call `poolkit batch` in-process (configuration errors exit before any cluster starts)."""
-    code = batch.main(args)
+    code = cli.main(["batch", *args])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -239,7 +240,7 @@ def test_values_are_converted_to_declared_types(project):
             "notebooks: [01_calc.ipynb, 02_types.ipynb]\ngrid:\n  - {level: 1, day: 2024-03-29, weights: {A: 1, B: 0.5}}\n",
         )
     )
-    assert batch.check_parameters(grid) == []
+    assert grid.errors == []  # load_grid checks every value against the declarations
     params = grid.runs[0].parameters
     assert params["level"] == 1.0 and isinstance(params["level"], float)
     assert params["day"] == "2024-03-29"  # an unquoted YAML date, declared str
@@ -259,7 +260,7 @@ def test_nested_yaml_dates_become_text_before_the_check(project):
     grid = batch.load_grid(
         write_grid(project, "notebooks: [01_calc.ipynb]\ngrid:\n  - {assets: [2024-03-29, AAPL], portfolio: 2024-01-02}\n")
     )
-    assert batch.check_parameters(grid) == []
+    assert grid.errors == []
     assert grid.runs[0].parameters == {"assets": ["2024-03-29", "AAPL"], "portfolio": "2024-01-02"}
 
 
@@ -285,12 +286,11 @@ def test_batch_and_report_runs_accept_the_same_values(project, values):
     from poolkit.reporting import RESERVED_PARAMETERS, check_parameters
 
     notebooks = [project / "01_calc.ipynb", project / "02_types.ipynb"]
-    grid = batch.Grid(name="g", notebooks=notebooks, parameters={},
-                      runs=[batch.GridRun("r", dict(values), dict(values), "grid[0]")])
-    by_batch = batch.check_parameters(grid)
+    entry = json.dumps(values) if values else "{portfolio: a}"  # JSON is YAML
+    grid = batch.load_grid(write_grid(project, f"notebooks: [01_calc.ipynb, 02_types.ipynb]\ngrid:\n  - {entry}\n"))
     by_report = check_parameters(notebooks, values, reserved=RESERVED_PARAMETERS)
-    assert bool(by_batch) == bool(by_report), (by_batch, by_report)
-    assert len(by_batch) == len(by_report) <= 1
+    assert bool(grid.errors) == bool(by_report), (grid.errors, by_report)
+    assert len(grid.errors) == len(by_report) <= 1
 
 
 def test_notebook_paths_fall_back_to_the_current_folder(project, tmp_path_factory, monkeypatch):
@@ -326,7 +326,6 @@ def test_example_grid_is_valid_against_the_project_notebooks():
     grid = batch.load_grid(EXAMPLES / "batch_grid.yaml")
     assert grid.errors == []
     assert len(grid.runs) == 4 * 3 + 1
-    assert batch.check_parameters(grid) == []
 
 
 # --------------------------------------------------------------------------- real runs on Dask
@@ -475,7 +474,8 @@ def test_kill_9_of_the_batch_then_resume_completes(project):
     )
     crash = reports / "crash"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "poolkit.batch", str(grid), "--workers", "2", "--reports-dir", str(reports), "--quiet"],
+        [sys.executable, "-m", "poolkit.cli", "batch", str(grid), "--workers", "2", "--reports-dir", str(reports),
+         "--quiet"],
         cwd=project,
         start_new_session=True,
         stdout=subprocess.DEVNULL,

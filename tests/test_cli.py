@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import types
 from pathlib import Path
 
 import nbformat
@@ -92,15 +91,43 @@ def test_samples_lists_the_bundled_data(capsys):
     assert files and all(name in out for name in files)
 
 
-@pytest.mark.parametrize(("command", "module", "function"), [("batch", "poolkit.batch", "main"),
-                                                              ("app", "poolkit.widgets", "app_main")])
-def test_batch_and_app_dispatch_their_arguments(monkeypatch, command, module, function):
-    seen = []
-    fake = types.ModuleType(module)
-    setattr(fake, function, lambda argv: seen.append(argv) or 3)
-    monkeypatch.setitem(sys.modules, module, fake)
-    assert main([command, "grid.yaml", "--workers", "2"]) == 3  # the exit code is passed through
-    assert seen == [["grid.yaml", "--workers", "2"]]
+@pytest.mark.parametrize(("command", "flags"), [
+    ("report", ["--name", "--params", "--parameter", "--notebooks", "--reports-dir", "--no-html", "--quiet"]),
+    ("batch", ["--workers", "--scheduler", "--name", "--resume", "--quiet", "--log", "--reports-dir"]),
+    ("app", ["--port", "--token", "--notebook", "--open", "--no-browser", "--dry-run"]),
+])
+def test_every_command_lives_in_the_cli_with_its_flags(capsys, command, flags):
+    assert main([command, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: poolkit {command}")
+    assert all(flag in out for flag in flags), out
+    assert main([command, "--no-such-flag"]) == 2
+
+
+def test_modules_that_notebooks_import_start_no_server():
+    import poolkit.widgets
+
+    for name in ("app_main", "_voila_command", "_app_parser", "_default_notebook"):
+        assert not hasattr(poolkit.widgets, name)
+    source = Path(poolkit.widgets.__file__).read_text(encoding="utf-8")
+    assert "subprocess" not in source and "Popen" not in source and "socket" not in source
+
+
+def test_app_dry_run_prints_a_local_url_with_a_token(capsys):
+    assert main(["app", "--port", "8901", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    url = next(line for line in out.splitlines() if "open http" in line).split("open ")[1]
+    assert url.startswith("http://127.0.0.1:8901/?token=")
+    assert len(url.split("token=")[1]) == 48
+    assert "--Voila.ip=127.0.0.1" in out and "06_explorers.ipynb" in out
+    assert main(["app", "--port", "8901", "--token", "fixed", "--dry-run"]) == 0
+    assert "token=fixed" in capsys.readouterr().out
+
+
+def test_app_refuses_a_missing_notebook_and_bad_port(tmp_path, capsys):
+    assert main(["app", "--notebook", str(tmp_path / "nope.ipynb"), "--dry-run"]) == 2
+    assert "nope.ipynb not found" in capsys.readouterr().err
+    assert main(["app", "--port", "0", "--dry-run"]) == 2
 
 
 def test_report_configuration_errors_exit_2(tiny, tmp_path, capsys):

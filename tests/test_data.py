@@ -19,7 +19,7 @@ import pytest
 import poolkit.data as data
 from poolkit.exceptions import DataError, InsufficientDataError, ParameterError, PoolkitError, PoolkitWarning
 
-DATASETS = Path(data.__file__).resolve().parent / "datasets"
+DATASETS = Path(data.__file__).resolve().parents[1] / "datasets"
 
 
 def raw_rows(file: str) -> tuple[list[str], list[list[str]]]:

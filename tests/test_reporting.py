@@ -156,7 +156,7 @@ def test_optional_and_union_annotations_and_type_comments(tmp_path):
 def test_quick_jsonschema_import_leaves_notebook_validation_and_the_package_usable():
     code = (
         "import importlib.util, sys\n"
-        "from poolkit.reporting import _import_jsonschema_quickly\n"
+        "from poolkit.reporting._execute import _import_jsonschema_quickly\n"
         "_import_jsonschema_quickly()\n"
         "assert 'jsonschema' in sys.modules and 'rfc3987_syntax' not in sys.modules\n"
         "import nbformat\n"
@@ -248,6 +248,22 @@ def test_report_kernel_starts_without_the_debugger_yet_can_import_it(tmp_path):
     run_notebook(nb, tmp_path / "out.ipynb")
     expected = __import__("importlib.util").util.find_spec("debugpy") is not None
     assert stdout_of(tmp_path / "out.ipynb").split() == ["False", str(expected)]
+
+
+@pytest.mark.notebook
+def test_kernel_runs_when_the_temporary_folder_is_too_deep_for_a_socket_path(tmp_path):
+    # a Unix socket path holds at most 107 bytes: a deep $TMPDIR makes the kernel use TCP on 127.0.0.1
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    nb = make_notebook(tmp_path / "t.ipynb", 'out_dir: str = ""', ["print(6 * 7)"])
+    code = "import sys; from poolkit.reporting import run_notebook; run_notebook(sys.argv[1], sys.argv[2])"
+    import subprocess
+
+    run = subprocess.run([sys.executable, "-c", code, str(nb), str(tmp_path / "out.ipynb")], capture_output=True,
+                         text=True, timeout=300, env={**os.environ, "TMPDIR": str(deep)})
+    assert run.returncode == 0, run.stderr
+    assert stdout_of(tmp_path / "out.ipynb").strip() == "42"
+    assert list(deep.iterdir()) == []  # its kernel folder was removed at exit
 
 
 @pytest.mark.notebook
@@ -354,7 +370,7 @@ def test_html_is_static_with_embedded_figures_and_no_code(good_report):
 
 def test_math_becomes_mathml_outside_code_only():
     pytest.importorskip("latex2mathml")
-    from poolkit.reporting import _math_to_mathml
+    from poolkit.reporting._html import _math_to_mathml
 
     text = "VaR$_\\alpha$ costs $5 and $10; `x = $a$` and $$\\sigma^2$$"
     html = _math_to_mathml(text)
@@ -394,6 +410,25 @@ def test_new_good_run_replaces_the_earlier_report(good_report, tmp_path):
     assert sorted(p.name for p in reports.iterdir()) == ["demo"]  # no .old / .tmp folder left
     assert sorted(p.name for p in folder.iterdir()) == ["01_alpha", "01_alpha.ipynb", "index.html", "manifest.json"]
     assert json.loads((folder / "manifest.json").read_text())["parameters"] == {"n": 9}
+
+
+@pytest.mark.notebook
+def test_a_report_written_before_manifests_had_a_kind_is_still_replaced(good_report, tmp_path):
+    reports = tmp_path / "reports"
+    shutil.copytree(good_report["folder"], reports / "demo")
+    manifest = json.loads((reports / "demo" / "manifest.json").read_text())
+    for key in ("kind", "inputs"):  # as poolkit 0.1.0 wrote it
+        manifest.pop(key)
+    (reports / "demo" / "manifest.json").write_text(json.dumps(manifest))
+    a, _ = good_report["notebooks"]
+    run_suite(name="demo", notebooks=[a], parameters={"n": 5}, reports_dir=reports, html=False, progress=False)
+    assert json.loads((reports / "demo" / "manifest.json").read_text())["kind"] == "poolkit-report"
+    # a folder whose manifest.json is someone else's is not
+    (reports / "other").mkdir()
+    (reports / "other" / "manifest.json").write_text(json.dumps({"name": "other", "files": []}))
+    with pytest.raises(ConfigurationError, match=r"exists and is not a poolkit report .*without poolkit's manifest"):
+        run_suite(name="other", notebooks=[a], reports_dir=reports, html=False, progress=False)
+    assert json.loads((reports / "other" / "manifest.json").read_text()) == {"name": "other", "files": []}
 
 
 @pytest.mark.notebook

@@ -1,4 +1,4 @@
-"""Tests for poolkit.widgets: the public view functions, errors shown (never raised), static mode, the app command.
+"""Tests for poolkit.widgets: the public view functions, errors shown (never raised), static mode.
 
 Widget values are driven from Python (``panel.poolkit_panel.controls[...]``) with
 ``debounce=0``, so every change recomputes at once; the browser tests drive the
@@ -283,27 +283,6 @@ def test_a_burst_of_moves_recomputes_once():
     panel = W.diversification_explorer(debounce=0.05).poolkit_panel
     panel.controls["n_assets"].value = 6
     assert panel.view["n_assets"] == 6
-
-
-# ----------------------------------------------------------------------------- app command
-
-
-def test_app_dry_run_prints_a_local_url_with_a_token(capsys):
-    assert W.app_main(["--port", "8901", "--dry-run"]) == 0
-    out = capsys.readouterr().out
-    url = next(line for line in out.splitlines() if "open http" in line).split("open ")[1]
-    assert url.startswith("http://127.0.0.1:8901/?token=")
-    assert len(url.split("token=")[1]) == 48
-    assert "--Voila.ip=127.0.0.1" in out and "06_explorers.ipynb" in out
-    assert W.app_main(["--port", "8901", "--token", "fixed", "--dry-run"]) == 0
-    assert "token=fixed" in capsys.readouterr().out
-
-
-def test_app_refuses_a_missing_notebook_and_bad_port(tmp_path, capsys):
-    assert W.app_main(["--notebook", str(tmp_path / "nope.ipynb"), "--dry-run"]) == 2
-    assert "nope.ipynb not found" in capsys.readouterr().err
-    assert W.app_main(["--port", "0", "--dry-run"]) == 2
-    assert W.app_main(["--help"]) == 0
 
 
 # ----------------------------------------------------------------------------- notebook 06 in report mode

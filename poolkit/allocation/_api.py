@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from poolkit._numerics import euler_risk, per_period_rate, resolve_periods_per_year
-from poolkit._validation import check_choice, check_positive_int, check_returns
+from poolkit._numerics import Rate, euler_risk, per_period_rate, resolve_periods_per_year
+from poolkit._validation import check_choice, check_nan_policy, check_positive_int, check_returns
 from poolkit.allocation._registry import METHODS, method_spec
 from poolkit.exceptions import ParameterError, PoolkitWarning
 
@@ -42,8 +42,9 @@ def expected_returns(
     *,
     halflife: float = 63.0,
     benchmark: pd.Series | None = None,
-    risk_free: float = 0.0,
+    risk_free: Rate = 0.0,
     periods_per_year: int | None = None,
+    nan_policy: str = "raise",
 ) -> pd.Series:
     r"""Estimate the expected return of each asset, per period.
 
@@ -57,10 +58,14 @@ def expected_returns(
         Half-life in periods of the "ewma" weights.
     benchmark : Series, optional
         Market returns for "capm" (same dates); default: the equal-weighted pool of the assets.
-    risk_free : float, default 0.0
-        Annual risk-free rate for "capm", as :math:`(1+r_f)^{1/p}-1` per period.
+    risk_free : float or PerPeriod, default 0.0
+        Annual risk-free rate for "capm", as :math:`(1+r_f)^{1/p}-1` per period (a
+        :class:`~poolkit.risk.PerPeriod` rate is used as it is).
     periods_per_year : int, optional
         Inferred from the dates when omitted.
+    nan_policy : {"raise", "drop", "pairwise"}, default "raise"
+        Missing returns raise, drop their dates, or (``"pairwise"``, not for "capm")
+        leave each asset's mean to the dates it is observed.
 
     Returns
     -------
@@ -99,7 +104,9 @@ def expected_returns(
     [0.01, 0.005]
     """
     method = check_choice(method, EXPECTED_RETURN_METHODS, name="method")
-    frame, _ = check_returns(returns, name="returns", min_obs=2)
+    allowed = ("raise", "drop") if method == "capm" else ("raise", "drop", "pairwise")
+    nan_policy = check_nan_policy(nan_policy, allowed, where=f"expected_returns(method={method!r})")
+    frame, _ = check_returns(returns, name="returns", min_obs=2, nan_policy=nan_policy)
     return _expected_returns(
         frame,
         method,
@@ -116,18 +123,19 @@ def _expected_returns(
     *,
     halflife: float = 63.0,
     benchmark: pd.Series | None = None,
-    risk_free: float = 0.0,
+    risk_free: Rate = 0.0,
     periods_per_year: int | None = None,
 ) -> pd.Series:
-    """:func:`expected_returns` of a checked frame."""
+    """:func:`expected_returns` of a checked frame (NaNs left by ``nan_policy="pairwise"`` skipped)."""
     r = frame.to_numpy()
+    seen = ~np.isnan(r)
     if method == "historical_mean":
-        mu = r.mean(axis=0)
+        mu = r.mean(axis=0) if seen.all() else np.nanmean(r, axis=0)
     elif method == "ewma":
         if not halflife > 0:
             raise ParameterError(f"`halflife` must be > 0 periods, got {halflife!r}.")
         wts = 0.5 ** (np.arange(len(r))[::-1] / float(halflife))
-        mu = wts @ r / wts.sum()
+        mu = wts @ r / wts.sum() if seen.all() else wts @ np.where(seen, r, 0.0) / (wts @ seen)
     else:
         from poolkit._validation import check_aligned
 
@@ -149,10 +157,11 @@ def allocate(
     *,
     cov_method: str = "sample",
     expected_return_method: str = "historical_mean",
-    risk_free: float = 0.0,
+    risk_free: Rate = 0.0,
     bounds: Any = (0.0, 1.0),
     groups: Mapping[Any, Any] | pd.Series | None = None,
     group_bounds: Mapping[Any, Any] | tuple[float, float] | None = None,
+    nan_policy: str = "raise",
     **params: Any,
 ) -> pd.Series:
     r"""Compute the weights of one allocation method, by name, from returns.
@@ -170,8 +179,11 @@ def allocate(
         Estimator of :func:`poolkit.risk.covariance` ("sample", "ledoit_wolf", "oas", "ewma").
     expected_return_method : str, default "historical_mean"
         Estimator of :func:`expected_returns` for "max_sharpe" and "mean_variance".
-    risk_free : float, default 0.0
-        Annual risk-free rate (max Sharpe).
+    risk_free : float or PerPeriod, default 0.0
+        Annual risk-free rate (max Sharpe); a :class:`~poolkit.risk.PerPeriod` rate is used as it is.
+    nan_policy : {"raise", "drop"}, default "raise"
+        Missing returns raise, or the dates with one are dropped (every estimate needs
+        every asset on the same dates).
     bounds, groups, group_bounds
         Constraints, as in :func:`min_variance`; used by min_variance, max_sharpe,
         mean_variance, max_diversification and min_cvar. The other methods are
@@ -207,7 +219,8 @@ def allocate(
     [0.5, 0.5]
     """
     name = method_spec(method).name
-    frame, _ = check_returns(returns, name="returns", min_obs=2)
+    nan_policy = check_nan_policy(nan_policy, ("raise", "drop"), where="allocate")
+    frame, _ = check_returns(returns, name="returns", min_obs=2, nan_policy=nan_policy)
     return _allocate(
         frame,
         name,
@@ -227,7 +240,7 @@ def _allocate(
     *,
     cov_method: str = "sample",
     expected_return_method: str = "historical_mean",
-    risk_free: float = 0.0,
+    risk_free: Rate = 0.0,
     bounds: Any = (0.0, 1.0),
     groups: Mapping[Any, Any] | pd.Series | None = None,
     group_bounds: Mapping[Any, Any] | tuple[float, float] | None = None,
@@ -265,7 +278,7 @@ def _allocate(
     ppy = _ppy(frame.index) if spec.takes_risk_free else None
     return spec.weights(
         **inputs,
-        risk_free=risk_free,
+        risk_free=risk_free,  # type: ignore[arg-type]  # a PerPeriod rate reaches per_period_rate as it is
         periods_per_year=ppy,
         bounds=bounds,
         groups=groups,
@@ -354,7 +367,8 @@ def _rebalance_dates(index: pd.DatetimeIndex, rebalance: str) -> np.ndarray:
     freq = check_choice(str(rebalance).upper().rstrip("E") or "?", list(codes), name="rebalance")
     if codes[freq] is None:
         return np.arange(len(index))
-    periods = index.to_period(codes[freq])
+    local = index.tz_localize(None) if index.tz is not None else index  # calendar periods in wall-clock dates
+    periods = local.to_period(codes[freq])
     last = np.flatnonzero(periods[1:] != periods[:-1])
     return np.concatenate([last, [len(index) - 1]])
 
@@ -366,6 +380,7 @@ def backtest(
     rebalance: str = "M",
     lookback: int = 252,
     costs: float = 0.0,
+    nan_policy: str = "raise",
     **params: Any,
 ) -> BacktestResult:
     r"""Walk-forward, out-of-sample backtest of an allocation method.
@@ -390,6 +405,9 @@ def backtest(
     costs : float, default 0.0
         Proportional trading cost per unit of one-way turnover (0.001 = 10 bp), charged
         on the first period after the rebalance.
+    nan_policy : {"raise", "drop"}, default "raise"
+        Missing returns raise, or the dates with one are dropped before the backtest
+        (their returns then count for no asset).
     **params
         Passed to :func:`allocate` (cov_method, bounds, risk_free, ...), or to ``method``
         when it is a callable.
@@ -433,7 +451,9 @@ def backtest(
     >>> round(float(backtest(r, all_in_b, lookback=20).returns.iloc[0]), 6)
     0.002
     """
-    results = backtest_many(returns, [method], rebalance=rebalance, lookback=lookback, costs=costs, **params)
+    results = backtest_many(
+        returns, [method], rebalance=rebalance, lookback=lookback, costs=costs, nan_policy=nan_policy, **params
+    )
     return next(iter(results.values()))
 
 
@@ -444,6 +464,7 @@ def backtest_many(
     rebalance: str = "M",
     lookback: int = 252,
     costs: float = 0.0,
+    nan_policy: str = "raise",
     **params: Any,
 ) -> dict[str, BacktestResult]:
     """Run :func:`backtest` for several methods with the same settings.
@@ -454,7 +475,7 @@ def backtest_many(
         Periodic returns (no NaN).
     methods : sequence of str or callable
         Method names of :func:`allocate`, or callables as in :func:`backtest`.
-    rebalance, lookback, costs
+    rebalance, lookback, costs, nan_policy
         As in :func:`backtest`.
     **params
         Passed to :func:`allocate` (cov_method, bounds, risk_free, ...) and to the
@@ -490,8 +511,10 @@ def backtest_many(
                 f"`methods` holds two different methods named {key!r}; give each callable its own __name__."
             )
         named[key] = value
-    frame, _ = check_returns(returns, name="returns", min_obs=2)
-    frame.attrs = {}  # our copy; metadata would be deep-copied into every window
+    nan_policy = check_nan_policy(nan_policy, ("raise", "drop"), where="backtest")
+    frame, _ = check_returns(returns, name="returns", min_obs=2, nan_policy=nan_policy)
+    # our copy; metadata would be deep-copied into every window (a stated unit is kept)
+    frame.attrs = {"units": "fraction"} if frame.attrs.get("units") == "fraction" else {}
     if not isinstance(frame.index, pd.DatetimeIndex):
         raise ParameterError("`returns` needs a DatetimeIndex of dates for a backtest.")
     lookback = check_positive_int(lookback, name="lookback", minimum=2)
@@ -582,7 +605,7 @@ def _simulate(
     )
 
 
-def compare(results: Mapping[str, BacktestResult], *, risk_free: float = 0.0) -> pd.DataFrame:
+def compare(results: Mapping[str, BacktestResult], *, risk_free: Rate = 0.0) -> pd.DataFrame:
     """Tabulate backtests side by side: risk summary, turnover and cost drag.
 
     Parameters
@@ -640,7 +663,7 @@ def portfolio_stats(
     expected_returns: pd.Series,
     cov: pd.DataFrame,
     *,
-    risk_free: float = 0.0,
+    risk_free: Rate = 0.0,
     periods_per_year: float | None = None,
 ) -> pd.DataFrame:
     r"""Compute the expected return, volatility and Sharpe ratio of portfolios (or of single assets).

@@ -21,5 +21,7 @@ from poolkit.plotting._pooling import *  # noqa: F403
 from poolkit.plotting._pooling import __all__ as _pooling_all
 from poolkit.plotting._risk import *  # noqa: F403
 from poolkit.plotting._risk import __all__ as _risk_all
+from poolkit.plotting._systemic import *  # noqa: F403
+from poolkit.plotting._systemic import __all__ as _systemic_all
 
-__all__ = sorted([*_allocation_all, *_credit_all, *_data_all, *_funds_all, *_pooling_all, *_risk_all])
+__all__ = sorted([*_allocation_all, *_credit_all, *_data_all, *_funds_all, *_pooling_all, *_risk_all, *_systemic_all])

@@ -270,6 +270,9 @@ def backtest_chart(results: Mapping[str, Any] | pd.DataFrame, *, log: bool = Tru
         rets = pd.DataFrame({name: res.returns for name, res in results.items()})
     if rets.empty:
         raise DataError("`results` holds no portfolio returns to draw.")
+    from poolkit._validation import check_returns
+
+    rets, _ = check_returns(rets, name="results", min_obs=1, nan_policy="pairwise")  # dates in order
     wealth = (1.0 + rets.fillna(0.0)).cumprod()
     drawdown = wealth / wealth.cummax() - 1.0
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(10.0, 6.5), sharex=True, height_ratios=[2, 1])

@@ -13,10 +13,14 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "plot_average_life_by_speed",
     "plot_correlation_view",
     "plot_loss_distribution",
+    "plot_pac_schedule",
     "plot_pooling_view",
     "plot_speed_scenarios",
+    "plot_tranche_balances",
+    "plot_tranche_loss_exceedance",
     "plot_tranche_losses",
     "plot_wal_by_speed",
 ]
@@ -230,4 +234,134 @@ def plot_correlation_view(table: pd.DataFrame, *, ax: Any = None) -> Any:
     ax.set_title("Correlation widens the tail: the risk pooling cannot remove")
     ax.legend(title="statistic")
     ax.grid(alpha=0.3)
+    return ax
+
+
+# ----------------------------------------------------------------------------------------
+# securitisation
+# ----------------------------------------------------------------------------------------
+
+
+def plot_tranche_balances(balances: pd.DataFrame, *, ax: Any = None, title: str | None = None) -> Any:
+    """Stacked balances of a deal's tranches month by month: who is paid first, who waits.
+
+    Parameters
+    ----------
+    balances : DataFrame
+        Output of :meth:`poolkit.credit.WaterfallResult.balances` (index ``month`` from
+        0, one column per tranche). Interest-only tranches (notional only) are best
+        dropped first.
+    ax : matplotlib Axes, optional
+        Where to draw.
+    title : str, optional
+        Chart title.
+
+    Returns
+    -------
+    matplotlib Axes
+        The axes drawn on (years on the x axis, balance in millions when large).
+    """
+    ax = _axes(ax)
+    years = balances.index.to_numpy(dtype=float) / 12.0
+    values = balances.to_numpy(dtype=float).T
+    scale, unit = (1e6, " (millions)") if np.nanmax(values, initial=0.0) >= 1e6 else (1.0, "")
+    ax.stackplot(years, values / scale, labels=[str(c) for c in balances.columns], alpha=0.85)
+    ax.set_xlabel("years")
+    ax.set_ylabel(f"balance{unit}")
+    ax.set_title(title or "Tranche balances over time")
+    ax.legend(title="tranche", loc="upper right")
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_average_life_by_speed(table: pd.DataFrame, *, ax: Any = None, title: str | None = None) -> Any:
+    """Average life of each tranche against the prepayment speed (the prospectus table as a chart).
+
+    Parameters
+    ----------
+    table : DataFrame
+        Output of :func:`poolkit.credit.prospectus_table` (rows ``(tranche, measure)``,
+        columns ``"100 PSA"``...).
+    ax : matplotlib Axes, optional
+        Where to draw.
+    title : str, optional
+        Chart title.
+
+    Returns
+    -------
+    matplotlib Axes
+        The axes drawn on: a flat line is a tranche protected from prepayment risk.
+    """
+    ax = _axes(ax)
+    wal = table.xs("average_life", level="measure")
+    speeds = [float(str(c).split()[0]) for c in wal.columns]
+    for i, (name, row) in enumerate(wal.iterrows()):
+        ax.plot(speeds, row.to_numpy(dtype=float), marker="o", color=f"C{i}", label=str(name))
+    ax.set_xlabel("prepayment speed (% PSA)")
+    ax.set_ylabel("average life (years)")
+    ax.set_title(title or "Average life by prepayment speed")
+    ax.legend(title="tranche")
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_pac_schedule(schedule: pd.DataFrame, *, ax: Any = None) -> Any:
+    """Collateral principal at the two collar speeds and the PAC schedule (the smaller of the two).
+
+    Parameters
+    ----------
+    schedule : DataFrame
+        Output of :func:`poolkit.credit.pac_schedule`.
+    ax : matplotlib Axes, optional
+        Where to draw.
+
+    Returns
+    -------
+    matplotlib Axes
+        The axes drawn on.
+    """
+    ax = _axes(ax)
+    years = schedule.index.to_numpy(dtype=float) / 12.0
+    scale, unit = (1e6, " (millions)") if schedule["upper"].max() >= 1e6 else (1.0, "")
+    ax.plot(years, schedule["lower"] / scale, color="C0", lw=1.5, label="principal at the lower speed")
+    ax.plot(years, schedule["upper"] / scale, color="C1", lw=1.5, label="principal at the upper speed")
+    ax.fill_between(years, 0, schedule["scheduled_payment"] / scale, color="C2", alpha=0.35, label="PAC schedule")
+    ax.set_xlabel("years")
+    ax.set_ylabel(f"monthly principal{unit}")
+    ax.set_title("The PAC schedule: the smaller principal of the two collar speeds")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_tranche_loss_exceedance(losses: pd.DataFrame, *, ax: Any = None) -> Any:
+    """Probability that each tranche loses more than a given share of its principal.
+
+    Parameters
+    ----------
+    losses : DataFrame
+        Output of :func:`poolkit.credit.tranche_loss_distribution` (one column per
+        tranche; ``pool`` and ``default_fraction`` are left out).
+    ax : matplotlib Axes, optional
+        Where to draw.
+
+    Returns
+    -------
+    matplotlib Axes
+        The axes drawn on (log scale of probability): the junior tranches' curves lie
+        above the seniors'.
+    """
+    ax = _axes(ax)
+    grid = np.linspace(0.0, 1.0, 201)
+    names = [c for c in losses.columns if c not in ("pool", "default_fraction")]
+    for i, name in enumerate(names):
+        x = np.sort(losses[name].to_numpy(dtype=float))
+        exceed = 1.0 - np.searchsorted(x, grid, side="right") / max(x.size, 1)
+        ax.step(grid, np.where(exceed > 0, exceed, np.nan), where="post", color=f"C{i}", label=str(name))
+    ax.set_yscale("log")
+    ax.set_xlabel("loss (share of the tranche's principal)")
+    ax.set_ylabel("probability of a larger loss")
+    ax.set_title("Who bears default risk: loss exceedance by tranche")
+    ax.legend(title="tranche")
+    ax.grid(alpha=0.3, which="both")
     return ax

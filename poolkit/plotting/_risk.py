@@ -145,7 +145,8 @@ def drawdown_chart(
     Raises
     ------
     DataError
-        For NaNs or a return below -100 %.
+        For NaNs, a return below -100 %, dates out of order (the rules of
+        :func:`poolkit.risk.drawdowns`).
 
     Notes
     -----
@@ -159,9 +160,12 @@ def drawdown_chart(
     """
     import matplotlib.pyplot as plt
 
+    from poolkit._validation import check_returns
+
+    simple, _ = check_returns(returns, min_obs=1)  # dates in order, log returns made simple
     dd = risk.drawdowns(returns)
     frame = dd.to_frame() if isinstance(dd, pd.Series) else dd
-    growth = (1.0 + (returns.to_frame() if isinstance(returns, pd.Series) else returns)).cumprod()
+    growth = (1.0 + simple).cumprod()
     fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=figsize, height_ratios=(3, 2))
     growth.plot(ax=top, lw=1.0, legend=frame.shape[1] <= 12)
     if log:

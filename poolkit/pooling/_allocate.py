@@ -17,7 +17,7 @@ from poolkit._numerics import (
     resolve_periods_per_year,
     standalone_volatility,
 )
-from poolkit._validation import check_aligned, check_level, check_returns
+from poolkit._validation import check_aligned, check_level, check_nan_policy, check_returns
 from poolkit.exceptions import ParameterError
 from poolkit.pooling._common import POOL_NAME, check_pools, membership
 
@@ -85,6 +85,8 @@ def pool_returns(
     returns: pd.DataFrame,
     pools: object,
     within: Method = "equal",
+    *,
+    nan_policy: str = "raise",
     **params: Any,
 ) -> pd.DataFrame:
     r"""Return one return series per pool: each pool held as a portfolio of its members.
@@ -100,6 +102,9 @@ def pool_returns(
         How each pool weights its members: ``"equal"``, or any method name of
         :func:`poolkit.allocation.allocate` (e.g. ``"inverse_volatility"``,
         ``"risk_parity"``, ``"min_variance"``), or a callable ``f(returns, **params) -> weights``.
+    nan_policy : {"raise", "drop"}, default "raise"
+        Missing returns raise, or the dates with one are dropped first (every step
+        needs every asset on the same dates).
     **params
         Passed to the allocation method.
 
@@ -135,7 +140,8 @@ def pool_returns(
     [[0.02, 0.05], [0.01, -0.01]]
     """
     _check_method(within, name="within")
-    frame, _ = check_returns(returns, name="returns", min_obs=2)
+    nan_policy = check_nan_policy(nan_policy, ("raise", "drop"), where="pool_returns")
+    frame, _ = check_returns(returns, name="returns", min_obs=2, nan_policy=nan_policy)
     labels, order = check_pools(pools, frame.columns)
     inner = _inner(frame, labels, order, within, params, name="within")
     out = pd.DataFrame(frame.to_numpy() @ inner, index=frame.index.copy(), columns=pd.Index(order, name=POOL_NAME))
@@ -183,6 +189,7 @@ def two_level_allocation(
     *,
     inner_params: Mapping[str, Any] | None = None,
     outer_params: Mapping[str, Any] | None = None,
+    nan_policy: str = "raise",
 ) -> pd.Series:
     r"""Allocate as a pool of pools: inside each pool first, then across the pools.
 
@@ -198,6 +205,9 @@ def two_level_allocation(
         Allocation across the pools, applied to the pools' returns.
     inner_params, outer_params : mapping, optional
         Keyword arguments of the inner and outer methods.
+    nan_policy : {"raise", "drop"}, default "raise"
+        Missing returns raise, or the dates with one are dropped first (every step
+        needs every asset on the same dates).
 
     Returns
     -------
@@ -240,7 +250,8 @@ def two_level_allocation(
     """
     _check_method(inner, name="inner")
     _check_method(outer, name="outer")
-    frame, _ = check_returns(returns, name="returns", min_obs=2)
+    nan_policy = check_nan_policy(nan_policy, ("raise", "drop"), where="two_level_allocation")
+    frame, _ = check_returns(returns, name="returns", min_obs=2, nan_policy=nan_policy)
     labels, order = check_pools(pools, frame.columns)
     return _two_level(frame, labels, order, inner, outer, inner_params or {}, outer_params or {})
 
@@ -275,6 +286,7 @@ def pool_summary(
     level: float = 0.95,
     *,
     periods_per_year: int | None = None,
+    nan_policy: str = "raise",
 ) -> pd.DataFrame:
     r"""Summarise each pool: members, weight, risk, internal correlation, diversification, tail loss.
 
@@ -290,6 +302,9 @@ def pool_summary(
         Confidence level of the historical VaR and CVaR.
     periods_per_year : int, optional
         Used to annualise volatilities; inferred from the dates when omitted.
+    nan_policy : {"raise", "drop"}, default "raise"
+        Missing returns raise, or the dates with one are dropped first (every step
+        needs every asset on the same dates).
 
     Returns
     -------
@@ -336,7 +351,8 @@ def pool_summary(
     >>> t["members"].tolist(), t["single_asset"].tolist()
     ([2, 1, 3], [False, True, False])
     """
-    frame, _ = check_returns(returns, name="returns", min_obs=3)
+    nan_policy = check_nan_policy(nan_policy, ("raise", "drop"), where="pool_summary")
+    frame, _ = check_returns(returns, name="returns", min_obs=3, nan_policy=nan_policy)
     alpha = check_level(level)
     labels, order = check_pools(pools, frame.columns)
     ppy = resolve_periods_per_year(periods_per_year, frame.index)
@@ -347,8 +363,9 @@ def pool_summary(
     m_all = np.hstack([m, np.ones((n, 1))])
     totals = w @ m_all
     counts = m_all.sum(axis=0)
-    safe = np.where(np.abs(totals) > 1e-15, totals, 1.0)
-    v = np.where(np.abs(totals) > 1e-15, m_all * w[:, None] / safe, m_all / counts)
+    held = np.abs(totals) > 1e-15 * max(float(np.abs(w).max()), 1e-300)  # relative to the weights' size
+    safe = np.where(held, totals, 1.0)
+    v = np.where(held, m_all * w[:, None] / safe, m_all / counts)
     from poolkit.risk import conditional_value_at_risk, covariance, value_at_risk
 
     x = frame.to_numpy()
@@ -397,6 +414,7 @@ def two_level_backtest(
     linkage: str = "ward",
     inner_params: Mapping[str, Any] | None = None,
     outer_params: Mapping[str, Any] | None = None,
+    nan_policy: str = "raise",
 ) -> Any:
     r"""Walk-forward, out-of-sample backtest of the two-level (pool of pools) allocation.
 
@@ -429,6 +447,9 @@ def two_level_backtest(
         clustering choose, or 3 bins of a criterion).
     inner_params, outer_params : mapping, optional
         Keyword arguments of the inner and outer methods.
+    nan_policy : {"raise", "drop"}, default "raise"
+        Missing returns raise, or the dates with one are dropped first (every step
+        needs every asset on the same dates).
 
     Returns
     -------
@@ -468,7 +489,8 @@ def two_level_backtest(
 
     _check_method(inner, name="inner")
     _check_method(outer, name="outer")
-    frame, _ = check_returns(returns, name="returns", min_obs=2)
+    nan_policy = check_nan_policy(nan_policy, ("raise", "drop"), where="two_level_backtest")
+    frame, _ = check_returns(returns, name="returns", min_obs=2, nan_policy=nan_policy)
     rebuild = isinstance(pools, str)
     if rebuild:
         check_choice(pools, RETURNS_METHODS, name="pools")

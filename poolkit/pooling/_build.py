@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from poolkit._numerics import CORRELATION_DISTANCES, correlation_tree, resolve_periods_per_year
-from poolkit._validation import check_choice, check_positive_int, check_returns
+from poolkit._validation import check_choice, check_nan_policy, check_positive_int, check_returns
 from poolkit.exceptions import DataError, InsufficientDataError, ParameterError, PoolkitWarning
 from poolkit.pooling._common import POOL_NAME
 
@@ -172,11 +172,13 @@ def pools_by(
 
 
 def _correlation_of(returns: pd.DataFrame) -> np.ndarray:
-    x = returns.to_numpy()
-    x = x - x.mean(axis=0)
+    raw = returns.to_numpy()
+    x = raw - raw.mean(axis=0)
     norms = np.sqrt(np.einsum("ij,ij->j", x, x))
-    if (norms == 0).any():
-        bad = returns.columns[int(np.argmax(norms == 0))]
+    # zero variance, or a constant column whose centring left only rounding noise
+    flat = norms <= 1e-12 * np.sqrt(np.einsum("ij,ij->j", raw, raw))
+    if flat.any():
+        bad = returns.columns[int(np.argmax(flat))]
         raise DataError(f"`returns` column {bad!r} never moves (zero variance); it cannot be clustered. Drop it.")
     xn = x / norms
     corr = xn.T @ xn
@@ -185,7 +187,7 @@ def _correlation_of(returns: pd.DataFrame) -> np.ndarray:
 
 
 def _tree(
-    returns: object, linkage: str, distance: str, *, checked: bool = False
+    returns: object, linkage: str, distance: str, *, checked: bool = False, nan_policy: str = "raise"
 ) -> tuple[np.ndarray, np.ndarray, pd.Index]:
     check_choice(linkage, LINKAGES, name="linkage")
     check_choice(distance, DISTANCES, name="distance")
@@ -193,7 +195,8 @@ def _tree(
         frame = returns  # already a checked float frame (internal callers)
         assert isinstance(frame, pd.DataFrame)
     else:
-        frame, _ = check_returns(returns, name="returns", min_obs=3)
+        nan_policy = check_nan_policy(nan_policy, ("raise", "drop"), where="clustering")
+        frame, _ = check_returns(returns, name="returns", min_obs=3, nan_policy=nan_policy)
     if frame.shape[1] < 2:
         raise InsufficientDataError(f"`returns` has {frame.shape[1]} asset; clustering needs at least 2.")
     dist, z = correlation_tree(_correlation_of(frame), linkage, distance)
@@ -239,7 +242,7 @@ def cluster_tree(returns: pd.DataFrame, linkage: str = "ward", distance: str = "
     Examples
     --------
     >>> rng = np.random.default_rng(0)
-    >>> r = pd.DataFrame(rng.normal(size=(50, 3)), columns=["A", "B", "C"])
+    >>> r = pd.DataFrame(rng.normal(0.0, 0.01, size=(50, 3)), columns=["A", "B", "C"])
     >>> cluster_tree(r).shape
     (2, 4)
     """
@@ -346,7 +349,7 @@ def pool_count_scores(
     --------
     >>> rng = np.random.default_rng(1)
     >>> f = rng.normal(size=(500, 2))
-    >>> r = pd.DataFrame(np.repeat(f, 3, axis=1) + 0.3 * rng.normal(size=(500, 6)), columns=list("ABCDEF"))
+    >>> r = pd.DataFrame(0.01 * (np.repeat(f, 3, axis=1) + 0.3 * rng.normal(size=(500, 6))), columns=list("ABCDEF"))
     >>> int(pool_count_scores(r, max_pools=4)["quality"].idxmax())
     2
     """
@@ -365,6 +368,7 @@ def cluster_pools(
     *,
     max_pools: int = 10,
     criterion: str = "quality",
+    nan_policy: str = "raise",
 ) -> pd.Series:
     r"""Group assets into pools of similar behaviour by hierarchical clustering of correlations.
 
@@ -384,6 +388,9 @@ def cluster_pools(
     criterion : {"quality", "silhouette"}, default "quality"
         Score maximised when ``n_pools`` is chosen: the silhouettes' mean over their
         standard deviation, or the mean silhouette.
+    nan_policy : {"raise", "drop"}, default "raise"
+        Missing returns raise, or the dates with one are dropped (correlations need
+        every asset on the same dates).
 
     Returns
     -------
@@ -417,19 +424,27 @@ def cluster_pools(
     --------
     >>> rng = np.random.default_rng(1)
     >>> f = rng.normal(size=(500, 2))
-    >>> r = pd.DataFrame(np.repeat(f, 3, axis=1) + 0.3 * rng.normal(size=(500, 6)), columns=list("ABCDEF"))
+    >>> r = pd.DataFrame(0.01 * (np.repeat(f, 3, axis=1) + 0.3 * rng.normal(size=(500, 6))), columns=list("ABCDEF"))
     >>> pools = cluster_pools(r)  # two planted blocks: A, B, C and D, E, F
     >>> pools.attrs["n_pools"], bool(pools["A"] == pools["C"] != pools["D"] == pools["F"])
     (2, True)
     """
-    return _cluster(returns, n_pools, linkage, distance, max_pools, criterion, checked=False)
+    return _cluster(returns, n_pools, linkage, distance, max_pools, criterion, checked=False, nan_policy=nan_policy)
 
 
 def _cluster(
-    returns: object, n_pools: int | None, linkage: str, distance: str, max_pools: int, criterion: str, *, checked: bool
+    returns: object,
+    n_pools: int | None,
+    linkage: str,
+    distance: str,
+    max_pools: int,
+    criterion: str,
+    *,
+    checked: bool,
+    nan_policy: str = "raise",
 ) -> pd.Series:
     check_choice(criterion, CRITERIA, name="criterion")
-    z, dist, cols = _tree(returns, linkage, distance, checked=checked)
+    z, dist, cols = _tree(returns, linkage, distance, checked=checked, nan_policy=nan_policy)
     n = len(cols)
     attrs: dict[str, object] = {"linkage": linkage, "distance": distance}
     if n_pools is None or (n_pools == 0 and not isinstance(n_pools, bool)):
@@ -546,7 +561,7 @@ def build_pools(
     --------
     >>> rng = np.random.default_rng(1)
     >>> f = rng.normal(size=(500, 2))
-    >>> r = pd.DataFrame(np.repeat(f, 3, axis=1) + 0.3 * rng.normal(size=(500, 6)), columns=list("ABCDEF"))
+    >>> r = pd.DataFrame(0.01 * (np.repeat(f, 3, axis=1) + 0.3 * rng.normal(size=(500, 6))), columns=list("ABCDEF"))
     >>> build_pools(r).tolist()  # two planted blocks, found by clustering
     ['P2', 'P2', 'P2', 'P1', 'P1', 'P1']
     >>> table = pd.DataFrame({"risk": [0.10, 0.30, 0.20, 0.25]}, index=["a", "b", "c", "d"])

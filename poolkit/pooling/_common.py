@@ -21,6 +21,11 @@ def check_pools(pools: object, assets: pd.Index, *, name: str = "pools") -> tupl
     assets. The order is the categories' order for a categorical Series, else the order of
     first appearance. Raises when labels do not match ``assets`` or a pool is empty.
     """
+    if isinstance(assets, pd.MultiIndex):
+        raise AlignmentError(
+            f"the assets have labels of {assets.nlevels} levels, e.g. {assets[0]!r}; a pool label belongs to one "
+            f"asset name. Flatten them first, e.g. returns.columns = ['/'.join(map(str, c)) for c in returns.columns]."
+        )
     if isinstance(pools, Mapping) and pools and all(
         isinstance(v, (list, tuple, set, pd.Index, np.ndarray)) for v in pools.values()
     ):

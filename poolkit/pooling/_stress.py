@@ -286,6 +286,10 @@ def _window(frame: pd.DataFrame, start: str, end: str, *, name: str) -> pd.DataF
         raise ParameterError(f"`{name}` dates must be ISO strings such as '2008-09-01', got {start!r}..{end!r}.") from exc
     if hi < lo:
         raise ParameterError(f"`{name}` ends ({end}) before it starts ({start}).")
+    tz = getattr(frame.index, "tz", None)
+    if tz is not None:  # dates given without a time zone are read in the data's
+        lo = lo.tz_localize(tz) if lo.tzinfo is None else lo.tz_convert(tz)
+        hi = hi.tz_localize(tz) if hi.tzinfo is None else hi.tz_convert(tz)
     return frame.loc[(frame.index >= lo) & (frame.index <= hi)]
 
 

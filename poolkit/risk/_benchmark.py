@@ -8,9 +8,9 @@ from typing import overload
 import numpy as np
 import pandas as pd
 
-from poolkit._numerics import annual_rate, per_period_rate, resolve_periods_per_year
+from poolkit._numerics import Rate, annual_rate, per_period_rate, resolve_periods_per_year
 from poolkit._typing import DataFrameLike, SeriesLike
-from poolkit._validation import as_frame
+from poolkit._validation import NAN_POLICIES, check_choice, check_returns
 from poolkit.exceptions import AlignmentError, DataError, InsufficientDataError
 from poolkit.risk._common import _checked, _mean, _std, _undefined, _wrap
 
@@ -20,10 +20,16 @@ def _with_benchmark(
 ) -> tuple[pd.DataFrame, bool, np.ndarray, np.ndarray, bool]:
     """Align returns and a benchmark on the returns' dates.
 
+    Both go through the shared check (dates in order, simple returns, fractions). A date
+    of ``returns`` that the benchmark lacks is a missing benchmark value: refused under
+    ``nan_policy="raise"``, dropped under ``"drop"``, and left out of each asset's pairs
+    under ``"pairwise"``.
+
     Returns (frame, was_series, x, b2, has_nan) with ``b2`` broadcast to x's shape and
     pairwise-missing values set to NaN in both.
     """
-    frame, was_series = as_frame(returns, name="returns")
+    check_choice(nan_policy, NAN_POLICIES, name="nan_policy")
+    frame, was_series = _checked(returns, name="returns", min_obs=1, nan_policy="pairwise")
     if isinstance(benchmark, pd.DataFrame):
         if benchmark.shape[1] != 1:
             raise DataError(
@@ -34,24 +40,24 @@ def _with_benchmark(
         raise TypeError(
             f"`benchmark` must be a pandas Series of returns indexed by date, got {type(benchmark).__name__}."
         )
-    bench, _ = as_frame(benchmark, name="benchmark")
-    if bench.index.duplicated().any():
-        raise DataError("`benchmark` has duplicated dates; keep one return per date.")
+    bench, _ = _checked(benchmark, name="benchmark", min_obs=1, nan_policy="pairwise")
     missing = frame.index.difference(bench.index)
-    if len(missing):
+    if len(missing) and nan_policy == "raise":
         raise AlignmentError(
             f"`benchmark` lacks {len(missing)} of the {len(frame)} dates of `returns` (first missing: "
-            f"{missing[0]!r}). Restrict both to common dates, e.g. "
-            f"returns.loc[returns.index.intersection(benchmark.index)]."
+            f"{missing[0]!r}). Restrict both to common dates (poolkit.data.align_returns(returns, benchmark) "
+            f"compounds the returns of dates one side lacks), or pass nan_policy='drop' or 'pairwise' to "
+            f"treat the benchmark as missing there."
         )
     key = "benchmark"
     while key in frame.columns:
         key = "_" + key
-    combined = frame.copy()
-    combined[key] = bench.iloc[:, 0].reindex(frame.index).to_numpy()
-    checked, _ = _checked(combined, name="returns and benchmark", min_obs=2, nan_policy=nan_policy)
-    b = checked[key].to_numpy()
-    checked = checked.drop(columns=key)
+    b_values = bench.iloc[:, 0].reindex(frame.index).to_numpy()
+    columns = pd.Index([*frame.columns, key], tupleize_cols=False)  # flat, whatever the assets' labels
+    combined = pd.DataFrame(np.column_stack([frame.to_numpy(), b_values]), index=frame.index, columns=columns)
+    checked, _ = check_returns(combined, name="returns and benchmark", min_obs=2, nan_policy=nan_policy)
+    b = checked.iloc[:, -1].to_numpy()
+    checked = pd.DataFrame(checked.iloc[:, :-1].to_numpy(), index=checked.index, columns=frame.columns)
     x = checked.to_numpy()
     b2 = np.broadcast_to(b[:, None], x.shape)
     has_nan = bool(nan_policy == "pairwise" and (np.isnan(x).any() or np.isnan(b).any()))
@@ -101,7 +107,8 @@ def beta(
         Periodic returns, indexed by date; columns are assets.
     benchmark : Series
         Benchmark returns of the same frequency, indexed by date; it must cover
-        every date of ``returns`` (extra dates are ignored).
+        every date of ``returns`` (extra dates are ignored), unless ``nan_policy`` is
+        ``"drop"`` or ``"pairwise"``: a date it lacks is then a missing value.
     nan_policy : {"raise", "drop", "pairwise"}, default "raise"
         What to do with missing returns (in either input).
 
@@ -113,7 +120,7 @@ def beta(
     Raises
     ------
     AlignmentError
-        If the benchmark lacks dates of ``returns``.
+        If the benchmark lacks dates of ``returns`` (with ``nan_policy="raise"``).
     DataError
         For NaNs (policy ``"raise"``) or a constant benchmark.
 
@@ -141,7 +148,7 @@ def beta(
 def alpha(
     returns: DataFrameLike,
     benchmark: pd.Series,
-    risk_free: float = ...,
+    risk_free: Rate = ...,
     *,
     periods_per_year: float | None = ...,
     nan_policy: str = ...,
@@ -152,7 +159,7 @@ def alpha(
 def alpha(
     returns: SeriesLike,
     benchmark: pd.Series,
-    risk_free: float = ...,
+    risk_free: Rate = ...,
     *,
     periods_per_year: float | None = ...,
     nan_policy: str = ...,
@@ -162,7 +169,7 @@ def alpha(
 def alpha(
     returns: pd.DataFrame | pd.Series,
     benchmark: pd.Series,
-    risk_free: float = 0.0,
+    risk_free: Rate = 0.0,
     *,
     periods_per_year: float | None = None,
     nan_policy: str = "raise",
@@ -174,9 +181,11 @@ def alpha(
     returns : DataFrame of shape (n_dates, n_assets) or Series
         Periodic returns, indexed by date; columns are assets.
     benchmark : Series
-        Benchmark returns indexed by date, covering every date of ``returns``.
-    risk_free : float, default 0.0
-        **Annual** risk-free rate, converted per period as :math:`(1 + r_f)^{1/p} - 1`.
+        Benchmark returns indexed by date, covering every date of ``returns`` (with
+        ``nan_policy="drop"`` or ``"pairwise"``, a date it lacks is a missing value).
+    risk_free : float or PerPeriod, default 0.0
+        **Annual** risk-free rate, converted per period as :math:`(1 + r_f)^{1/p} - 1`; a
+        rate wrapped in :class:`PerPeriod` is already per period and used as it is.
     periods_per_year : float, optional
         Inferred from the dates when omitted.
     nan_policy : {"raise", "drop", "pairwise"}, default "raise"
@@ -190,7 +199,7 @@ def alpha(
     Raises
     ------
     AlignmentError
-        If the benchmark lacks dates of ``returns``.
+        If the benchmark lacks dates of ``returns`` (with ``nan_policy="raise"``).
     DataError
         For NaNs (policy ``"raise"``) or a constant benchmark.
 
@@ -258,7 +267,8 @@ def tracking_error(
     returns : DataFrame of shape (n_dates, n_assets) or Series
         Periodic returns, indexed by date; columns are assets.
     benchmark : Series
-        Benchmark returns indexed by date, covering every date of ``returns``.
+        Benchmark returns indexed by date, covering every date of ``returns`` (with
+        ``nan_policy="drop"`` or ``"pairwise"``, a date it lacks is a missing value).
     periods_per_year : float, optional
         Inferred from the dates when omitted.
     annualize : bool, default True
@@ -274,7 +284,7 @@ def tracking_error(
     Raises
     ------
     AlignmentError
-        If the benchmark lacks dates of ``returns``.
+        If the benchmark lacks dates of ``returns`` (with ``nan_policy="raise"``).
 
     Notes
     -----
@@ -335,7 +345,8 @@ def information_ratio(
     returns : DataFrame of shape (n_dates, n_assets) or Series
         Periodic returns, indexed by date; columns are assets.
     benchmark : Series
-        Benchmark returns indexed by date, covering every date of ``returns``.
+        Benchmark returns indexed by date, covering every date of ``returns`` (with
+        ``nan_policy="drop"`` or ``"pairwise"``, a date it lacks is a missing value).
     periods_per_year : float, optional
         Inferred from the dates when omitted.
     annualize : bool, default True
@@ -351,7 +362,7 @@ def information_ratio(
     Raises
     ------
     AlignmentError
-        If the benchmark lacks dates of ``returns``.
+        If the benchmark lacks dates of ``returns`` (with ``nan_policy="raise"``).
     DataError
         If an asset tracks the benchmark exactly (zero tracking error: undefined).
 

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from poolkit._validation import check_returns, series_or_float
+from poolkit._validation import NAN_POLICIES, check_return_units, check_returns, series_or_float
 from poolkit.exceptions import DataError, ParameterError
 
 _FLOAT64 = np.dtype("float64")
@@ -18,9 +18,11 @@ def _checked(
 ) -> tuple[pd.DataFrame, bool]:
     """Check returns like ``_validation.check_returns``, with a fast path for clean float data.
 
-    Clean input (a float64 frame or series with unique columns, finite values and enough
-    rows) is used as it is, without the per-column checks and the copy; anything else goes
-    through the full check, which names the problem. Callers never write into the result.
+    Clean input (a float64 frame or series with unique columns, finite values, enough
+    rows, dates sorted and unique, simple returns) is used as it is, without the copy;
+    the unit check (:func:`~poolkit._validation.check_return_units`) runs on it all the
+    same. Anything else goes through the full check, which names the problem. Callers
+    never write into the result.
     """
     if isinstance(returns, pd.DataFrame):
         frame, was_series = returns, False
@@ -28,16 +30,23 @@ def _checked(
         frame, was_series = returns.to_frame(name=returns.name if returns.name is not None else name), True
     else:
         frame = None
+    attrs = frame.attrs if frame is not None else {}
     if (
         frame is not None
-        and nan_policy in ("raise", "drop", "pairwise")
+        and nan_policy in NAN_POLICIES
         and frame.shape[1] > 0
         and frame.shape[0] >= min_obs
         and not frame.columns.has_duplicates
+        and frame.index.is_monotonic_increasing
+        and frame.index.is_unique
+        and attrs.get("returns_kind", "simple") == "simple"
+        and attrs.get("kind") != "prices"
         and all(dt == _FLOAT64 for dt in set(frame.dtypes))
-        and np.isfinite(frame.to_numpy()).all()
     ):
-        return frame, was_series
+        values = frame.to_numpy()
+        if np.isfinite(values).all():
+            check_return_units(values, frame, name=name, fractions=attrs.get("units") == "fraction")
+            return frame, was_series
     return check_returns(returns, name=name, min_obs=min_obs, nan_policy=nan_policy)
 
 

@@ -11,8 +11,16 @@ from poolkit._numerics import corr_to_cov, resolve_periods_per_year
 from poolkit._validation import check_choice, check_covariance, check_fraction
 from poolkit.exceptions import AlignmentError, CovarianceError, InsufficientDataError, ParameterError
 from poolkit.risk._common import _checked, _std, _undefined
+from poolkit.risk._estimators import (
+    SHRINKAGE_TARGETS,
+    _check_detone,
+    _clean,
+    _ewma_effective_obs,
+    _ledoit_wolf_constant_correlation,
+    _ledoit_wolf_single_index,
+)
 
-COV_METHODS = ("sample", "ledoit_wolf", "oas", "ewma")
+COV_METHODS = ("sample", "ledoit_wolf", "oas", "ewma", "factor")
 CORR_METHODS = ("pearson", "spearman", "kendall")
 #: RiskMetrics (1996) daily decay 0.94, as a half-life in periods: ln(0.5) / ln(0.94).
 RISKMETRICS_HALFLIFE = math.log(0.5) / math.log(0.94)
@@ -85,9 +93,14 @@ def covariance(
     method: str = "sample",
     *,
     halflife: float | None = None,
+    shrinkage_target: str | None = None,
+    denoise: bool = False,
+    detone: bool | int = False,
     annualize: bool = False,
     periods_per_year: float | None = None,
     nan_policy: str = "raise",
+    n_factors: int | None = None,
+    factors: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     r"""Estimate the covariance matrix of asset returns, per period by default.
 
@@ -95,13 +108,27 @@ def covariance(
     ----------
     returns : DataFrame of shape (n_dates, n_assets)
         Periodic returns, indexed by date; columns are assets.
-    method : {"sample", "ledoit_wolf", "oas", "ewma"}, default "sample"
+    method : {"sample", "ledoit_wolf", "oas", "ewma", "factor"}, default "sample"
         ``"sample"``: unbiased sample covariance (``ddof=1``). ``"ledoit_wolf"`` and
         ``"oas"``: shrinkage towards :math:`\mu I` (demeaned, ``ddof=0``, as in
-        scikit-learn). ``"ewma"``: exponentially weighted, recent dates weigh more.
+        scikit-learn; ``"ledoit_wolf"`` takes other targets, see ``shrinkage_target``).
+        ``"ewma"``: exponentially weighted, recent dates weigh more.
+        ``"factor"``: :math:`B \Sigma_f B^\top + D` of :func:`poolkit.risk.factor_model`
+        (statistical factors unless ``factors`` are given).
     halflife : float, optional
         Half-life in periods of the EWMA weights (only for ``"ewma"``). Default:
         RiskMetrics' daily decay :math:`\lambda = 0.94` (half-life 11.2 periods).
+    shrinkage_target : {"identity", "single_index", "constant_correlation"}, optional
+        Target of ``"ledoit_wolf"`` (only): the scaled identity :math:`\mu I` (default,
+        Ledoit & Wolf 2004a [2]_), the single-index (market-model) covariance (Ledoit &
+        Wolf 2003 [4]_) or the constant-correlation covariance (Ledoit & Wolf 2004b [5]_).
+    denoise : bool, default False
+        Replace the correlation eigenvalues that the Marchenko-Pastur law attributes to
+        noise by their average (López de Prado 2020 [6]_), on top of any method.
+    detone : bool or int, default False
+        Remove the largest principal component (``True``), or that many components (an
+        int), from the correlation, on top of any method (after ``denoise``). The result
+        is singular: meant for clustering, not for inversion.
     annualize : bool, default False
         Multiply by ``periods_per_year`` (inferred from the dates when omitted).
     periods_per_year : float, optional
@@ -109,20 +136,37 @@ def covariance(
     nan_policy : {"raise", "drop", "pairwise"}, default "raise"
         ``"pairwise"`` (sample method only) uses, for each pair, the dates where both
         are observed; the result may then not be positive semi-definite.
+    n_factors, factors : optional
+        Only for ``"factor"``: passed to :func:`poolkit.risk.factor_model` (number of
+        principal components, or factor returns of the same frequency to regress on).
 
     Returns
     -------
     DataFrame of shape (n_assets, n_assets)
         Index = columns = asset names. Its ``attrs["shrinkage"]`` holds the
-        shrinkage intensity for ``"ledoit_wolf"`` and ``"oas"``.
+        shrinkage intensity for ``"ledoit_wolf"`` and ``"oas"`` (and
+        ``attrs["shrinkage_target"]`` the target of ``"ledoit_wolf"``); with
+        ``denoise=True``, ``attrs["denoise"]`` holds ``q``, the fitted
+        ``noise_variance``, ``lambda_plus`` and the number of eigenvalues kept,
+        ``n_factors``; with ``detone``, ``attrs["detone"]`` the components removed.
 
     Raises
     ------
     ParameterError
         For an unknown method, a bad half-life, or ``"pairwise"`` with a
-        shrinkage/EWMA method.
+        shrinkage/EWMA method or with ``denoise``; a ``shrinkage_target`` with
+        another method than ``"ledoit_wolf"``; ``detone`` removing every component.
     DataError, InsufficientDataError
-        For NaNs (policy ``"raise"``) or fewer than two dates.
+        For NaNs (policy ``"raise"``) or fewer than two dates; a constant asset with
+        the constant-correlation target, or a constant equal-weighted market with the
+        single-index target.
+    CovarianceError
+        If detoning leaves an asset without variance.
+
+    Warns
+    -----
+    PoolkitWarning
+        If the Marchenko-Pastur fit does not converge (the noise variance is then 1).
 
     Notes
     -----
@@ -134,7 +178,31 @@ def covariance(
     :math:`\mu = \operatorname{tr}(S_0) / n`; Ledoit-Wolf [2]_ and OAS [3]_ choose
     :math:`\delta` from the data. Both cost about one matrix product
     :math:`X^\top X`. Note the divisor :math:`N` (``ddof=0``) differs from the
-    sample method's :math:`N - 1`.
+    sample method's :math:`N - 1`. With another ``shrinkage_target`` :math:`F`,
+    :math:`\hat\Sigma = (1 - \delta) S_0 + \delta F`; these structured targets keep
+    the sample variances on the diagonal, :math:`F_{ii} = s_{ii}`, with :math:`s = S_0`:
+    single index :math:`F_{ij} = s_{im} s_{jm} / s_{mm}` (the market :math:`m` is the
+    equal-weighted average of the assets, as in the authors' code and
+    PyPortfolioOpt); constant correlation :math:`F_{ij} = \bar r \sqrt{s_{ii} s_{jj}}`,
+    :math:`\bar r` the average sample correlation. The intensity is
+    :math:`\delta = \max(0, \min(1, \hat\kappa / N))`,
+    :math:`\hat\kappa = (\hat\pi - \hat\rho) / \hat\gamma`, with
+    :math:`\hat\pi = \sum_{ij} \frac{1}{N}\sum_t (x_{it} x_{jt} - s_{ij})^2` (:math:`x` the demeaned returns) (the
+    estimation error of :math:`S`), :math:`\hat\gamma = \lVert F - S \rVert_F^2` (the
+    misspecification of :math:`F`) and :math:`\hat\rho` the covariance of the two
+    errors, as in [4]_ (appendix B) and [5]_ (appendix A).
+
+    Denoising [6]_ (ch. 2): with :math:`q = N / n` dates per asset (for EWMA,
+    :math:`N` is Kish's effective number of dates :math:`(\sum w)^2 / \sum w^2`), the Marchenko-Pastur law
+    of a pure-noise correlation matrix has its eigenvalues below
+    :math:`\lambda_+ = \sigma^2 (1 + \sqrt{1/q})^2`. :math:`\sigma^2` is fitted as in the
+    book (snippets 2.2-2.4): minimising the squared distance between the
+    Marchenko-Pastur density and a Gaussian kernel density (bandwidth 0.01) of the
+    eigenvalues on 1000 points. The eigenvalues below :math:`\lambda_+` are replaced by
+    their average (the trace is kept), the correlation is rebuilt from the same
+    eigenvectors and re-scaled to a unit diagonal, and the variances are put back:
+    :math:`\hat\Sigma = D \tilde C D`. Detoning removes :math:`W_M \Lambda_M W_M^\top`
+    (the largest components) from the correlation and re-scales it the same way.
 
     EWMA: weights :math:`w_t \propto \lambda^{N - t}` with
     :math:`\lambda = 2^{-1/h}`, normalised to 1;
@@ -148,6 +216,13 @@ def covariance(
        large-dimensional covariance matrices. J. Multivariate Anal. 88(2), 365-411.
     .. [3] Chen, Y., Wiesel, A., Eldar, Y. C. & Hero, A. O. (2010). Shrinkage
        algorithms for MMSE covariance estimation. IEEE Trans. Signal Process. 58(10).
+    .. [4] Ledoit, O. & Wolf, M. (2003). Improved estimation of the covariance matrix of
+       stock returns with an application to portfolio selection. J. Empir. Finance
+       10(5), 603-621.
+    .. [5] Ledoit, O. & Wolf, M. (2004). Honey, I shrunk the sample covariance matrix.
+       J. Portfolio Manag. 30(4), 110-119.
+    .. [6] López de Prado, M. (2020). *Machine Learning for Asset Managers*, Cambridge
+       University Press, ch. 2 (Denoising and detoning).
 
     Examples
     --------
@@ -155,8 +230,24 @@ def covariance(
     >>> cov = covariance(r)
     >>> round(float(cov.loc["A", "B"] / cov.loc["A", "A"]), 6)  # B = 2 A
     2.0
+    >>> lw = covariance(r, "ledoit_wolf", shrinkage_target="constant_correlation")
+    >>> lw.attrs["shrinkage"]  # two assets: the target is the sample itself
+    0.0
     """
     check_choice(method, COV_METHODS, name="method")
+    if shrinkage_target is not None:
+        check_choice(shrinkage_target, SHRINKAGE_TARGETS, name="shrinkage_target")
+        if method != "ledoit_wolf":
+            raise ParameterError(
+                f"`shrinkage_target` applies to method='ledoit_wolf' only, got method={method!r}."
+            )
+    if not isinstance(denoise, (bool, np.bool_)):
+        raise ParameterError(f"`denoise` must be True or False, got {denoise!r}.")
+    if denoise and nan_policy == "pairwise":
+        raise ParameterError(
+            "denoise=True needs one number of dates for every asset; use nan_policy='drop' instead "
+            "of 'pairwise'."
+        )
     if nan_policy == "pairwise" and method != "sample":
         raise ParameterError(
             f"nan_policy='pairwise' is only supported by method='sample', got method={method!r}; "
@@ -164,10 +255,26 @@ def covariance(
         )
     if halflife is not None and method != "ewma":
         raise ParameterError(f"`halflife` applies to method='ewma' only, got method={method!r}.")
+    if (n_factors is not None or factors is not None) and method != "factor":
+        raise ParameterError(f"`n_factors` and `factors` apply to method='factor' only, got method={method!r}.")
     frame, _ = _checked(returns, min_obs=2, nan_policy=nan_policy)
     if isinstance(returns, pd.Series):
         raise TypeError("`returns` must be a DataFrame of dates x assets to estimate a covariance matrix.")
+    if method == "factor":
+        if denoise or (detone is not False and detone != 0):
+            raise ParameterError(
+                "denoise/detone apply to estimated covariances, not to method='factor', whose factor model "
+                "already separates the common factors from the noise; choose the factors with `n_factors`."
+            )
+        from poolkit.risk._factor import factor_model
+
+        fm = factor_model(frame, factors, n_factors).covariance
+        if annualize:
+            fm = fm * resolve_periods_per_year(periods_per_year, frame.index)
+            fm.attrs["method"] = "factor"
+        return fm
     x = frame.to_numpy()
+    n_detone = _check_detone(detone, x.shape[1])
     shrink: float | None = None
     if method == "sample":
         if nan_policy == "pairwise" and np.isnan(x).any():
@@ -182,7 +289,12 @@ def covariance(
             xc = _demeaned(x)
             mat = (xc.T @ xc) / (x.shape[0] - 1)
     elif method == "ledoit_wolf":
-        mat, shrink = _ledoit_wolf(x)
+        if shrinkage_target == "single_index":
+            mat, shrink = _ledoit_wolf_single_index(x)
+        elif shrinkage_target == "constant_correlation":
+            mat, shrink = _ledoit_wolf_constant_correlation(x, frame.columns)
+        else:
+            mat, shrink = _ledoit_wolf(x)
     elif method == "oas":
         mat, shrink = _oas(x)
     else:
@@ -190,12 +302,24 @@ def covariance(
         if isinstance(h, bool) or not isinstance(h, (int, float, np.number)) or not np.isfinite(h) or h <= 0:
             raise ParameterError(f"`halflife` must be a positive number of periods, got {halflife!r}.")
         mat = _ewma(x, float(h))
+    cleaned = None
+    if denoise or n_detone:
+        n_obs = float(x.shape[0])
+        if method == "ewma":
+            n_obs = _ewma_effective_obs(x.shape[0], RISKMETRICS_HALFLIFE if halflife is None else float(halflife))
+        mat, cleaned = _clean(mat, denoise=bool(denoise), detone=n_detone, n_obs=n_obs, columns=frame.columns)
     if annualize:
         mat = mat * resolve_periods_per_year(periods_per_year, frame.index)
     out = pd.DataFrame(mat, index=frame.columns.copy(), columns=frame.columns.copy())
     out.attrs["method"] = method
     if shrink is not None:
         out.attrs["shrinkage"] = shrink
+    if method == "ledoit_wolf":
+        out.attrs["shrinkage_target"] = shrinkage_target or "identity"
+    if cleaned is not None:
+        out.attrs["denoise"] = cleaned
+    if n_detone:
+        out.attrs["detone"] = n_detone
     return out
 
 

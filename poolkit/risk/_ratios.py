@@ -8,7 +8,7 @@ from typing import overload
 import numpy as np
 import pandas as pd
 
-from poolkit._numerics import per_period_rate, resolve_periods_per_year
+from poolkit._numerics import Rate, per_period_rate, resolve_periods_per_year
 from poolkit._typing import DataFrameLike, SeriesLike
 from poolkit.risk._common import (
     _check_ddof,
@@ -23,7 +23,7 @@ from poolkit.risk._common import (
 @overload
 def downside_deviation(
     returns: DataFrameLike,
-    target: float = ...,
+    target: Rate = ...,
     *,
     periods_per_year: float | None = ...,
     annualize: bool = ...,
@@ -34,7 +34,7 @@ def downside_deviation(
 @overload
 def downside_deviation(
     returns: SeriesLike,
-    target: float = ...,
+    target: Rate = ...,
     *,
     periods_per_year: float | None = ...,
     annualize: bool = ...,
@@ -44,7 +44,7 @@ def downside_deviation(
 
 def downside_deviation(
     returns: pd.DataFrame | pd.Series,
-    target: float = 0.0,
+    target: Rate = 0.0,
     *,
     periods_per_year: float | None = None,
     annualize: bool = True,
@@ -56,9 +56,9 @@ def downside_deviation(
     ----------
     returns : DataFrame of shape (n_dates, n_assets) or Series
         Periodic returns, indexed by date; columns are assets.
-    target : float, default 0.0
+    target : float or PerPeriod, default 0.0
         Minimum acceptable return, an **annual** rate converted per period as
-        :math:`(1 + \tau)^{1/p} - 1`.
+        :math:`(1 + \tau)^{1/p} - 1` (a :class:`PerPeriod` rate is used as it is).
     periods_per_year : float, optional
         Inferred from the dates when omitted.
     annualize : bool, default True
@@ -105,7 +105,7 @@ def downside_deviation(
 @overload
 def sharpe_ratio(
     returns: DataFrameLike,
-    risk_free: float = ...,
+    risk_free: Rate = ...,
     *,
     periods_per_year: float | None = ...,
     annualize: bool = ...,
@@ -117,7 +117,7 @@ def sharpe_ratio(
 @overload
 def sharpe_ratio(
     returns: SeriesLike,
-    risk_free: float = ...,
+    risk_free: Rate = ...,
     *,
     periods_per_year: float | None = ...,
     annualize: bool = ...,
@@ -128,7 +128,7 @@ def sharpe_ratio(
 
 def sharpe_ratio(
     returns: pd.DataFrame | pd.Series,
-    risk_free: float = 0.0,
+    risk_free: Rate = 0.0,
     *,
     periods_per_year: float | None = None,
     annualize: bool = True,
@@ -141,8 +141,9 @@ def sharpe_ratio(
     ----------
     returns : DataFrame of shape (n_dates, n_assets) or Series
         Periodic returns, indexed by date; columns are assets.
-    risk_free : float, default 0.0
-        **Annual** risk-free rate, converted per period as :math:`(1 + r_f)^{1/p} - 1`.
+    risk_free : float or PerPeriod, default 0.0
+        **Annual** risk-free rate, converted per period as :math:`(1 + r_f)^{1/p} - 1`; a
+        rate wrapped in :class:`PerPeriod` is already per period and used as it is.
     periods_per_year : float, optional
         Inferred from the dates when omitted.
     annualize : bool, default True
@@ -202,7 +203,7 @@ def sharpe_ratio(
 @overload
 def sortino_ratio(
     returns: DataFrameLike,
-    target: float = ...,
+    target: Rate = ...,
     *,
     periods_per_year: float | None = ...,
     annualize: bool = ...,
@@ -213,7 +214,7 @@ def sortino_ratio(
 @overload
 def sortino_ratio(
     returns: SeriesLike,
-    target: float = ...,
+    target: Rate = ...,
     *,
     periods_per_year: float | None = ...,
     annualize: bool = ...,
@@ -223,7 +224,7 @@ def sortino_ratio(
 
 def sortino_ratio(
     returns: pd.DataFrame | pd.Series,
-    target: float = 0.0,
+    target: Rate = 0.0,
     *,
     periods_per_year: float | None = None,
     annualize: bool = True,
@@ -237,7 +238,8 @@ def sortino_ratio(
         Periodic returns, indexed by date; columns are assets.
     target : float, default 0.0
         Minimum acceptable return (often the risk-free rate), an **annual** rate
-        converted per period as :math:`(1 + \tau)^{1/p} - 1`.
+        converted per period as :math:`(1 + \tau)^{1/p} - 1` (a :class:`PerPeriod`
+        rate is used as it is).
     periods_per_year : float, optional
         Inferred from the dates when omitted.
     annualize : bool, default True
@@ -296,7 +298,7 @@ def sortino_ratio(
 @overload
 def omega_ratio(
     returns: DataFrameLike,
-    target: float = ...,
+    target: Rate = ...,
     *,
     periods_per_year: float | None = ...,
     nan_policy: str = ...,
@@ -306,7 +308,7 @@ def omega_ratio(
 @overload
 def omega_ratio(
     returns: SeriesLike,
-    target: float = ...,
+    target: Rate = ...,
     *,
     periods_per_year: float | None = ...,
     nan_policy: str = ...,
@@ -315,7 +317,7 @@ def omega_ratio(
 
 def omega_ratio(
     returns: pd.DataFrame | pd.Series,
-    target: float = 0.0,
+    target: Rate = 0.0,
     *,
     periods_per_year: float | None = None,
     nan_policy: str = "raise",
@@ -328,7 +330,8 @@ def omega_ratio(
         Periodic returns, indexed by date; columns are assets.
     target : float, default 0.0
         Threshold return, an **annual** rate converted per period as
-        :math:`(1 + \tau)^{1/p} - 1` (as empyrical's ``required_return``).
+        :math:`(1 + \tau)^{1/p} - 1` (as empyrical's ``required_return``); a
+        :class:`PerPeriod` rate is used as it is.
     periods_per_year : float, optional
         Inferred from the dates when omitted (needed only for a non-zero target).
     nan_policy : {"raise", "drop", "pairwise"}, default "raise"

@@ -14,9 +14,11 @@ from poolkit._typing import DataFrameLike, SeriesLike
 from poolkit._validation import check_choice, check_level, check_positive_int
 from poolkit.exceptions import DataError, InsufficientDataError, ParameterError
 from poolkit.risk._benchmark import _with_benchmark
+from poolkit.risk._capture import _market_periods
 from poolkit.risk._common import _check_ddof, _prepare
 from poolkit.risk._drawdowns import _path_values
 from poolkit.risk._moments import _kurt_from, _skew_from
+from poolkit.risk._path_stats import _flat, _log_returns, _r_squared_on_time
 from poolkit.risk._tail import VAR_METHODS, _hist_cut, _parametric_loss
 
 ROLLING_STATISTICS = (
@@ -35,8 +37,24 @@ ROLLING_STATISTICS = (
     "alpha",
     "tracking_error",
     "information_ratio",
+    "ulcer_index",
+    "average_drawdown",
+    "stability",
+    "up_capture",
+    "down_capture",
+    "up_beta",
+    "down_beta",
 )
-_BENCHMARK_STATISTICS = ("beta", "alpha", "tracking_error", "information_ratio")
+_BENCHMARK_STATISTICS = (
+    "beta",
+    "alpha",
+    "tracking_error",
+    "information_ratio",
+    "up_capture",
+    "down_capture",
+    "up_beta",
+    "down_beta",
+)
 _ROLLING_PARAMS: dict[str, tuple[str, ...]] = {
     "volatility": ("annualize", "ddof"),
     "downside_deviation": ("target", "annualize"),
@@ -53,6 +71,13 @@ _ROLLING_PARAMS: dict[str, tuple[str, ...]] = {
     "alpha": ("risk_free",),
     "tracking_error": ("annualize",),
     "information_ratio": ("annualize",),
+    "ulcer_index": (),
+    "average_drawdown": (),
+    "stability": (),
+    "up_capture": (),
+    "down_capture": (),
+    "up_beta": (),
+    "down_beta": (),
 }
 _CHUNK = 4_000_000  # elements per block of sliding windows (bounds memory, not a loop per window)
 
@@ -142,9 +167,12 @@ def rolling(
         ``"sortino_ratio"``, ``"omega_ratio"``, ``"skewness"``, ``"kurtosis"``,
         ``"max_drawdown"``, ``"value_at_risk"``, ``"conditional_value_at_risk"``,
         ``"tail_ratio"``, ``"beta"``, ``"alpha"``, ``"tracking_error"``,
-        ``"information_ratio"`` (or the poolkit.risk function of that name).
+        ``"information_ratio"``, ``"ulcer_index"``, ``"average_drawdown"``,
+        ``"stability"``, ``"up_capture"``, ``"down_capture"``, ``"up_beta"``,
+        ``"down_beta"`` (or the poolkit.risk function of that name).
     benchmark : Series, optional
-        Benchmark returns, required by beta, alpha, tracking error and information ratio.
+        Benchmark returns, required by beta, alpha, tracking error, information ratio,
+        the capture ratios and the up/down betas.
     periods_per_year : float, optional
         Inferred from the dates when omitted.
     nan_policy : {"raise", "drop"}, default "raise"
@@ -262,7 +290,7 @@ def rolling(
         nn = np.full_like(m2, float(w))
         bias = bool(params.get("bias", False))
         out = _skew_from(nn, m2, m3, bias) if name == "skewness" else _kurt_from(nn, m2, m4, bias)
-    elif name == "max_drawdown":
+    elif name in ("max_drawdown", "ulcer_index", "average_drawdown"):
         xp = _path_values(x, frame)
         with np.errstate(divide="ignore"):
             logw = np.maximum(np.log1p(xp), -1e6)
@@ -271,7 +299,23 @@ def rolling(
         def _mdd(v: np.ndarray) -> np.ndarray:
             return np.expm1((v - np.maximum.accumulate(v, axis=-1)).min(axis=-1))
 
-        out = _window_blocks(lw, w + 1, _mdd)
+        def _dd_mean(v: np.ndarray) -> np.ndarray:
+            # drawdowns of the w dates after the window's starting value (itself a peak)
+            dd = np.expm1(v[..., 1:] - np.maximum.accumulate(v, axis=-1)[..., 1:])
+            return np.sqrt(np.mean(dd * dd, axis=-1)) if name == "ulcer_index" else dd.mean(axis=-1)
+
+        out = _window_blocks(lw, w + 1, _mdd if name == "max_drawdown" else _dd_mean)
+    elif name == "stability":
+        logw = _log_returns(x, frame)
+
+        def _stab(v: np.ndarray) -> np.ndarray:
+            y = np.moveaxis(np.cumsum(v, axis=-1), -1, 0).reshape(w, -1)
+            flat = _flat(y, None).reshape(v.shape[:-1])
+            r2 = _r_squared_on_time(y, None).reshape(v.shape[:-1])
+            return np.where(flat, np.nan, r2)
+
+        out = _window_blocks(logw, w, _stab)
+        _rolling_undefined(np.isnan(out), frame, w, "stability", "the log wealth is flat in the window")
     elif name in ("value_at_risk", "conditional_value_at_risk", "tail_ratio"):
         level = check_level(params.get("level", 0.95))
         method = check_choice(params.get("method", "historical"), VAR_METHODS, name="method")
@@ -307,6 +351,32 @@ def rolling(
                 nn = np.full_like(m2, float(w))
                 s, kk = _skew_from(nn, m2, m3, False), _kurt_from(nn, m2, m4, False)
                 out = _parametric_loss(mean, sd, level, want, s, kk)
+    elif name in ("up_capture", "down_capture", "up_beta", "down_beta"):
+        side = name.split("_")[0]
+        sel = _market_periods(x, b, side)
+        m = sel.astype("float64")
+        n = _msum(m, w)
+        if name.endswith("capture"):
+            moved = "rose" if side == "up" else "fell"
+            _rolling_undefined(n < 1, frame, w, name, f"the benchmark never {moved}")
+            if (b < -1.0).any():
+                raise DataError("`benchmark` has a return below -100 %; simple returns cannot fall below -1.")
+            with np.errstate(divide="ignore"):
+                lx = np.maximum(np.log1p(_path_values(np.where(sel, x, 0.0), frame)), -1e6)
+                lb = np.maximum(np.log1p(np.where(sel, b, 0.0)), -1e6)
+            p = ppy()
+            out = np.expm1(_msum(lx, w) * p / n) / np.expm1(_msum(lb, w) * p / n)
+        else:
+            moved = "rose" if side == "up" else "fell"
+            _rolling_undefined(n < 2, frame, w, name, f"the benchmark {moved} on fewer than two dates")
+            # centred on this side's overall means: the moving sums then keep their accuracy
+            cnt = np.maximum(m.sum(axis=0), 1.0)
+            xc = np.where(sel, x - (np.where(sel, x, 0.0).sum(axis=0) / cnt), 0.0)
+            bc = np.where(sel, b - (np.where(sel, b, 0.0).sum(axis=0) / cnt), 0.0)
+            sx, sb = _msum(xc, w), _msum(bc, w)
+            var_b = _msum(bc * bc, w) - sb * sb / n
+            _rolling_undefined(var_b <= 0, frame, w, name, "the benchmark is constant on those dates")
+            out = (_msum(xc * bc, w) - sx * sb / n) / var_b
     else:  # benchmark statistics
         if name in ("beta", "alpha"):
             xm, bm = x.mean(axis=0), b.mean(axis=0)

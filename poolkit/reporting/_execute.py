@@ -1,0 +1,234 @@
+"""Execute one parameterised notebook with papermill (private)."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from poolkit._parameters import conform_parameters, declared_parameters, problem_message
+from poolkit._runs import failing_cell
+from poolkit.exceptions import ConfigurationError, ReportError
+from poolkit.reporting._kernel import KERNEL_NAME, _kernel_manager_class
+
+
+class _QuietPapermill(logging.Filter):
+    """Drop papermill's warnings about parameters that poolkit has already checked."""
+
+    loggers = ("papermill", "papermill.translators")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not message.startswith(("Passed unknown parameter", "Unable to parse line"))
+
+    def attach(self) -> None:
+        for name in self.loggers:
+            logging.getLogger(name).addFilter(self)
+
+    def detach(self) -> None:
+        for name in self.loggers:
+            logging.getLogger(name).removeFilter(self)
+
+
+def _report_error(notebook: Path, output: Path, info: Mapping[str, Any], fallback: str) -> ReportError:
+    if info:
+        lines = [line for line in str(info.get("source", "")).splitlines() if line.strip()]
+        where = f"cell {info['cell_index']} (In [{info.get('execution_count')}]"
+        where += f": {lines[-1].strip()!r})" if lines else ")"
+        message = f"{notebook.name} failed in {where}: {info['ename']}: {info['evalue']}"
+    else:
+        message = f"{notebook.name} failed: {fallback}"
+    message += f"\nThe partial executed notebook, with the failing cell, is kept at {output}."
+    error = ReportError(message)
+    error.notebook = str(notebook)  # type: ignore[attr-defined]
+    error.output = str(output)  # type: ignore[attr-defined]
+    error.cell_index = info.get("cell_index")  # type: ignore[attr-defined]
+    error.ename = info.get("ename", fallback.partition(":")[0])  # type: ignore[attr-defined]
+    error.evalue = info.get("evalue", fallback.partition(":")[2].strip())  # type: ignore[attr-defined]
+    return error
+
+
+def run_notebook(
+    notebook: str | Path,
+    output: str | Path,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    kernel_name: str | None = None,
+    cwd: str | Path | None = None,
+    progress: bool = False,
+) -> Path:
+    r"""Execute a parameterised notebook with papermill, refusing parameters it does not declare.
+
+    Every parameter must be declared in the notebook's cell tagged ``parameters``
+    and match the declared type (the annotation, else the type of the default;
+    an ``int`` is accepted for a ``float``, ``list[str]`` checks each item). All
+    problems are reported together before anything runs. The notebook then runs
+    in a fresh kernel of the interpreter poolkit is installed in (kernelspec
+    ``poolkit``), whatever ``python3`` kernel the machine has.
+
+    Parameters
+    ----------
+    notebook : str or Path
+        The ``.ipynb`` file to execute (left unchanged).
+    output : str or Path
+        Where the executed notebook is written (folders created). Written after
+        each cell, so a failed run keeps every output up to the failing cell.
+    parameters : mapping of str to value, optional
+        Values injected after the ``parameters`` cell.
+    kernel_name : str, optional
+        A Jupyter kernel to use instead of poolkit's own interpreter.
+    cwd : str or Path, optional
+        Working directory of the kernel; defaults to the notebook's folder.
+    progress : bool, default False
+        Show papermill's per-cell progress bar.
+
+    Returns
+    -------
+    Path
+        ``output``.
+
+    Raises
+    ------
+    ConfigurationError
+        If a parameter is not declared by the notebook or has the wrong type
+        (every problem listed, each naming the notebook and the parameter), or
+        the notebook cannot be read.
+    ReportError
+        If a cell raises; the message names the notebook, the failing cell
+        (index in the source notebook and execution count) and the error
+        (``ename: evalue``). The partial executed notebook is kept at ``output``.
+
+    Notes
+    -----
+    Type rule: a value :math:`v` is accepted for a parameter declared with type
+    :math:`T` when :math:`v \in T`, with :math:`\mathbb{Z} \subset \mathbb{R}`
+    (an ``int`` for a ``float``) and ``bool`` not counted as a number.
+
+    References
+    ----------
+    .. [1] papermill: parameterising and executing Jupyter notebooks,
+       https://papermill.readthedocs.io
+
+    Examples
+    --------
+    >>> run_notebook("no_such_notebook.ipynb", "out.ipynb")
+    Traceback (most recent call last):
+    ...
+    poolkit.exceptions.ConfigurationError: notebook 'no_such_notebook.ipynb' does not exist; ...
+    """
+    notebook = Path(notebook)
+    clean, problems = conform_parameters({notebook: declared_parameters(notebook)}, dict(parameters or {}))
+    if problems:
+        raise ConfigurationError("invalid parameters:\n  " + "\n  ".join(problem_message(p, [notebook], suite=False) for p in problems))
+    return _execute(notebook, Path(output), clean[notebook], kernel_name=kernel_name, cwd=cwd, progress=progress)
+
+
+def _import_jsonschema_quickly() -> None:
+    """Import jsonschema (which nbformat, hence papermill and nbconvert, imports) without rfc3987-syntax.
+
+    When the optional rfc3987-syntax package is installed (Jupyter's event
+    schemas pull it in), ``import jsonschema`` compiles its 38 IRI grammars:
+    2-4 s, more than a whole report run. Notebook validation never checks the
+    ``iri`` formats it serves (format checks are off unless asked for), so
+    jsonschema is imported once without it; the package itself stays
+    importable afterwards. Nothing is done when jsonschema is already loaded.
+    """
+    if "jsonschema" in sys.modules or "rfc3987_syntax" in sys.modules:
+        return
+    sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # import fails -> skipped
+    try:
+        import jsonschema  # noqa: F401
+    except ImportError:
+        pass
+    finally:
+        if "rfc3987_syntax" in sys.modules and sys.modules["rfc3987_syntax"] is None:
+            del sys.modules["rfc3987_syntax"]
+
+
+_SAVE_EVERY_S = 5.0
+"""While a notebook runs, its executed copy is saved at most this often (and always at the end)."""
+
+
+@functools.lru_cache(maxsize=1)
+def _engine_name() -> str:
+    """Register (once per process) papermill's nbclient engine with throttled saves; return its name.
+
+    papermill rewrites the whole executed notebook before and after every cell,
+    figures included: a second per report for a notebook of thirty cells. The
+    report's copy is saved at most every few seconds while it runs and always
+    when it ends, failed or not (papermill's final save), so the partial
+    notebook with the failing cell is still kept.
+    """
+    from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
+
+    class ThrottledManager(NotebookExecutionManager):  # type: ignore[misc]
+        def save(self, **kwargs: Any) -> None:
+            running = self.end_time is None
+            if running and (self.now() - self.last_save_time).total_seconds() < _SAVE_EVERY_S:
+                return
+            super().save(**kwargs)
+
+    class PoolkitEngine(NBClientEngine):  # type: ignore[misc]
+        @classmethod
+        def execute_notebook(cls, nb: Any, kernel_name: str, output_path: str | None = None,
+                             progress_bar: bool = True, log_output: bool = False,
+                             autosave_cell_every: int = 30, **kwargs: Any) -> Any:
+            nb_man = ThrottledManager(nb, output_path=output_path, progress_bar=progress_bar,
+                                      log_output=log_output, autosave_cell_every=autosave_cell_every)
+            nb_man.notebook_start()
+            try:
+                cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
+            finally:
+                nb_man.cleanup_pbar()
+                nb_man.notebook_complete()  # the final save
+            return nb_man.nb
+
+    papermill_engines.register("poolkit", PoolkitEngine)
+    return "poolkit"
+
+
+def _execute(
+    notebook: Path,
+    output: Path,
+    parameters: Mapping[str, Any],
+    *,
+    kernel_name: str | None = None,
+    cwd: str | Path | None = None,
+    progress: bool = False,
+) -> Path:
+    """Execute ``notebook`` into ``output`` with already checked ``parameters``."""
+    _import_jsonschema_quickly()
+    import papermill as pm
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    quiet = _QuietPapermill()  # checked already: papermill's own parameter warnings are noise here
+    quiet.attach()
+    extra: dict[str, Any] = {}
+    if kernel_name is None or kernel_name == KERNEL_NAME:
+        extra["kernel_manager_class"] = _kernel_manager_class()
+    try:
+        pm.execute_notebook(
+            str(notebook),
+            str(output),
+            parameters=dict(parameters),
+            kernel_name=kernel_name or KERNEL_NAME,
+            language="python",
+            cwd=str(cwd if cwd is not None else notebook.resolve().parent),
+            progress_bar=progress,
+            engine_name=_engine_name(),
+            **extra,
+        )
+    except pm.PapermillExecutionError as exc:
+        info = failing_cell(output) or {
+            "cell_index": exc.cell_index, "execution_count": exc.exec_count,
+            "ename": exc.ename, "evalue": exc.evalue, "source": exc.source,
+        }
+        raise _report_error(notebook, output, info, f"{exc.ename}: {exc.evalue}") from None
+    except Exception as exc:  # kernel died, timeout, unreadable output...
+        raise _report_error(notebook, output, failing_cell(output), f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        quiet.detach()
+    return output
