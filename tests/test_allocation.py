@@ -666,3 +666,90 @@ def test_allocation_notebook_with_groups_and_shorts(notebooks_dir, tmp_path):
     assert summary["best_backtest_sharpe_method"] in params["methods"]
     backtest = pd.read_csv(out / "backtest_summary.csv", index_col=0)
     assert backtest.index.tolist() == params["methods"]
+
+
+# --------------------------------------------------------------------------- solver regressions
+def _dense_universe(n: int, t: int = 600, k: int = 10) -> pd.DataFrame:
+    """The dense-optimum generator: k common factors plus idiosyncratic noise of the same size."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((t, k)) * 0.01 @ rng.standard_normal((k, n)) + rng.standard_normal((t, n)) * 0.015
+    return pd.DataFrame(x, index=pd.bdate_range("2010-01-01", periods=t), columns=[f"a{i}" for i in range(n)])
+
+
+def test_min_variance_dense_optimum_meets_kkt_by_hand():
+    # long-only, fully invested: (Σw)_i equals one multiplier where w_i > 0 and is not below it elsewhere
+    cov = pk.risk.covariance(_dense_universe(300))
+    w = al.min_variance(cov).to_numpy()
+    grad = cov.to_numpy() @ w
+    held = w > 1e-9
+    assert held.sum() > 100  # a dense optimum
+    lam = float(w @ grad)  # Σ w_i (Σw)_i = λ Σ w_i
+    assert np.abs(grad[held] - lam).max() <= 1e-9 * lam
+    assert grad[~held].min() >= lam * (1 - 1e-9)
+    assert w.min() >= 0 and abs(w.sum() - 1) <= WEIGHT_TOL
+
+
+def test_max_sharpe_only_equal_weights_fit():
+    # caps of 1/2 on two assets leave only (0.5, 0.5), whose Sharpe ratio is positive: not infeasible
+    cov = _cov([[4.0, 2.0], [2.0, 1.0]], ["A", "B"])
+    w = al.max_sharpe(pd.Series([-0.048, 0.053], index=["A", "B"]), cov, bounds=(0, 0.5))
+    np.testing.assert_allclose(w.to_numpy(), [0.5, 0.5], atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [3, 7, 25])
+def test_min_variance_and_max_sharpe_with_caps_of_one_over_n(n):
+    cov = _cov(np.eye(n) * 0.04 + 0.01)
+    mu = pd.Series(np.linspace(0.02, 0.06, n), index=cov.index)
+    for w in (al.min_variance(cov, bounds=(0, 1 / n)), al.max_sharpe(mu, cov, bounds=(0, 1 / n))):
+        np.testing.assert_allclose(w.to_numpy(), np.full(n, 1 / n), atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [94, 120])
+def test_unconstrained_ratios_without_false_solver_errors(n):
+    # no bounds: the max-Sharpe portfolio is Σ^{-1} mu / 1'Σ^{-1} mu (closed form); infinite bounds must
+    # never enter the KKT check's products
+    rng = np.random.default_rng(94)
+    f = rng.standard_normal((n, 5)) * 0.1
+    s = f @ f.T + np.diag(rng.uniform(1e-4, 1e-3, n))
+    cov = _cov(s)
+    mu = pd.Series(np.abs(rng.normal(0.01, 0.02, n)), index=cov.index)
+    w = al.max_sharpe(mu, cov, bounds=(None, None))
+    x = np.linalg.solve(s, mu.to_numpy())
+    np.testing.assert_allclose(w.to_numpy(), x / x.sum(), rtol=1e-8, atol=1e-10)
+    d = al.max_diversification(cov, bounds=(None, None))
+    x = np.linalg.solve(s, np.sqrt(np.diag(s)))
+    np.testing.assert_allclose(d.to_numpy(), x / x.sum(), rtol=1e-8, atol=1e-10)
+
+
+def test_max_diversification_diagonal_with_a_huge_volatility_ratio():
+    # uncorrelated assets: the most diversified portfolio is w ∝ 1/σ, whatever the volatility spread (8e5)
+    vols = np.geomspace(1e-3, 8e2, 7)
+    cov = _cov(np.diag(vols**2))
+    w = al.max_diversification(cov)
+    np.testing.assert_allclose(w.to_numpy(), (1 / vols) / (1 / vols).sum(), rtol=1e-10, atol=1e-15)
+
+
+@pytest.mark.parametrize("rho", [-0.99999999, 0.0, 0.99999])
+def test_risk_parity_two_assets_closed_form_near_singular(rho):
+    # two assets: equal risk contributions for any correlation at w ∝ 1/σ
+    s = np.array([0.2, 0.1])
+    cov = _cov(np.outer(s, s) * np.array([[1.0, rho], [rho, 1.0]]), ["A", "B"])
+    w = al.risk_parity(cov)
+    np.testing.assert_allclose(w.to_numpy(), [1 / 3, 2 / 3], rtol=1e-12)
+
+
+def test_risk_parity_diagonal_closed_form():
+    vols = np.geomspace(1e-3, 8e2, 7)
+    budgets = np.arange(1.0, 8.0)
+    cov = _cov(np.diag(vols**2))
+    w = al.risk_parity(cov, pd.Series(budgets, index=cov.index))
+    x = np.sqrt(budgets) / vols  # w_i^2 σ_i^2 ∝ b_i
+    np.testing.assert_allclose(w.to_numpy(), x / x.sum(), rtol=1e-12)
+
+
+def test_risk_parity_dense_universe():
+    # a few hundred correlated assets: equal risk contributions, within few Newton iterations
+    cov = pk.risk.covariance(_dense_universe(400))
+    w = al.risk_parity(cov, max_iter=40)
+    rc = w.to_numpy() * (cov.to_numpy() @ w.to_numpy())
+    assert np.abs(rc / rc.sum() * len(w) - 1).max() <= 1e-9
