@@ -19,13 +19,27 @@ the budget is not run at the next size.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
+
+def _blas_threads(argv: list[str]) -> str:
+    """The --blas-threads value, read before numpy is imported (BLAS reads it once)."""
+    for k, arg in enumerate(argv[:-1]):
+        if arg == "--blas-threads":
+            return argv[k + 1]
+    return "1"
+
+
+if __name__ == "__main__":  # run alone: one BLAS thread for every library (see estimators.py)
+    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[_var] = _blas_threads(sys.argv)
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -199,12 +213,15 @@ def dense_section(sizes: list[int], *, repeats: int = 3, checkpoint: Path | None
     ops: list[harness.Operation] = []
     for k, n in enumerate(sizes):
         for op in dense_ops(n, avail, skip):
+            if ("poolkit", op.name) in skip:
+                print(f"  not run: {op.name} [{op.size}] ({skip[('poolkit', op.name)]})", flush=True)
+                continue
             harness.run_operation(op, repeats=repeats if n <= 1000 else 1, peers_once=n > 1000)
             print(f"  done: {op.name} [{op.size}]", flush=True)
             ops.append(op)
             if k + 1 < len(sizes):
                 for peer, out in op.outcomes.items():
-                    if peer != "poolkit" and out.seconds is not None:
+                    if out.seconds is not None:
                         projected = out.seconds * (sizes[k + 1] / n) ** 3
                         if projected > BUDGET_S:
                             skip[(peer, op.name)] = f"{out.seconds:.1f} s at N={n}, projected ≥ {projected:.0f} s"
@@ -217,7 +234,11 @@ def _section(ops: list[harness.Operation]) -> str:
     from run import table
 
     labels = ["Clarabel", "PyPortfolioOpt", "skfolio", "Riskfolio-Lib"]
-    lines = [START, "## Dense universe (optima hold most assets; see solvers.py)", "", table(ops, labels), "",
+    load = os.getloadavg()[0]
+    threads = os.environ.get("OPENBLAS_NUM_THREADS", "default")
+    lines = [START, "## Dense universe (optima hold most assets; see solvers.py)", "",
+             f"BLAS threads: {threads}; load average at the end of the run: {load:.1f} on {os.cpu_count()} cores.", "",
+             table(ops, labels), "",
              "Ratios above 1× mean poolkit is faster. The agreement is the signed relative gap of the objective "
              "(> 0: the peer stops short of poolkit's optimum) for min_variance / max_sharpe, the largest weight "
              "gap for risk_parity / hrp, the largest relative volatility gap at Clarabel's target returns for "
@@ -229,7 +250,13 @@ def write_section(path: Path, section: str) -> None:
     """Replace the dense-universe section of ``path`` (append it when absent); nothing else changes."""
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
-    text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section + "\n"
+    anchor = "## Conventions behind the agreement column"
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section, text)
+    elif anchor in text:
+        text = text.replace(anchor, section + "\n\n" + anchor, 1)
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
     path.write_text(text, encoding="utf-8")
 
 
@@ -238,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[500, 1000, 3000, 5000])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=HERE / "results.md")
+    parser.add_argument("--blas-threads", type=int, default=1, help="BLAS threads of every library")
     args = parser.parse_args(argv)
     section = dense_section(args.sizes, repeats=args.repeats, checkpoint=args.out)
     print(section)
