@@ -148,6 +148,7 @@ def _solve(
     extra: tuple[np.ndarray, float, float] | None = None,
     warm: _qp.QPResult | None = None,
     what: str,
+    cache: dict[str, Any] | None = None,
 ) -> tuple[np.ndarray, _qp.QPResult]:
     """Minimise ``w'Hw/2 + f'w`` over the constraint set (and an extra row); return ``(w, QP answer)``."""
     h = space.h(hmat)
@@ -161,7 +162,8 @@ def _solve(
     if not space.cons.bounded and f is not None:
         _refuse_unbounded(h, fv, space.lower, space.upper, a, lo, hi, what=what)
     try:
-        res = _qp.solve_qp(h, fv, space.lower, space.upper, a, lo, hi, state=state, rstate=rstate, what=what)
+        res = _qp.solve_qp(h, fv, space.lower, space.upper, a, lo, hi, state=state, rstate=rstate, what=what,
+                           cache=cache)
     except _qp.UnboundedQP:
         raise UnboundedError(_UNBOUNDED.format(what=what)) from None
     return space.weights(res.x), res
@@ -1023,7 +1025,8 @@ def efficient_frontier(
             "efficient_frontier: with unbounded weights (infinite bounds, no gross_exposure cap) the expected "
             "return has no maximum, so the frontier has no top. Give finite bounds or a `gross_exposure` cap."
         )
-    w0, res = _solve(space, hmat, what="efficient_frontier (minimum variance)")
+    cache: dict[str, Any] = {}  # the scaled covariance, shared by every point's QP (hmat is not changed)
+    w0, res = _solve(space, hmat, what="efficient_frontier (minimum variance)", cache=cache)
     r0 = float(mu @ w0)
     targets = np.linspace(r0, max(best, r0), n_points)
     weights = np.empty((n_points, cons.n))
@@ -1034,7 +1037,7 @@ def efficient_frontier(
         if k == n_points - 1 and best > r0 or targets[k] >= top_close:
             x = _top(mu, hmat, space, what=what)
         else:
-            x, res = _solve(space, hmat, extra=(mu, float(targets[k]), np.inf), warm=res, what=what)
+            x, res = _solve(space, hmat, extra=(mu, float(targets[k]), np.inf), warm=res, what=what, cache=cache)
         weights[k] = finalize(x, cons, name="", what=what).to_numpy()
     ann_r, ann_v, sharpe = _annual_stats(weights.T, mu, s, rf, periods_per_year)
     out = pd.DataFrame(weights, columns=frame.columns.copy())

@@ -146,15 +146,26 @@ def _scale(
     a: np.ndarray,
     a_lo: np.ndarray,
     a_hi: np.ndarray,
+    cache: dict[str, Any] | None = None,
 ) -> _Scaled:
-    diag = np.diag(h).copy()
-    pos = diag[diag > 0]
-    typical = float(np.median(pos)) if pos.size else 1.0
-    tiny = diag <= 1e-10 * typical
-    d = 1.0 / np.sqrt(np.where(tiny, typical, diag))
-    hs = h * d[:, None]
-    hs *= d[None, :]
-    hs[np.diag_indices_from(hs)] = np.where(tiny, diag * d * d, 1.0)
+    """Scale variables to unit diagonal and rows to unit largest coefficient.
+
+    ``cache`` (a dict owned by one caller solving several QPs with the same, unchanged
+    ``h`` object, e.g. the points of a frontier) keeps the scaled matrix between calls.
+    """
+    if cache is not None and cache.get("h") is h:
+        d, hs = cache["d"], cache["hs"]
+    else:
+        diag = np.diag(h).copy()
+        pos = diag[diag > 0]
+        typical = float(np.median(pos)) if pos.size else 1.0
+        tiny = diag <= 1e-10 * typical
+        d = 1.0 / np.sqrt(np.where(tiny, typical, diag))
+        hs = h * d[:, None]
+        hs *= d[None, :]
+        hs[np.diag_indices_from(hs)] = np.where(tiny, diag * d * d, 1.0)
+        if cache is not None:
+            cache.update(h=h, d=d, hs=hs)
     with np.errstate(invalid="ignore"):
         ls = lower / d
         us = upper / d
@@ -237,8 +248,23 @@ class _Face:
         return x, y
 
 
+def _support(x: np.ndarray) -> np.ndarray | None:
+    """Return the indices of the nonzero entries of ``x`` when they are few (a quarter or less), else None."""
+    nz = np.flatnonzero(x)
+    return nz if 4 * nz.size <= x.size else None
+
+
+def _hx(h: np.ndarray, x: np.ndarray, *, absolute: bool = False) -> np.ndarray:
+    """``H x`` (or ``|H| |x|``) reading only the columns of the nonzero entries when x is sparse."""
+    nz = _support(x)
+    if nz is None:
+        return np.abs(h) @ np.abs(x) if absolute else h @ x
+    cols = h[:, nz]
+    return np.abs(cols) @ np.abs(x[nz]) if absolute else cols @ x[nz]
+
+
 def _gradient(p: _Scaled, x: np.ndarray, y: np.ndarray, f: np.ndarray) -> np.ndarray:
-    return p.h @ x + f + p.a.T @ y
+    return _hx(p.h, x) + f + p.a.T @ y
 
 
 # ------------------------------------------------------------------------------------ PDAS
@@ -599,10 +625,10 @@ def kkt_violation(
     multiplier is significant when it exceeds the tolerance of its equation, and then the
     side it pushes against must be finite and active.
     """
-    hx = p.h @ x
+    hx = _hx(p.h, x)
     aty = p.a.T @ y
     resid = hx + p.f + aty + z
-    terms = np.abs(p.h) @ np.abs(x) + np.abs(p.f) + np.abs(p.a.T) @ np.abs(y) + np.abs(z)
+    terms = _hx(p.h, x, absolute=True) + np.abs(p.f) + np.abs(p.a.T) @ np.abs(y) + np.abs(z)
     floor = 1e-12 * float(terms.max(initial=0.0)) + 1e-300
     stat = float(np.max(np.abs(resid) / np.maximum(terms, floor), initial=0.0))
     # distances to the bounds are measured on the scale of the whole solution (an interior
@@ -654,10 +680,12 @@ def solve_qp(
     rstate: np.ndarray | None = None,
     what: str = "the allocation",
     tol: float = KKT_TOL,
+    cache: dict[str, Any] | None = None,
 ) -> QPResult:
     r"""Solve :math:`\min \tfrac12 x^\top H x + f^\top x` s.t. ``lower <= x <= upper``, ``a_lo <= a x <= a_hi``.
 
-    ``state`` / ``rstate`` (from a previous :class:`QPResult`) warm-start the active set.
+    ``state`` / ``rstate`` (from a previous :class:`QPResult`) warm-start the active set;
+    ``cache`` is handed to the scaling (see :func:`_scale`).
     Raises :class:`~poolkit.exceptions.SolverError` when no method reaches a verified
     solution and :class:`UnboundedQP` when the interior-point iterates diverge (the
     objective has no finite minimum).
@@ -672,6 +700,7 @@ def solve_qp(
         a,
         np.asarray(a_lo, dtype="float64"),
         np.asarray(a_hi, dtype="float64"),
+        cache,
     )
     st, rst = _initial_state(p, None if state is None else state, rstate)
     face = _Face(p)
