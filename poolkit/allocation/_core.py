@@ -586,8 +586,31 @@ def finalize(x: np.ndarray, cons: Constraints, *, name: str, what: str) -> pd.Se
         if room.sum() <= 0:
             break
         w = np.clip(w + gap * room / room.sum(), cons.lower, cons.upper)
+    if cons.gross is not None:
+        w = _within_gross(w, cons.gross, cons.budget, 1e-6 * scale)
     check_weights(w, cons, what=what)
     return pd.Series(w, index=cons.assets.copy(), name=name)
+
+
+def _within_gross(w: np.ndarray, cap: float, budget: float, slack: float) -> np.ndarray:
+    r"""Bring a rounding-level excess of :math:`\sum_i |w_i|` over ``cap`` back to the cap, keeping the budget.
+
+    The long part :math:`P = \sum_i w_i^+` and the short part :math:`Q = \sum_i w_i^-` are
+    scaled by :math:`a = (L + b) / 2P` and :math:`c = (L - b) / 2Q`, so :math:`aP - cQ = b`
+    (the budget) and :math:`aP + cQ = L` (the cap). Only an excess up to ``slack`` is
+    repaired (and only by shrinking); anything larger is left for :func:`check_weights` to refuse.
+    """
+    pos = np.maximum(w, 0.0)
+    neg = np.maximum(-w, 0.0)
+    p_sum, q_sum = _fsum(pos), _fsum(neg)
+    excess = p_sum + q_sum - cap
+    if not 0.0 < excess <= slack or p_sum <= 0.0 or q_sum <= 0.0:
+        return w
+    a = (cap + budget) / (2.0 * p_sum)
+    c = (cap - budget) / (2.0 * q_sum)
+    if not (0.0 < a <= 1.0 and 0.0 < c <= 1.0):
+        return w
+    return pos * a - neg * c
 
 
 def check_weights(w: np.ndarray, cons: Constraints, *, what: str) -> None:

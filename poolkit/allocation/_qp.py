@@ -185,6 +185,7 @@ class _Face:
         self.factor: Any = None
         self.ridge = 0.0
         self.factorisations = 0
+        self.hf: np.ndarray | None = None
 
     def _factor(self, free: np.ndarray) -> None:
         from scipy.linalg import LinAlgError, cho_factor
@@ -204,6 +205,7 @@ class _Face:
             if piv.size and piv.min() <= 1e-7 * piv.max() and ridge == 0.0:
                 continue  # numerically singular: the ridge picks the least-norm face minimiser
             self.factor, self.ridge, self.key = (c, low), ridge, key
+            self.hf = hf
             return
         raise _Failed("free block not factorisable")
 
@@ -232,18 +234,47 @@ class _Face:
             return x, y
         self._factor(free)
         af = p.a[np.ix_(rows, free)]
-        hr = cho_solve(self.factor, rhs, check_finite=False)
+        hf = self.hf if self.hf is not None else p.h[np.ix_(free, free)]
+        ha = cho_solve(self.factor, af.T, check_finite=False) if rows.size else None
+        schur = af @ ha if ha is not None else None
+
+        def kkt(r1: np.ndarray, r2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """One solve of [[Hf, Af'], [Af, 0]] [x; y] = [r1; r2] with the (ridged) factor."""
+            hr = cho_solve(self.factor, r1, check_finite=False)
+            if ha is None or schur is None:
+                return hr, np.zeros(0)
+            yy, *_ = np.linalg.lstsq(schur, af @ hr - r2, rcond=1e-13)
+            return hr - ha @ yy, yy
+
+        xf, yw = kkt(rhs, s)
+        # iterative refinement: on a ridged factor (a singular free block) these are proximal-point
+        # steps towards the exact face minimiser; a step is kept only while it shrinks the residuals
+        size1 = float(np.abs(rhs).max(initial=0.0))
+        size2 = max(1.0, float(np.abs(s).max(initial=0.0)))
+
+        def residuals(xv: np.ndarray, yv: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+            r1 = rhs - hf @ xv - (af.T @ yv if rows.size else 0.0)
+            r2 = s - af @ xv
+            scale1 = size1 + float(np.abs(xv).sum()) + (float(np.abs(af.T @ yv).max(initial=0.0)) if rows.size else 0.0)
+            err = max(float(np.abs(r1).max(initial=0.0)) / (scale1 + 1e-300),
+                      float(np.abs(r2).max(initial=0.0)) / (size2 + float(np.abs(af).max(initial=0.0)) * float(np.abs(xv).max(initial=0.0))))
+            return r1, r2, err
+
+        r1, r2, err = residuals(xf, yw)
+        for _ in range(8 if self.ridge else 2):
+            if err <= 1e-15:
+                break
+            dx, dy = kkt(r1, r2)
+            x2, y2 = xf + dx, yw + dy
+            r1b, r2b, err2 = residuals(x2, y2)
+            if not err2 < err:
+                break
+            xf, yw, r1, r2, err = x2, y2, r1b, r2b, err2
         if rows.size:
-            ha = cho_solve(self.factor, af.T, check_finite=False)
-            schur = af @ ha
-            yw, *_ = np.linalg.lstsq(schur, af @ hr - s, rcond=1e-13)
-            xf = hr - ha @ yw
             resid = af @ xf - s
             if np.abs(resid).max() > 1e-9 * max(1.0, float(np.abs(s).max()), float(np.abs(af).max() * np.abs(xf).max())):
                 raise _Inconsistent(rows[np.abs(resid) > 1e-9 * max(1.0, float(np.abs(s).max()))])
             y[rows] = yw
-        else:
-            xf = hr
         x[free] = xf
         return x, y
 
