@@ -784,7 +784,8 @@ def _compare_qp(method: str, todo: list[tuple[int, tuple[Case, Any, Exception | 
             tally.reference_failed += 1
             continue
         ours = objective(case, w, kind)
-        scale = diversification_free_variance(case, w)
+        # both portfolios' undiversified variances: either may be 0 (e.g. w = 0 on a market-neutral set)
+        scale = max(diversification_free_variance(case, w), diversification_free_variance(case, ref["w"]))
         if kind == "risk_aversion":
             scale = 0.5 * case.kwargs["risk_aversion"] * scale + float(np.abs(case.mu) @ np.abs(w))
         ok, better = _close(ours, ref["objective"], scale)
@@ -983,7 +984,8 @@ def _compare_frontier(todo: list[tuple[int, tuple[Case, Any, Exception | None]]]
                 alone = _reference_qp_batch([flat[owners.index((k, p))]], "target")
                 if alone is not None and check_ref(case, alone[0]["w"]):
                     ref = alone[0]
-            ok, better = _close(ours, ref["objective"], diversification_free_variance(case, w))
+            scale = max(diversification_free_variance(case, w), diversification_free_variance(case, ref["w"]))
+            ok, better = _close(ours, ref["objective"], scale)
             if not ok:
                 tally.failures.append(f"{case.label}/point{p}: variance {ours:.12g} vs reference {ref['objective']:.12g}")
             elif better:
