@@ -33,6 +33,7 @@ problem, no modelling layer. The test is skipped when clarabel is not installed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import warnings
@@ -649,7 +650,25 @@ def _close(ours: float, ref: float, scale: float) -> tuple[bool, bool]:
     return ours <= ref + tol, ours < ref - tol
 
 
+def _one_blas_thread() -> Any:
+    """Single-threaded BLAS for the run (threadpoolctl, when installed).
+
+    Every pytest-xdist worker owns one core; multi-threaded BLAS on a busy machine makes the
+    factorisations of these small problems up to 80x slower (threads spin waiting on each other).
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def fuzz(method: str, chunk: int) -> Tally:
+    with _one_blas_thread():
+        return _fuzz(method, chunk)
+
+
+def _fuzz(method: str, chunk: int) -> Tally:
     rng = np.random.default_rng([16, chunk, METHODS.index(method)])
     tally = Tally(method)
     cases = build_cases(chunk, method)
