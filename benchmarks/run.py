@@ -2,7 +2,8 @@
 
 Usage (``make bench`` installs the ``bench`` extra and runs this)::
 
-    python benchmarks/run.py [--quick] [--sizes 100 500 2000] [--out benchmarks/results.md]
+    python benchmarks/run.py [--quick] [--sizes 100 500 2000] [--dense-sizes 500 1000 3000 5000]
+                             [--out benchmarks/results.md]
     python benchmarks/run.py --only-reports   # the report and batch timings alone, into their section
 
 Every operation runs for poolkit and for each peer that offers it, in this one
@@ -10,9 +11,10 @@ process, alternating, after a warm-up, as the median of repeats (see
 ``harness.py``). The table gives seconds, the ratio peer/poolkit (> 1 means
 poolkit is faster) and the agreement with each peer under the convention written
 below the table. Data: the bundled 20-stock sample, a seeded factor-model universe
-at N = 100, 500, 2000 assets x 2520 days (``universe.py``), and a seeded tape of
-10,000 loans. The section on mandates and min_cdar comes from ``constraints.py``
-(which also runs alone and rewrites only its section).
+at N = 100, 500, 2000 assets x 2520 days (``universe.py``), a dense universe whose
+optima hold most assets at N = 500-5000 against Clarabel (``solvers.py``), and a
+seeded tape of 10,000 loans. The section on mandates and min_cdar comes from
+``constraints.py`` (which also runs alone and rewrites only its section).
 """
 
 from __future__ import annotations
@@ -528,6 +530,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="N = 100 only, no report runs (a smoke run)")
     parser.add_argument("--no-reports", action="store_true", help="skip the report/batch timings")
+    parser.add_argument("--dense-sizes", type=int, nargs="*", default=[500, 1000, 3000, 5000],
+                        help="sizes of the dense universe (solvers.py); none to skip it")
     parser.add_argument("--out", type=Path, default=HERE / "results.md")
     parser.add_argument("--only-reports", action="store_true",
                         help="run only the report/batch timings and replace their section of --out")
@@ -600,6 +604,14 @@ def main(argv: list[str] | None = None) -> int:
             growth = f"N^{np.log(secs[-1] / secs[0]) / np.log(sizes[-1] / sizes[0]):.2f}"
         rows.append(f"| {name} | " + " | ".join(fmt_s(s) for s in secs) + f" | {growth} |")
     sections.append("## Scaling of poolkit's optimisers with the number of assets\n\n" + "\n".join(rows))
+
+    # 3b. the dense universe: optima that hold most assets, against Clarabel and the peers
+    dense = [] if args.quick else args.dense_sizes
+    if dense:
+        import solvers
+
+        sections.append(solvers.dense_section(dense, repeats=min(args.repeats, 3)))
+        write_results(args, sections, final=False)
 
     # 4. loan pools
     ops = credit_ops()

@@ -20,6 +20,7 @@ __all__ = [
     "PoolkitWarning",
     "ReportError",
     "SolverError",
+    "UnboundedError",
 ]
 
 
@@ -49,6 +50,10 @@ class CovarianceError(PoolkitError):
 
 class InfeasibleError(PoolkitError):
     """The constraints of an allocation problem cannot all be met."""
+
+
+class UnboundedError(PoolkitError):
+    """An allocation problem has no finite optimum: its objective improves without limit."""
 
 
 class SolverError(PoolkitError):

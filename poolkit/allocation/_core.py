@@ -1,15 +1,17 @@
-"""Constraints, the quadratic/linear solver layer and solution checks shared by every method.
+"""Constraints, the solver front and solution checks shared by every method.
 
 Every optimiser in :mod:`poolkit.allocation` goes through this file: the constraint
-parser (bounds, groups, group bounds) with exact feasibility checks that name the
-constraint at fault, the dense QP solver (DAQP, a dual active-set method, exact on
-problems of a few hundred assets), the LP solver (HiGHS through scipy), the KKT check
-of every QP solution, and the final check that turns a solution vector into a weights
-Series that sums to 1 and respects every bound.
+parser (bounds that may be None or infinite, groups, group bounds, the budget, a
+gross-exposure cap) whose feasibility checks are exact and separate from any
+optimisation, the presolve that pins constraint sets of zero width, the QP front (the
+engine itself, with its KKT verification, is :mod:`poolkit.allocation._qp`), the LP
+solver (HiGHS through scipy), and the final check that turns a solution vector into a
+weights Series that meets the budget and every bound.
 """
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,19 +21,33 @@ import numpy as np
 import pandas as pd
 
 from poolkit._validation import check_aligned, check_covariance, did_you_mean
-from poolkit.exceptions import AlignmentError, InfeasibleError, ParameterError, PoolkitError, SolverError
+from poolkit.allocation import _qp
+from poolkit.exceptions import (
+    AlignmentError,
+    InfeasibleError,
+    ParameterError,
+    SolverError,
+    UnboundedError,
+)
 
-#: Tolerance on the budget (sum of weights) and on the bounds of every returned portfolio.
+#: Tolerance on the budget (sum of weights), the bounds and the group limits of every returned
+#: portfolio, relative to ``max(1, |budget|, sum |w|)``; also how nearly a constraint set may be
+#: empty and still count as feasible (its weights then meet every constraint to this tolerance).
 WEIGHT_TOL = 1e-9
-#: Relative KKT residual accepted from the QP solver before a solution is returned.
-KKT_TOL = 1e-7
+#: Relative KKT tolerance of every QP solution (see :mod:`poolkit.allocation._qp`).
+KKT_TOL = _qp.KKT_TOL
 
-Bounds = Any  # (lo, hi) scalars or per-asset Series/dicts, or a mapping asset -> (lo, hi)
+Bounds = Any  # (lo, hi) scalars, None or +-inf, or per-asset Series/dicts, or a mapping asset -> (lo, hi)
 
 
 @dataclass(frozen=True)
 class Constraints:
-    """Parsed linear constraints of a fully invested portfolio ``1'w = 1``."""
+    """Parsed linear constraints of a portfolio: bounds, group limits, budget and gross exposure.
+
+    ``lower`` / ``upper`` may hold -inf / +inf (no bound). The budget is ``1'w = budget``
+    (1 for a fully invested portfolio, 0 for a market-neutral one); ``gross`` caps
+    ``sum |w_i|`` when not None.
+    """
 
     assets: pd.Index
     lower: np.ndarray
@@ -40,6 +56,8 @@ class Constraints:
     group_matrix: np.ndarray  # (n_groups, n_assets) of 0/1
     group_lower: np.ndarray
     group_upper: np.ndarray
+    budget: float = 1.0
+    gross: float | None = None
 
     @property
     def n(self) -> int:
@@ -49,39 +67,66 @@ class Constraints:
     def long_only(self) -> bool:
         return bool((self.lower >= 0).all())
 
+    @property
+    def bounded(self) -> bool:
+        """True when every weight is bounded (finite bounds, or a gross-exposure cap)."""
+        return self.gross is not None or bool(np.isfinite(self.lower).all() and np.isfinite(self.upper).all())
+
     def rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Return ``(A, lo, hi)`` of the general rows: budget first, then bounded groups."""
+        """Return ``(A, lo, hi)`` of the general rows: the budget first, then the groups."""
         a = np.vstack([np.ones((1, self.n)), self.group_matrix])
-        lo = np.concatenate([[1.0], self.group_lower])
-        hi = np.concatenate([[1.0], self.group_upper])
+        lo = np.concatenate([[self.budget], self.group_lower])
+        hi = np.concatenate([[self.budget], self.group_upper])
         return a, lo, hi
+
+    def tol(self, w: np.ndarray | None = None) -> float:
+        """Absolute weight tolerance: :data:`WEIGHT_TOL` times ``max(1, |budget|, sum |w|)``."""
+        size = max(1.0, abs(self.budget), float(np.abs(w).sum()) if w is not None else 0.0)
+        return WEIGHT_TOL * size
 
 
 def _pair(value: Any, *, name: str) -> tuple[Any, Any]:
     if isinstance(value, (tuple, list)) and len(value) == 2:
         return value[0], value[1]
     raise ParameterError(
-        f"`{name}` must be a pair (lower, upper) such as (0, 1) or (0.0, 0.3), got {value!r}."
+        f"`{name}` must be a pair (lower, upper) such as (0, 1), (0.0, 0.3) or (None, None) for no "
+        f"bound, got {value!r}."
     )
 
 
-def _side(value: Any, assets: pd.Index, *, name: str) -> np.ndarray:
-    if isinstance(value, (pd.Series, dict)):
-        return check_aligned(value, assets, name=name).to_numpy(dtype="float64")
+def _number(value: Any, *, name: str, missing: float) -> float:
+    """Return a bound: a real number, +-inf, or None (no bound: ``missing``)."""
+    if value is None:
+        return missing
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ParameterError(
-            f"`{name}` must be a number or a per-asset Series/dict of numbers, got {value!r}. "
-            f"Bounds must be finite: use e.g. (-1, 1) to allow short positions."
+            f"`{name}` must be a number, +-inf or None (no bound), got {value!r}. Per-asset bounds are "
+            f"a Series or dict of numbers."
         )
-    return np.full(len(assets), float(value))
+    v = float(value)
+    if np.isnan(v):
+        raise ParameterError(f"`{name}` is NaN; use None, -np.inf or np.inf for no bound.")
+    return v
+
+
+def _side(value: Any, assets: pd.Index, *, name: str, missing: float) -> np.ndarray:
+    if isinstance(value, (pd.Series, dict)):
+        ser = pd.Series(value, dtype="object") if isinstance(value, dict) else value
+        ser = check_aligned(ser, assets, name=name)
+        return np.array([_number(v, name=f"{name}[{k!r}]", missing=missing) for k, v in ser.items()], dtype="float64")
+    return np.full(len(assets), _number(value, name=name, missing=missing))
 
 
 def parse_bounds(bounds: Bounds, assets: pd.Index) -> tuple[np.ndarray, np.ndarray]:
-    """Return per-asset ``(lower, upper)`` arrays from any accepted form of ``bounds``."""
+    """Return per-asset ``(lower, upper)`` arrays from any accepted form of ``bounds``.
+
+    A side that is None (or -inf / +inf) means no bound; ``bounds=None`` as a whole means
+    the long-only default ``(0, 1)``.
+    """
     n = len(assets)
     if bounds is None:
         bounds = (0.0, 1.0)
-    if isinstance(bounds, (dict, pd.Series)) and all(
+    if isinstance(bounds, (dict, pd.Series)) and len(bounds) > 0 and all(
         isinstance(v, (tuple, list))
         for v in (bounds.values() if isinstance(bounds, dict) else bounds.to_numpy())
     ):
@@ -92,16 +137,16 @@ def parse_bounds(bounds: Bounds, assets: pd.Index) -> tuple[np.ndarray, np.ndarr
                 f"`bounds` names asset(s) {unknown} that are not in the data.{did_you_mean(unknown[0], assets)}"
             )
         pos = assets.get_indexer(list(bounds.keys()))
-        for p, (lo, hi) in zip(
-            pos, [_pair(v, name=f"bounds[{k!r}]") for k, v in bounds.items()], strict=True
-        ):
-            lower[p], upper[p] = float(lo), float(hi)
+        for p, (k, v) in zip(pos, bounds.items(), strict=True):
+            lo, hi = _pair(v, name=f"bounds[{k!r}]")
+            lower[p] = _number(lo, name=f"bounds[{k!r}][0]", missing=-np.inf)
+            upper[p] = _number(hi, name=f"bounds[{k!r}][1]", missing=np.inf)
     else:
         lo, hi = _pair(bounds, name="bounds")
-        lower = _side(lo, assets, name="bounds[0] (lower)")
-        upper = _side(hi, assets, name="bounds[1] (upper)")
-    if not (np.isfinite(lower).all() and np.isfinite(upper).all()):
-        raise ParameterError("`bounds` must be finite numbers; use e.g. (-1, 1) to allow short positions.")
+        lower = _side(lo, assets, name="bounds[0] (lower)", missing=-np.inf)
+        upper = _side(hi, assets, name="bounds[1] (upper)", missing=np.inf)
+    if np.isposinf(lower).any() or np.isneginf(upper).any():
+        raise ParameterError("`bounds`: a lower bound of +inf or an upper bound of -inf leaves no weight possible.")
     bad = np.flatnonzero(lower > upper)
     if bad.size:
         i = bad[0]
@@ -112,33 +157,48 @@ def parse_bounds(bounds: Bounds, assets: pd.Index) -> tuple[np.ndarray, np.ndarr
     return lower, upper
 
 
+def _fsum(values: np.ndarray) -> float:
+    """Correctly rounded sum (so that e.g. ten bounds of 0.1 sum to exactly 1)."""
+    return math.fsum(values.tolist())
+
+
 def parse_constraints(
     assets: pd.Index,
     bounds: Bounds = (0.0, 1.0),
     groups: Mapping[Any, Any] | pd.Series | None = None,
     group_bounds: Mapping[Any, Any] | tuple[float, float] | None = None,
+    *,
+    budget: float = 1.0,
+    gross_exposure: float | None = None,
 ) -> Constraints:
-    """Parse and check the constraints of a fully invested portfolio.
+    r"""Parse the constraints of a portfolio and decide exactly whether any portfolio meets them.
 
     Raises :class:`InfeasibleError` naming the constraint when no portfolio can meet
-    them all: asset bounds summing to more (less) than 1, a group whose bounds cannot
-    be met by its assets' bounds, or group bounds whose totals cannot reach 1. For a
-    partition of the assets into groups these checks are exact.
+    them all: asset bounds summing to more (less) than the budget, a group whose bounds
+    cannot be met by its assets' bounds, group bounds whose totals cannot reach the
+    budget, or a gross-exposure cap below the least gross exposure the other constraints
+    allow. Groups partition the assets (each asset in at most one group), so these
+    checks are exact: the feasible totals of group :math:`g` form the interval
+    :math:`[\max(L_g, \sum_{i\in g} l_i), \min(U_g, \sum_{i\in g} u_i)]` and the budget
+    must lie in the sum of these intervals (sums correctly rounded, tolerance
+    :data:`WEIGHT_TOL`). The least gross exposure is a linear programme (HiGHS).
     """
     assets = pd.Index(assets)
     if isinstance(groups, pd.DataFrame):  # several groupings (e.g. sectors and pools)
         return parse_grouped_constraints(assets, bounds, groups, group_bounds)
     lower, upper = parse_bounds(bounds, assets)
-    if lower.sum() > 1.0 + WEIGHT_TOL:
+    budget = _check_budget(budget)
+    tol = WEIGHT_TOL * max(1.0, abs(budget))
+    if _fsum(np.where(np.isfinite(lower), lower, 0.0)) > budget + tol and np.isfinite(lower).all():
         raise InfeasibleError(
-            f"`bounds`: the lower bounds sum to {lower.sum():.6g} > 1, so no fully invested portfolio "
+            f"`bounds`: the lower bounds sum to {_fsum(lower):.6g} > {budget:g} (the budget), so no portfolio "
             f"meets them. Lower some minimum weights."
         )
-    if upper.sum() < 1.0 - WEIGHT_TOL:
+    if np.isfinite(upper).all() and _fsum(upper) < budget - tol:
         raise InfeasibleError(
-            f"`bounds`: the upper bounds sum to {upper.sum():.6g} < 1 (e.g. {len(assets)} assets x max "
-            f"{upper.max():.6g}), so the weights cannot sum to 1. Raise the maximum weight to at least "
-            f"{1.0 / len(assets):.6g}."
+            f"`bounds`: the upper bounds sum to {_fsum(upper):.6g} < {budget:g} (e.g. {len(assets)} assets x max "
+            f"{upper.max():.6g}), so the weights cannot sum to {budget:g}. Raise the maximum weight to at least "
+            f"{budget / len(assets):.6g}."
         )
     names: list[str] = []
     gmat = np.zeros((0, len(assets)))
@@ -175,18 +235,19 @@ def parse_constraints(
             )
         rows, los, his = [], [], []
         for g, pair in gb.items():
-            lo, hi = _pair(pair, name=f"group_bounds[{g!r}]")
-            lo, hi = float(lo), float(hi)
+            lo_, hi_ = _pair(pair, name=f"group_bounds[{g!r}]")
+            lo = _number(lo_, name=f"group_bounds[{g!r}][0]", missing=-np.inf)
+            hi = _number(hi_, name=f"group_bounds[{g!r}][1]", missing=np.inf)
             member = (labels == g).to_numpy()
-            cap_lo, cap_hi = lower[member].sum(), upper[member].sum()
+            cap_lo, cap_hi = _fsum(lower[member]), _fsum(upper[member])
             if lo > hi:
                 raise InfeasibleError(f"`group_bounds[{g!r}]` is empty: lower {lo:g} > upper {hi:g}.")
-            if lo > cap_hi + WEIGHT_TOL:
+            if lo > cap_hi + tol:
                 raise InfeasibleError(
                     f"`group_bounds[{g!r}]` asks for at least {lo:g} but its assets' upper bounds sum to "
                     f"{cap_hi:.6g}. Lower the group minimum or raise its assets' maximum weights."
                 )
-            if hi < cap_lo - WEIGHT_TOL:
+            if hi < cap_lo - tol:
                 raise InfeasibleError(
                     f"`group_bounds[{g!r}]` allows at most {hi:g} but its assets' lower bounds sum to "
                     f"{cap_lo:.6g}. Raise the group maximum or lower its assets' minimum weights."
@@ -196,24 +257,133 @@ def parse_constraints(
             his.append(hi)
             names.append(g)
         gmat = np.vstack(rows) if rows else gmat
-        glo, ghi = np.array(los), np.array(his)
+        glo, ghi = np.array(los, dtype="float64"), np.array(his, dtype="float64")
         # exact total check: groups partition the assets (ungrouped assets keep their own bounds)
-        member_any = gmat.sum(axis=0) > 0
-        tot_lo = np.maximum(glo, gmat @ lower).sum() + lower[~member_any].sum()
-        tot_hi = np.minimum(ghi, gmat @ upper).sum() + upper[~member_any].sum()
-        if tot_hi < 1.0 - WEIGHT_TOL:
+        tot_lo, tot_hi = _group_totals(lower, upper, gmat, glo, ghi)
+        if tot_hi < budget - tol:
             raise InfeasibleError(
                 f"`group_bounds`: the group maxima {dict(zip(names, his, strict=True))} (with the asset bounds) "
-                f"allow at most {tot_hi:.6g} in total, less than 1. Raise a group maximum or the asset bounds."
+                f"allow at most {tot_hi:.6g} in total, less than the budget {budget:g}. Raise a group maximum or "
+                f"the asset bounds."
             )
-        if tot_lo > 1.0 + WEIGHT_TOL:
+        if tot_lo > budget + tol:
             raise InfeasibleError(
                 f"`group_bounds`: the group minima {dict(zip(names, los, strict=True))} (with the asset bounds) "
-                f"require at least {tot_lo:.6g} in total, more than 1. Lower a group minimum."
+                f"require at least {tot_lo:.6g} in total, more than the budget {budget:g}. Lower a group minimum."
             )
     elif group_bounds:
         raise ParameterError("`group_bounds` is given without `groups`; pass groups={asset: group_name}.")
-    return Constraints(assets, lower, upper, names, gmat, glo, ghi)
+    gross = _check_gross(gross_exposure, budget)
+    cons = Constraints(assets, lower, upper, names, gmat, glo, ghi, budget, gross)
+    if gross is not None:
+        least = least_gross_exposure(cons)
+        if least > gross + WEIGHT_TOL * max(1.0, gross):
+            raise InfeasibleError(
+                f"`gross_exposure` {gross:g} is below the least gross exposure sum |w_i| = {least:.6g} that the "
+                f"bounds, groups and budget allow. Raise `gross_exposure` or relax the bounds."
+            )
+    return cons
+
+
+def _group_totals(
+    lower: np.ndarray, upper: np.ndarray, gmat: np.ndarray, glo: np.ndarray, ghi: np.ndarray
+) -> tuple[float, float]:
+    """Least and greatest budget a partition into groups allows (correctly rounded sums)."""
+    member_any = gmat.sum(axis=0) > 0
+    cap_lo = np.array([_fsum(lower[row > 0]) for row in gmat]) if gmat.size else np.zeros(0)
+    cap_hi = np.array([_fsum(upper[row > 0]) for row in gmat]) if gmat.size else np.zeros(0)
+    tot_lo = _fsum(np.concatenate([np.maximum(glo, cap_lo), lower[~member_any]]))
+    tot_hi = _fsum(np.concatenate([np.minimum(ghi, cap_hi), upper[~member_any]]))
+    return tot_lo, tot_hi
+
+
+def _check_budget(budget: object) -> float:
+    if isinstance(budget, bool) or not isinstance(budget, numbers.Real) or not math.isfinite(float(budget)):
+        raise ParameterError(
+            f"`budget` must be a finite number (1 = fully invested, 0 = market-neutral), got {budget!r}."
+        )
+    return float(budget)
+
+
+def _check_gross(gross: object, budget: float) -> float | None:
+    if gross is None:
+        return None
+    if isinstance(gross, bool) or not isinstance(gross, numbers.Real) or not math.isfinite(float(gross)) or float(gross) <= 0:
+        raise ParameterError(
+            f"`gross_exposure` must be a positive finite number (the cap on sum |w_i|, e.g. 2 for 100 % long "
+            f"and 100 % short), got {gross!r}."
+        )
+    if gross < abs(budget) - WEIGHT_TOL * max(1.0, abs(budget)):
+        raise InfeasibleError(
+            f"`gross_exposure` {gross:g} is below |budget| = {abs(budget):g}: the weights sum to the budget, so "
+            f"their absolute values sum to at least that. Raise `gross_exposure`."
+        )
+    return float(gross)
+
+
+def least_gross_exposure(cons: Constraints) -> float:
+    r"""Least :math:`\sum_i |w_i|` over the bounds, groups and budget (an LP in :math:`w = p - q`)."""
+    n = cons.n
+    pos_hi = np.maximum(cons.upper, 0.0)
+    neg_hi = np.maximum(-cons.lower, 0.0)
+    lo_p = np.maximum(cons.lower, 0.0)
+    lo_q = np.maximum(-cons.upper, 0.0)
+    c = np.ones(2 * n)
+    split = np.hstack([np.eye(n), -np.eye(n)])
+    a_eq = np.ones((1, 2 * n)) * np.concatenate([np.ones(n), -np.ones(n)])
+    a_ub, b_ub = [], []
+    for k in range(len(cons.group_names)):
+        row = cons.group_matrix[k] @ split
+        if np.isfinite(cons.group_upper[k]):
+            a_ub.append(row)
+            b_ub.append(cons.group_upper[k])
+        if np.isfinite(cons.group_lower[k]):
+            a_ub.append(-row)
+            b_ub.append(-cons.group_lower[k])
+    x = solve_lp(
+        c,
+        np.concatenate([lo_p, lo_q]),
+        np.concatenate([pos_hi, neg_hi]),
+        a_ub=np.array(a_ub) if a_ub else None,
+        b_ub=np.array(b_ub) if b_ub else None,
+        a_eq=a_eq,
+        b_eq=np.array([cons.budget]),
+        what="the least gross exposure",
+    )
+    return float(x.sum())
+
+
+def qp_constraints(cons: Constraints) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Bounds and rows ``(lower, upper, A, a_lo, a_hi)`` to hand to the QP solver.
+
+    When the budget can only be met with every group (or asset) at one extreme - the
+    upper (lower) bounds or group maxima (minima) sum to the budget within
+    :data:`WEIGHT_TOL` - those sides are pinned and the budget row, then implied, is
+    dropped: no solver is asked to find a point in a set of (almost) zero width, such as
+    bounds ``(0, 1/n)`` where only equal weights fit.
+    """
+    tol = WEIGHT_TOL * max(1.0, abs(cons.budget))
+    lower, upper = cons.lower.copy(), cons.upper.copy()
+    a, a_lo, a_hi = cons.rows()
+    gm = cons.group_matrix
+    member_any = gm.sum(axis=0) > 0 if gm.size else np.zeros(cons.n, dtype=bool)
+    tot_lo, tot_hi = _group_totals(lower, upper, gm, cons.group_lower, cons.group_upper)
+    for side, total in (("hi", tot_hi), ("lo", tot_lo)):
+        if not (np.isfinite(total) and abs(total - cons.budget) <= tol):
+            continue
+        bound = upper if side == "hi" else lower
+        for k, row in enumerate(gm):
+            member = row > 0
+            cap = _fsum(bound[member])
+            limit = cons.group_upper[k] if side == "hi" else cons.group_lower[k]
+            if (side == "hi" and cap <= limit) or (side == "lo" and cap >= limit):
+                lower[member] = upper[member] = bound[member]
+            else:
+                a_lo[1 + k] = a_hi[1 + k] = limit
+        lower[~member_any] = upper[~member_any] = bound[~member_any]
+        keep = np.arange(a.shape[0]) != 0
+        return lower, upper, a[keep], a_lo[keep], a_hi[keep]
+    return lower, upper, a, a_lo, a_hi
 
 
 def cov_array(cov: Any, *, name: str = "cov") -> tuple[pd.DataFrame, np.ndarray]:
@@ -259,55 +429,6 @@ def vector(values: Any, assets: pd.Index, *, name: str) -> np.ndarray:
 # solvers
 
 
-#: Below this many assets the QP goes to DAQP whole; above it, through a working set.
-WORKING_SET_MIN = 80
-
-
-class _SubInfeasible(Exception):
-    """A working-set subproblem is infeasible (the full problem may not be)."""
-
-
-def _daqp(
-    h: np.ndarray,
-    f: np.ndarray,
-    bl: np.ndarray,
-    bu: np.ndarray,
-    a: np.ndarray,
-    n_eq: int,
-    start: np.ndarray | None,
-    what: str,
-) -> tuple[np.ndarray, np.ndarray]:
-    """One DAQP call on ``min x'Hx/2 + f'x`` with bounds then rows ``bl <= [x; Ax] <= bu``."""
-    import daqp
-
-    n, m = h.shape[0], a.shape[0]
-    sense = np.zeros(n + m, dtype=np.intc)
-    sense[n : n + n_eq] = 5
-    bl = np.where(np.isneginf(bl), -1e30, bl)
-    bu = np.where(np.isposinf(bu), 1e30, bu)
-    kwargs: dict[str, Any] = {"primal_tol": 1e-10, "iter_limit": 100 * (n + m) + 1000, "eps_prox": 0.0}
-    if start is not None:
-        kwargs["primal_start"] = np.ascontiguousarray(start, dtype="float64")
-    x, _fval, flag, info = daqp.solve(
-        np.ascontiguousarray(h),
-        np.ascontiguousarray(f),
-        np.ascontiguousarray(a, dtype="float64"),
-        np.ascontiguousarray(bu, dtype="float64"),
-        np.ascontiguousarray(bl, dtype="float64"),
-        sense,
-        **kwargs,
-    )
-    x = np.asarray(x, dtype="float64")
-    if flag == -1:
-        raise _SubInfeasible
-    if flag not in (1, 2) or not np.isfinite(x).all():
-        raise SolverError(
-            f"The QP solver (DAQP) failed on {what} with exit flag {flag}. The covariance may be "
-            f"ill-conditioned: try a shrinkage estimator (cov_method='ledoit_wolf')."
-        )
-    return x, np.asarray(info["lam"], dtype="float64")
-
-
 def solve_qp(
     h: np.ndarray,
     f: np.ndarray,
@@ -322,146 +443,25 @@ def solve_qp(
     priority: np.ndarray | None = None,
     what: str = "the allocation",
 ) -> np.ndarray:
-    r"""Solve :math:`\min \tfrac12 x^\top H x + f^\top x` s.t. bounds and ``a_lo <= A x <= a_hi``.
+    r"""Solve :math:`\min \tfrac12 x^\top H x + f^\top x` s.t. bounds and ``a_lo <= A x <= a_hi``; return x.
 
-    The first ``n_eq`` rows of ``A`` are equalities. DAQP (a dual active-set method)
-    solves the problem exactly. Long-only portfolios of many assets hold few of them, so
-    above :data:`WORKING_SET_MIN` variables a working set is used: variables outside it
-    are fixed at a bound, the QP over the working set is solved, and every fixed
-    variable whose KKT multiplier has the wrong sign joins the set, until none does
-    (finite; each round lowers the objective). ``priority`` (higher = more likely held)
-    or ``start`` (a previous solution) seeds the set. The KKT conditions of the full
-    problem are checked before the answer is returned; a failure raises
-    :class:`SolverError`.
+    A thin front of :func:`poolkit.allocation._qp.solve_qp` (the active-set /
+    interior-point engine, every answer KKT-verified). Rows whose two sides are equal
+    are equalities; ``n_eq`` forces the first ``n_eq`` rows to be equalities at
+    ``a_lo``. ``start`` and ``priority`` are accepted for compatibility and ignored (the
+    engine chooses its own start). Bounds may be infinite. Raises
+    :class:`InfeasibleError` when the problem has no finite optimum because the
+    objective is unbounded below, :class:`SolverError` when no verified solution is
+    found.
     """
-    n = h.shape[0]
-    scale = float(np.mean(np.abs(np.diag(h)))) or 1.0
-    hs = h / scale
-    fs = f / scale
-    last: PoolkitError | None = None
-    for ridge in RIDGES:
-        try:
-            h_r = hs + ridge * np.eye(n) if ridge else hs
-            return _solve_scaled(h_r, fs, lower, upper, a, a_lo, a_hi, n_eq, start, priority, what)
-        except (SolverError, InfeasibleError) as exc:  # a singular Hessian can fake infeasibility
-            last = exc
-    assert last is not None
-    raise last
-
-
-#: Ridges tried in turn (relative to the mean variance) when a QP fails or does not verify:
-#: a singular covariance has many minimisers; the ridge picks the one of least norm and
-#: changes the objective by at most ``ridge * mean variance * |w|^2``.
-RIDGES = (0.0, 1e-10, 1e-8)
-
-
-def _solve_scaled(
-    hs: np.ndarray,
-    fs: np.ndarray,
-    lower: np.ndarray,
-    upper: np.ndarray,
-    a: np.ndarray,
-    a_lo: np.ndarray,
-    a_hi: np.ndarray,
-    n_eq: int,
-    start: np.ndarray | None,
-    priority: np.ndarray | None,
-    what: str,
-) -> np.ndarray:
-    n = hs.shape[0]
-    m = a.shape[0]
-    bl = np.concatenate([lower, a_lo]).astype("float64")
-    bu = np.concatenate([upper, a_hi]).astype("float64")
-    fixable = np.isfinite(lower)
-    if n < WORKING_SET_MIN or (priority is None and start is None) or fixable.sum() < n // 2:
-        try:
-            x, lam = _daqp(hs, fs, bl, bu, a, n_eq, start, what)
-        except _SubInfeasible:
-            raise InfeasibleError(
-                f"No portfolio meets every constraint of {what}; relax the bounds or targets."
-            ) from None
-        _check_kkt(hs, fs, x, lam, a, bl, bu, n_eq, what)
-        return x
-    if start is not None:
-        work = ~fixable | (start > lower + 1e-12)
-        xfix = np.where(fixable, lower, 0.0)
-    else:
-        k = min(n, max(WORKING_SET_MIN, n // 5))
-        work = ~fixable
-        work[np.argsort(-np.asarray(priority), kind="stable")[:k]] = True
-        xfix = np.where(fixable, lower, 0.0)
-    tol = 1e-10
-    x = np.zeros(n)
-    lam_rows = np.zeros(m)
-    for _ in range(4 * n):
-        idx = np.flatnonzero(work)
-        fixed = np.flatnonzero(~work)
-        x = xfix.copy()
-        sub_f = fs[idx] + hs[np.ix_(idx, fixed)] @ xfix[fixed]
-        shift = a[:, fixed] @ xfix[fixed]
-        sub_bl = np.concatenate([lower[idx], a_lo - shift])
-        sub_bu = np.concatenate([upper[idx], a_hi - shift])
-        try:
-            xw, lam = _daqp(hs[np.ix_(idx, idx)], sub_f, sub_bl, sub_bu, a[:, idx], n_eq, None, what)
-        except _SubInfeasible:
-            if work.all():
-                raise InfeasibleError(
-                    f"No portfolio meets every constraint of {what}; relax the bounds or targets."
-                ) from None
-            grow = np.flatnonzero(~work)
-            if priority is not None:
-                grow = grow[np.argsort(-np.asarray(priority)[grow], kind="stable")]
-            work[grow[: max(len(idx), 1)]] = True
-            continue
-        x[idx] = xw
-        lam_rows = lam[len(idx) :]
-        g = hs @ x + fs + a.T @ lam_rows
-        viol = (~work) & (g < -tol * max(1.0, float(np.abs(g).max())))
-        if not viol.any():
-            break
-        work |= viol
-    else:  # pragma: no cover - finite by construction
-        raise SolverError(f"The working-set QP of {what} did not converge.")
-    lam_full = np.concatenate([-(hs @ x + fs + a.T @ lam_rows), lam_rows])
-    lam_full[np.flatnonzero(work)] = lam[: len(idx)]
-    _check_kkt(hs, fs, x, lam_full, a, bl, bu, n_eq, what)
-    return x
-
-
-def _check_kkt(
-    h: np.ndarray,
-    f: np.ndarray,
-    x: np.ndarray,
-    lam: np.ndarray,
-    a: np.ndarray,
-    bl: np.ndarray,
-    bu: np.ndarray,
-    n_eq: int,
-    what: str,
-) -> None:
-    """Check stationarity, primal feasibility and complementarity of a QP solution."""
-    n = x.size
-    bl = np.where(np.isneginf(bl), -1e30, bl)
-    bu = np.where(np.isposinf(bu), 1e30, bu)
-    grad = h @ x + f
-    residual = grad + lam[:n] + a.T @ lam[n:]
-    scale = max(1.0, float(np.abs(grad).max()), float(np.abs(f).max()), float(np.abs(lam).max()))
-    stationarity = float(np.abs(residual).max()) / scale
-    ax = np.concatenate([x, a @ x])
-    width = np.maximum(1.0, np.abs(ax))
-    primal = float(np.max(np.maximum(bl - ax, ax - bu) / width))
-    # a positive multiplier needs its upper side active, a negative one its lower side
-    free = np.ones_like(lam, dtype=bool)
-    free[n : n + n_eq] = False
-    gap_up = np.where(lam > 0, (bu - ax) * lam, 0.0)
-    gap_lo = np.where(lam < 0, (ax - bl) * -lam, 0.0)
-    comp = float(np.max(np.abs(np.where(free, gap_up + gap_lo, 0.0)))) / scale
-    if stationarity > KKT_TOL or primal > 1e-7 or comp > KKT_TOL:
-        raise SolverError(
-            f"The solution of {what} does not verify (KKT stationarity {stationarity:.2e}, "
-            f"feasibility {primal:.2e}, complementarity {comp:.2e}). The covariance may be "
-            f"ill-conditioned: try a shrinkage estimator (cov_method='ledoit_wolf')."
-        )
+    a = np.asarray(a, dtype="float64").reshape(-1, len(f))
+    a_lo = np.asarray(a_lo, dtype="float64").copy()
+    a_hi = np.asarray(a_hi, dtype="float64").copy()
+    a_hi[:n_eq] = a_lo[:n_eq]
+    try:
+        return _qp.solve_qp(h, f, lower, upper, a, a_lo, a_hi, what=what).x
+    except _qp.UnboundedQP:
+        raise InfeasibleError(f"{what} has no finite optimum (the objective is unbounded below).") from None
 
 
 def solve_lp(
@@ -476,58 +476,87 @@ def solve_lp(
     what: str = "the allocation",
     method: str = "highs",
 ) -> np.ndarray:
-    """Solve ``min c'x`` with HiGHS (scipy.optimize.linprog); raise a named error on failure."""
+    """Solve ``min c'x`` with HiGHS (scipy.optimize.linprog); raise a named error on failure.
+
+    Bounds may be infinite. An unbounded LP raises :class:`UnboundedError`.
+    """
     from scipy.optimize import linprog
 
+    cmax = float(np.abs(c).max(initial=0.0))
     res = linprog(
-        c,
+        c / cmax if cmax > 0 else c,  # unit-scaled objective: HiGHS stalls on tiny coefficients
         A_ub=a_ub,
         b_ub=b_ub,
         A_eq=a_eq,
         b_eq=b_eq,
-        bounds=np.column_stack([c_lo, c_hi]),
+        bounds=np.column_stack([np.where(np.isfinite(c_lo), c_lo, -np.inf), np.where(np.isfinite(c_hi), c_hi, np.inf)]),
         method=method,
         options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10},
     )
     if res.status == 2:
         raise InfeasibleError(f"No portfolio meets every constraint of {what}; relax the bounds or targets.")
+    if res.status == 3:
+        raise UnboundedError(f"{what} is unbounded: the constraints let it grow without limit.")
     if res.status != 0 or res.x is None:
         raise SolverError(f"The LP solver (HiGHS) failed on {what}: {res.message}")
     return np.asarray(res.x, dtype="float64")
 
 
 def constraint_lp_rows(cons: Constraints) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Return ``(A_ub, b_ub, A_eq, b_eq)`` of the group rows and the budget for linprog."""
-    a_ub = np.vstack([cons.group_matrix, -cons.group_matrix])
-    b_ub = np.concatenate([cons.group_upper, -cons.group_lower])
-    return a_ub, b_ub, np.ones((1, cons.n)), np.array([1.0])
+    """Return ``(A_ub, b_ub, A_eq, b_eq)`` of the group rows and the budget for linprog (finite sides only)."""
+    up = np.isfinite(cons.group_upper)
+    lo = np.isfinite(cons.group_lower)
+    a_ub = np.vstack([cons.group_matrix[up], -cons.group_matrix[lo], np.zeros((0, cons.n))])
+    b_ub = np.concatenate([cons.group_upper[up], -cons.group_lower[lo]])
+    return a_ub, b_ub, np.ones((1, cons.n)), np.array([cons.budget])
 
 
 def max_return(mu: np.ndarray, cons: Constraints) -> tuple[float, np.ndarray]:
     """Highest expected return a feasible portfolio reaches (an LP), and that portfolio.
 
-    With asset bounds only, the LP is solved exactly by filling the assets from the
-    highest expected return down (a fractional knapsack); with groups, by HiGHS.
+    With asset bounds only (and no gross-exposure cap), the LP is solved exactly by
+    filling the assets from the highest expected return down (a fractional knapsack);
+    otherwise by HiGHS (weights split into long and short parts under a gross cap).
+    Returns ``(inf, ...)`` when the return is unbounded (infinite bounds).
     """
-    if not cons.group_names:
+    lower, upper, a, a_lo, a_hi = qp_constraints(cons)
+    if cons.gross is None and a.shape[0] <= 1:
+        if not (np.isfinite(lower).all() and np.isfinite(upper).all()):
+            return _max_return_lp(mu, cons)
         order = np.argsort(-mu, kind="stable")
-        room = (cons.upper - cons.lower)[order]
-        budget = 1.0 - cons.lower.sum()
+        room = (upper - lower)[order]
+        budget = cons.budget - _fsum(lower)
         before = np.cumsum(room) - room
-        x = cons.lower.copy()
+        x = lower.copy()
         x[order] += np.clip(budget - before, 0.0, room)
         return float(mu @ x), x
+    return _max_return_lp(mu, cons)
+
+
+def _max_return_lp(mu: np.ndarray, cons: Constraints) -> tuple[float, np.ndarray]:
+    n = cons.n
     a_ub, b_ub, a_eq, b_eq = constraint_lp_rows(cons)
-    x = solve_lp(
-        -mu,
-        cons.lower,
-        cons.upper,
-        a_ub=a_ub if a_ub.size else None,
-        b_ub=b_ub if a_ub.size else None,
-        a_eq=a_eq,
+    if cons.gross is None:
+        try:
+            x = solve_lp(-mu, cons.lower, cons.upper, a_ub=a_ub if a_ub.size else None,
+                         b_ub=b_ub if a_ub.size else None, a_eq=a_eq, b_eq=b_eq, what="the highest-return portfolio")
+        except UnboundedError:
+            return np.inf, np.full(n, np.nan)
+        return float(mu @ x), x
+    split = np.hstack([np.eye(n), -np.eye(n)])
+    rows = [r @ split for r in a_ub] + [np.ones(2 * n)]
+    rhs = np.concatenate([b_ub, [cons.gross]])
+    x2 = solve_lp(
+        np.concatenate([-mu, mu]),
+        np.concatenate([np.maximum(cons.lower, 0.0), np.maximum(-cons.upper, 0.0)]),
+        np.concatenate([np.maximum(cons.upper, 0.0), np.maximum(-cons.lower, 0.0)]),
+        a_ub=np.vstack(rows),
+        b_ub=rhs,
+        a_eq=a_eq @ split,
         b_eq=b_eq,
         what="the highest-return portfolio",
     )
+    x = x2[:n] - x2[n:]
     return float(mu @ x), x
 
 
@@ -539,39 +568,68 @@ def finalize(x: np.ndarray, cons: Constraints, *, name: str, what: str) -> pd.Se
     """Turn a solution into weights: clip rounding-level bound violations, restore the budget, re-check.
 
     Raises :class:`SolverError` if the solution is off by more than rounding, so a
-    returned Series always sums to 1 within 1e-9 and respects every bound.
+    returned Series always meets the budget, the bounds, the group limits and the
+    gross-exposure cap within :data:`WEIGHT_TOL` (relative to ``max(1, |budget|, sum |w|)``).
     """
     w = np.asarray(x, dtype="float64").copy()
     if w.shape != (cons.n,) or not np.isfinite(w).all():
         raise SolverError(f"{what} produced missing or infinite weights; check the covariance and inputs.")
-    viol = max(float(np.max(cons.lower - w)), float(np.max(w - cons.upper)), abs(float(w.sum()) - 1.0))
-    if viol > 1e-6:
+    scale = cons.tol(w) / WEIGHT_TOL
+    viol = max(float(np.max(cons.lower - w)), float(np.max(w - cons.upper)), abs(float(w.sum()) - cons.budget))
+    if viol > 1e-6 * scale:
         raise SolverError(f"{what} produced weights that break a bound or the budget by {viol:.2e}.")
     w = np.clip(w, cons.lower, cons.upper)
     for _ in range(3):
-        gap = 1.0 - w.sum()
-        if abs(gap) <= 1e-15:
+        gap = cons.budget - _fsum(w)
+        if abs(gap) <= 1e-15 * scale:
             break
         room = (cons.upper - w) if gap > 0 else (w - cons.lower)
+        room = np.where(np.isfinite(room), room, 1.0)
         if room.sum() <= 0:
             break
         w = np.clip(w + gap * room / room.sum(), cons.lower, cons.upper)
+    if cons.gross is not None:
+        w = _within_gross(w, cons.gross, cons.budget, 1e-6 * scale)
     check_weights(w, cons, what=what)
     return pd.Series(w, index=cons.assets.copy(), name=name)
 
 
+def _within_gross(w: np.ndarray, cap: float, budget: float, slack: float) -> np.ndarray:
+    r"""Bring a rounding-level excess of :math:`\sum_i |w_i|` over ``cap`` back to the cap, keeping the budget.
+
+    The long part :math:`P = \sum_i w_i^+` and the short part :math:`Q = \sum_i w_i^-` are
+    scaled by :math:`a = (L + b) / 2P` and :math:`c = (L - b) / 2Q`, so :math:`aP - cQ = b`
+    (the budget) and :math:`aP + cQ = L` (the cap). Only an excess up to ``slack`` is
+    repaired (and only by shrinking); anything larger is left for :func:`check_weights` to refuse.
+    """
+    pos = np.maximum(w, 0.0)
+    neg = np.maximum(-w, 0.0)
+    p_sum, q_sum = _fsum(pos), _fsum(neg)
+    excess = p_sum + q_sum - cap
+    if not 0.0 < excess <= slack or p_sum <= 0.0 or q_sum <= 0.0:
+        return w
+    a = (cap + budget) / (2.0 * p_sum)
+    c = (cap - budget) / (2.0 * q_sum)
+    if not (0.0 < a <= 1.0 and 0.0 < c <= 1.0):
+        return w
+    return pos * a - neg * c
+
+
 def check_weights(w: np.ndarray, cons: Constraints, *, what: str) -> None:
-    """Raise :class:`SolverError` unless ``w`` sums to 1 and respects bounds and groups (1e-9)."""
+    """Raise :class:`SolverError` unless ``w`` meets the budget, bounds, groups and gross cap (:data:`WEIGHT_TOL`)."""
     if not np.isfinite(w).all():
         raise SolverError(f"{what} produced missing or infinite weights.")
-    if abs(w.sum() - 1.0) > WEIGHT_TOL:
-        raise SolverError(f"{what} produced weights summing to {w.sum():.12g}, not 1.")
-    if (w < cons.lower - WEIGHT_TOL).any() or (w > cons.upper + WEIGHT_TOL).any():
+    tol = cons.tol(w)
+    if abs(_fsum(w) - cons.budget) > tol:
+        raise SolverError(f"{what} produced weights summing to {w.sum():.12g}, not {cons.budget:g}.")
+    if (w < cons.lower - tol).any() or (w > cons.upper + tol).any():
         raise SolverError(f"{what} produced weights outside the bounds.")
     if cons.group_names:
         g = cons.group_matrix @ w
-        if (g < cons.group_lower - WEIGHT_TOL).any() or (g > cons.group_upper + WEIGHT_TOL).any():
+        if (g < cons.group_lower - tol).any() or (g > cons.group_upper + tol).any():
             raise SolverError(f"{what} produced weights that break a group bound.")
+    if cons.gross is not None and _fsum(np.abs(w)) > cons.gross + tol:
+        raise SolverError(f"{what} produced weights of gross exposure {np.abs(w).sum():.12g} > {cons.gross:g}.")
 
 
 # ---------------------------------------------------------------------------------------------

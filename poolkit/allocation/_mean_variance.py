@@ -1,10 +1,21 @@
-"""Mean-variance family: minimum variance, maximum Sharpe, targets, the efficient frontier, max diversification."""
+r"""Mean-variance family: minimum variance, maximum Sharpe, targets, the efficient frontier, max diversification.
+
+Every method takes the same constraints: per-asset ``bounds`` (a side may be None or
+infinite: no bound), ``groups`` with ``group_bounds``, a ``budget`` (the sum of the
+weights: 1 fully invested, 0 market-neutral) and a ``gross_exposure`` cap on
+:math:`\sum_i |w_i|`, plus an ``l2`` penalty. Each problem is a convex QP solved by
+:mod:`poolkit.allocation._qp` (an active-set method with an interior-point fallback,
+every answer KKT-verified); a gross-exposure cap splits the weights into long and short
+parts, :math:`w = p - q`, :math:`p, q \ge 0`, :math:`\mathbf 1^\top (p + q) \le L`.
+"""
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -12,9 +23,11 @@ import pandas as pd
 from poolkit._numerics import (
     asset_volatilities,
     per_period_rate,
+    portfolio_variance,
     portfolio_volatility,
     resolve_periods_per_year,
 )
+from poolkit.allocation import _qp
 from poolkit.allocation._core import (
     Bounds,
     Constraints,
@@ -22,10 +35,11 @@ from poolkit.allocation._core import (
     finalize,
     max_return,
     parse_constraints,
-    solve_qp,
+    qp_constraints,
+    solve_lp,
     vector,
 )
-from poolkit.exceptions import CovarianceError, InfeasibleError, ParameterError
+from poolkit.exceptions import CovarianceError, InfeasibleError, ParameterError, PoolkitError, UnboundedError
 
 __all__ = [
     "efficient_frontier",
@@ -34,6 +48,9 @@ __all__ = [
     "mean_variance",
     "min_variance",
 ]
+
+Groups: TypeAlias = Mapping[Any, Any] | pd.Series | None
+GroupBounds: TypeAlias = Mapping[Any, Any] | tuple[float, float] | None
 
 
 def _annual_stats(
@@ -47,170 +64,540 @@ def _annual_stats(
     vol = portfolio_volatility(w, s)
     ppy = resolve_periods_per_year(periods_per_year, None)
     with np.errstate(divide="ignore", invalid="ignore"):
-        sharpe = np.where(vol > 0, (ret - rf) / vol * np.sqrt(ppy), np.nan)
+        sharpe = np.where(vol > 0, (ret - rf * w.sum(axis=0)) / vol * np.sqrt(ppy), np.nan)
     return ret * ppy, vol * np.sqrt(ppy), sharpe
 
 
-def _min_var_qp(
-    s: np.ndarray,
-    cons: Constraints,
-    *,
-    f: np.ndarray | None = None,
-    min_return: tuple[np.ndarray, float] | None = None,
-    start: np.ndarray | None = None,
-    what: str,
-) -> np.ndarray:
-    """Minimise ``w'Sw/2 + f'w`` over the constraint set (optionally ``mu'w >= target``)."""
-    a, lo, hi = cons.rows()
-    if min_return is not None:
-        mu, target = min_return
-        a = np.vstack([a, mu[None, :]])
-        lo = np.concatenate([lo, [target]])
-        hi = np.concatenate([hi, [np.inf]])
-    f = np.zeros(cons.n) if f is None else f
-    priority = 1.0 / np.maximum(np.diag(s), 1e-300)
-    return solve_qp(
-        s, f, cons.lower, cons.upper, a, lo, hi, n_eq=1, start=start, priority=priority, what=what
+def _regularised(s: np.ndarray, l2: object) -> np.ndarray:
+    r"""Return :math:`\Sigma + \gamma \bar\sigma^2 I` with :math:`\bar\sigma^2 = \operatorname{tr}\Sigma / n`."""
+    if isinstance(l2, bool) or not isinstance(l2, numbers.Real) or not math.isfinite(float(l2)) or float(l2) < 0:
+        raise ParameterError(f"`l2` must be a finite number >= 0 (e.g. 0.1), got {l2!r}.")
+    if l2 == 0:
+        return s
+    out = s.copy()
+    out[np.diag_indices_from(out)] += float(l2) * float(np.trace(s)) / len(s)
+    return out
+
+
+# --------------------------------------------------------------------------------------- the solver space
+@dataclass
+class _Space:
+    """The solver's variables for the weights: ``w`` itself, or ``w = p - q`` under a gross cap."""
+
+    cons: Constraints
+    lower: np.ndarray
+    upper: np.ndarray
+    a: np.ndarray
+    a_lo: np.ndarray
+    a_hi: np.ndarray
+    idx: np.ndarray | None = None  # asset of each solver variable (split only)
+    sign: np.ndarray | None = None  # +1 for a long part, -1 for a short part
+
+    @property
+    def split(self) -> bool:
+        return self.idx is not None
+
+    def h(self, hmat: np.ndarray) -> np.ndarray:
+        if self.idx is None or self.sign is None:
+            return hmat
+        return hmat[np.ix_(self.idx, self.idx)] * np.outer(self.sign, self.sign)
+
+    def vec(self, v: np.ndarray) -> np.ndarray:
+        if self.idx is None or self.sign is None:
+            return v
+        return v[self.idx] * self.sign
+
+    def weights(self, x: np.ndarray) -> np.ndarray:
+        if self.idx is None or self.sign is None:
+            return x
+        w = np.zeros(self.cons.n)
+        np.add.at(w, self.idx, x * self.sign)
+        return w
+
+    def rows(self, extra: tuple[np.ndarray, float, float] | None = None) -> tuple[np.ndarray, ...]:
+        a, lo, hi = self.a, self.a_lo, self.a_hi
+        if extra is not None:
+            row, elo, ehi = extra
+            a = np.vstack([a, self.vec(row)[None, :]])
+            lo = np.concatenate([lo, [elo]])
+            hi = np.concatenate([hi, [ehi]])
+        return a, lo, hi
+
+
+def _space(cons: Constraints) -> _Space:
+    lower, upper, a, a_lo, a_hi = qp_constraints(cons)
+    if cons.gross is None:
+        return _Space(cons, lower, upper, a, a_lo, a_hi)
+    pos = np.flatnonzero(upper > 0)
+    neg = np.flatnonzero(lower < 0)
+    idx = np.concatenate([pos, neg])
+    sign = np.concatenate([np.ones(pos.size), -np.ones(neg.size)])
+    lo_v = np.concatenate([np.maximum(lower[pos], 0.0), np.maximum(-upper[neg], 0.0)])
+    hi_v = np.concatenate([upper[pos], -lower[neg]])
+    a_v = np.vstack([a[:, idx] * sign[None, :], np.ones((1, idx.size))])
+    return _Space(
+        cons, lo_v, hi_v, a_v, np.concatenate([a_lo, [-np.inf]]), np.concatenate([a_hi, [cons.gross]]), idx, sign
     )
 
 
-def _top(
-    mu: np.ndarray, s: np.ndarray, cons: Constraints, best: float, x_lp: np.ndarray, *, what: str
-) -> np.ndarray:
-    """Least-variance portfolio among those of (almost) the highest expected return.
-
-    The target sits a hair (1e-9 of the return range) below the LP optimum so that
-    rounding cannot make it infeasible; if it still is, the LP vertex itself is used.
-    """
-    spread = max(abs(best), float(np.abs(mu).max()), 1e-300)
+def _solve(
+    space: _Space,
+    hmat: np.ndarray,
+    f: np.ndarray | None = None,
+    *,
+    extra: tuple[np.ndarray, float, float] | None = None,
+    warm: _qp.QPResult | None = None,
+    what: str,
+    cache: dict[str, Any] | None = None,
+) -> tuple[np.ndarray, _qp.QPResult]:
+    """Minimise ``w'Hw/2 + f'w`` over the constraint set (and an extra row); return ``(w, QP answer)``."""
+    h = space.h(hmat)
+    fv = np.zeros(h.shape[0]) if f is None else space.vec(f)
+    a, lo, hi = space.rows(extra)
+    state = rstate = None
+    if warm is not None and warm.state.shape == (h.shape[0],):
+        state = warm.state
+        if warm.rstate.shape == (a.shape[0],):
+            rstate = warm.rstate
+    if not space.cons.bounded and f is not None:
+        _refuse_unbounded(h, fv, space.lower, space.upper, a, lo, hi, what=what)
     try:
-        return _min_var_qp(s, cons, min_return=(mu, best - 1e-9 * spread), start=x_lp, what=what)
-    except InfeasibleError:
-        return x_lp
+        res = _qp.solve_qp(h, fv, space.lower, space.upper, a, lo, hi, state=state, rstate=rstate, what=what,
+                           cache=cache)
+    except _qp.UnboundedQP:
+        raise UnboundedError(_UNBOUNDED.format(what=what)) from None
+    return space.weights(res.x), res
 
 
+_UNBOUNDED = (
+    "{what} has no finite optimum: with unbounded weights, some combination of the assets has no variance "
+    "but a positive expected return, so the objective improves without limit. Give finite bounds or a "
+    "`gross_exposure` cap, add `l2` regularisation, or use a shrinkage covariance."
+)
+
+
+def _refuse_unbounded(
+    h: np.ndarray,
+    f: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    a: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    *,
+    what: str,
+) -> None:
+    r"""Raise :class:`UnboundedError` when :math:`\tfrac12 x^\top Hx + f^\top x` is unbounded below.
+
+    It is iff a recession direction :math:`d` of the constraint set (``d_i >= 0`` where
+    only the lower bound is finite, ``<= 0`` where only the upper one is, 0 where both
+    are; the rows likewise) has :math:`Hd = 0` and :math:`f^\top d < 0`: an LP over the
+    null space of :math:`H` (eigenvalues below :math:`10^{-12}` of the largest).
+    """
+    from scipy.linalg import eigh
+
+    loose = ~(np.isfinite(lower) & np.isfinite(upper))
+    if not loose.any():
+        return
+    idx = np.flatnonzero(loose)
+    block = h[np.ix_(idx, idx)]
+    vals, vecs = eigh(block)
+    top = max(float(vals[-1]), 0.0)
+    z = vecs[:, vals <= 1e-12 * max(top, 1e-300) * len(idx)] if top > 0 else vecs
+    if z.shape[1] == 0:
+        return
+    k = z.shape[1]
+    rows_ub: list[np.ndarray] = []
+    rows_eq: list[np.ndarray] = []
+    lo_i, hi_i = lower[idx], upper[idx]
+    for j in range(len(idx)):  # sign conditions of the direction, one row per half-bounded variable
+        if np.isfinite(lo_i[j]):
+            rows_ub.append(-z[j])
+        elif np.isfinite(hi_i[j]):
+            rows_ub.append(z[j])
+    az = a[:, idx] @ z
+    for r in range(a.shape[0]):
+        if np.isfinite(lo[r]) and np.isfinite(hi[r]):
+            rows_eq.append(az[r])
+        elif np.isfinite(lo[r]):
+            rows_ub.append(-az[r])
+        elif np.isfinite(hi[r]):
+            rows_ub.append(az[r])
+    c = f[idx] @ z
+    if not np.any(c):
+        return
+    x = solve_lp(
+        c,
+        -np.ones(k),
+        np.ones(k),
+        a_ub=np.array(rows_ub) if rows_ub else None,
+        b_ub=np.zeros(len(rows_ub)) if rows_ub else None,
+        a_eq=np.array(rows_eq) if rows_eq else None,
+        b_eq=np.zeros(len(rows_eq)) if rows_eq else None,
+        what=f"the unboundedness check of {what}",
+    )
+    if float(c @ x) < -1e-9 * float(np.abs(c).sum()):
+        raise UnboundedError(_UNBOUNDED.format(what=what))
+
+
+def _space_lp(
+    c: np.ndarray, space: _Space, *, extra_eq: np.ndarray | None = None, what: str
+) -> tuple[np.ndarray, Any]:
+    """Solve ``min c'x`` over the solver space's bounds and rows (plus ``extra_eq x = 0``) by HiGHS."""
+    from scipy.optimize import linprog
+
+    a, lo, hi = space.a, space.a_lo, space.a_hi
+    eq = lo == hi
+    ub_rows = [a[~eq & np.isfinite(hi)], -a[~eq & np.isfinite(lo)]]
+    ub_rhs = [hi[~eq & np.isfinite(hi)], -lo[~eq & np.isfinite(lo)]]
+    a_eq, b_eq = a[eq], lo[eq]
+    if extra_eq is not None and extra_eq.size:
+        a_eq = np.vstack([a_eq, extra_eq])
+        b_eq = np.concatenate([b_eq, np.zeros(extra_eq.shape[0])])
+    a_ub = np.vstack(ub_rows)
+    cmax = float(np.abs(c).max(initial=0.0))
+    res = linprog(
+        c / cmax if cmax > 0 else c,  # unit-scaled objective (marginals are then relative to 1)
+        A_ub=a_ub if a_ub.size else None,
+        b_ub=np.concatenate(ub_rhs) if a_ub.size else None,
+        A_eq=a_eq if a_eq.size else None,
+        b_eq=b_eq if a_eq.size else None,
+        bounds=np.column_stack([space.lower, space.upper]),
+        method="highs",
+        options={"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10},
+    )
+    if res.status != 0 or res.x is None:
+        raise InfeasibleError(f"No portfolio meets every constraint of {what} (LP status {res.status}).")
+    return np.asarray(res.x, dtype="float64"), res
+
+
+def _top(mu: np.ndarray, hmat: np.ndarray, space: _Space, *, what: str) -> np.ndarray:
+    """Least-variance portfolio among those of the highest expected return.
+
+    The highest-return portfolios form a face of the constraint set: an LP (HiGHS) gives
+    one of them and its dual solution, and by complementary slackness every optimal
+    portfolio keeps at their bound the variables whose reduced cost is not zero and
+    holds the rows whose multiplier is not zero. The least variance is then a QP on that
+    face, where those sides are pinned: no thin target row is ever solved against. When
+    the face is a single point, that point is the answer.
+    """
+    mv = space.vec(mu)
+    x_lp, res = _space_lp(-mv, space, what=what)
+    scale = 1.0  # the LP's objective is unit-scaled
+    lower, upper = space.lower.copy(), space.upper.copy()
+    pin_lo = np.abs(res.lower.marginals) > 1e-9 * scale
+    pin_hi = np.abs(res.upper.marginals) > 1e-9 * scale
+    upper[pin_lo] = lower[pin_lo]
+    lower[pin_hi] = upper[pin_hi]
+    a, lo, hi = space.a, space.a_lo.copy(), space.a_hi.copy()
+    eq = lo == hi
+    n_hi = int((~eq & np.isfinite(space.a_hi)).sum())
+    marg = res.ineqlin.marginals if res.ineqlin is not None and res.ineqlin.marginals is not None else np.zeros(0)
+    rows_hi = np.flatnonzero(~eq & np.isfinite(space.a_hi))
+    rows_lo = np.flatnonzero(~eq & np.isfinite(space.a_lo))
+    for j, m in zip(rows_hi, marg[:n_hi], strict=True):
+        if abs(m) > 1e-9 * scale:
+            lo[j] = hi[j]
+    for j, m in zip(rows_lo, marg[n_hi:], strict=True):
+        if abs(m) > 1e-9 * scale:
+            hi[j] = lo[j]
+    if np.all(lower == upper):
+        return space.weights(x_lp)
+    face = _Space(space.cons, lower, upper, a, lo, hi, space.idx, space.sign)
+    try:
+        w, _ = _solve(face, hmat, what=what)
+    except PoolkitError:  # a face pinned by rounding-level multipliers: its LP vertex is still a top
+        return space.weights(x_lp)
+    w_lp = space.weights(x_lp)
+    if float(portfolio_variance(w_lp, hmat)) <= float(portfolio_variance(w, hmat)):
+        return w_lp
+    return w
+
+
+def _constraints(
+    assets: pd.Index,
+    bounds: Bounds,
+    groups: Groups,
+    group_bounds: GroupBounds,
+    budget: float,
+    gross_exposure: float | None,
+) -> Constraints:
+    return parse_constraints(assets, bounds, groups, group_bounds, budget=budget, gross_exposure=gross_exposure)
+
+
+# --------------------------------------------------------------------------------------- minimum variance
 def min_variance(
     cov: pd.DataFrame,
     *,
     bounds: Bounds = (0.0, 1.0),
-    groups: Mapping[Any, Any] | pd.Series | None = None,
-    group_bounds: Mapping[Any, Any] | tuple[float, float] | None = None,
+    groups: Groups = None,
+    group_bounds: GroupBounds = None,
+    budget: float = 1.0,
+    gross_exposure: float | None = None,
+    l2: float = 0.0,
 ) -> pd.Series:
-    r"""Find the fully invested portfolio of least variance.
+    r"""Find the portfolio of least variance.
 
     Parameters
     ----------
     cov : DataFrame of shape (n_assets, n_assets)
-        Covariance of asset returns, indexed and labelled by asset.
+        Covariance of asset returns, indexed and labelled by asset. It may be singular
+        (e.g. more assets than observations).
     bounds : pair or mapping, default (0, 1)
-        Per-asset weight bounds: a pair ``(lower, upper)`` whose sides are numbers or
-        per-asset Series/dicts, or a mapping ``asset -> (lower, upper)`` (assets left out
-        keep ``(0, 1)``). ``(0, 1)`` is long-only; a negative lower bound allows shorts.
+        Per-asset weight bounds: a pair ``(lower, upper)`` whose sides are numbers,
+        None (no bound; also ``-np.inf`` / ``np.inf``) or per-asset Series/dicts, or a
+        mapping ``asset -> (lower, upper)`` (assets left out keep ``(0, 1)``). ``(0, 1)``
+        is long-only; ``(None, None)`` allows any long or short position.
     groups : mapping asset -> group, optional
         Group membership (e.g. sector) of the assets that have one.
     group_bounds : mapping group -> (lower, upper), or a pair for every group, optional
-        Bounds on the total weight of each group, e.g. ``{"Tech": (0, 0.3)}``.
+        Bounds on the total weight of each group, e.g. ``{"Tech": (0, 0.3)}``; a side may
+        be None (no bound).
+    budget : float, default 1.0
+        Sum of the weights, :math:`\mathbf 1^\top w = b`: 1 for a fully invested
+        portfolio, 0.8 to keep 20 % in cash, 0 for a market-neutral (dollar-neutral) one
+        (not for this method: see Raises).
+    gross_exposure : float, optional
+        Cap :math:`L \ge |b|` on the gross exposure :math:`\sum_i |w_i|` (e.g. 2 for
+        100 % long and 100 % short, 1.6 for a 130/30 fund). None: no cap.
+    l2 : float, default 0.0
+        L2 regularisation :math:`\gamma \ge 0`: :math:`\gamma\,\bar\sigma^2 \|w\|^2`
+        is added to the variance, with :math:`\bar\sigma^2 = \operatorname{tr}\Sigma / n`
+        the average variance, so :math:`\gamma` is unit-free and the weights do not
+        change when ``cov`` is rescaled. Equivalently :math:`\Sigma` is replaced by
+        :math:`\Sigma + \gamma\bar\sigma^2 I` (shrinkage towards the identity), which
+        spreads the weights over more assets [3]_; PyPortfolioOpt's
+        ``add_objective(L2_reg, gamma=g)`` on ``min_volatility`` (objective
+        :math:`w^\top\Sigma w + g\|w\|^2`) is :math:`\gamma = g / \bar\sigma^2`.
 
     Returns
     -------
     Series
-        Weights indexed by asset, named ``"min_variance"``, summing to 1.
+        Weights indexed by asset, named ``"min_variance"``, summing to ``budget``.
 
     Raises
     ------
     InfeasibleError
-        If the bounds or group bounds cannot all hold (the message names which).
+        If the bounds, group bounds, budget or gross cap cannot all hold (the message
+        names which).
+    ParameterError
+        If ``budget`` is 0: the least-variance market-neutral portfolio is the empty one
+        (use :func:`mean_variance` or :func:`max_sharpe`).
     CovarianceError, AlignmentError
         If ``cov`` is not a valid labelled covariance matrix.
     SolverError
-        If the solution fails its KKT check.
+        If no solution passes its KKT check.
 
     Notes
     -----
     Solves the quadratic programme
 
-    .. math:: \min_w \; w^\top \Sigma w \quad \text{s.t.} \quad \mathbf 1^\top w = 1,\;
-              l \le w \le u,\; L_g \le \textstyle\sum_{i \in g} w_i \le U_g ,
+    .. math:: \min_w \; w^\top (\Sigma + \gamma\bar\sigma^2 I) w \quad \text{s.t.} \quad
+              \mathbf 1^\top w = b,\; l \le w \le u,\; L_g \le \textstyle\sum_{i \in g} w_i \le U_g,
+              \; \textstyle\sum_i |w_i| \le L ,
 
-    whose unconstrained solution is :math:`w = \Sigma^{-1}\mathbf 1 / \mathbf 1^\top \Sigma^{-1}\mathbf 1`.
-    It needs no expected returns, which makes it robust to their estimation error.
+    whose unconstrained solution (:math:`b = 1`, :math:`\gamma = 0`) is
+    :math:`w = \Sigma^{-1}\mathbf 1 / \mathbf 1^\top \Sigma^{-1}\mathbf 1`. It needs no
+    expected returns, which makes it robust to their estimation error. When
+    :math:`\Sigma` is singular the least variance may be reached by many portfolios;
+    one of them is returned (the solver picks the one of nearly least norm).
 
     References
     ----------
     .. [1] Markowitz, H. (1952). Portfolio selection. J. Finance 7(1), 77-91.
     .. [2] Clarke, R., de Silva, H., Thorley, S. (2006). Minimum-variance portfolios in the
            U.S. equity market. J. Portfolio Management 33(1), 10-24.
+    .. [3] DeMiguel, V., Garlappi, L., Nogales, F. J., Uppal, R. (2009). A generalized
+           approach to portfolio optimization: improving performance by constraining
+           portfolio norms. Management Science 55(5), 798-812.
 
     Examples
     --------
     >>> cov = pd.DataFrame([[0.04, 0.0], [0.0, 0.01]], index=["A", "B"], columns=["A", "B"])
     >>> min_variance(cov).round(4).tolist()  # weights proportional to 1 / variance
     [0.2, 0.8]
+    >>> min_variance(cov, l2=1.0).round(4).tolist()  # (0.04 + 0.025, 0.01 + 0.025)^-1
+    [0.35, 0.65]
     """
     frame, s = cov_array(cov)
-    cons = parse_constraints(frame.columns, bounds, groups, group_bounds)
-    x = _min_var_qp(s, cons, what="min_variance")
-    return finalize(x, cons, name="min_variance", what="min_variance")
+    cons = _constraints(frame.columns, bounds, groups, group_bounds, budget, gross_exposure)
+    if cons.budget == 0:
+        raise ParameterError(
+            "min_variance with budget=0 is the empty portfolio (zero weights have zero variance). For a "
+            "market-neutral portfolio use mean_variance(..., budget=0, gross_exposure=...) or max_sharpe."
+        )
+    w, _ = _solve(_space(cons), _regularised(s, l2), what="min_variance")
+    return finalize(w, cons, name="min_variance", what="min_variance")
 
 
-def _max_ratio(excess: np.ndarray, s: np.ndarray, cons: Constraints, *, what: str) -> np.ndarray:
-    r"""Maximise ``excess'w / sqrt(w'Sw)`` through the convex reformulation in ``y = kappa w``.
+# --------------------------------------------------------------------------------------- ratios
+def _max_ratio(
+    excess: np.ndarray,
+    hmat: np.ndarray,
+    cons: Constraints,
+    *,
+    what: str,
+    numerator: str,
+) -> np.ndarray:
+    r"""Maximise ``excess'w / sqrt(w'Hw)`` over the constraint set (see :func:`max_sharpe`'s Notes)."""
+    n = cons.n
+    if not np.any(np.diag(hmat) > 0):
+        raise CovarianceError(
+            f"{what}: the covariance is zero, so every portfolio has zero variance and the ratio "
+            f"{numerator} / volatility is undefined. Check the covariance's units and data."
+        )
+    if cons.budget == 0:
+        return _market_neutral_ratio(excess, hmat, cons, what=what, numerator=numerator)
+    if cons.budget < 0:
+        raise ParameterError(f"{what} needs a positive `budget` (or 0 for market-neutral), got {cons.budget:g}.")
+    best, _ = max_return(excess, cons)
+    if not best > 1e-9 * float(np.abs(excess).max()) * max(1.0, abs(cons.budget)):
+        raise InfeasibleError(
+            f"{what}: the highest {numerator} any allowed portfolio reaches is {best:.6g} per period, not above "
+            f"0 (the risk-free rate), so no portfolio has a positive ratio. Lower `risk_free`, check "
+            f"`expected_returns` (units, sign; per-period estimates need periods_per_year, e.g. 252 for daily) "
+            f"or use min_variance."
+        )
+    space = _space(cons)
+    if np.all(space.lower == space.upper):  # one portfolio meets the constraints
+        return space.weights(space.lower)
+    simple = (
+        cons.gross is None
+        and not cons.group_names
+        and bool(np.all((cons.lower == 0) | np.isneginf(cons.lower)))
+        and bool(np.all(np.isposinf(cons.upper) | ((cons.upper >= cons.budget) & (cons.lower == 0))))
+        and bool(np.all(cons.lower == 0) or np.all(np.isposinf(cons.upper)))
+    )
+    if simple:
+        # homogenised: min y'Hy s.t. excess'y = 1, y_i >= 0 where l_i = 0; then w = b y / 1'y
+        lo = np.where(cons.lower == 0, 0.0, -np.inf)
+        try:
+            res = _qp.solve_qp(
+                hmat, np.zeros(n), lo, np.full(n, np.inf), excess[None, :], np.ones(1), np.ones(1), what=what
+            )
+        except _qp.UnboundedQP:
+            raise UnboundedError(_UNBOUNDED.format(what=what)) from None
+        y = res.x
+        _refuse_riskless(y, hmat, excess, what=what, numerator=numerator)
+        kappa = float(y.sum())
+        if not kappa > 1e-12 * float(np.abs(y).sum()):
+            raise UnboundedError(
+                f"{what}: the best ratio is approached only by portfolios whose positions grow without limit "
+                f"(the unconstrained tangency portfolio has weights summing to {kappa:.3g}, not a positive "
+                f"number). Give finite bounds or a `gross_exposure` cap."
+            )
+        return cons.budget * y / kappa
+    h = space.h(hmat)
+    ev = space.vec(excess)
+    # least variance first: a riskless allowed portfolio with a positive ratio makes the ratio infinite
+    w0, _ = _solve(space, hmat, what=what)
+    _refuse_riskless(w0, hmat, excess, what=what, numerator=numerator)
+    if _riskless(w0, hmat):
+        # riskless portfolios exist: the best excess return among them (an LP on the null space of H)
+        from scipy.linalg import eigh
 
-    ``min y'Sy`` s.t. ``excess'y = 1`` and ``y`` in the cone of the constraint set:
-    ``l_i 1'y <= y_i <= u_i 1'y`` and ``L_g 1'y <= G_g y <= U_g 1'y``.
+        vals, vecs = eigh(h)
+        rng = vecs[:, vals > 1e-12 * max(float(vals[-1]), 1e-300) * len(vals)].T
+        x_free, _ = _space_lp(-ev, space, extra_eq=rng, what=what)
+        _refuse_riskless(space.weights(x_free), hmat, excess, what=what, numerator=numerator)
+    ratio = _qp.solve_ratio(h, ev, space.lower, space.upper, space.a, space.a_lo, space.a_hi, what=what)
+    return space.weights(ratio.x)
+
+
+def _riskless(w: np.ndarray, hmat: np.ndarray) -> bool:
+    """Tell whether ``w`` has (numerically) zero variance: below 1e-13 of its undiversified variance."""
+    var = float(portfolio_variance(w, hmat))
+    scale = float(np.abs(np.diag(hmat)).max()) * float(np.abs(w).sum()) ** 2
+    return var <= 1e-13 * scale
+
+
+def _refuse_riskless(w: np.ndarray, hmat: np.ndarray, excess: np.ndarray, *, what: str, numerator: str) -> None:
+    r"""Raise when the ratio of ``w`` is (numerically) infinite.
+
+    That is when its squared ratio :math:`(e^\top w)^2 / w^\top H w` exceeds
+    :math:`10^{10}` times the best single asset's :math:`\max_i e_i^2 / H_{ii}` (or an
+    asset has no variance and a positive numerator): a riskless combination earns a
+    positive excess, which a singular covariance allows.
+    """
+    num = float(excess @ w)
+    if not num > 1e-12 * float(np.abs(excess) @ np.abs(w)):
+        return
+    diag = np.diag(hmat)
+    free_lunch = (diag <= 0) & (excess > 0) & (w != 0)
+    var = float(portfolio_variance(w, hmat))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        single = float(np.max(np.where(diag > 0, excess**2 / diag, 0.0)))
+    if free_lunch.any() or var <= 1e-10 * num * num / max(single, 1e-300):
+        raise UnboundedError(
+            f"{what}: an allowed portfolio has (numerically) zero variance and a positive {numerator}, so the "
+            f"ratio is infinite (its square is over 1e10 times the best single asset's). The covariance is "
+            f"singular along allowed combinations (e.g. more assets than observations): use a shrinkage "
+            f"estimator (cov_method='ledoit_wolf') or `l2` regularisation."
+        )
+
+
+def _market_neutral_ratio(
+    excess: np.ndarray, hmat: np.ndarray, cons: Constraints, *, what: str, numerator: str
+) -> np.ndarray:
+    r"""Best ratio with weights summing to 0: the direction of the homogenised QP, scaled as large as allowed.
+
+    The ratio is scale-free, so only the direction matters: ``min y'Hy`` s.t.
+    ``excess'y = 1``, ``1'y = 0`` and the cones of the constraints at zero (``y_i >= 0``
+    where ``l_i = 0``, ``<= 0`` where ``u_i = 0``; groups likewise). The weights are
+    ``s y`` with the largest ``s`` the bounds, group limits and gross cap allow.
     """
     n = cons.n
-    scale = float(np.max(np.abs(excess)))
-    e = excess / scale
-    long_only = cons.long_only
-    ones = np.ones(n)
-    rows = [e[None, :]]
-    lo_rows = [np.array([1.0])]
-    hi_rows = [np.array([1.0])]
-    lb = np.full(n, -np.inf)
-    ub = np.full(n, np.inf)
-    # lower bounds: y_i - l_i 1'y >= 0 (a simple bound y_i >= 0 when l_i == 0)
-    zero_lo = cons.lower == 0
-    lb[zero_lo] = 0.0
-    idx = np.flatnonzero(~zero_lo)
-    if idx.size:
-        rows.append(np.eye(n)[idx] - cons.lower[idx, None] * ones)
-        lo_rows.append(np.zeros(idx.size))
-        hi_rows.append(np.full(idx.size, np.inf))
-    # upper bounds: u_i 1'y - y_i >= 0 (redundant when long-only and u_i >= 1)
-    idx = np.flatnonzero(~(long_only & (cons.upper >= 1.0)))
-    if idx.size:
-        rows.append(cons.upper[idx, None] * ones - np.eye(n)[idx])
-        lo_rows.append(np.zeros(idx.size))
-        hi_rows.append(np.full(idx.size, np.inf))
+    lo, hi = cons.lower, cons.upper
+    if (lo > 0).any() or (hi < 0).any():
+        raise ParameterError(
+            f"{what} with budget=0 needs every asset's bounds to allow a zero weight (lower <= 0 <= upper)."
+        )
+    glo, ghi = cons.group_lower, cons.group_upper
+    if (glo > 0).any() or (ghi < 0).any():
+        raise ParameterError(f"{what} with budget=0 needs every group's bounds to allow a zero total.")
+    ylo = np.where(lo == 0, 0.0, -np.inf)
+    yhi = np.where(hi == 0, 0.0, np.inf)
+    rows = [excess, np.ones(n)]
+    rlo = [1.0, 0.0]
+    rhi = [1.0, 0.0]
     for k in range(len(cons.group_names)):
-        g = cons.group_matrix[k]
-        if not (long_only and cons.group_lower[k] <= 0):
-            rows.append((g - cons.group_lower[k] * ones)[None, :])
-            lo_rows.append(np.zeros(1))
-            hi_rows.append(np.full(1, np.inf))
-        if not (long_only and cons.group_upper[k] >= 1):
-            rows.append((cons.group_upper[k] * ones - g)[None, :])
-            lo_rows.append(np.zeros(1))
-            hi_rows.append(np.full(1, np.inf))
-    a = np.vstack(rows)
-    priority = e / np.maximum(np.diag(s), 1e-300)
-    y = solve_qp(
-        s,
-        np.zeros(n),
-        lb,
-        ub,
-        a,
-        np.concatenate(lo_rows),
-        np.concatenate(hi_rows),
-        n_eq=1,
-        priority=priority,
-        what=what,
-    )
-    kappa = y.sum()
-    if not kappa > 0:
-        raise InfeasibleError(f"{what}: no fully invested portfolio has a positive ratio; check the inputs.")
-    return y / kappa
+        if glo[k] == 0 or ghi[k] == 0:
+            rows.append(cons.group_matrix[k])
+            rlo.append(0.0 if glo[k] == 0 else -np.inf)
+            rhi.append(0.0 if ghi[k] == 0 else np.inf)
+    bounded = cons.gross is not None or bool(np.isfinite(lo).all() and np.isfinite(hi).all())
+    if not bounded:
+        raise ParameterError(
+            f"{what} with budget=0 is defined only up to its size (the ratio does not change when every weight "
+            f"is doubled): give a `gross_exposure` cap (e.g. 2) or finite bounds to fix the size."
+        )
+    a = np.array(rows)
+    if np.linalg.matrix_rank(a[:2]) < 2:
+        raise InfeasibleError(
+            f"{what} with budget=0: every asset has the same {numerator}, so every market-neutral portfolio has "
+            f"a {numerator} of 0 and no positive ratio."
+        )
+    try:
+        res = _qp.solve_qp(hmat, np.zeros(n), ylo, yhi, a, np.array(rlo), np.array(rhi), what=what)
+    except _qp.UnboundedQP:
+        raise UnboundedError(_UNBOUNDED.format(what=what)) from None
+    y = res.x
+    _refuse_riskless(y, hmat, excess, what=what, numerator=numerator)
+    # the largest multiple of y inside the bounds, the group limits and the gross cap
+    limits = [np.inf]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        limits.append(float(np.min(np.where(y > 0, hi / y, np.inf))))
+        limits.append(float(np.min(np.where(y < 0, lo / y, np.inf))))
+        gy = cons.group_matrix @ y
+        if gy.size:
+            limits.append(float(np.min(np.where(gy > 0, ghi / gy, np.inf))))
+            limits.append(float(np.min(np.where(gy < 0, glo / gy, np.inf))))
+    if cons.gross is not None:
+        limits.append(cons.gross / float(np.abs(y).sum()))
+    scale = min(limits)
+    if not np.isfinite(scale):
+        raise ParameterError(f"{what} with budget=0: give a `gross_exposure` cap or finite bounds to fix the size.")
+    return scale * y
 
 
 def max_sharpe(
@@ -220,8 +607,11 @@ def max_sharpe(
     risk_free: float = 0.0,
     periods_per_year: float | None = None,
     bounds: Bounds = (0.0, 1.0),
-    groups: Mapping[Any, Any] | pd.Series | None = None,
-    group_bounds: Mapping[Any, Any] | tuple[float, float] | None = None,
+    groups: Groups = None,
+    group_bounds: GroupBounds = None,
+    budget: float = 1.0,
+    gross_exposure: float | None = None,
+    l2: float = 0.0,
 ) -> pd.Series:
     r"""Find the tangency portfolio: the highest Sharpe ratio under the constraints.
 
@@ -237,37 +627,61 @@ def max_sharpe(
     periods_per_year : float, optional
         Periods per year of ``expected_returns`` and ``cov`` (252 for daily); None means
         they are annual already, like every input without dates (README, *Conventions*).
-    bounds, groups, group_bounds
-        Constraints, as in :func:`min_variance`.
+    bounds, groups, group_bounds, budget, gross_exposure, l2
+        Constraints and regularisation, as in :func:`min_variance`. With ``budget=0``
+        the ratio does not depend on the portfolio's size: the market-neutral
+        portfolio of highest Sharpe ratio is returned at the largest size the bounds,
+        group limits and ``gross_exposure`` allow.
 
     Returns
     -------
     Series
-        Weights indexed by asset, named ``"max_sharpe"``, summing to 1.
+        Weights indexed by asset, named ``"max_sharpe"``, summing to ``budget``.
 
     Raises
     ------
     InfeasibleError
-        If no feasible portfolio earns more than ``risk_free`` (the Sharpe ratio has no
+        If no allowed portfolio earns more than ``risk_free`` (the Sharpe ratio has no
         positive maximum), or if the constraints cannot hold.
+    UnboundedError
+        If an allowed portfolio has zero variance and a positive excess return (the
+        ratio is infinite), or the best ratio is reached only with unbounded positions.
+    CovarianceError
+        If ``cov`` is zero (every variance is 0: the ratio is undefined).
+    ParameterError
+        If ``budget`` is negative, or 0 with neither a gross cap nor finite bounds.
     SolverError
         If the solution fails its KKT check.
 
     Notes
     -----
-    The ratio :math:`(\mu^\top w - r_f) / \sqrt{w^\top \Sigma w}` is not concave, but with
-    :math:`y = \kappa w`, :math:`\kappa = 1/(\mu - r_f)^\top w > 0` it becomes the convex QP
+    With :math:`e = \mu - r_f\mathbf 1`, the maximiser of
+    :math:`e^\top w / \sqrt{w^\top \Sigma w}` over the constraint set :math:`C` solves
+    the mean-variance problem
 
-    .. math:: \min_y \; y^\top \Sigma y \quad \text{s.t.} \quad (\mu - r_f \mathbf 1)^\top y = 1,\;
-              l_i \mathbf 1^\top y \le y_i \le u_i \mathbf 1^\top y ,
+    .. math:: P(t):\quad \min_{w \in C} \tfrac12 w^\top \Sigma w - t\, e^\top w
 
-    (group bounds scale the same way), and :math:`w = y / \mathbf 1^\top y`. The answer
-    is very sensitive to :math:`\mu`: small errors in expected returns move the weights a lot.
+    at the :math:`t^*` where :math:`t^*\, e^\top w = w^\top \Sigma w` (the KKT conditions
+    of the ratio). Along the solutions :math:`w(t)` of :math:`P(t)` the ratio rises
+    until that point and falls after it, and on each active set :math:`w(t)` is affine,
+    so :math:`t^*` is found exactly on the optimal active set (a parametric QP,
+    warm-started). When the bounds are :math:`0` or :math:`\pm\infty` only (long-only
+    without caps, or unconstrained), the equivalent convex QP in :math:`y = \kappa w`,
+    :math:`\kappa = 1/e^\top w`,
+
+    .. math:: \min_y \; y^\top \Sigma y \quad \text{s.t.} \quad e^\top y = 1,\; y_i \ge 0 \;(l_i = 0),
+
+    is solved instead and :math:`w = b\, y / \mathbf 1^\top y`. The answer is very
+    sensitive to :math:`\mu`: small errors in expected returns move the weights a lot.
 
     References
     ----------
     .. [1] Cornuejols, G., Tutuncu, R. (2007). Optimization Methods in Finance, section 8.2.
            Cambridge University Press.
+    .. [2] Jacobs, B. I., Levy, K. N., Starer, D. (1998). On the optimality of long-short
+           strategies. Financial Analysts Journal 54(2), 40-51.
+    .. [3] Fan, J., Zhang, J., Yu, K. (2012). Vast portfolio selection with gross-exposure
+           constraints. J. American Statistical Association 107(498), 592-606.
 
     Examples
     --------
@@ -275,20 +689,14 @@ def max_sharpe(
     >>> mu = pd.Series({"A": 0.10, "B": 0.05})
     >>> max_sharpe(mu, cov).round(4).tolist()  # uncorrelated, equal risk: w ~ mu
     [0.6667, 0.3333]
+    >>> max_sharpe(mu, cov, budget=0, gross_exposure=2, bounds=(None, None)).round(4).tolist()
+    [1.0, -1.0]
     """
     frame, s = cov_array(cov)
     mu = vector(expected_returns, frame.columns, name="expected_returns")
     rf = per_period_rate(risk_free, periods_per_year)
-    cons = parse_constraints(frame.columns, bounds, groups, group_bounds)
-    best, _ = max_return(mu, cons)
-    if best <= rf + 1e-12 * max(1.0, abs(rf)):
-        raise InfeasibleError(
-            f"max_sharpe: the highest expected return any allowed portfolio reaches is {best:.6g} per period, "
-            f"not above the risk-free rate {rf:.6g} per period, so no portfolio has a positive Sharpe ratio. "
-            f"Lower `risk_free`, check `expected_returns` (units, sign; per-period estimates need "
-            f"periods_per_year, e.g. 252 for daily) or use min_variance."
-        )
-    x = _max_ratio(mu - rf, s, cons, what="max_sharpe")
+    cons = _constraints(frame.columns, bounds, groups, group_bounds, budget, gross_exposure)
+    x = _max_ratio(mu - rf, _regularised(s, l2), cons, what="max_sharpe", numerator="expected excess return")
     return finalize(x, cons, name="max_sharpe", what="max_sharpe")
 
 
@@ -296,8 +704,11 @@ def max_diversification(
     cov: pd.DataFrame,
     *,
     bounds: Bounds = (0.0, 1.0),
-    groups: Mapping[Any, Any] | pd.Series | None = None,
-    group_bounds: Mapping[Any, Any] | tuple[float, float] | None = None,
+    groups: Groups = None,
+    group_bounds: GroupBounds = None,
+    budget: float = 1.0,
+    gross_exposure: float | None = None,
+    l2: float = 0.0,
 ) -> pd.Series:
     r"""Find the most diversified portfolio: the highest diversification ratio.
 
@@ -305,20 +716,20 @@ def max_diversification(
     ----------
     cov : DataFrame of shape (n_assets, n_assets)
         Covariance of asset returns, indexed and labelled by asset.
-    bounds, groups, group_bounds
-        Constraints, as in :func:`min_variance`.
+    bounds, groups, group_bounds, budget, gross_exposure, l2
+        Constraints and regularisation, as in :func:`min_variance` and :func:`max_sharpe`.
 
     Returns
     -------
     Series
-        Weights indexed by asset, named ``"max_diversification"``, summing to 1.
+        Weights indexed by asset, named ``"max_diversification"``, summing to ``budget``.
 
     Raises
     ------
     CovarianceError
         If an asset has zero variance.
-    InfeasibleError, SolverError
-        As in :func:`min_variance`.
+    InfeasibleError, UnboundedError, SolverError
+        As in :func:`max_sharpe`.
 
     Notes
     -----
@@ -327,8 +738,12 @@ def max_diversification(
     .. math:: D(w) = \frac{w^\top \sigma}{\sqrt{w^\top \Sigma w}} \ge 1 ,
 
     maximised as a maximum-Sharpe problem with :math:`\sigma` in place of
-    :math:`\mu - r_f`. With equal volatilities it is the minimum-correlation portfolio;
-    it ignores expected returns and may concentrate in low-correlation assets.
+    :math:`\mu - r_f`. The solver works on :math:`\sigma_i w_i`, where :math:`\Sigma`
+    becomes the correlation matrix, so assets whose volatilities differ by many orders
+    of magnitude are solved (and checked) on equal terms: with uncorrelated assets the
+    answer is the closed form :math:`w_i \propto 1/\sigma_i`. With equal volatilities it
+    is the minimum-correlation portfolio; it ignores expected returns and may
+    concentrate in low-correlation assets.
 
     References
     ----------
@@ -346,11 +761,12 @@ def max_diversification(
     if (sigma <= 0).any():
         bad = frame.columns[sigma <= 0].tolist()
         raise CovarianceError(f"max_diversification: asset(s) {bad} have zero variance; drop them.")
-    cons = parse_constraints(frame.columns, bounds, groups, group_bounds)
-    x = _max_ratio(sigma, s, cons, what="max_diversification")
+    cons = _constraints(frame.columns, bounds, groups, group_bounds, budget, gross_exposure)
+    x = _max_ratio(sigma, _regularised(s, l2), cons, what="max_diversification", numerator="average volatility")
     return finalize(x, cons, name="max_diversification", what="max_diversification")
 
 
+# --------------------------------------------------------------------------------------- targets
 def mean_variance(
     expected_returns: pd.Series,
     cov: pd.DataFrame,
@@ -359,8 +775,11 @@ def mean_variance(
     target_volatility: float | None = None,
     risk_aversion: float | None = None,
     bounds: Bounds = (0.0, 1.0),
-    groups: Mapping[Any, Any] | pd.Series | None = None,
-    group_bounds: Mapping[Any, Any] | tuple[float, float] | None = None,
+    groups: Groups = None,
+    group_bounds: GroupBounds = None,
+    budget: float = 1.0,
+    gross_exposure: float | None = None,
+    l2: float = 0.0,
 ) -> pd.Series:
     r"""Find a Markowitz-efficient portfolio for one target or risk aversion.
 
@@ -378,13 +797,14 @@ def mean_variance(
         Highest expected return for a volatility of at most this (per period).
     risk_aversion : float, optional
         :math:`\delta > 0` of the utility :math:`\mu^\top w - \tfrac{\delta}{2} w^\top \Sigma w`.
-    bounds, groups, group_bounds
-        Constraints, as in :func:`min_variance`.
+    bounds, groups, group_bounds, budget, gross_exposure, l2
+        Constraints and regularisation, as in :func:`min_variance`; ``budget=0`` with a
+        ``gross_exposure`` cap gives market-neutral portfolios.
 
     Returns
     -------
     Series
-        Weights indexed by asset, named ``"mean_variance"``, summing to 1.
+        Weights indexed by asset, named ``"mean_variance"``, summing to ``budget``.
 
     Raises
     ------
@@ -393,21 +813,29 @@ def mean_variance(
     InfeasibleError
         If ``target_return`` is above the highest achievable return, or
         ``target_volatility`` below the minimum-variance volatility.
+    UnboundedError
+        If, with unbounded weights, the utility has no finite maximum (an asset
+        combination of zero variance and positive expected return).
     SolverError
         If a solution fails its KKT check.
 
     Notes
     -----
-    .. math:: \min_w w^\top\Sigma w \;\text{s.t.}\; \mu^\top w \ge r^*, \qquad
-              \max_w \mu^\top w \;\text{s.t.}\; \sqrt{w^\top\Sigma w} \le \sigma^*, \qquad
-              \max_w \mu^\top w - \tfrac{\delta}{2} w^\top \Sigma w ,
+    With :math:`\Sigma_\gamma = \Sigma + \gamma\bar\sigma^2 I` (``l2``),
 
-    each with :math:`\mathbf 1^\top w = 1` and the bounds. The volatility target is met
-    by root-finding along the efficient frontier, where volatility grows with return.
+    .. math:: \min_w w^\top\Sigma_\gamma w \;\text{s.t.}\; \mu^\top w \ge r^*, \qquad
+              \max_w \mu^\top w \;\text{s.t.}\; \sqrt{w^\top\Sigma_\gamma w} \le \sigma^*, \qquad
+              \max_w \mu^\top w - \tfrac{\delta}{2} w^\top \Sigma_\gamma w ,
+
+    each with :math:`\mathbf 1^\top w = b`, the bounds, the group limits and the gross
+    cap. The volatility target is met by root-finding along the efficient frontier,
+    where volatility grows with return.
 
     References
     ----------
     .. [1] Markowitz, H. (1952). Portfolio selection. J. Finance 7(1), 77-91.
+    .. [2] Fan, J., Zhang, J., Yu, K. (2012). Vast portfolio selection with gross-exposure
+           constraints. J. American Statistical Association 107(498), 592-606.
 
     Examples
     --------
@@ -415,6 +843,9 @@ def mean_variance(
     >>> mu = pd.Series({"A": 0.10, "B": 0.04})
     >>> mean_variance(mu, cov, target_return=0.07).round(4).tolist()
     [0.5, 0.5]
+    >>> w = mean_variance(mu, cov, risk_aversion=1, budget=0, gross_exposure=1, bounds=(None, None))
+    >>> w.round(4).tolist()  # long A, short B: sum 0, the cap sum |w| <= 1 binds
+    [0.5, -0.5]
     """
     given = {
         k: v
@@ -435,12 +866,14 @@ def mean_variance(
         raise ParameterError(f"`{kind}` must be a finite number, got {value!r}.")
     frame, s = cov_array(cov)
     mu = vector(expected_returns, frame.columns, name="expected_returns")
-    cons = parse_constraints(frame.columns, bounds, groups, group_bounds)
+    cons = _constraints(frame.columns, bounds, groups, group_bounds, budget, gross_exposure)
+    hmat = _regularised(s, l2)
+    space = _space(cons)
     what = f"mean_variance({kind}={value:g})"
     if kind == "risk_aversion":
         if value <= 0:
             raise ParameterError(f"`risk_aversion` must be > 0 (e.g. 1 to 10), got {value:g}.")
-        x = _min_var_qp(value * s, cons, f=-mu, what=what)
+        x, _ = _solve(space, float(value) * hmat, -mu, what=what)
     elif kind == "target_return":
         best, x_best = max_return(mu, cons)
         if value > best + 1e-12 * max(1.0, abs(best)):
@@ -448,24 +881,23 @@ def mean_variance(
                 f"`target_return` {value:.6g} is above the highest expected return any allowed portfolio "
                 f"reaches ({best:.6g} per period). Lower the target or relax the bounds."
             )
-        if value >= best - 1e-9 * max(abs(best), float(np.abs(mu).max())):
-            x = _top(mu, s, cons, best, x_best, what=what)
+        if np.isfinite(best) and value >= best - 1e-9 * max(abs(best), float(np.abs(mu).max())):
+            x = _top(mu, hmat, space, what=what)
         else:
-            x = _min_var_qp(s, cons, min_return=(mu, float(value)), what=what)
+            x, _ = _solve(space, hmat, extra=(mu, float(value), np.inf), what=what)
     else:
-        x = _target_volatility(mu, s, cons, float(value), what=what)
+        x = _target_volatility(mu, hmat, space, float(value), what=what)
     return finalize(x, cons, name="mean_variance", what=what)
 
 
-def _target_volatility(
-    mu: np.ndarray, s: np.ndarray, cons: Constraints, target: float, *, what: str
-) -> np.ndarray:
+def _target_volatility(mu: np.ndarray, hmat: np.ndarray, space: _Space, target: float, *, what: str) -> np.ndarray:
     from scipy.optimize import brentq
 
     if target <= 0:
         raise ParameterError(f"`target_volatility` must be > 0 (per period), got {target:g}.")
-    w0 = _min_var_qp(s, cons, what=what)
-    vol0 = float(portfolio_volatility(w0, s))
+    cons = space.cons
+    w0, res0 = _solve(space, hmat, what=what)
+    vol0 = float(portfolio_volatility(w0, hmat))
     if target < vol0 * (1 - 1e-9):
         raise InfeasibleError(
             f"`target_volatility` {target:.6g} is below the lowest volatility any allowed portfolio reaches "
@@ -473,28 +905,38 @@ def _target_volatility(
         )
     r0 = float(mu @ w0)
     best, x_best = max_return(mu, cons)
-    top = _top(mu, s, cons, best, x_best, what=what)
-    top_vol = float(portfolio_volatility(top, s))
-    if top_vol <= target or best - r0 <= 1e-14 * max(1.0, abs(best)):
-        return top if top_vol <= target else w0
-    upper = float(mu @ top)
-    state = {"x": w0}
+    state: dict[str, Any] = {"res": res0}
 
     def solve(r: float) -> np.ndarray:
-        if r >= upper:
-            return top
-        return _min_var_qp(s, cons, min_return=(mu, r), start=state["x"], what=what)
+        w, res = _solve(space, hmat, extra=(mu, r, np.inf), warm=state["res"], what=what)
+        state["res"] = res
+        return w
+
+    if np.isfinite(best):
+        top = _top(mu, hmat, space, what=what)
+        top_vol = float(portfolio_volatility(top, hmat))
+        if top_vol <= target or best - r0 <= 1e-14 * max(1.0, abs(best)):
+            return top if top_vol <= target else w0
+        upper = float(mu @ top)
+    else:  # unbounded weights: the frontier rises for ever; bracket the target
+        step = max(abs(r0), float(np.abs(mu).max()) * abs(cons.budget or 1.0), 1e-12)
+        upper = r0 + step
+        while float(portfolio_volatility(solve(upper), hmat)) <= target:
+            step *= 4.0
+            upper = r0 + step
+            if step > 1e12 * max(abs(r0), 1e-300):
+                raise UnboundedError(_UNBOUNDED.format(what=what))
 
     def gap(r: float) -> float:
-        if r >= upper:
-            return top_vol - target
-        state["x"] = solve(r)
-        return float(portfolio_volatility(state["x"], s)) - target
+        if np.isfinite(best) and r >= upper:
+            return float(portfolio_volatility(top, hmat)) - target
+        return float(portfolio_volatility(solve(r), hmat)) - target
 
-    r = brentq(gap, r0, upper, xtol=1e-13 * max(1.0, abs(best)), rtol=1e-12)
-    return solve(r)
+    r = brentq(gap, r0, upper, xtol=1e-13 * max(1.0, abs(upper)), rtol=1e-12)
+    return top if np.isfinite(best) and r >= upper else solve(r)
 
 
+# --------------------------------------------------------------------------------------- frontier
 def efficient_frontier(
     expected_returns: pd.Series,
     cov: pd.DataFrame,
@@ -503,8 +945,11 @@ def efficient_frontier(
     risk_free: float = 0.0,
     periods_per_year: float | None = None,
     bounds: Bounds = (0.0, 1.0),
-    groups: Mapping[Any, Any] | pd.Series | None = None,
-    group_bounds: Mapping[Any, Any] | tuple[float, float] | None = None,
+    groups: Groups = None,
+    group_bounds: GroupBounds = None,
+    budget: float = 1.0,
+    gross_exposure: float | None = None,
+    l2: float = 0.0,
 ) -> pd.DataFrame:
     r"""Trace the efficient frontier from the minimum-variance to the highest-return portfolio.
 
@@ -521,10 +966,11 @@ def efficient_frontier(
     periods_per_year : float, optional
         Periods per year :math:`p` of the inputs; when given, the columns are annualised:
         ``return`` :math:`\times p`, ``volatility`` :math:`\times\sqrt p`, ``sharpe``
-        :math:`= (\mu_P - r_{f,p})/\sigma_P \times \sqrt p` with the per-period rate
-        :math:`r_{f,p} = (1+r_f)^{1/p}-1`.
-    bounds, groups, group_bounds
-        Constraints, as in :func:`min_variance`.
+        :math:`= (\mu_P - b\, r_{f,p})/\sigma_P \times \sqrt p` with the per-period rate
+        :math:`r_{f,p} = (1+r_f)^{1/p}-1` and the budget :math:`b`.
+    bounds, groups, group_bounds, budget, gross_exposure, l2
+        Constraints and regularisation, as in :func:`min_variance` (``volatility`` is
+        that of :math:`\Sigma`, without the ``l2`` term).
 
     Returns
     -------
@@ -534,18 +980,27 @@ def efficient_frontier(
 
     Raises
     ------
+    UnboundedError
+        If the weights are unbounded (infinite bounds and no gross cap): the frontier
+        then has no highest-return end.
     InfeasibleError, SolverError
         As in :func:`min_variance`.
 
     Notes
     -----
-    Each point solves :math:`\min w^\top\Sigma w` s.t. :math:`\mu^\top w \ge r_k`, with
-    :math:`r_k` from :math:`\mu^\top w_{\min var}` to :math:`\max_w \mu^\top w`, warm-started
-    from the previous point's active set. Sharpe :math:`= (r - r_f)/\sigma`.
+    Each point solves :math:`\min w^\top\Sigma_\gamma w` s.t. :math:`\mu^\top w \ge r_k`
+    and the constraints, with :math:`r_k` evenly spaced from :math:`\mu^\top w_{\min var}`
+    to :math:`\max_w \mu^\top w` (an LP). Consecutive points share most of their active
+    set, so each QP is warm-started from the previous point's (a parametric QP: usually
+    one factorisation of the held assets' block per point), and each is solved exactly
+    and verified by its KKT conditions. Sharpe :math:`= (r - b\,r_f)/\sigma`.
 
     References
     ----------
-    .. [1] Markowitz, H. (1952). Portfolio selection. J. Finance 7(1), 77-91.
+    .. [1] Markowitz, H. (1956). The optimization of a quadratic function subject to linear
+           constraints. Naval Research Logistics Quarterly 3(1-2), 111-133.
+    .. [2] Best, M. J. (1996). An algorithm for the solution of the parametric quadratic
+           programming problem. In Applied Mathematics and Parallel Computing, 57-76.
 
     Examples
     --------
@@ -561,22 +1016,29 @@ def efficient_frontier(
     frame, s = cov_array(cov)
     mu = vector(expected_returns, frame.columns, name="expected_returns")
     rf = per_period_rate(risk_free, periods_per_year)
-    cons = parse_constraints(frame.columns, bounds, groups, group_bounds)
-    w0 = _min_var_qp(s, cons, what="efficient_frontier (minimum variance)")
-    r0 = float(mu @ w0)
+    cons = _constraints(frame.columns, bounds, groups, group_bounds, budget, gross_exposure)
+    hmat = _regularised(s, l2)
+    space = _space(cons)
     best, x_best = max_return(mu, cons)
+    if not np.isfinite(best):
+        raise UnboundedError(
+            "efficient_frontier: with unbounded weights (infinite bounds, no gross_exposure cap) the expected "
+            "return has no maximum, so the frontier has no top. Give finite bounds or a `gross_exposure` cap."
+        )
+    cache: dict[str, Any] = {}  # the scaled covariance, shared by every point's QP (hmat is not changed)
+    w0, res = _solve(space, hmat, what="efficient_frontier (minimum variance)", cache=cache)
+    r0 = float(mu @ w0)
     targets = np.linspace(r0, max(best, r0), n_points)
     weights = np.empty((n_points, cons.n))
     weights[0] = finalize(w0, cons, name="", what="efficient_frontier").to_numpy()
-    x = w0
+    top_close = best - 1e-9 * max(abs(best), float(np.abs(mu).max()))
     for k in range(1, n_points):
-        if k == n_points - 1 and best > r0:
-            x = _top(mu, s, cons, best, x_best, what=f"efficient_frontier point {k}")
+        what = f"efficient_frontier point {k}"
+        if k == n_points - 1 and best > r0 or targets[k] >= top_close:
+            x = _top(mu, hmat, space, what=what)
         else:
-            x = _min_var_qp(
-                s, cons, min_return=(mu, float(targets[k])), start=x, what=f"efficient_frontier point {k}"
-            )
-        weights[k] = finalize(x, cons, name="", what=f"efficient_frontier point {k}").to_numpy()
+            x, res = _solve(space, hmat, extra=(mu, float(targets[k]), np.inf), warm=res, what=what, cache=cache)
+        weights[k] = finalize(x, cons, name="", what=what).to_numpy()
     ann_r, ann_v, sharpe = _annual_stats(weights.T, mu, s, rf, periods_per_year)
     out = pd.DataFrame(weights, columns=frame.columns.copy())
     out.insert(0, "sharpe", sharpe)
@@ -584,3 +1046,4 @@ def efficient_frontier(
     out.insert(0, "return", ann_r)
     out.index = pd.RangeIndex(n_points, name="point")
     return out
+

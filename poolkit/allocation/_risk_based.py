@@ -18,7 +18,6 @@ import pandas as pd
 
 from poolkit._numerics import (
     asset_volatilities,
-    euler_risk,
 )
 from poolkit.allocation._core import (
     Bounds,
@@ -404,7 +403,3 @@ def risk_parity(
     w, _ = solve_risk_budgeting(model, b, cons, what="risk_parity", max_iter=max_iter)
     return finalize(w, cons, name="risk_parity", what="risk_parity")
 
-
-def risk_contribution_error(w: np.ndarray, s: np.ndarray, b: np.ndarray) -> float:
-    """Largest relative error ``|RC_i / (b_i * total) - 1|`` of the variance risk contributions."""
-    return float(np.max(np.abs(euler_risk(w, s).share / b - 1.0)))

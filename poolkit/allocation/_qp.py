@@ -1,0 +1,1061 @@
+r"""The dense convex QP engine behind every mean-variance method.
+
+Solves
+
+.. math:: \min_x \tfrac12 x^\top H x + f^\top x \quad\text{s.t.}\quad
+          l \le x \le u,\quad a_{lo} \le A x \le a_{hi},
+
+with :math:`H` symmetric positive semi-definite (possibly singular), bounds that may be
+infinite, and a few general rows (the budget, group limits, a return target), rows with
+``a_lo == a_hi`` being equalities.
+
+Strategy (chosen from measurements on dense and sparse universes, see
+``benchmarks/results.md``):
+
+1. **Scaling.** Variables are scaled by :math:`1/\sqrt{H_{ii}}` (unit diagonal, so a
+   covariance becomes a correlation matrix) and rows to unit largest coefficient. Every
+   test below is made on the scaled problem, component by component, so no asset's
+   conditions are judged on another asset's scale.
+2. **Primal-dual active set** (PDAS; Hintermüller, Ito & Kunisch 2002, the semismooth
+   Newton method on the KKT conditions). Given a guess of which bounds and rows hold with
+   equality, the equality-constrained QP on the free block is solved exactly (a Cholesky
+   factorisation of the free block of :math:`H` and a Schur complement for the rows);
+   every free variable that leaves its bounds and every fixed one whose multiplier has
+   the wrong sign changes side, all at once. When no index changes, the KKT conditions
+   hold exactly. On dense long-only problems it needs 3-9 factorisations of a shrinking
+   block where a one-index-per-iteration active set needs thousands; warm starts (a
+   previous solution's sets) usually need one or two.
+3. **Interior point** (Mehrotra's predictor-corrector) when PDAS oscillates, which it can
+   do on degenerate problems (e.g. a sample covariance of more assets than half the
+   number of observations, where the least variance is nearly zero and thousands of
+   multipliers nearly vanish). Its iteration count does not depend on the degeneracy;
+   its answer is then polished by a PDAS crossover from its predicted active set, or
+   kept as it is when the crossover does not settle.
+4. **DAQP** (the dual active-set solver, exact on small strictly convex problems) as a
+   last resort on problems of a few hundred variables.
+
+A singular free block (a singular covariance: more assets than observations, or assets
+that are exact combinations of others) is factorised with a ridge
+:math:`\delta = 10^{-12}\ldots 10^{-8}` (relative to the unit diagonal) added only when
+the plain factorisation fails: the face problem then has many minimisers and the ridge
+picks the one of (nearly) least norm, changing the objective by at most
+:math:`\tfrac{\delta}{2}\|x\|^2` in scaled units.
+
+Every answer is **verified** before it is returned: stationarity
+:math:`Hx + f + A^\top y + z = 0` component by component relative to the size of that
+component's terms, primal feasibility relative to the size of each row's terms, and
+complementarity by sign and side (a multiplier that pushes against a bound requires the
+variable at that bound; against an infinite bound it must vanish: an infinite bound is
+never multiplied by anything). A failure raises :class:`~poolkit.exceptions.SolverError`.
+
+References
+----------
+.. [1] Hintermüller, M., Ito, K., Kunisch, K. (2002). The primal-dual active set strategy
+       as a semismooth Newton method. SIAM J. Optim. 13(3), 865-888.
+.. [2] Mehrotra, S. (1992). On the implementation of a primal-dual interior point method.
+       SIAM J. Optim. 2(4), 575-601.
+.. [3] Arnström, D., Bemporad, A., Axehill, D. (2022). A dual active-set solver for
+       embedded quadratic programming using recursive LDL updates. IEEE TAC 67(8).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from poolkit.exceptions import SolverError
+
+__all__ = ["KKT_TOL", "QPResult", "RatioResult", "UnboundedQP", "solve_qp", "solve_ratio"]
+
+#: Relative tolerance of the KKT verification (each component against its own terms).
+KKT_TOL = 1e-8
+#: Ridges tried in turn on a free block whose Cholesky factorisation fails (unit diagonal).
+RIDGES = (1e-12, 1e-10, 1e-8)
+#: Largest problem handed to DAQP as a last resort.
+DAQP_MAX = 400
+
+FREE, LOWER, UPPER, EQUAL = 0, -1, 1, 2
+
+
+class UnboundedQP(Exception):
+    """The objective decreases without bound over the feasible set (raised to the caller)."""
+
+
+class _Failed(Exception):
+    """One method did not reach a verified answer; the next one is tried."""
+
+
+class _Inconsistent(Exception):
+    """The active rows cannot be met by the free variables of a face (``rows`` says which)."""
+
+    def __init__(self, rows: np.ndarray) -> None:
+        super().__init__("face rows cannot be met")
+        self.rows = rows
+
+
+@dataclass
+class QPResult:
+    """Solution of :func:`solve_qp` in the caller's (unscaled) units.
+
+    ``x`` the solution, ``y`` the row multipliers, ``z`` the bound multipliers (so that
+    ``H x + f + A' y + z = 0``), ``state`` / ``rstate`` the sides of the bounds and rows
+    that hold (usable as a warm start), ``method`` which method answered, ``ridge`` the
+    ridge used on the last factorisation (0 when none).
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    z: np.ndarray
+    state: np.ndarray
+    rstate: np.ndarray
+    method: str
+    ridge: float = 0.0
+    iterations: int = 0
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------------ scaling
+@dataclass
+class _Scaled:
+    h: np.ndarray
+    f: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    a: np.ndarray
+    a_lo: np.ndarray
+    a_hi: np.ndarray
+    d: np.ndarray  # x = d * x_scaled
+    r: np.ndarray  # scaled row = r * row
+
+    @property
+    def n(self) -> int:
+        return self.h.shape[0]
+
+    @property
+    def m(self) -> int:
+        return self.a.shape[0]
+
+
+def _scale(
+    h: np.ndarray,
+    f: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    a: np.ndarray,
+    a_lo: np.ndarray,
+    a_hi: np.ndarray,
+    cache: dict[str, Any] | None = None,
+) -> _Scaled:
+    """Scale variables to unit diagonal and rows to unit largest coefficient.
+
+    ``cache`` (a dict owned by one caller solving several QPs with the same, unchanged
+    ``h`` object, e.g. the points of a frontier) keeps the scaled matrix between calls.
+    """
+    if cache is not None and cache.get("h") is h:
+        d, hs = cache["d"], cache["hs"]
+    else:
+        diag = np.diag(h).copy()
+        pos = diag[diag > 0]
+        typical = float(np.median(pos)) if pos.size else 1.0
+        tiny = diag <= 1e-10 * typical
+        d = 1.0 / np.sqrt(np.where(tiny, typical, diag))
+        hs = h * d[:, None]
+        hs *= d[None, :]
+        hs[np.diag_indices_from(hs)] = np.where(tiny, diag * d * d, 1.0)
+        if cache is not None:
+            cache.update(h=h, d=d, hs=hs)
+    with np.errstate(invalid="ignore"):
+        ls = lower / d
+        us = upper / d
+    ascaled = a * d[None, :]
+    rowmax = np.abs(ascaled).max(axis=1) if a.size else np.zeros(a.shape[0])
+    r = 1.0 / np.where(rowmax > 0, rowmax, 1.0)
+    return _Scaled(hs, f * d, ls, us, ascaled * r[:, None], a_lo * r, a_hi * r, d, r)
+
+
+# ------------------------------------------------------------------------------------ face solves
+class _Face:
+    """Exact solves of the equality-constrained QP on a face, with the free block's factor cached."""
+
+    def __init__(self, p: _Scaled) -> None:
+        self.p = p
+        self.key: bytes | None = None
+        self.factor: Any = None
+        self.ridge = 0.0
+        self.factorisations = 0
+        self.hf: np.ndarray | None = None
+
+    def _factor(self, free: np.ndarray) -> None:
+        from scipy.linalg import LinAlgError, cho_factor
+
+        key = free.tobytes()
+        if key == self.key:
+            return
+        hf = self.p.h[np.ix_(free, free)]
+        self.factorisations += 1
+        for ridge in (0.0, *RIDGES):
+            try:
+                work = hf if ridge == 0.0 else hf + ridge * np.eye(free.size)
+                c, low = cho_factor(work, lower=True, check_finite=False, overwrite_a=ridge != 0.0)
+            except LinAlgError:
+                continue
+            piv = np.abs(np.diag(c))
+            if piv.size and piv.min() <= 1e-7 * piv.max() and ridge == 0.0:
+                continue  # numerically singular: the ridge picks the least-norm face minimiser
+            self.factor, self.ridge, self.key = (c, low), ridge, key
+            # a ridged or ill-conditioned factor (pivots spread over more than 1e4, a condition
+            # number over 1e8) leaves residuals far above rounding: keep the block for refinement
+            ill = ridge != 0.0 or (piv.size > 0 and piv.min() <= 1e-4 * piv.max())
+            self.hf = hf if ill else None
+            return
+        raise _Failed("free block not factorisable")
+
+    def solve(
+        self, f: np.ndarray, state: np.ndarray, rstate: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(x, y)``: the face minimiser and the active rows' multipliers."""
+        from scipy.linalg import cho_solve
+
+        p = self.p
+        free = np.flatnonzero(state == FREE)
+        fixed = np.flatnonzero(state != FREE)
+        x = np.zeros(p.n)
+        x[state == LOWER] = p.lower[state == LOWER]
+        x[state == UPPER] = p.upper[state == UPPER]
+        rows = np.flatnonzero(rstate != FREE)
+        b = np.where(rstate[rows] == UPPER, p.a_hi[rows], p.a_lo[rows])
+        y = np.zeros(p.m)
+        if not np.isfinite(x[fixed]).all() or not np.isfinite(b).all():
+            raise _Failed("a fixed side is infinite")
+        rhs = -f[free] - p.h[np.ix_(free, fixed)] @ x[fixed]
+        s = b - p.a[np.ix_(rows, fixed)] @ x[fixed]
+        if free.size == 0:
+            if rows.size and np.abs(s).max() > 1e-12 * max(1.0, float(np.abs(b).max())):
+                raise _Inconsistent(rows[np.abs(s) > 1e-12 * max(1.0, float(np.abs(b).max()))])
+            return x, y
+        self._factor(free)
+        af = p.a[np.ix_(rows, free)]
+        ha = cho_solve(self.factor, af.T, check_finite=False) if rows.size else None
+        schur = af @ ha if ha is not None else None
+
+        def kkt(r1: np.ndarray, r2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """One solve of [[Hf, Af'], [Af, 0]] [x; y] = [r1; r2] with the (ridged) factor."""
+            hr = cho_solve(self.factor, r1, check_finite=False)
+            if ha is None or schur is None:
+                return hr, np.zeros(0)
+            yy, *_ = np.linalg.lstsq(schur, af @ hr - r2, rcond=1e-13)
+            return hr - ha @ yy, yy
+
+        xf, yw = kkt(rhs, s)
+        if self.hf is not None:
+            xf, yw = self._refine(kkt, self.hf, af, rhs, s, xf, yw)
+        elif ha is not None and schur is not None:
+            # an exact factor: only the active rows are brought to rounding (stationarity is kept),
+            # which is cheap (no product with the free block)
+            resid = af @ xf - s
+            for _ in range(2):
+                if not np.abs(resid).max(initial=0.0) > 1e-15 * max(1.0, float(np.abs(s).max())):
+                    break
+                dy, *_ = np.linalg.lstsq(schur, resid, rcond=1e-13)
+                xf = xf - ha @ dy
+                yw = yw + dy
+                resid = af @ xf - s
+        if rows.size:
+            resid = af @ xf - s
+            if np.abs(resid).max() > 1e-9 * max(1.0, float(np.abs(s).max()), float(np.abs(af).max() * np.abs(xf).max())):
+                raise _Inconsistent(rows[np.abs(resid) > 1e-9 * max(1.0, float(np.abs(s).max()))])
+            y[rows] = yw
+        x[free] = xf
+        return x, y
+
+
+    @staticmethod
+    def _refine(
+        kkt: Any, hf: np.ndarray, af: np.ndarray, rhs: np.ndarray, s: np.ndarray, xf: np.ndarray, yw: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Refine a face solution computed with a ridged or ill-conditioned factor.
+
+        These are proximal-point steps towards the exact face minimiser: the ridge alone leaves
+        stationarity off by up to ~1e-7 relative, too much for the KKT check. A step is kept
+        only while it shrinks the residuals (an inconsistent face system makes them grow).
+        """
+        size1 = float(np.abs(rhs).max(initial=0.0))
+        size2 = max(1.0, float(np.abs(s).max(initial=0.0)))
+        amax = float(np.abs(af).max(initial=0.0))
+
+        def residuals(xv: np.ndarray, yv: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+            aty = af.T @ yv
+            r1 = rhs - hf @ xv - aty
+            r2 = s - af @ xv
+            scale1 = size1 + float(np.abs(xv).sum()) + float(np.abs(aty).max(initial=0.0))
+            err = max(float(np.abs(r1).max(initial=0.0)) / (scale1 + 1e-300),
+                      float(np.abs(r2).max(initial=0.0)) / (size2 + amax * float(np.abs(xv).max(initial=0.0))))
+            return r1, r2, err
+
+        r1, r2, err = residuals(xf, yw)
+        for _ in range(8):
+            if err <= 1e-15:
+                break
+            dx, dy = kkt(r1, r2)
+            x2, y2 = xf + dx, yw + dy
+            r1b, r2b, err2 = residuals(x2, y2)
+            if not err2 < err:
+                break
+            xf, yw, r1, r2, err = x2, y2, r1b, r2b, err2
+        return xf, yw
+
+
+def _support(x: np.ndarray) -> np.ndarray | None:
+    """Return the indices of the nonzero entries of ``x`` when they are few (a quarter or less), else None."""
+    nz = np.flatnonzero(x)
+    return nz if 4 * nz.size <= x.size else None
+
+
+def _hx(h: np.ndarray, x: np.ndarray, *, absolute: bool = False) -> np.ndarray:
+    """``H x`` (or ``|H| |x|``) reading only the columns of the nonzero entries when x is sparse."""
+    nz = _support(x)
+    if nz is None:
+        return np.abs(h) @ np.abs(x) if absolute else h @ x
+    cols = h[:, nz]
+    return np.abs(cols) @ np.abs(x[nz]) if absolute else cols @ x[nz]
+
+
+def _gradient(p: _Scaled, x: np.ndarray, y: np.ndarray, f: np.ndarray) -> np.ndarray:
+    return _hx(p.h, x) + f + p.a.T @ y
+
+
+# ------------------------------------------------------------------------------------ PDAS
+def _pdas(
+    p: _Scaled,
+    face: _Face,
+    state: np.ndarray,
+    rstate: np.ndarray,
+    *,
+    f: np.ndarray | None = None,
+    max_iter: int = 100,
+    patience: int = 3,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """Primal-dual active set iterations from ``state``; raise :class:`_Failed` if they do not settle."""
+    f = p.f if f is None else f
+    fixed_for_good = p.lower == p.upper
+    eq = rstate == EQUAL
+    best = np.inf
+    strikes = 0
+    seen: set[bytes] = set()
+    for it in range(1, max_iter + 1):
+        try:
+            x, y = face.solve(f, state, rstate)
+        except _Inconsistent as exc:
+            # an active row no free variable can move: release it if it is an inequality,
+            # else free the members held at a bound, and take the face again
+            state, rstate = state.copy(), rstate.copy()
+            for j in exc.rows:
+                if rstate[j] in (LOWER, UPPER):
+                    rstate[j] = FREE
+                else:
+                    member = (p.a[j] != 0) & (state != FREE) & ~fixed_for_good
+                    if not member.any():
+                        raise _Failed("an equality row cannot be met") from None
+                    state[member] = FREE
+            key = state.tobytes() + rstate.tobytes()
+            if key in seen:
+                raise _Failed("PDAS cycles") from None
+            seen.add(key)
+            continue
+        g = _gradient(p, x, y, f)
+        ax = p.a @ x
+        free = state == FREE
+        tol_x = 1e-13 * np.maximum(1.0, np.abs(x))
+        new = state.copy()
+        new[free & (x < p.lower - tol_x)] = LOWER
+        new[free & (x > p.upper + tol_x)] = UPPER
+        # a fixed variable whose multiplier pushes inward is released
+        # |H_ij| <= 1 (unit diagonal, PSD), so |x|_1 bounds every row of |H||x|
+        gscale = 1e-14 * (float(np.abs(x).sum()) + np.abs(f) + np.abs(p.a.T) @ np.abs(y) + 1e-300)
+        new[(state == LOWER) & (g < -gscale) & ~fixed_for_good] = FREE
+        new[(state == UPPER) & (g > gscale) & ~fixed_for_good] = FREE
+        rnew = rstate.copy()
+        inactive = rstate == FREE
+        tol_r = 1e-13 * np.maximum(1.0, np.abs(ax))
+        rnew[inactive & (ax < p.a_lo - tol_r)] = LOWER
+        rnew[inactive & (ax > p.a_hi + tol_r)] = UPPER
+        rnew[(rstate == LOWER) & (y > 0)] = FREE
+        rnew[(rstate == UPPER) & (y < 0)] = FREE
+        rnew[eq] = EQUAL
+        changes = int((new != state).sum() + (rnew != rstate).sum())
+        if changes == 0:
+            return x, y, state, rstate, it
+        key = new.tobytes() + rnew.tobytes()
+        if key in seen:
+            raise _Failed("PDAS cycles")
+        seen.add(key)
+        if changes < best:
+            best, strikes = changes, 0
+        else:
+            strikes += 1
+            if strikes > patience:
+                raise _Failed("PDAS does not settle")
+        state, rstate = new, rnew
+    raise _Failed("PDAS iteration limit")
+
+
+def _initial_state(p: _Scaled, state: np.ndarray | None, rstate: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    if state is None:
+        state = np.full(p.n, FREE, dtype=np.int8)
+    else:
+        state = np.asarray(state, dtype=np.int8).copy()
+        state[(state == LOWER) & ~np.isfinite(p.lower)] = FREE
+        state[(state == UPPER) & ~np.isfinite(p.upper)] = FREE
+    state[p.lower == p.upper] = LOWER
+    eq = p.a_lo == p.a_hi
+    if rstate is None:
+        rstate = np.where(eq, EQUAL, FREE).astype(np.int8)
+    else:
+        rstate = np.asarray(rstate, dtype=np.int8).copy()
+        rstate[(rstate == LOWER) & ~np.isfinite(p.a_lo)] = FREE
+        rstate[(rstate == UPPER) & ~np.isfinite(p.a_hi)] = FREE
+        rstate[eq] = EQUAL
+        rstate[~eq & (rstate == EQUAL)] = FREE
+    return state, rstate
+
+
+# ------------------------------------------------------------------------------------ interior point
+class _Newton:
+    """One interior-point Newton system: ``(H + D) dv - C' dy = r1``, ``C dv = r2`` for v = (x, slacks)."""
+
+    def __init__(self, h: np.ndarray, dvec: np.ndarray, c_x: np.ndarray, c_s: np.ndarray, reg: float) -> None:
+        from scipy.linalg import LinAlgError, cho_factor, cho_solve
+
+        n = h.shape[0]
+        k = h.copy()
+        k[np.diag_indices(n)] += dvec[:n] + reg
+        try:
+            self.factor = cho_factor(k, lower=True, check_finite=False, overwrite_a=True)
+        except LinAlgError:
+            raise _Failed("IPM factorisation failed") from None
+        self.n = n
+        self.h = h
+        self.dvec = dvec
+        self.ds = dvec[n:] + reg
+        self.c_x, self.c_s = c_x, c_s
+        self.kc = cho_solve(self.factor, c_x.T, check_finite=False)
+        schur = c_x @ self.kc + (c_s / self.ds) @ c_s.T
+        # rows equilibrated (some may have tiny pivots when their variables sit at bounds), then
+        # inverted exactly; a numerically singular complement (dependent rows) falls back to lstsq
+        sc = 1.0 / np.sqrt(np.maximum(np.abs(np.diag(schur)), 1e-300)) if schur.size else np.ones(0)
+        scaled = schur * np.outer(sc, sc)
+        try:
+            inv = np.linalg.inv(scaled) if scaled.size else scaled
+            if not np.isfinite(inv).all():
+                raise np.linalg.LinAlgError
+        except np.linalg.LinAlgError:
+            inv = np.linalg.pinv(scaled, rcond=1e-15, hermitian=True)
+        self.schur_inv = inv * np.outer(sc, sc)
+        self._cho_solve = cho_solve
+
+    def _once(self, r1: np.ndarray, r2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        n = self.n
+        k1 = np.concatenate([self._cho_solve(self.factor, r1[:n], check_finite=False), r1[n:] / self.ds])
+        dy = self.schur_inv @ (r2 - self.c_x @ k1[:n] - self.c_s @ k1[n:])
+        dv = k1 + np.concatenate([self.kc @ dy, (self.c_s.T @ dy) / self.ds])
+        return dv, dy
+
+    def solve(self, r1: np.ndarray, r2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Solve the Newton system, with one step of iterative refinement on the unregularised system."""
+        n = self.n
+        dv, dy = self._once(r1, r2)
+        cty = np.concatenate([self.c_x.T @ dy, self.c_s.T @ dy])
+        e1 = r1 - (np.concatenate([self.h @ dv[:n], np.zeros(dv.size - n)]) + self.dvec * dv - cty)
+        e2 = r2 - (self.c_x @ dv[:n] + self.c_s @ dv[n:])
+        cv, cy = self._once(e1, e2)
+        return dv + cv, dy + cy
+
+
+def _longest_step(pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> float:
+    """Largest step in (0, 1] keeping every (current, change, present) pair nonnegative."""
+    step = 1.0
+    for cur, delta, has in pairs:
+        neg = has & (delta < 0)
+        if neg.any():
+            step = min(step, float(np.min(-cur[neg] / delta[neg])))
+    return step
+
+
+def _direction(
+    system: _Newton, state: tuple[np.ndarray, ...], target: float, cl: np.ndarray, cu: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Newton direction aiming at complementarity ``target`` with Mehrotra corrections ``cl``, ``cu``."""
+    sl, su, zl, zu, hl, hu, rd, rp = state
+    rl = np.where(hl, (target - zl * sl - cl) / sl, 0.0)
+    ru = np.where(hu, (target - zu * su - cu) / su, 0.0)
+    dv, dy = system.solve(-rd + rl - ru, -rp)
+    return dv, dy, np.where(hl, rl - zl / sl * dv, 0.0), np.where(hu, ru + zu / su * dv, 0.0)
+
+
+def _ipm(p: _Scaled, *, max_iter: int = 100) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mehrotra predictor-corrector on the scaled problem; return ``(x, y, z)`` in the engine's signs.
+
+    Inequality rows get slack variables ``s = A_i x`` bounded by the row's sides, so the
+    problem becomes ``min x'Hx/2 + f'x`` s.t. ``C v = b``, bounds on ``v = (x, s)``; each
+    iteration factorises ``H + D`` (D the barrier's diagonal) and a small Schur complement
+    of the rows, with one step of iterative refinement. The variables and the objective
+    are first rescaled so that the solution and the objective's terms are of order one.
+    Stops when the primal and dual residuals are below 1e-11 of their own terms and the
+    complementarity gap below 1e-12 of the objective's terms; when rounding stalls the
+    progress first, the best iterate is returned and the KKT check decides.
+    """
+    n = p.n
+    eq = p.a_lo == p.a_hi
+    ineq = ~eq & (np.isfinite(p.a_lo) | np.isfinite(p.a_hi))
+    rows_e = np.flatnonzero(eq)
+    rows_i = np.flatnonzero(ineq)
+    ne, ni = rows_e.size, rows_i.size
+    c_x = np.vstack([p.a[rows_e], p.a[rows_i]])
+    c_s = np.vstack([np.zeros((ne, ni)), -np.eye(ni)])
+    # the size of the solution (the least-norm point of the equality rows, else the bounds)
+    x_ln = np.zeros(n)
+    if ne:
+        x_ln, *_ = np.linalg.lstsq(c_x[:ne], p.a_lo[rows_e], rcond=None)
+    finite = np.concatenate([p.lower[np.isfinite(p.lower)], p.upper[np.isfinite(p.upper)]])
+    xs = float(np.abs(x_ln).max(initial=0.0))
+    if not xs > 0:
+        nz = np.abs(finite[finite != 0])
+        xs = float(np.median(nz)) if nz.size else 1.0
+    hdiag = float(np.abs(np.diag(p.h)).max(initial=0.0))
+    cs = max(xs * xs * hdiag, xs * float(np.abs(p.f).max(initial=0.0)), 1e-300)
+    hh = p.h * (xs * xs / cs)
+    ff = p.f * (xs / cs)
+    bvec = np.concatenate([p.a_lo[rows_e] / xs, np.zeros(ni)])
+    lo = np.concatenate([p.lower, p.a_lo[rows_i]]) / xs
+    hi = np.concatenate([p.upper, p.a_hi[rows_i]]) / xs
+    hl, hu = np.isfinite(lo), np.isfinite(hi)
+    # starting point: the least-norm point pushed inside the bounds
+    u0 = x_ln / xs
+    v = np.concatenate([u0, p.a[rows_i] @ u0 if ni else np.zeros(0)])
+    width = np.where(hl & hu, hi - lo, np.inf)
+    margin = np.minimum(0.25 * width, 1.0)
+    v = np.where(hl, np.maximum(v, np.where(hl, lo, 0.0) + margin), v)
+    v = np.where(hu, np.minimum(v, np.where(hu, hi, 0.0) - margin), v)
+    v = np.where(hl & hu & (width <= 0), lo, v)
+    zl = np.where(hl, 1.0, 0.0)
+    zu = np.where(hu, 1.0, 0.0)
+    y = np.zeros(ne + ni)
+    nb = max(int(hl.sum() + hu.sum()), 1)
+    fv = np.concatenate([ff, np.zeros(ni)])
+    size0 = float(np.abs(v).max(initial=0.0)) + 1.0
+    best: tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+    stall = 0
+
+    def unscaled(v: np.ndarray, y: np.ndarray, zl: np.ndarray, zu: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        k = cs / xs
+        return v[:n] * xs, _row_multipliers(p, rows_e, rows_i, y) * k, (zu[:n] - zl[:n]) * k
+
+    for _ in range(max_iter):
+        if not (np.isfinite(v).all() and np.isfinite(y).all() and np.isfinite(zl).all() and np.isfinite(zu).all()):
+            break
+        sl = np.where(hl, np.maximum(v - np.where(hl, lo, 0.0), 1e-300), 1.0)
+        su = np.where(hu, np.maximum(np.where(hu, hi, 0.0) - v, 1e-300), 1.0)
+        hx = hh @ v[:n]
+        cty = np.concatenate([c_x.T @ y, c_s.T @ y])
+        rd = np.concatenate([hx, np.zeros(ni)]) + fv - cty - zl + zu
+        rp = c_x @ v[:n] + c_s @ v[n:] - bvec
+        mu = float(zl @ np.where(hl, sl, 0.0) + zu @ np.where(hu, su, 0.0)) / nb
+        absv = np.abs(v[:n])
+        dterms = np.concatenate([np.full(n, float(absv.sum()) * (xs * xs / cs) * hdiag), np.zeros(ni)])
+        dterms = dterms + np.abs(fv) + np.abs(cty) + np.abs(zl) + np.abs(zu)
+        pterms = np.abs(c_x) @ absv + np.abs(c_s) @ np.abs(v[n:]) + np.abs(bvec)
+        obj_terms = float(absv.sum()) ** 2 * (xs * xs / cs) * hdiag + float(np.abs(ff) @ absv)
+        # each residual against its own terms, with a floor at 1e-6 of the largest (a row whose
+        # terms all vanish, e.g. a group held at zero, is judged on the problem's scale)
+        dual_res = float(np.max(np.abs(rd) / np.maximum(dterms, 1e-6 * dterms.max(initial=0.0) + 1e-300), initial=0.0))
+        primal_res = float(np.max(np.abs(rp) / np.maximum(pterms, 1e-6 * pterms.max(initial=0.0) + 1e-300), initial=0.0))
+        gap = mu * nb / max(obj_terms, 1e-300)
+        if dual_res <= 1e-11 and primal_res <= 1e-11 and gap <= 1e-12:
+            return unscaled(v, y, zl, zu)
+        merit = max(dual_res, primal_res, gap)
+        if best is None or merit < 0.5 * best[0]:
+            best, stall = (merit, v.copy(), y.copy(), zl.copy(), zu.copy()), 0
+        else:
+            stall += 1
+            if stall >= 6:
+                break
+        if float(np.abs(v).max()) > 1e12 * size0 and primal_res <= 1e-6:
+            raise UnboundedQP
+        dvec = np.where(hl, zl / sl, 0.0) + np.where(hu, zu / su, 0.0)
+        system = _Newton(hh, dvec, c_x, c_s, 1e-13)
+        state = (sl, su, zl, zu, hl, hu, rd, rp)
+        dv, dy, dzl, dzu = _direction(system, state, 0.0, np.zeros_like(v), np.zeros_like(v))
+        a_aff = _longest_step([(sl, dv, hl), (su, -dv, hu), (zl, dzl, hl), (zu, dzu, hu)])
+        mu_aff = float(
+            np.where(hl, (zl + a_aff * dzl) * (sl + a_aff * dv), 0.0).sum()
+            + np.where(hu, (zu + a_aff * dzu) * (su - a_aff * dv), 0.0).sum()
+        ) / nb
+        sigma = min(1.0, (mu_aff / mu) ** 3) if mu > 0 else 0.0
+        dv, dy, dzl, dzu = _direction(
+            system, state, sigma * mu, np.where(hl, dzl * dv, 0.0), np.where(hu, -dzu * dv, 0.0)
+        )
+        step = min(1.0, 0.995 * _longest_step([(sl, dv, hl), (su, -dv, hu), (zl, dzl, hl), (zu, dzu, hu)]))
+        v = v + step * dv
+        y = y + step * dy
+        zl = zl + step * dzl
+        zu = zu + step * dzu
+    if best is not None and best[0] <= 1e-7:
+        return unscaled(*best[1:])
+    raise _Failed("IPM did not converge")
+
+
+def _row_multipliers(p: _Scaled, rows_e: np.ndarray, rows_i: np.ndarray, y: np.ndarray) -> np.ndarray:
+    out = np.zeros(p.m)
+    # IPM convention H x + f - C'y - z = 0; ours H x + f + A'y + z = 0
+    out[rows_e] = -y[: rows_e.size]
+    out[rows_i] = -y[rows_e.size :]
+    return out
+
+
+def _bound_multipliers(zl: np.ndarray, zu: np.ndarray) -> np.ndarray:
+    return zu - zl
+
+
+def _state_from(p: _Scaled, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Predict the active sides from an interior solution (scaled distance vs scaled multiplier)."""
+    xs = max(float(np.abs(x).max()), 1e-300)
+    g = np.abs(p.h) @ np.abs(x) + np.abs(p.f)
+    zs = max(float(g.max()), 1e-300)
+    state = np.full(p.n, FREE, dtype=np.int8)
+    with np.errstate(invalid="ignore"):
+        at_lo = np.isfinite(p.lower) & (z < 0) & ((x - p.lower) / xs < -z / zs)
+        at_hi = np.isfinite(p.upper) & (z > 0) & ((p.upper - x) / xs < z / zs)
+    state[at_lo] = LOWER
+    state[at_hi] = UPPER
+    ax = p.a @ x
+    eq = p.a_lo == p.a_hi
+    rstate = np.where(eq, EQUAL, FREE).astype(np.int8)
+    ys = max(float(np.abs(y).max()), 1e-300)
+    axs = max(float(np.abs(ax).max()), 1e-300)
+    with np.errstate(invalid="ignore"):
+        r_lo = ~eq & np.isfinite(p.a_lo) & (y < 0) & ((ax - p.a_lo) / axs < -y / ys)
+        r_hi = ~eq & np.isfinite(p.a_hi) & (y > 0) & ((p.a_hi - ax) / axs < y / ys)
+    rstate[r_lo] = LOWER
+    rstate[r_hi] = UPPER
+    return state, rstate
+
+
+# ------------------------------------------------------------------------------------ DAQP
+def _daqp(p: _Scaled) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    import daqp
+
+    n, m = p.n, p.m
+    sense = np.zeros(n + m, dtype=np.intc)
+    sense[n:][p.a_lo == p.a_hi] = 5
+    big = 1e30  # DAQP's own encoding of "no bound"; never used in a check
+    bl = np.concatenate([np.where(np.isfinite(p.lower), p.lower, -big), np.where(np.isfinite(p.a_lo), p.a_lo, -big)])
+    bu = np.concatenate([np.where(np.isfinite(p.upper), p.upper, big), np.where(np.isfinite(p.a_hi), p.a_hi, big)])
+    for ridge in (0.0, *RIDGES):
+        h = p.h + ridge * np.eye(n) if ridge else p.h
+        x, _fval, flag, info = daqp.solve(
+            np.ascontiguousarray(h),
+            np.ascontiguousarray(p.f),
+            np.ascontiguousarray(p.a),
+            np.ascontiguousarray(bu),
+            np.ascontiguousarray(bl),
+            sense,
+            primal_tol=1e-12,
+            iter_limit=100 * (n + m) + 1000,
+            eps_prox=0.0,
+        )
+        x = np.asarray(x, dtype="float64")
+        if flag in (1, 2) and np.isfinite(x).all():
+            lam = np.asarray(info["lam"], dtype="float64")
+            if _verified(p, x, lam[n:], lam[:n], KKT_TOL)[0]:
+                return x, lam[n:], lam[:n]
+    raise _Failed(f"DAQP exit flag {flag}, or no verified answer")
+
+
+# ------------------------------------------------------------------------------------ verification
+def kkt_violation(
+    p: _Scaled, x: np.ndarray, y: np.ndarray, z: np.ndarray
+) -> tuple[float, float, float]:
+    """Relative (stationarity, primal feasibility, complementarity) violations of a scaled solution.
+
+    Each variable's stationarity residual is compared with the sum of the absolute values
+    of the terms of its own equation; each row's feasibility with its own terms; a
+    multiplier is significant when it exceeds the tolerance of its equation, and then the
+    side it pushes against must be finite and active.
+    """
+    hx = _hx(p.h, x)
+    aty = p.a.T @ y
+    resid = hx + p.f + aty + z
+    terms = _hx(p.h, x, absolute=True) + np.abs(p.f) + np.abs(p.a.T) @ np.abs(y) + np.abs(z)
+    floor = 1e-12 * float(terms.max(initial=0.0)) + 1e-300
+    stat = float(np.max(np.abs(resid) / np.maximum(terms, floor), initial=0.0))
+    # distances to the bounds are measured on the scale of the whole solution (an interior
+    # point's dust is far from its bound relative to itself, not relative to the portfolio)
+    xs = max(float(np.abs(x).max(initial=0.0)), 1e-300)
+    lo_f = np.isfinite(p.lower)
+    hi_f = np.isfinite(p.upper)
+    lo_gap = np.where(lo_f, (np.where(lo_f, p.lower, 0.0) - x) / xs, 0.0)
+    hi_gap = np.where(hi_f, (x - np.where(hi_f, p.upper, 0.0)) / xs, 0.0)
+    ax = p.a @ x
+    # a row's distance to its sides is measured on its own terms, at least on the solution's scale
+    rterms = np.maximum(np.abs(p.a) @ np.abs(x), xs)
+    lo_r = np.isfinite(p.a_lo)
+    hi_r = np.isfinite(p.a_hi)
+    r_lo = np.where(lo_r, (np.where(lo_r, p.a_lo, 0.0) - ax) / rterms, 0.0)
+    r_hi = np.where(hi_r, (ax - np.where(hi_r, p.a_hi, 0.0)) / rterms, 0.0)
+    primal = float(max(np.max(lo_gap, initial=0.0), np.max(hi_gap, initial=0.0), np.max(r_lo, initial=0.0), np.max(r_hi, initial=0.0), 0.0))
+    # complementarity: z < 0 needs x at a finite lower bound, z > 0 at a finite upper bound
+    zt = np.abs(z) / np.maximum(terms, floor)
+    dist_lo = np.where(lo_f, -lo_gap, np.inf)
+    dist_hi = np.where(hi_f, -hi_gap, np.inf)
+    comp_b = np.where(z < 0, zt * np.minimum(dist_lo, 1.0), np.where(z > 0, zt * np.minimum(dist_hi, 1.0), 0.0))
+    yt = np.abs(y) * np.abs(p.a).max(axis=1, initial=0.0) * float(np.abs(x).max(initial=0.0)) / max(float(terms.max(initial=0.0)), 1e-300)
+    rdist_lo = np.where(lo_r, -r_lo, np.inf)
+    rdist_hi = np.where(hi_r, -r_hi, np.inf)
+    eq = p.a_lo == p.a_hi
+    comp_r = np.where(eq, 0.0, np.where(y < 0, yt * np.minimum(rdist_lo, 1.0), np.where(y > 0, yt * np.minimum(rdist_hi, 1.0), 0.0)))
+    comp = float(max(np.max(comp_b, initial=0.0), np.max(comp_r, initial=0.0)))
+    return stat, primal, comp
+
+
+def _verified(p: _Scaled, x: np.ndarray, y: np.ndarray, z: np.ndarray, tol: float) -> tuple[bool, str]:
+    stat, primal, comp = kkt_violation(p, x, y, z)
+    ok = stat <= tol and primal <= tol and comp <= tol
+    return ok, f"KKT stationarity {stat:.1e}, feasibility {primal:.1e}, complementarity {comp:.1e}"
+
+
+# ------------------------------------------------------------------------------------ driver
+def solve_qp(
+    h: np.ndarray,
+    f: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    a: np.ndarray,
+    a_lo: np.ndarray,
+    a_hi: np.ndarray,
+    *,
+    state: np.ndarray | None = None,
+    rstate: np.ndarray | None = None,
+    what: str = "the allocation",
+    tol: float = KKT_TOL,
+    cache: dict[str, Any] | None = None,
+) -> QPResult:
+    r"""Solve :math:`\min \tfrac12 x^\top H x + f^\top x` s.t. ``lower <= x <= upper``, ``a_lo <= a x <= a_hi``.
+
+    ``state`` / ``rstate`` (from a previous :class:`QPResult`) warm-start the active set;
+    ``cache`` is handed to the scaling (see :func:`_scale`).
+    Raises :class:`~poolkit.exceptions.SolverError` when no method reaches a verified
+    solution and :class:`UnboundedQP` when the interior-point iterates diverge (the
+    objective has no finite minimum).
+    """
+    h = np.asarray(h, dtype="float64")
+    a = np.asarray(a, dtype="float64").reshape(-1, h.shape[0])
+    p = _scale(
+        h,
+        np.asarray(f, dtype="float64"),
+        np.asarray(lower, dtype="float64"),
+        np.asarray(upper, dtype="float64"),
+        a,
+        np.asarray(a_lo, dtype="float64"),
+        np.asarray(a_hi, dtype="float64"),
+        cache,
+    )
+    st, rst = _initial_state(p, None if state is None else state, rstate)
+    face = _Face(p)
+    # PDAS iterations cost a factorisation each: on small problems they are cheap, so let PDAS
+    # run longer before the interior point takes over; on large ones give up early
+    patience = 30 if p.n <= 600 else 3
+    notes: list[str] = []
+    result: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, str, int] | None = None
+    try:
+        x, y, st2, rst2, its = _pdas(p, face, st, rst, patience=patience)
+        z = _bound_z(p, x, y, st2)
+        ok, msg = _verified(p, x, y, z, tol)
+        if ok:
+            result = (x, y, z, st2, rst2, "pdas", its)
+        else:
+            notes.append(f"PDAS: {msg}")
+    except _Failed as exc:
+        notes.append(f"PDAS: {exc}")
+    if result is None and state is not None:  # a stale warm start: try once from scratch
+        try:
+            st0, rst0 = _initial_state(p, None, None)
+            x, y, st2, rst2, its = _pdas(p, face, st0, rst0, patience=patience)
+            z = _bound_z(p, x, y, st2)
+            ok, msg = _verified(p, x, y, z, tol)
+            if ok:
+                result = (x, y, z, st2, rst2, "pdas", its)
+        except _Failed as exc:
+            notes.append(f"PDAS (cold): {exc}")
+    if result is None:
+        try:
+            xi, yi, zi = _ipm(p)
+            sti, rsti = _state_from(p, xi, yi, zi)
+            try:  # crossover: exact face solution from the predicted active set
+                x, y, st2, rst2, its = _pdas(p, face, sti, rsti, max_iter=8, patience=2)
+                z = _bound_z(p, x, y, st2)
+                ok, msg = _verified(p, x, y, z, tol)
+                if ok:
+                    result = (x, y, z, st2, rst2, "ipm+pdas", its)
+            except _Failed:
+                pass
+            if result is None:
+                ok, msg = _verified(p, xi, yi, zi, tol)
+                if ok:
+                    result = (xi, yi, zi, sti, rsti, "ipm", 0)
+                else:
+                    notes.append(f"IPM: {msg}")
+        except _Failed as exc:
+            notes.append(f"IPM: {exc}")
+    if result is None and p.n <= DAQP_MAX:
+        try:
+            x, y, z = _daqp(p)
+            ok, msg = _verified(p, x, y, z, tol)
+            if ok:
+                s2, r2 = _state_from(p, x, y, z)
+                result = (x, y, z, s2, r2, "daqp", 0)
+            else:
+                notes.append(f"DAQP: {msg}")
+        except _Failed as exc:
+            notes.append(f"DAQP: {exc}")
+    if result is None:
+        raise SolverError(
+            f"The QP of {what} did not reach a verified solution ({'; '.join(notes)}). The covariance may be "
+            f"ill-conditioned: try a shrinkage estimator (cov_method='ledoit_wolf')."
+        )
+    x, y, z, st2, rst2, method, its = result
+    return QPResult(
+        x=x * p.d,
+        y=y * p.r,
+        z=z / p.d,
+        state=st2,
+        rstate=rst2,
+        method=method,
+        ridge=face.ridge if method.endswith("pdas") else 0.0,
+        iterations=its,
+        info={"factorisations": face.factorisations, "notes": notes},
+    )
+
+
+def _bound_z(
+    p: _Scaled, x: np.ndarray, y: np.ndarray, state: np.ndarray, f: np.ndarray | None = None
+) -> np.ndarray:
+    """Bound multipliers of a face solution: minus the gradient on fixed variables, 0 on free ones."""
+    g = _gradient(p, x, y, p.f if f is None else f)
+    return np.where(state == FREE, 0.0, -g)
+
+
+# ------------------------------------------------------------------------------------ parametric ratio
+@dataclass
+class RatioResult:
+    """Solution of :func:`solve_ratio`: ``x`` (caller's units), the parameter ``t`` and the QP answer at ``t``."""
+
+    x: np.ndarray
+    t: float
+    qp: QPResult
+
+
+def solve_ratio(
+    h: np.ndarray,
+    e: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    a: np.ndarray,
+    a_lo: np.ndarray,
+    a_hi: np.ndarray,
+    *,
+    what: str = "the allocation",
+    tol: float = KKT_TOL,
+) -> RatioResult:
+    r"""Maximise :math:`e^\top x / \sqrt{x^\top H x}` over the polyhedron by a parametric QP.
+
+    The maximiser solves :math:`P(t): \min \tfrac12 x^\top H x - t\, e^\top x` for the
+    :math:`t^*` at which :math:`\psi(t) = t\, e^\top x(t) - x(t)^\top H x(t) = 0` (the
+    KKT conditions of the ratio). Along the path :math:`x(t)` of :math:`P(t)`,
+    :math:`d(x^\top H x)/dt = 2t\, d(e^\top x)/dt`, so the ratio increases while
+    :math:`\psi < 0` and decreases after: :math:`\psi` changes sign once. On one face
+    (one active set) :math:`x(t)` is affine and :math:`\psi` quadratic, so each step
+    solves :math:`\psi = 0` exactly on the current face and re-solves :math:`P(t)` there
+    by PDAS (warm); a bracket on :math:`t` keeps the steps safe. It stops on the face
+    that is optimal at its own root: the answer is exact and is verified (the KKT
+    conditions of :math:`P(t^*)` and :math:`\psi(t^*) = 0`). The caller makes sure that
+    some feasible :math:`x` has :math:`e^\top x > 0` and that the least
+    :math:`x^\top H x` is positive.
+    """
+    h = np.asarray(h, dtype="float64")
+    n = h.shape[0]
+    a = np.asarray(a, dtype="float64").reshape(-1, n)
+    p = _scale(h, np.zeros(n), np.asarray(lower, float), np.asarray(upper, float), a,
+               np.asarray(a_lo, float), np.asarray(a_hi, float))
+    es = np.asarray(e, dtype="float64") * p.d
+    face = _Face(p)
+    st, rst = _initial_state(p, None, None)
+
+    def at(t: float, st: np.ndarray, rst: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """P(t) by warm PDAS, else by the whole engine; the answer in scaled units."""
+        fvec = -t * es
+        try:
+            x, y, st2, rst2, _ = _pdas(p, face, st, rst, f=fvec)
+        except (_Failed, _Inconsistent):
+            res = solve_qp(h, -t * np.asarray(e, float), lower, upper, a, a_lo, a_hi, what=what, tol=tol)
+            return res.x / p.d, res.y / p.r, res.state, res.rstate
+        return x, y, st2, rst2
+
+    def accept(t: float, xs: np.ndarray, ys: np.ndarray, st: np.ndarray, rst: np.ndarray) -> RatioResult | None:
+        fvec = -t * es
+        z = _bound_z(p, xs, ys, st, fvec)
+        ok, _ = _verified(replace_f(p, fvec), xs, ys, z, tol)
+        xhx = float(xs @ (p.h @ xs))
+        if not float(es @ xs) > 1e-12 * float(np.abs(es) @ np.abs(xs)):
+            return None  # the ratio is wanted where the numerator is positive
+        psi = t * float(es @ xs) - xhx
+        # psi against the size of its terms (x'Hx may be a tiny difference of large ones)
+        terms = t * float(np.abs(es) @ np.abs(xs)) + float(np.abs(xs).sum()) ** 2
+        if ok and abs(psi) <= 1e-9 * (terms + 1e-300):
+            qp = QPResult(x=xs * p.d, y=ys * p.r, z=z / p.d, state=st, rstate=rst, method="parametric",
+                          ridge=face.ridge, info={"factorisations": face.factorisations})
+            return RatioResult(xs * p.d, float(t), qp)
+        return None
+
+    x, y, st, rst = at(0.0, st, rst)
+    t_lo, t_hi = 0.0, np.inf
+    q0 = float(x @ p.h @ x)
+    r0 = float(es @ x)
+    # a first scale for t: variance over excess return (at the least-variance point when it earns one)
+    t_guess = q0 / r0 if r0 > 0 else (q0 + float(x @ x)) / max(float(np.abs(es) @ np.abs(x)), 1e-300)
+    for _ in range(400):
+        root = None
+        try:  # the affine path x(t) = xa + t xb on the current face, and its multipliers
+            xa, ya = face.solve(np.zeros(n), st, rst)
+            x1, y1 = face.solve(-es, st, rst)
+        except (_Failed, _Inconsistent):
+            pass
+        else:
+            xb, yb = x1 - xa, y1 - ya
+            ga = p.h @ xa + p.a.T @ ya
+            gb = p.h @ xb - es + p.a.T @ yb
+            lo_t, hi_t = _validity(p, st, rst, xa, xb, ya, yb, ga, gb)
+            hb = p.h @ xb
+            a2 = float(es @ xb - xb @ hb)
+            a1 = float(es @ xa - 2.0 * (xa @ hb))
+            a0 = float(-(xa @ (p.h @ xa)))
+            root = _upward_root(a2, a1, a0, max(t_lo, 0.0))
+            if root is not None and lo_t <= root <= hi_t and t_lo <= root * (1 + 1e-12) and root <= t_hi * (1 + 1e-12):
+                done = accept(root, xa + root * xb, ya + root * yb, st, rst)
+                if done is not None:
+                    return done
+        # next trial parameter: the face's root when it is inside the bracket, else bisect or expand
+        if root is not None and t_lo < root * (1 - 1e-12) and root < t_hi:
+            t_next = root
+        elif np.isfinite(t_hi):
+            t_next = 0.5 * (t_lo + t_hi)
+        else:
+            t_next = max(8.0 * t_lo, t_guess)
+            t_guess = 0.0
+        narrow = np.isfinite(t_hi) and t_hi - t_lo <= 1e-12 * t_hi
+        if narrow or not (t_lo < t_next < t_hi):
+            # the root sits on a breakpoint: both neighbouring faces give (nearly) the same point
+            for t_end in (t_hi, t_lo):
+                if np.isfinite(t_end) and t_end > 0:
+                    xe, ye, ste, rste = at(t_end, st, rst)
+                    done = accept(t_end, xe, ye, ste, rste)
+                    if done is not None:
+                        return done
+            break
+        x, y, st, rst = at(t_next, st, rst)
+        psi = t_next * float(es @ x) - float(x @ (p.h @ x))
+        if psi < 0:
+            t_lo = t_next
+        else:
+            t_hi = t_next
+    raise SolverError(
+        f"The parametric search of {what} did not settle on an optimal face (bracket [{t_lo:.3g}, {t_hi:.3g}]). "
+        f"The covariance may be ill-conditioned: try a shrinkage estimator (cov_method='ledoit_wolf')."
+    )
+
+
+def replace_f(p: _Scaled, f: np.ndarray) -> _Scaled:
+    """Return the same scaled problem with another linear term."""
+    return _Scaled(p.h, f, p.lower, p.upper, p.a, p.a_lo, p.a_hi, p.d, p.r)
+
+
+def _upward_root(a2: float, a1: float, a0: float, t_min: float) -> float | None:
+    """Smallest root >= t_min of a2 t^2 + a1 t + a0 at which the quadratic crosses from - to + (or touches)."""
+    scale = abs(a2) + abs(a1) + abs(a0)
+    if scale == 0:
+        return None
+    if abs(a2) <= 1e-14 * scale:
+        if a1 <= 0:
+            return None
+        r = -a0 / a1
+        return r if r >= t_min else None
+    disc = a1 * a1 - 4 * a2 * a0
+    if disc < 0:
+        return None
+    sq = np.sqrt(disc)
+    # numerically stable pair of roots
+    qq = -0.5 * (a1 + np.copysign(sq, a1))
+    roots = sorted(r for r in ((qq / a2) if a2 else np.inf, (a0 / qq) if qq else np.inf) if np.isfinite(r))
+    for r in roots:
+        if r >= t_min and 2 * a2 * r + a1 >= -1e-12 * scale:
+            return float(r)
+    return None
+
+
+def _validity(
+    p: _Scaled,
+    st: np.ndarray,
+    rst: np.ndarray,
+    xa: np.ndarray,
+    xb: np.ndarray,
+    ya: np.ndarray,
+    yb: np.ndarray,
+    ga: np.ndarray,
+    gb: np.ndarray,
+) -> tuple[float, float]:
+    """Interval of t on which the face (st, rst) stays optimal for min x'Hx/2 - t e'x."""
+    c0_list: list[np.ndarray] = []
+    c1_list: list[np.ndarray] = []
+    tol_scale: list[np.ndarray] = []
+    free = st == FREE
+    xs = max(float(np.abs(xa).max(initial=0.0)), float(np.abs(xb).max(initial=0.0)), 1e-300)
+    for bound, sign in ((p.lower, 1.0), (p.upper, -1.0)):
+        m = free & np.isfinite(bound)
+        c0_list.append(sign * (xa[m] - bound[m]))
+        c1_list.append(sign * xb[m])
+        tol_scale.append(np.full(int(m.sum()), xs))
+    gs = max(float(np.abs(ga).max(initial=0.0)), float(np.abs(gb).max(initial=0.0)), 1e-300)
+    for side, sign in ((LOWER, 1.0), (UPPER, -1.0)):
+        m = (st == side) & (p.lower != p.upper)
+        c0_list.append(sign * ga[m])
+        c1_list.append(sign * gb[m])
+        tol_scale.append(np.full(int(m.sum()), gs))
+    ina = rst == FREE
+    axa, axb = p.a @ xa, p.a @ xb
+    for bound, sign in ((p.a_lo, 1.0), (p.a_hi, -1.0)):
+        m = ina & np.isfinite(bound)
+        c0_list.append(sign * (axa[m] - bound[m]))
+        c1_list.append(sign * axb[m])
+        tol_scale.append(np.full(int(m.sum()), xs))
+    ys = max(float(np.abs(ya).max(initial=0.0)), float(np.abs(yb).max(initial=0.0)), 1e-300)
+    for side, sign in ((LOWER, -1.0), (UPPER, 1.0)):
+        m = rst == side
+        c0_list.append(sign * ya[m])
+        c1_list.append(sign * yb[m])
+        tol_scale.append(np.full(int(m.sum()), ys))
+    c0 = np.concatenate(c0_list)
+    c1 = np.concatenate(c1_list)
+    tl = 1e-10 * np.concatenate(tol_scale)
+    lo_t, hi_t = -np.inf, np.inf
+    with np.errstate(divide="ignore", invalid="ignore"):
+        up = c1 > 0
+        dn = c1 < 0
+        if up.any():
+            lo_t = float(np.max(-(c0[up] + tl[up]) / c1[up]))
+        if dn.any():
+            hi_t = float(np.min(-(c0[dn] + tl[dn]) / c1[dn]))
+    flat = c1 == 0
+    if flat.any() and (c0[flat] < -tl[flat]).any():
+        return np.inf, -np.inf
+    return lo_t, hi_t
