@@ -128,6 +128,24 @@ def test_explorer_weights_are_those_of_allocate(recent, method):
     np.testing.assert_allclose(view["weights"].to_numpy(), ref.to_numpy(), atol=1e-7)
 
 
+@pytest.mark.parametrize("method", ["min_variance", "risk_parity", "hrp", "equal_weights"])
+def test_a_pool_minimum_from_the_explorer_binds_like_the_mandate(recent, method):
+    # "each pool at least 15 %" with a pool the unconstrained portfolio underweights: the explorer's
+    # group minimum gives the weights of allocate under the same group bounds, and the floor holds
+    assets = list(recent.columns)
+    free = W.allocation_view(recent, assets, method, "sample", (0.0, 0.3))["weights"]
+    pool = list(free.sort_values().index[:2])  # the two smallest holdings
+    floor = max(0.15, float(free[pool].sum()) + 0.05)
+    view = W.allocation_view(recent, assets, method, "sample", (0.0, 0.3), pool, 1.0, group_floor=floor)
+    w = view["weights"]
+    assert w[pool].sum() >= floor - 1e-9 and (w <= 0.3 + 1e-9).all() and w.sum() == pytest.approx(1.0, abs=1e-9)
+    ref = pk.allocation.allocate(recent, method, bounds=(0.0, 0.3), groups={a: "pool" for a in pool},
+                                 group_bounds={"pool": (floor, 1.0)})
+    np.testing.assert_allclose(w.to_numpy(), ref.to_numpy(), atol=1e-7)
+    with pytest.raises(ParameterError, match="group_floor"):
+        W.allocation_view(recent, assets, method, "sample", (0.0, 0.3), pool, 0.2, group_floor=0.25)
+
+
 def test_chosen_portfolio_never_beats_the_frontier(recent):
     assets = list(recent.columns)
     front = None

@@ -45,7 +45,8 @@ class _Cache:
 
 
 def _constraints(
-    method: str, assets: Sequence[str], bounds: tuple[float, float], group: Sequence[str], group_limit: float
+    method: str, assets: Sequence[str], bounds: tuple[float, float], group: Sequence[str], group_limit: float,
+    group_floor: float = 0.0,
 ) -> dict[str, Any]:
     """Return the bounds/groups keyword arguments of the mandate (every method takes them)."""
     from poolkit.allocation import method_spec
@@ -57,7 +58,7 @@ def _constraints(
     out: dict[str, Any] = {"bounds": (lo, hi)}
     if members:
         out["groups"] = {a: GROUP for a in members}
-        out["group_bounds"] = {GROUP: (0.0, float(group_limit))}
+        out["group_bounds"] = {GROUP: (float(group_floor), float(group_limit))}
     return out
 
 
@@ -70,6 +71,7 @@ def allocation_view(
     group: Sequence[str] = (),
     group_limit: float = 1.0,
     *,
+    group_floor: float = 0.0,
     n_points: int = 20,
     cache: Any = None,
 ) -> dict[str, Any]:
@@ -92,6 +94,8 @@ def allocation_view(
         Assets of one group; those not in ``assets`` are ignored.
     group_limit : float, default 1.0
         Largest total weight of the group (the mandate's group cap).
+    group_floor : float, default 0.0
+        Least total weight of the group (e.g. "each pool at least 15 %").
     n_points : int, default 20
         Points of the efficient frontier.
     cache : optional
@@ -150,6 +154,12 @@ def allocation_view(
     if not lo <= hi:
         raise ParameterError(f"`bounds` must be (lower, upper) with lower <= upper, got {bounds}.")
     limit = check_fraction(group_limit, name="group_limit")
+    floor = check_fraction(group_floor, name="group_floor")
+    if floor > limit:
+        raise ParameterError(
+            f"`group_floor` {floor:g} is above `group_limit` {limit:g}: the group's weight cannot be both. "
+            f"Lower the group minimum or raise the group cap."
+        )
     cache = cache or _Cache()
     key = tuple(chosen)
     sub = frame[chosen]
@@ -157,12 +167,12 @@ def allocation_view(
     cov = cache.get("cov", (key, estimator), lambda: risk.covariance(sub, method=estimator) * ppy)
     mu = cache.get("mu", (key,), lambda: allocation.expected_returns(sub) * ppy)
     members = tuple(a for a in group if a in set(chosen))
-    cons = _constraints("min_variance", chosen, (lo, hi), members, limit)
+    cons = _constraints("min_variance", chosen, (lo, hi), members, limit, floor)
     frontier = cache.get(
-        "frontier", (key, estimator, lo, hi, members, limit),
+        "frontier", (key, estimator, lo, hi, members, limit, floor),
         lambda: allocation.efficient_frontier(mu, cov, n_points, **cons),
     )
-    method_cons = _constraints(method, chosen, (lo, hi), members, limit)
+    method_cons = _constraints(method, chosen, (lo, hi), members, limit, floor)
     # annual estimates: periods_per_year=None tells max Sharpe the risk-free rate is annual too
     estimates = {"assets": pd.Index(chosen), "cov": cov, "expected_returns": mu, "returns": sub}
     inputs = {k: estimates[k] for k in spec.inputs_for({})}
@@ -177,6 +187,7 @@ def allocation_view(
         "unconstrained": free,
         "group": list(members),
         "group_limit": limit,
+        "group_floor": floor,
         "weights": weights,
         "expected_return": float(weights @ mu),
         "volatility": risk.pooled_volatility(weights, cov),
@@ -200,7 +211,8 @@ def _allocation_render(view: dict[str, Any]) -> tuple[str, bytes]:
                            f"{view['unconstrained'].max():.1%})"),
     ]
     if view["group"]:
-        rows.append((f"Group weight ({len(view['group'])} assets, limit {view['group_limit']:.0%})", f"{group_weight:.1%}"))
+        band = f"{view.get('group_floor', 0.0):.0%} to {view['group_limit']:.0%}"
+        rows.append((f"Group weight ({len(view['group'])} assets, mandate {band})", f"{group_weight:.1%}"))
     fig, (ax1, ax2, ax3) = _new_figure(3, width=13.0)
     labels = [str(a) for a in w.index]  # Chinese names draw: poolkit.plotting registers a CJK font
     ax1.bar(range(len(w)), w.to_numpy(), color=["C1" if a in view["group"] else "C0" for a in w.index],
@@ -248,6 +260,9 @@ def _allocation_controls(defaults: Mapping[str, Any]) -> dict[str, Any]:
         "group_limit": w.FloatSlider(value=defaults["group_limit"], min=0.0, max=1.0, step=0.01,
                                      description="group cap", continuous_update=False, readout_format=".2f",
                                      style=style, layout=layout),
+        "group_floor": w.FloatSlider(value=defaults["group_floor"], min=0.0, max=1.0, step=0.01,
+                                     description="group min", continuous_update=False, readout_format=".2f",
+                                     style=style, layout=layout),
     }
 
 
@@ -260,6 +275,7 @@ def _allocation_spec(
     group: Sequence[str] = (),
     group_limit: float = 1.0,
     *,
+    group_floor: float = 0.0,
     max_assets: int = 8,
 ) -> _Spec:
     frame, _ = check_returns(returns)
@@ -273,13 +289,14 @@ def _allocation_spec(
         "bounds": (float(bounds[0]), float(bounds[1])),
         "group": [str(a) for a in group] or chosen[:3],
         "group_limit": float(group_limit),
+        "group_floor": float(group_floor),
     }
     cache = _Cache()
 
     def compute(values: Mapping[str, Any]) -> dict[str, Any]:
         return allocation_view(
             frame, values["assets"], values["method"], values["estimator"], values["bounds"],
-            values["group"], values["group_limit"], cache=cache,
+            values["group"], values["group_limit"], group_floor=values["group_floor"], cache=cache,
         )
 
     compute(defaults)  # bad initial settings raise here, not in the page
@@ -298,6 +315,7 @@ def allocation_explorer(
     group: Sequence[str] = (),
     group_limit: float = 1.0,
     *,
+    group_floor: float = 0.0,
     max_assets: int = 8,
     debounce: float = 0.3,
 ) -> Any:
@@ -330,6 +348,8 @@ def allocation_explorer(
         Assets forming one group (e.g. a sector); default the first three selected.
     group_limit : float, default 1.0
         Largest total weight of the group.
+    group_floor : float, default 0.0
+        Least total weight of the group (a pool minimum such as 15 %).
     max_assets : int, default 8
         Number of assets selected when ``assets`` is empty.
     debounce : float, default 0.3
@@ -349,8 +369,8 @@ def allocation_explorer(
     -----
     Covariance and expected returns are annualised from the data's frequency
     :math:`p`: :math:`\Sigma = p\,\hat\Sigma`, :math:`\mu = p\,\bar r`. The group
-    limit adds the constraint :math:`\sum_{i\in G} w_i \le U_G`; with per-asset
-    lower bounds :math:`l` it is infeasible when :math:`|G|\,l > U_G`.
+    limits add the constraint :math:`L_G \le \sum_{i\in G} w_i \le U_G`; with per-asset
+    bounds :math:`[l, u]` it is infeasible when :math:`|G|\,l > U_G` or :math:`|G|\,u < L_G`.
 
     References
     ----------
@@ -366,7 +386,8 @@ def allocation_explorer(
     >>> round(float(panel.poolkit_panel.view["weights"].sum()), 9)
     1.0
     """
-    spec = _allocation_spec(returns, assets, method, estimator, bounds, group, group_limit, max_assets=max_assets)
+    spec = _allocation_spec(returns, assets, method, estimator, bounds, group, group_limit, group_floor=group_floor,
+                            max_assets=max_assets)
     widget = _build(spec, debounce)
     widget.poolkit_panel.cache = spec.cache  # type: ignore[attr-defined]
     return widget
