@@ -5,6 +5,7 @@ Usage (``make bench`` installs the ``bench`` extra and runs this)::
     python benchmarks/run.py [--quick] [--sizes 100 500 2000] [--dense-sizes 500 1000 3000 5000]
                              [--out benchmarks/results.md]
     python benchmarks/run.py --only-reports   # the report and batch timings alone, into their section
+    python benchmarks/run.py --only-systemic  # the rolling systemic-risk indicators alone, likewise
 
 Every operation runs for poolkit and for each peer that offers it, in this one
 process, alternating, after a warm-up, as the median of repeats (see
@@ -535,9 +536,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=HERE / "results.md")
     parser.add_argument("--only-reports", action="store_true",
                         help="run only the report/batch timings and replace their section of --out")
+    parser.add_argument("--only-systemic", action="store_true",
+                        help="run only the systemic-risk indicators (sizes up to 500) and replace their section of --out")
     args = parser.parse_args(argv)
-    if args.only_reports:
-        section = report_section()
+    if args.only_reports or args.only_systemic:
+        if args.only_reports:
+            section = report_section()
+        else:
+            section = systemic_section(args.days, [n for n in args.sizes if n <= 500], args.repeats)
         print(section)
         previous = args.out.read_text(encoding="utf-8") if args.out.is_file() else "# poolkit benchmark\n"
         args.out.write_text(replace_section(previous, section), encoding="utf-8")
