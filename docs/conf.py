@@ -147,6 +147,40 @@ def _visit_displaymath(self: Any, node: Any) -> None:
     raise SkipNode
 
 
+def _constant_docs(app: Any, what: str, name: str, obj: Any, options: Any, lines: list[str]) -> None:
+    """Document a re-exported constant by its ``#:`` comment in the private module that defines it.
+
+    A package re-exports its constants from private files; autodoc reads ``#:`` comments
+    of the public module only, and would otherwise show the docstring of the value's
+    class (a DataFrame's, say) as if it described the constant.
+    """
+    import importlib
+    import inspect
+    import pkgutil
+
+    from sphinx.pycode import ModuleAnalyzer
+
+    if what != "data":
+        return
+    modname, _, attr = name.rpartition(".")
+    class_doc = (inspect.getdoc(type(obj)) or "").strip().splitlines()
+    inherited = bool(lines) and bool(class_doc) and lines[0].strip() == class_doc[0].strip()
+    if lines and not inherited:
+        return
+    package = importlib.import_module(modname)
+    for info in pkgutil.iter_modules(getattr(package, "__path__", [])):
+        try:
+            docs = ModuleAnalyzer.for_module(f"{modname}.{info.name}").find_attr_docs()
+        except Exception:  # a module the analyzer cannot read has no comments to offer
+            continue
+        if ("", attr) in docs:
+            lines[:] = list(docs[("", attr)])
+            return
+    if inherited:
+        lines.clear()
+
+
 def setup(app: Any) -> None:
-    """Register the MathML renderer."""
+    """Register the MathML renderer and the documentation of re-exported constants."""
     app.add_html_math_renderer("mathml", (_visit_math, None), (_visit_displaymath, None))
+    app.connect("autodoc-process-docstring", _constant_docs, priority=100)  # before numpydoc rewrites the lines

@@ -50,6 +50,7 @@ _INLINE_MATH = re.compile(r"(?<![\\$])\$(?![\s$])([^$\n]+?)(?<![\s\\])\$(?![\w$]
 
 
 _MTEXT = re.compile(r"(<mtext>[^<]*</mtext>)")
+_ARG = re.compile(r"\\arg(?![A-Za-z])")
 
 
 def latex_to_mathml(latex: str, display: str = "inline") -> str:
@@ -61,7 +62,9 @@ def latex_to_mathml(latex: str, display: str = "inline") -> str:
     """
     from latex2mathml.converter import convert
 
-    mathml = convert(latex.strip(), display=display)
+    # \arg is a TeX operator latex2mathml does not know: written out as upright text
+    latex = _ARG.sub(r"\\mathrm{arg}\\,", latex.strip())
+    mathml = convert(latex, display=display)
     return _MTEXT.sub(lambda m: re.sub(r"\\([_%&#$])", r"\1", m.group(1)), mathml)
 
 
