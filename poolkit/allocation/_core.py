@@ -439,8 +439,6 @@ def solve_qp(
     a_hi: np.ndarray,
     *,
     n_eq: int = 0,
-    start: np.ndarray | None = None,
-    priority: np.ndarray | None = None,
     what: str = "the allocation",
 ) -> np.ndarray:
     r"""Solve :math:`\min \tfrac12 x^\top H x + f^\top x` s.t. bounds and ``a_lo <= A x <= a_hi``; return x.
@@ -448,8 +446,7 @@ def solve_qp(
     A thin front of :func:`poolkit.allocation._qp.solve_qp` (the active-set /
     interior-point engine, every answer KKT-verified). Rows whose two sides are equal
     are equalities; ``n_eq`` forces the first ``n_eq`` rows to be equalities at
-    ``a_lo``. ``start`` and ``priority`` are accepted for compatibility and ignored (the
-    engine chooses its own start). Bounds may be infinite. Raises
+    ``a_lo``. Bounds may be infinite. Raises
     :class:`InfeasibleError` when the problem has no finite optimum because the
     objective is unbounded below, :class:`SolverError` when no verified solution is
     found.

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from poolkit.allocation._core import WEIGHT_TOL, Constraints, solve_qp
-from poolkit.exceptions import InfeasibleError, SolverError
+from poolkit.exceptions import InfeasibleError
 
 __all__ = ["project", "scale_and_clip"]
 
@@ -86,7 +86,7 @@ def project(target: np.ndarray, cons: Constraints, *, what: str) -> np.ndarray:
     a, lo, hi = cons.rows()
     try:
         x = solve_qp(
-            np.diag(1.0 / t), -np.ones(t.size), cons.lower, cons.upper, a, lo, hi, n_eq=1, start=w,
+            np.diag(1.0 / t), -np.ones(t.size), cons.lower, cons.upper, a, lo, hi, n_eq=1,
             what=f"{what} (the closest weights that meet the constraints)",
         )
     except InfeasibleError as exc:
@@ -94,8 +94,6 @@ def project(target: np.ndarray, cons: Constraints, *, what: str) -> np.ndarray:
             f"{what}: no portfolio meets the bounds and group bounds together: {exc} Relax a group bound "
             f"or an asset bound."
         ) from exc
-    except SolverError:
-        raise
     return np.asarray(x)
 
 
