@@ -65,6 +65,7 @@ from typing import Any
 
 import numpy as np
 
+from poolkit.allocation._linalg import MIXED_MIN, Cholesky, Imprecise
 from poolkit.exceptions import SolverError
 
 __all__ = ["KKT_TOL", "QPResult", "UnboundedQP", "solve_qp"]
@@ -75,6 +76,8 @@ KKT_TOL = 1e-8
 RIDGES = (1e-12, 1e-10, 1e-8)
 #: Largest problem handed to DAQP as a last resort.
 DAQP_MAX = 400
+#: Smallest problem on which PDAS gives up as soon as it swings back to a singular face.
+SINGULAR_ABORT_MIN = 600
 
 FREE, LOWER, UPPER, EQUAL = 0, -1, 1, 2
 
@@ -187,24 +190,35 @@ class _Face:
         self.factorisations = 0
         self.hf: np.ndarray | None = None
 
-    def _factor(self, free: np.ndarray) -> None:
-        from scipy.linalg import LinAlgError, cho_factor
+    def _factor(self, free: np.ndarray, *, double: bool = False) -> None:
+        from scipy.linalg import LinAlgError
 
         key = free.tobytes()
-        if key == self.key:
+        if key == self.key and (not double or not self.factor.single):
             return
         hf = self.p.h[np.ix_(free, free)]
         self.factorisations += 1
+        if free.size >= MIXED_MIN and not double:
+            # large blocks: a single-precision factor refined to double precision, when its
+            # pivots promise a refinement that converges (else the double path below)
+            try:
+                chol = Cholesky(hf, single=True)
+            except LinAlgError:
+                pass
+            else:
+                if chol.well_conditioned():
+                    self.factor, self.ridge, self.key, self.hf = chol, 0.0, key, None
+                    return
         for ridge in (0.0, *RIDGES):
             try:
                 work = hf if ridge == 0.0 else hf + ridge * np.eye(free.size)
-                c, low = cho_factor(work, lower=True, check_finite=False, overwrite_a=ridge != 0.0)
+                chol = Cholesky(work, single=False, overwrite=ridge != 0.0)
             except LinAlgError:
                 continue
-            piv = np.abs(np.diag(c))
+            piv = chol.pivots
             if piv.size and piv.min() <= 1e-7 * piv.max() and ridge == 0.0:
                 continue  # numerically singular: the ridge picks the least-norm face minimiser
-            self.factor, self.ridge, self.key = (c, low), ridge, key
+            self.factor, self.ridge, self.key = chol, ridge, key
             # a ridged or ill-conditioned factor (pivots spread over more than 1e4, a condition
             # number over 1e8) leaves residuals far above rounding: keep the block for refinement
             ill = ridge != 0.0 or (piv.size > 0 and piv.min() <= 1e-4 * piv.max())
@@ -212,12 +226,18 @@ class _Face:
             return
         raise _Failed("free block not factorisable")
 
+    def _backsolve(self, free: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+        """Solve with the free block's factor; a single-precision one that stalls is redone in double."""
+        try:
+            return self.factor.solve(rhs)
+        except Imprecise:
+            self._factor(free, double=True)
+            return self.factor.solve(rhs)
+
     def solve(
         self, f: np.ndarray, state: np.ndarray, rstate: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(x, y)``: the face minimiser and the active rows' multipliers."""
-        from scipy.linalg import cho_solve
-
         p = self.p
         free = np.flatnonzero(state == FREE)
         fixed = np.flatnonzero(state != FREE)
@@ -237,12 +257,12 @@ class _Face:
             return x, y
         self._factor(free)
         af = p.a[np.ix_(rows, free)]
-        ha = cho_solve(self.factor, af.T, check_finite=False) if rows.size else None
+        ha = self._backsolve(free, af.T) if rows.size else None
         schur = af @ ha if ha is not None else None
 
         def kkt(r1: np.ndarray, r2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             """One solve of [[Hf, Af'], [Af, 0]] [x; y] = [r1; r2] with the (ridged) factor."""
-            hr = cho_solve(self.factor, r1, check_finite=False)
+            hr = self._backsolve(free, r1)
             if ha is None or schur is None:
                 return hr, np.zeros(0)
             yy, *_ = np.linalg.lstsq(schur, af @ hr - r2, rcond=1e-13)
@@ -344,9 +364,18 @@ def _pdas(
     best = np.inf
     strikes = 0
     seen: set[bytes] = set()
+    regular_seen = False
     for it in range(1, max_iter + 1):
         try:
             x, y = face.solve(f, state, rstate)
+            if p.n > SINGULAR_ABORT_MIN and (state == FREE).any():
+                # on a degenerate problem (e.g. more assets than observations, where the least
+                # variance is nearly zero) PDAS swings between singular faces and regular ones;
+                # once a regular face has led back to a singular one, the interior point is cheaper
+                singular = face.ridge > 0 or face.hf is not None
+                if singular and regular_seen:
+                    raise _Failed("PDAS returns to singular faces")
+                regular_seen = regular_seen or not singular
         except _Inconsistent as exc:
             # an active row no free variable can move: release it if it is an inequality,
             # else free the members held at a bound, and take the face again
@@ -425,22 +454,34 @@ def _initial_state(p: _Scaled, state: np.ndarray | None, rstate: np.ndarray | No
 class _Newton:
     """One interior-point Newton system: ``(H + D) dv - C' dy = r1``, ``C dv = r2`` for v = (x, slacks)."""
 
-    def __init__(self, h: np.ndarray, dvec: np.ndarray, c_x: np.ndarray, c_s: np.ndarray, reg: float) -> None:
-        from scipy.linalg import LinAlgError, cho_factor, cho_solve
+    def __init__(
+        self, h: np.ndarray, dvec: np.ndarray, c_x: np.ndarray, c_s: np.ndarray, reg: float,
+        *, h32: np.ndarray | None = None,
+    ) -> None:
+        from scipy.linalg import LinAlgError
 
         n = h.shape[0]
-        k = h.copy()
-        k[np.diag_indices(n)] += dvec[:n] + reg
-        try:
-            self.factor = cho_factor(k, lower=True, check_finite=False, overwrite_a=True)
-        except LinAlgError:
-            raise _Failed("IPM factorisation failed") from None
+        shift = dvec[:n] + reg
+        self.factor: Cholesky | None = None
+        if h32 is not None:  # a single-precision factor refined to double precision (see _linalg)
+            try:
+                chol = Cholesky(h, single=True, shift=shift, a32=h32)
+                if chol.well_conditioned():
+                    self.factor = chol
+                    self.kc = chol.solve(c_x.T)
+            except (LinAlgError, Imprecise):
+                self.factor = None
+        if self.factor is None:
+            try:
+                self.factor = Cholesky(h, single=False, shift=shift)
+            except LinAlgError:
+                raise _Failed("IPM factorisation failed") from None
+            self.kc = self.factor.solve(c_x.T)
         self.n = n
         self.h = h
         self.dvec = dvec
         self.ds = dvec[n:] + reg
         self.c_x, self.c_s = c_x, c_s
-        self.kc = cho_solve(self.factor, c_x.T, check_finite=False)
         schur = c_x @ self.kc + (c_s / self.ds) @ c_s.T
         # rows equilibrated (some may have tiny pivots when their variables sit at bounds), then
         # inverted exactly; a numerically singular complement (dependent rows) falls back to lstsq
@@ -453,11 +494,15 @@ class _Newton:
         except np.linalg.LinAlgError:
             inv = np.linalg.pinv(scaled, rcond=1e-15, hermitian=True)
         self.schur_inv = inv * np.outer(sc, sc)
-        self._cho_solve = cho_solve
+
+    @property
+    def single(self) -> bool:
+        return self.factor is not None and self.factor.single
 
     def _once(self, r1: np.ndarray, r2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         n = self.n
-        k1 = np.concatenate([self._cho_solve(self.factor, r1[:n], check_finite=False), r1[n:] / self.ds])
+        assert self.factor is not None
+        k1 = np.concatenate([self.factor.solve(r1[:n]), r1[n:] / self.ds])
         dy = self.schur_inv @ (r2 - self.c_x @ k1[:n] - self.c_s @ k1[n:])
         dv = k1 + np.concatenate([self.kc @ dy, (self.c_s.T @ dy) / self.ds])
         return dv, dy
@@ -547,6 +592,8 @@ def _ipm(p: _Scaled, *, max_iter: int = 100) -> tuple[np.ndarray, np.ndarray, np
     size0 = float(np.abs(v).max(initial=0.0)) + 1.0
     best: tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
     stall = 0
+    single = n >= MIXED_MIN
+    hh32: np.ndarray | None = None
 
     def unscaled(v: np.ndarray, y: np.ndarray, zl: np.ndarray, zu: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         k = cs / xs
@@ -584,18 +631,27 @@ def _ipm(p: _Scaled, *, max_iter: int = 100) -> tuple[np.ndarray, np.ndarray, np
         if float(np.abs(v).max()) > 1e12 * size0 and primal_res <= 1e-6:
             raise UnboundedQP
         dvec = np.where(hl, zl / sl, 0.0) + np.where(hu, zu / su, 0.0)
-        system = _Newton(hh, dvec, c_x, c_s, 1e-13)
         state = (sl, su, zl, zu, hl, hu, rd, rp)
-        dv, dy, dzl, dzu = _direction(system, state, 0.0, np.zeros_like(v), np.zeros_like(v))
-        a_aff = _longest_step([(sl, dv, hl), (su, -dv, hu), (zl, dzl, hl), (zu, dzu, hu)])
-        mu_aff = float(
-            np.where(hl, (zl + a_aff * dzl) * (sl + a_aff * dv), 0.0).sum()
-            + np.where(hu, (zu + a_aff * dzu) * (su - a_aff * dv), 0.0).sum()
-        ) / nb
-        sigma = min(1.0, (mu_aff / mu) ** 3) if mu > 0 else 0.0
-        dv, dy, dzl, dzu = _direction(
-            system, state, sigma * mu, np.where(hl, dzl * dv, 0.0), np.where(hu, -dzu * dv, 0.0)
-        )
+        while True:  # single-precision factors while their refinement converges, then double
+            if single and hh32 is None:
+                hh32 = hh.astype(np.float32)
+            system = _Newton(hh, dvec, c_x, c_s, 1e-13, h32=hh32 if single else None)
+            single = system.single
+            try:
+                dv, dy, dzl, dzu = _direction(system, state, 0.0, np.zeros_like(v), np.zeros_like(v))
+                a_aff = _longest_step([(sl, dv, hl), (su, -dv, hu), (zl, dzl, hl), (zu, dzu, hu)])
+                mu_aff = float(
+                    np.where(hl, (zl + a_aff * dzl) * (sl + a_aff * dv), 0.0).sum()
+                    + np.where(hu, (zu + a_aff * dzu) * (su - a_aff * dv), 0.0).sum()
+                ) / nb
+                sigma = min(1.0, (mu_aff / mu) ** 3) if mu > 0 else 0.0
+                dv, dy, dzl, dzu = _direction(
+                    system, state, sigma * mu, np.where(hl, dzl * dv, 0.0), np.where(hu, -dzu * dv, 0.0)
+                )
+            except Imprecise:
+                single = False
+                continue
+            break
         step = min(1.0, 0.995 * _longest_step([(sl, dv, hl), (su, -dv, hu), (zl, dzl, hl), (zu, dzu, hu)]))
         v = v + step * dv
         y = y + step * dy
