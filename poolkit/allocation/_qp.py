@@ -30,9 +30,16 @@ Strategy (chosen from measurements on dense and sparse universes, see
    number of observations, where the least variance is nearly zero and thousands of
    multipliers nearly vanish). Its iteration count does not depend on the degeneracy;
    its answer is then polished by a PDAS crossover from its predicted active set, or
-   kept as it is when the crossover does not settle.
+   kept as it is when the crossover does not settle. PDAS hands over early, as soon as
+   a regular face leads back to a singular one (on 600 variables or more): that swing is
+   the mark of a degenerate problem, e.g. more assets than observations.
 4. **DAQP** (the dual active-set solver, exact on small strictly convex problems) as a
    last resort on problems of a few hundred variables.
+
+Blocks of :data:`~poolkit.allocation._linalg.MIXED_MIN` variables or more are factorised
+in single precision when their pivots allow it, and every solve with such a factor is
+refined to double precision (:mod:`poolkit.allocation._linalg`); a refinement that stalls
+sends the block to a double-precision factor.
 
 A singular free block (a singular covariance: more assets than observations, or assets
 that are exact combinations of others) is factorised with a ridge
