@@ -705,37 +705,6 @@ def _state_from(p: _Scaled, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> tupl
     return state, rstate
 
 
-# ------------------------------------------------------------------------------------ DAQP
-def _daqp(p: _Scaled) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    import daqp
-
-    n, m = p.n, p.m
-    sense = np.zeros(n + m, dtype=np.intc)
-    sense[n:][p.a_lo == p.a_hi] = 5
-    big = 1e30  # DAQP's own encoding of "no bound"; never used in a check
-    bl = np.concatenate([np.where(np.isfinite(p.lower), p.lower, -big), np.where(np.isfinite(p.a_lo), p.a_lo, -big)])
-    bu = np.concatenate([np.where(np.isfinite(p.upper), p.upper, big), np.where(np.isfinite(p.a_hi), p.a_hi, big)])
-    for ridge in (0.0, *RIDGES):
-        h = p.h + ridge * np.eye(n) if ridge else p.h
-        x, _fval, flag, info = daqp.solve(
-            np.ascontiguousarray(h),
-            np.ascontiguousarray(p.f),
-            np.ascontiguousarray(p.a),
-            np.ascontiguousarray(bu),
-            np.ascontiguousarray(bl),
-            sense,
-            primal_tol=1e-12,
-            iter_limit=100 * (n + m) + 1000,
-            eps_prox=0.0,
-        )
-        x = np.asarray(x, dtype="float64")
-        if flag in (1, 2) and np.isfinite(x).all():
-            lam = np.asarray(info["lam"], dtype="float64")
-            if _verified(p, x, lam[n:], lam[:n], KKT_TOL)[0]:
-                return x, lam[n:], lam[:n]
-    raise _Failed(f"DAQP exit flag {flag}, or no verified answer")
-
-
 # ------------------------------------------------------------------------------------ verification
 def kkt_violation(
     p: _Scaled, x: np.ndarray, y: np.ndarray, z: np.ndarray
@@ -873,7 +842,9 @@ def solve_qp(
             notes.append(f"IPM: {exc}")
     if result is None and p.n <= DAQP_MAX:
         try:
-            x, y, z = _daqp(p)
+            from poolkit.allocation._qp_daqp import solve_daqp
+
+            x, y, z = solve_daqp(p)
             ok, msg = _verified(p, x, y, z, tol)
             if ok:
                 s2, r2 = _state_from(p, x, y, z)
