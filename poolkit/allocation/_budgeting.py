@@ -37,6 +37,7 @@ import pandas as pd
 
 from poolkit.allocation._core import WEIGHT_TOL, Constraints, finalize
 from poolkit.allocation._ipm import BarrierProblem, solve_barrier
+from poolkit.allocation._linalg import Cholesky
 from poolkit.allocation._measures import RiskModel
 from poolkit.exceptions import AlignmentError, CovarianceError, InfeasibleError, ParameterError, SolverError
 
@@ -197,55 +198,39 @@ class _LaggedNewton:
         self.lagged = self.n > _LAGGED_MIN
         self.single = self.lagged
         self.corr32 = corr.astype(np.float32) if self.single else None
-        self.factor: Any = None
+        self.chol: Cholesky | None = None
         self.dh_factor = np.ones(self.n)
 
-    def _factorise(self, dh: np.ndarray) -> None:
-        from scipy.linalg import LinAlgError, cho_factor
+    def _factorise(self, dh: np.ndarray) -> Cholesky:
+        from scipy.linalg import LinAlgError
 
-        if self.single and self.corr32 is not None:
-            work32 = self.corr32.copy()
-            work32[np.diag_indices(self.n)] += dh.astype(np.float32)
+        self.dh_factor = dh
+        if self.single:
             try:
-                self.factor = cho_factor(work32, check_finite=False, overwrite_a=True)
-                self.dh_factor = dh
-                return
+                self.chol = Cholesky(self.corr, single=True, shift=dh, a32=self.corr32)
+                return self.chol
             except LinAlgError:
                 self.single = False
-        work = self.corr.copy()
-        work[np.diag_indices(self.n)] += dh
-        self.factor = cho_factor(work, check_finite=False, overwrite_a=True)
-        self.dh_factor = dh
-
-    def _precond(self, r: np.ndarray) -> np.ndarray:
-        from scipy.linalg import cho_solve
-
-        kind = self.factor[0].dtype
-        return np.asarray(cho_solve(self.factor, r.astype(kind), check_finite=False), dtype="float64")
+        self.chol = Cholesky(self.corr, single=False, shift=dh)
+        return self.chol
 
     def step(self, grad: np.ndarray, dh: np.ndarray, eta: float) -> np.ndarray:
         r"""Solve :math:`(C + \operatorname{diag}(d))\, s = g` to the relative residual ``eta``."""
-        from scipy.linalg import cho_solve
-
         if not self.lagged:
-            self.single = False
-            self._factorise(dh)
-            return np.asarray(cho_solve(self.factor, grad, check_finite=False))
+            return self._factorise(dh).solve(grad)
 
         def matvec(v: np.ndarray) -> np.ndarray:
             return self.corr @ v + dh * v
 
-        if self.factor is not None and _drift(dh, self.dh_factor) <= (32.0 if eta > 1e-6 else 4.0):
-            out = _pcg(matvec, grad, self._precond, rtol=eta)
+        if self.chol is not None and _drift(dh, self.dh_factor) <= (32.0 if eta > 1e-6 else 4.0):
+            out = _pcg(matvec, grad, self.chol.apply_inverse, rtol=eta)
             if out is not None:
                 return out
-        self._factorise(dh)
-        out = _pcg(matvec, grad, self._precond, rtol=eta)
+        out = _pcg(matvec, grad, self._factorise(dh).apply_inverse, rtol=eta)
         if out is None and self.single:
             self.single = False
-            self._factorise(dh)
-            out = _pcg(matvec, grad, self._precond, rtol=eta)
-        return out if out is not None else np.asarray(cho_solve(self.factor, grad, check_finite=False))
+            out = _pcg(matvec, grad, self._factorise(dh).apply_inverse, rtol=eta)
+        return out if out is not None else self._factorise(dh).solve(grad)
 
 
 def _drift(dh: np.ndarray, dh_factor: np.ndarray) -> float:
@@ -255,8 +240,7 @@ def _drift(dh: np.ndarray, dh_factor: np.ndarray) -> float:
     between :math:`\min(1, \min_i d_i / d_{0,i})` and :math:`\max(1, \max_i d_i / d_{0,i})`.
     """
     ratio = dh / dh_factor
-    out = max(1.0, float(ratio.max())) / min(1.0, float(ratio.min()))
-    return out
+    return max(1.0, float(ratio.max())) / min(1.0, float(ratio.min()))
 
 
 def _pcg(

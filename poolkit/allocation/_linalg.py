@@ -126,6 +126,10 @@ class Cholesky:
         piv = self.pivots
         return bool(piv.size == 0 or (np.isfinite(piv).all() and piv.min() > SINGLE_PIVOT_SPREAD * piv.max()))
 
+    def apply_inverse(self, b: np.ndarray) -> np.ndarray:
+        """One solve with the factor as it is, unrefined (e.g. a preconditioner); double-precision result."""
+        return self._raw(np.asarray(b, dtype=np.float64))
+
     def _raw(self, b: np.ndarray) -> np.ndarray:
         from scipy.linalg import cho_solve
 
