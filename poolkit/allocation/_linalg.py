@@ -28,6 +28,7 @@ References
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -56,12 +57,17 @@ class Cholesky:
     single : bool
         Factorise in single precision and refine every solve (see the module notes).
     overwrite : bool
-        With ``single=False``, let the factorisation overwrite ``a``.
+        Let the factorisation overwrite ``a`` (or, with ``single=True``, the single-precision
+        source ``a32``, or ``a`` when it is single precision).
     shift : ndarray of shape (n,), optional
         Factorise :math:`A + \operatorname{diag}(\text{shift})` without forming it in double
         precision (the residuals use :math:`Ax + \text{shift} \odot x`).
     a32 : ndarray of shape (n, n), optional
-        ``a`` already in single precision (reused by callers that factor many shifts of it).
+        ``a`` already in single precision (reused by callers that factor many shifts of it;
+        with ``overwrite`` and no shift it may be overwritten).
+    times : callable, optional
+        :math:`x \mapsto A x` in double precision, for the residuals when ``a`` itself is
+        only held in single precision (``a`` then gives the size and the diagonal).
 
     Raises
     ------
@@ -84,6 +90,7 @@ class Cholesky:
         overwrite: bool = False,
         shift: np.ndarray | None = None,
         a32: np.ndarray | None = None,
+        times: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> None:
         from scipy.linalg import cho_factor
 
@@ -91,9 +98,14 @@ class Cholesky:
         self.n = a.shape[0]
         self.a = a
         self.shift = shift
-        diag = np.diag(a) if shift is None else np.diag(a) + shift
+        self.times = times
+        diag = np.diag(a).astype(np.float64) if shift is None else np.diag(a) + shift
         if single:
-            work = (a.astype(np.float32) if a32 is None else a32.copy())
+            work = a if a32 is None else a32
+            if work.dtype != np.float32:
+                work = work.astype(np.float32)
+            elif not overwrite:
+                work = work.copy()
             if shift is not None:
                 work[np.diag_indices(self.n)] += shift.astype(np.float32)
             self.factor: Any = cho_factor(work, lower=True, check_finite=False, overwrite_a=True)
@@ -111,7 +123,7 @@ class Cholesky:
 
     def _times(self, x: np.ndarray) -> np.ndarray:
         """:math:`A x` with the double-precision matrix (and its diagonal shift)."""
-        out = self.a @ x
+        out = self.times(x) if self.times is not None else self.a @ x
         if self.shift is not None:
             out += self.shift[:, None] * x if x.ndim == 2 else self.shift * x
         return out

@@ -196,6 +196,7 @@ class _Face:
         self.ridge = 0.0
         self.factorisations = 0
         self.hf: np.ndarray | None = None
+        self.h32: np.ndarray | None = None
 
     def _factor(self, free: np.ndarray, *, double: bool = False) -> None:
         from scipy.linalg import LinAlgError
@@ -203,19 +204,31 @@ class _Face:
         key = free.tobytes()
         if key == self.key and (not double or not self.factor.single):
             return
-        hf = self.p.h[np.ix_(free, free)]
+        p = self.p
+        whole = free.size == p.n
         self.factorisations += 1
         if free.size >= MIXED_MIN and not double:
             # large blocks: a single-precision factor refined to double precision, when its
-            # pivots promise a refinement that converges (else the double path below)
+            # pivots promise a refinement that converges (else the double path below); the
+            # block is gathered in single precision and the residuals use the whole matrix
+            if self.h32 is None:
+                self.h32 = p.h.astype(np.float32)
+            hf32 = self.h32 if whole else self.h32[np.ix_(free, free)]
+
+            def times(v: np.ndarray) -> np.ndarray:
+                full = np.zeros((p.n, *v.shape[1:]))
+                full[free] = v
+                return (p.h @ full)[free]
+
             try:
-                chol = Cholesky(hf, single=True)
+                chol = Cholesky(hf32, single=True, overwrite=not whole, times=times)
             except LinAlgError:
                 pass
             else:
                 if chol.well_conditioned():
                     self.factor, self.ridge, self.key, self.hf = chol, 0.0, key, None
                     return
+        hf = p.h if whole else p.h[np.ix_(free, free)]
         for ridge in (0.0, *RIDGES):
             try:
                 work = hf if ridge == 0.0 else hf + ridge * np.eye(free.size)
@@ -256,8 +269,9 @@ class _Face:
         y = np.zeros(p.m)
         if not np.isfinite(x[fixed]).all() or not np.isfinite(b).all():
             raise _Failed("a fixed side is infinite")
-        rhs = -f[free] - p.h[np.ix_(free, fixed)] @ x[fixed]
-        s = b - p.a[np.ix_(rows, fixed)] @ x[fixed]
+        held = fixed[x[fixed] != 0]  # variables fixed at a nonzero bound (most sit at 0)
+        rhs = -f[free] - p.h[np.ix_(free, held)] @ x[held]
+        s = b - p.a[np.ix_(rows, held)] @ x[held]
         if free.size == 0:
             if rows.size and np.abs(s).max() > 1e-12 * max(1.0, float(np.abs(b).max())):
                 raise _Inconsistent(rows[np.abs(s) > 1e-12 * max(1.0, float(np.abs(b).max()))])
