@@ -405,14 +405,19 @@ def cov_array(cov: Any, *, name: str = "cov") -> tuple[pd.DataFrame, np.ndarray]
         except (TypeError, ValueError):
             mat = None
         if mat is not None and np.isfinite(mat).all():
-            diag = np.diag(mat)
-            scale = max(1.0, float(np.abs(mat).max()))
-            if (diag >= 0).all() and float(np.abs(mat - mat.T).max()) <= 1e-10 * scale:
-                mat = (mat + mat.T) / 2.0
-                jitter = 1e-10 * max(float(diag.mean()), 1e-300)
+            from scipy.linalg import LinAlgError, cho_factor
+
+            diag = np.diag(mat).copy()
+            scale = max(1.0, float(mat.max()), -float(mat.min()))
+            asym = float(np.abs(mat - mat.T).max())
+            if (diag >= 0).all() and asym <= 1e-10 * scale:
+                if asym > 0:
+                    mat = (mat + mat.T) / 2.0
+                work = mat.copy()
+                work[np.diag_indices_from(work)] += 1e-10 * max(float(diag.mean()), 1e-300)
                 try:
-                    np.linalg.cholesky(mat + jitter * np.eye(len(diag)))
-                except np.linalg.LinAlgError:
+                    cho_factor(work, lower=True, overwrite_a=True, check_finite=False)
+                except LinAlgError:
                     pass
                 else:
                     return pd.DataFrame(mat, index=cov.index.copy(), columns=cov.columns.copy()), mat

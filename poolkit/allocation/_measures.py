@@ -166,8 +166,10 @@ class RiskModel:
         return w * (q @ (self.data[where[1:]] - self.data[1:]))
 
     def standalone(self) -> np.ndarray:
-        """Risk of each asset held alone (shape (n,))."""
-        return np.asarray(self.value(np.eye(self.n)))
+        """Risk of each asset held alone (shape (n,)): the diagonal, or each asset's own column of data."""
+        if self.measure == "variance":
+            return np.diag(self.data).copy()
+        return np.asarray(self.value_of_paths(self.data))
 
 
 def risk_model(

@@ -30,9 +30,16 @@ Strategy (chosen from measurements on dense and sparse universes, see
    number of observations, where the least variance is nearly zero and thousands of
    multipliers nearly vanish). Its iteration count does not depend on the degeneracy;
    its answer is then polished by a PDAS crossover from its predicted active set, or
-   kept as it is when the crossover does not settle.
+   kept as it is when the crossover does not settle. PDAS hands over early, as soon as
+   a regular face leads back to a singular one (on 600 variables or more): that swing is
+   the mark of a degenerate problem, e.g. more assets than observations.
 4. **DAQP** (the dual active-set solver, exact on small strictly convex problems) as a
    last resort on problems of a few hundred variables.
+
+Blocks of :data:`~poolkit.allocation._linalg.MIXED_MIN` variables or more are factorised
+in single precision when their pivots allow it, and every solve with such a factor is
+refined to double precision (:mod:`poolkit.allocation._linalg`); a refinement that stalls
+sends the block to a double-precision factor.
 
 A singular free block (a singular covariance: more assets than observations, or assets
 that are exact combinations of others) is factorised with a ridge
@@ -65,6 +72,7 @@ from typing import Any
 
 import numpy as np
 
+from poolkit.allocation._linalg import MIXED_MIN, Cholesky, Imprecise
 from poolkit.exceptions import SolverError
 
 __all__ = ["KKT_TOL", "QPResult", "UnboundedQP", "solve_qp"]
@@ -75,6 +83,8 @@ KKT_TOL = 1e-8
 RIDGES = (1e-12, 1e-10, 1e-8)
 #: Largest problem handed to DAQP as a last resort.
 DAQP_MAX = 400
+#: Smallest problem on which PDAS gives up as soon as it swings back to a singular face.
+SINGULAR_ABORT_MIN = 600
 
 FREE, LOWER, UPPER, EQUAL = 0, -1, 1, 2
 
@@ -186,25 +196,49 @@ class _Face:
         self.ridge = 0.0
         self.factorisations = 0
         self.hf: np.ndarray | None = None
+        self.h32: np.ndarray | None = None
 
-    def _factor(self, free: np.ndarray) -> None:
-        from scipy.linalg import LinAlgError, cho_factor
+    def _factor(self, free: np.ndarray, *, double: bool = False) -> None:
+        from scipy.linalg import LinAlgError
 
         key = free.tobytes()
-        if key == self.key:
+        if key == self.key and (not double or not self.factor.single):
             return
-        hf = self.p.h[np.ix_(free, free)]
+        p = self.p
+        whole = free.size == p.n
         self.factorisations += 1
+        if free.size >= MIXED_MIN and not double:
+            # large blocks: a single-precision factor refined to double precision, when its
+            # pivots promise a refinement that converges (else the double path below); the
+            # block is gathered in single precision and the residuals use the whole matrix
+            if self.h32 is None:
+                self.h32 = p.h.astype(np.float32)
+            hf32 = self.h32 if whole else self.h32[np.ix_(free, free)]
+
+            def times(v: np.ndarray) -> np.ndarray:
+                full = np.zeros((p.n, *v.shape[1:]))
+                full[free] = v
+                return (p.h @ full)[free]
+
+            try:
+                chol = Cholesky(hf32, single=True, overwrite=not whole, times=times)
+            except LinAlgError:
+                pass
+            else:
+                if chol.well_conditioned():
+                    self.factor, self.ridge, self.key, self.hf = chol, 0.0, key, None
+                    return
+        hf = p.h if whole else p.h[np.ix_(free, free)]
         for ridge in (0.0, *RIDGES):
             try:
                 work = hf if ridge == 0.0 else hf + ridge * np.eye(free.size)
-                c, low = cho_factor(work, lower=True, check_finite=False, overwrite_a=ridge != 0.0)
+                chol = Cholesky(work, single=False, overwrite=ridge != 0.0)
             except LinAlgError:
                 continue
-            piv = np.abs(np.diag(c))
+            piv = chol.pivots
             if piv.size and piv.min() <= 1e-7 * piv.max() and ridge == 0.0:
                 continue  # numerically singular: the ridge picks the least-norm face minimiser
-            self.factor, self.ridge, self.key = (c, low), ridge, key
+            self.factor, self.ridge, self.key = chol, ridge, key
             # a ridged or ill-conditioned factor (pivots spread over more than 1e4, a condition
             # number over 1e8) leaves residuals far above rounding: keep the block for refinement
             ill = ridge != 0.0 or (piv.size > 0 and piv.min() <= 1e-4 * piv.max())
@@ -212,12 +246,18 @@ class _Face:
             return
         raise _Failed("free block not factorisable")
 
+    def _backsolve(self, free: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+        """Solve with the free block's factor; a single-precision one that stalls is redone in double."""
+        try:
+            return self.factor.solve(rhs)
+        except Imprecise:
+            self._factor(free, double=True)
+            return self.factor.solve(rhs)
+
     def solve(
         self, f: np.ndarray, state: np.ndarray, rstate: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(x, y)``: the face minimiser and the active rows' multipliers."""
-        from scipy.linalg import cho_solve
-
         p = self.p
         free = np.flatnonzero(state == FREE)
         fixed = np.flatnonzero(state != FREE)
@@ -229,20 +269,21 @@ class _Face:
         y = np.zeros(p.m)
         if not np.isfinite(x[fixed]).all() or not np.isfinite(b).all():
             raise _Failed("a fixed side is infinite")
-        rhs = -f[free] - p.h[np.ix_(free, fixed)] @ x[fixed]
-        s = b - p.a[np.ix_(rows, fixed)] @ x[fixed]
+        held = fixed[x[fixed] != 0]  # variables fixed at a nonzero bound (most sit at 0)
+        rhs = -f[free] - p.h[np.ix_(free, held)] @ x[held]
+        s = b - p.a[np.ix_(rows, held)] @ x[held]
         if free.size == 0:
             if rows.size and np.abs(s).max() > 1e-12 * max(1.0, float(np.abs(b).max())):
                 raise _Inconsistent(rows[np.abs(s) > 1e-12 * max(1.0, float(np.abs(b).max()))])
             return x, y
         self._factor(free)
         af = p.a[np.ix_(rows, free)]
-        ha = cho_solve(self.factor, af.T, check_finite=False) if rows.size else None
+        ha = self._backsolve(free, af.T) if rows.size else None
         schur = af @ ha if ha is not None else None
 
         def kkt(r1: np.ndarray, r2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             """One solve of [[Hf, Af'], [Af, 0]] [x; y] = [r1; r2] with the (ridged) factor."""
-            hr = cho_solve(self.factor, r1, check_finite=False)
+            hr = self._backsolve(free, r1)
             if ha is None or schur is None:
                 return hr, np.zeros(0)
             yy, *_ = np.linalg.lstsq(schur, af @ hr - r2, rcond=1e-13)
@@ -344,9 +385,18 @@ def _pdas(
     best = np.inf
     strikes = 0
     seen: set[bytes] = set()
+    regular_seen = False
     for it in range(1, max_iter + 1):
         try:
             x, y = face.solve(f, state, rstate)
+            if p.n > SINGULAR_ABORT_MIN and (state == FREE).any():
+                # on a degenerate problem (e.g. more assets than observations, where the least
+                # variance is nearly zero) PDAS swings between singular faces and regular ones;
+                # once a regular face has led back to a singular one, the interior point is cheaper
+                singular = face.ridge > 0 or face.hf is not None
+                if singular and regular_seen:
+                    raise _Failed("PDAS returns to singular faces")
+                regular_seen = regular_seen or not singular
         except _Inconsistent as exc:
             # an active row no free variable can move: release it if it is an inequality,
             # else free the members held at a bound, and take the face again
@@ -425,22 +475,34 @@ def _initial_state(p: _Scaled, state: np.ndarray | None, rstate: np.ndarray | No
 class _Newton:
     """One interior-point Newton system: ``(H + D) dv - C' dy = r1``, ``C dv = r2`` for v = (x, slacks)."""
 
-    def __init__(self, h: np.ndarray, dvec: np.ndarray, c_x: np.ndarray, c_s: np.ndarray, reg: float) -> None:
-        from scipy.linalg import LinAlgError, cho_factor, cho_solve
+    def __init__(
+        self, h: np.ndarray, dvec: np.ndarray, c_x: np.ndarray, c_s: np.ndarray, reg: float,
+        *, h32: np.ndarray | None = None,
+    ) -> None:
+        from scipy.linalg import LinAlgError
 
         n = h.shape[0]
-        k = h.copy()
-        k[np.diag_indices(n)] += dvec[:n] + reg
-        try:
-            self.factor = cho_factor(k, lower=True, check_finite=False, overwrite_a=True)
-        except LinAlgError:
-            raise _Failed("IPM factorisation failed") from None
+        shift = dvec[:n] + reg
+        self.factor: Cholesky | None = None
+        if h32 is not None:  # a single-precision factor refined to double precision (see _linalg)
+            try:
+                chol = Cholesky(h, single=True, shift=shift, a32=h32)
+                if chol.well_conditioned():
+                    self.factor = chol
+                    self.kc = chol.solve(c_x.T)
+            except (LinAlgError, Imprecise):
+                self.factor = None
+        if self.factor is None:
+            try:
+                self.factor = Cholesky(h, single=False, shift=shift)
+            except LinAlgError:
+                raise _Failed("IPM factorisation failed") from None
+            self.kc = self.factor.solve(c_x.T)
         self.n = n
         self.h = h
         self.dvec = dvec
         self.ds = dvec[n:] + reg
         self.c_x, self.c_s = c_x, c_s
-        self.kc = cho_solve(self.factor, c_x.T, check_finite=False)
         schur = c_x @ self.kc + (c_s / self.ds) @ c_s.T
         # rows equilibrated (some may have tiny pivots when their variables sit at bounds), then
         # inverted exactly; a numerically singular complement (dependent rows) falls back to lstsq
@@ -453,11 +515,15 @@ class _Newton:
         except np.linalg.LinAlgError:
             inv = np.linalg.pinv(scaled, rcond=1e-15, hermitian=True)
         self.schur_inv = inv * np.outer(sc, sc)
-        self._cho_solve = cho_solve
+
+    @property
+    def single(self) -> bool:
+        return self.factor is not None and self.factor.single
 
     def _once(self, r1: np.ndarray, r2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         n = self.n
-        k1 = np.concatenate([self._cho_solve(self.factor, r1[:n], check_finite=False), r1[n:] / self.ds])
+        assert self.factor is not None
+        k1 = np.concatenate([self.factor.solve(r1[:n]), r1[n:] / self.ds])
         dy = self.schur_inv @ (r2 - self.c_x @ k1[:n] - self.c_s @ k1[n:])
         dv = k1 + np.concatenate([self.kc @ dy, (self.c_s.T @ dy) / self.ds])
         return dv, dy
@@ -547,6 +613,8 @@ def _ipm(p: _Scaled, *, max_iter: int = 100) -> tuple[np.ndarray, np.ndarray, np
     size0 = float(np.abs(v).max(initial=0.0)) + 1.0
     best: tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
     stall = 0
+    single = n >= MIXED_MIN
+    hh32: np.ndarray | None = None
 
     def unscaled(v: np.ndarray, y: np.ndarray, zl: np.ndarray, zu: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         k = cs / xs
@@ -584,18 +652,27 @@ def _ipm(p: _Scaled, *, max_iter: int = 100) -> tuple[np.ndarray, np.ndarray, np
         if float(np.abs(v).max()) > 1e12 * size0 and primal_res <= 1e-6:
             raise UnboundedQP
         dvec = np.where(hl, zl / sl, 0.0) + np.where(hu, zu / su, 0.0)
-        system = _Newton(hh, dvec, c_x, c_s, 1e-13)
         state = (sl, su, zl, zu, hl, hu, rd, rp)
-        dv, dy, dzl, dzu = _direction(system, state, 0.0, np.zeros_like(v), np.zeros_like(v))
-        a_aff = _longest_step([(sl, dv, hl), (su, -dv, hu), (zl, dzl, hl), (zu, dzu, hu)])
-        mu_aff = float(
-            np.where(hl, (zl + a_aff * dzl) * (sl + a_aff * dv), 0.0).sum()
-            + np.where(hu, (zu + a_aff * dzu) * (su - a_aff * dv), 0.0).sum()
-        ) / nb
-        sigma = min(1.0, (mu_aff / mu) ** 3) if mu > 0 else 0.0
-        dv, dy, dzl, dzu = _direction(
-            system, state, sigma * mu, np.where(hl, dzl * dv, 0.0), np.where(hu, -dzu * dv, 0.0)
-        )
+        while True:  # single-precision factors while their refinement converges, then double
+            if single and hh32 is None:
+                hh32 = hh.astype(np.float32)
+            system = _Newton(hh, dvec, c_x, c_s, 1e-13, h32=hh32 if single else None)
+            single = system.single
+            try:
+                dv, dy, dzl, dzu = _direction(system, state, 0.0, np.zeros_like(v), np.zeros_like(v))
+                a_aff = _longest_step([(sl, dv, hl), (su, -dv, hu), (zl, dzl, hl), (zu, dzu, hu)])
+                mu_aff = float(
+                    np.where(hl, (zl + a_aff * dzl) * (sl + a_aff * dv), 0.0).sum()
+                    + np.where(hu, (zu + a_aff * dzu) * (su - a_aff * dv), 0.0).sum()
+                ) / nb
+                sigma = min(1.0, (mu_aff / mu) ** 3) if mu > 0 else 0.0
+                dv, dy, dzl, dzu = _direction(
+                    system, state, sigma * mu, np.where(hl, dzl * dv, 0.0), np.where(hu, -dzu * dv, 0.0)
+                )
+            except Imprecise:
+                single = False
+                continue
+            break
         step = min(1.0, 0.995 * _longest_step([(sl, dv, hl), (su, -dv, hu), (zl, dzl, hl), (zu, dzu, hu)]))
         v = v + step * dv
         y = y + step * dy
@@ -640,37 +717,6 @@ def _state_from(p: _Scaled, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> tupl
     rstate[r_lo] = LOWER
     rstate[r_hi] = UPPER
     return state, rstate
-
-
-# ------------------------------------------------------------------------------------ DAQP
-def _daqp(p: _Scaled) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    import daqp
-
-    n, m = p.n, p.m
-    sense = np.zeros(n + m, dtype=np.intc)
-    sense[n:][p.a_lo == p.a_hi] = 5
-    big = 1e30  # DAQP's own encoding of "no bound"; never used in a check
-    bl = np.concatenate([np.where(np.isfinite(p.lower), p.lower, -big), np.where(np.isfinite(p.a_lo), p.a_lo, -big)])
-    bu = np.concatenate([np.where(np.isfinite(p.upper), p.upper, big), np.where(np.isfinite(p.a_hi), p.a_hi, big)])
-    for ridge in (0.0, *RIDGES):
-        h = p.h + ridge * np.eye(n) if ridge else p.h
-        x, _fval, flag, info = daqp.solve(
-            np.ascontiguousarray(h),
-            np.ascontiguousarray(p.f),
-            np.ascontiguousarray(p.a),
-            np.ascontiguousarray(bu),
-            np.ascontiguousarray(bl),
-            sense,
-            primal_tol=1e-12,
-            iter_limit=100 * (n + m) + 1000,
-            eps_prox=0.0,
-        )
-        x = np.asarray(x, dtype="float64")
-        if flag in (1, 2) and np.isfinite(x).all():
-            lam = np.asarray(info["lam"], dtype="float64")
-            if _verified(p, x, lam[n:], lam[:n], KKT_TOL)[0]:
-                return x, lam[n:], lam[:n]
-    raise _Failed(f"DAQP exit flag {flag}, or no verified answer")
 
 
 # ------------------------------------------------------------------------------------ verification
@@ -810,7 +856,9 @@ def solve_qp(
             notes.append(f"IPM: {exc}")
     if result is None and p.n <= DAQP_MAX:
         try:
-            x, y, z = _daqp(p)
+            from poolkit.allocation._qp_daqp import solve_daqp
+
+            x, y, z = solve_daqp(p)
             ok, msg = _verified(p, x, y, z, tol)
             if ok:
                 s2, r2 = _state_from(p, x, y, z)

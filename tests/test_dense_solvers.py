@@ -1,0 +1,124 @@
+"""The large-universe paths of the optimisers: mixed-precision factors, lagged Newton steps, degenerate faces.
+
+Each fast path is compared with the plain double-precision path it replaces (the same
+problem solved with the fast path switched off) and with a formula: the answers must
+agree to rounding, so the speed costs no accuracy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import poolkit as pk
+from poolkit.allocation import _budgeting, _linalg, _measures, _qp
+
+
+def _factor_cov(n_assets: int, n_days: int, seed: int, *, noise: float = 0.015) -> pd.DataFrame:
+    """Sample covariance of k = 10 common factors plus noise (the dense universe of the benchmark)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n_days, 10)) * 0.01 @ rng.standard_normal((10, n_assets))
+    x = x + rng.standard_normal((n_days, n_assets)) * noise
+    names = [f"a{i}" for i in range(n_assets)]
+    return pd.DataFrame(np.cov(x, rowvar=False), index=names, columns=names)
+
+
+# --------------------------------------------------------------------------- mixed precision
+def test_single_precision_factor_solves_to_double_precision():
+    rng = np.random.default_rng(1)
+    g = rng.standard_normal((400, 300))
+    a = g.T @ g / 400 + 0.1 * np.eye(300)  # condition number about 1e2
+    b = rng.standard_normal((300, 3))
+    exact = np.linalg.solve(a, b)
+    x = _linalg.Cholesky(a, single=True).solve(b)
+    assert np.abs(x - exact).max() <= 1e-13 * np.abs(exact).max()
+    # the diagonal shift is applied without forming the shifted matrix
+    d = rng.uniform(0.5, 2.0, 300)
+    xs = _linalg.Cholesky(a, single=True, shift=d).solve(b[:, 0])
+    ref = np.linalg.solve(a + np.diag(d), b[:, 0])
+    assert np.abs(xs - ref).max() <= 1e-13 * np.abs(ref).max()
+    # a hand-worked 2 x 2: [[4, 2], [2, 3]] x = [2, 1] -> x = [1/2, 0]
+    np.testing.assert_allclose(_linalg.Cholesky(np.array([[4.0, 2.0], [2.0, 3.0]]), single=True)
+                               .solve(np.array([2.0, 1.0])), [0.5, 0.0], atol=1e-15)
+
+
+def test_ill_conditioned_single_precision_factor_is_refused():
+    # a condition number of 1e10: single precision cannot be refined, so the caller must go to double
+    rng = np.random.default_rng(2)
+    q, _ = np.linalg.qr(rng.standard_normal((200, 200)))
+    a = (q * np.logspace(0, -10, 200)) @ q.T
+    a = (a + a.T) / 2
+    try:
+        chol = _linalg.Cholesky(a, single=True)
+    except np.linalg.LinAlgError:
+        return  # the single-precision factorisation itself fails: also a refusal
+    if chol.well_conditioned():
+        with pytest.raises(_linalg.Imprecise):
+            chol.solve(rng.standard_normal(200))
+
+
+def test_min_variance_with_single_precision_faces_matches_double(monkeypatch):
+    cov = _factor_cov(1300, 2000, seed=3)
+    fast = pk.allocation.min_variance(cov)
+    monkeypatch.setattr(_qp, "MIXED_MIN", 10**9)
+    slow = pk.allocation.min_variance(cov)
+    assert fast.index.equals(cov.columns)
+    assert np.abs(fast - slow).max() <= 1e-9
+    s = cov.to_numpy()
+    assert abs(fast @ s @ fast - slow @ s @ slow) <= 1e-12 * (slow @ s @ slow)
+
+
+# --------------------------------------------------------------------------- lagged Newton for risk parity
+def test_risk_parity_with_lagged_factors_matches_exact_newton(monkeypatch):
+    cov = _factor_cov(700, 500, seed=4)  # more assets than days: a singular covariance
+    fast = pk.allocation.risk_parity(cov)
+    monkeypatch.setattr(_budgeting, "_LAGGED_MIN", 10**9)
+    slow = pk.allocation.risk_parity(cov)
+    np.testing.assert_allclose(fast.to_numpy(), slow.to_numpy(), rtol=1e-9)
+    rc = fast.to_numpy() * (cov.to_numpy() @ fast.to_numpy())
+    assert rc.max() / rc.min() - 1.0 <= 1e-8  # equal risk contributions
+
+
+def test_drift_bounds_the_preconditioned_condition_number():
+    # (C + D0)^-1 (C + D): its eigenvalues lie between min(1, d/d0) and max(1, d/d0)
+    rng = np.random.default_rng(5)
+    g = rng.standard_normal((30, 20))
+    c = g.T @ g / 30
+    d0, d = rng.uniform(0.1, 1.0, 20), rng.uniform(0.1, 1.0, 20)
+    ev = np.linalg.eigvals(np.linalg.solve(c + np.diag(d0), c + np.diag(d))).real
+    assert ev.max() / ev.min() <= _budgeting._drift(d, d0) * (1 + 1e-12)
+
+
+# --------------------------------------------------------------------------- degenerate faces
+def test_min_variance_on_more_assets_than_days_is_verified_and_optimal(monkeypatch):
+    # 1000 assets, 500 days: the active set swings between singular and regular faces; PDAS gives
+    # way to the interior point, whose answer is checked (KKT) and must not be beaten by the
+    # plain sequence (PDAS until it stalls, then the interior point)
+    cov = _factor_cov(1000, 500, seed=6)
+    notes: list[str] = []
+    pdas = _qp._pdas
+
+    def recording(*args, **kwargs):
+        try:
+            return pdas(*args, **kwargs)
+        except _qp._Failed as exc:
+            notes.append(str(exc))
+            raise
+
+    monkeypatch.setattr(_qp, "_pdas", recording)
+    w = pk.allocation.min_variance(cov)
+    assert "PDAS returns to singular faces" in notes  # the case this test is about
+    assert (w >= 0).all() and abs(w.sum() - 1) <= 1e-12
+    s = cov.to_numpy()
+    monkeypatch.setattr(_qp, "SINGULAR_ABORT_MIN", 10**9)
+    ref = pk.allocation.min_variance(cov)
+    scale = float(np.diag(s).max())
+    assert float(w @ s @ w) <= float(ref @ s @ ref) + 1e-9 * scale
+
+
+def test_standalone_risk_is_each_asset_alone(returns):
+    r = returns.iloc[:300, :6]
+    for measure in ("variance", "semi_variance", "cvar", "cdar"):
+        model, _ = _measures.risk_model(r, measure)
+        np.testing.assert_allclose(model.standalone(), model.value(np.eye(model.n)), rtol=1e-14, atol=0)
