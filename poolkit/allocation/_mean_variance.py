@@ -34,6 +34,7 @@ from poolkit.allocation._core import (
     max_return,
     vector,
 )
+from poolkit.allocation._frontier import trace_frontier
 from poolkit.allocation._qp_ratio import solve_ratio
 from poolkit.allocation._space import (
     _UNBOUNDED,
@@ -784,20 +785,24 @@ def efficient_frontier(
             "efficient_frontier: with unbounded weights (infinite bounds, no gross_exposure cap) the expected "
             "return has no maximum, so the frontier has no top. Give finite bounds or a `gross_exposure` cap."
         )
-    cache: dict[str, Any] = {}  # the scaled covariance, shared by every point's QP (hmat is not changed)
+    cache: dict[str, Any] = {}  # the scaled covariance, shared by the walk and every QP (hmat is not changed)
     w0, res = _solve(space, hmat, what="efficient_frontier (minimum variance)", cache=cache)
     r0 = float(mu @ w0)
     targets = np.linspace(r0, max(best, r0), n_points)
     weights = np.empty((n_points, cons.n))
     weights[0] = finalize(w0, cons, name="", what="efficient_frontier").to_numpy()
     top_close = best - 1e-9 * max(abs(best), float(np.abs(mu).max()))
-    for k in range(1, n_points):
-        what = f"efficient_frontier point {k}"
-        if k == n_points - 1 and best > r0 or targets[k] >= top_close:
-            x = _top(mu, hmat, space, what=what)
-        else:
-            x, res = _solve(space, hmat, extra=(mu, float(targets[k]), np.inf), warm=res, what=what, cache=cache)
-        weights[k] = finalize(x, cons, name="", what=what).to_numpy()
+    at_top = np.array([k == n_points - 1 and best > r0 or targets[k] >= top_close for k in range(n_points)])
+    at_top[0] = False
+    inner = np.flatnonzero(~at_top)[1:]
+    if inner.size:
+        path, _ = trace_frontier(space, hmat, mu, targets[inner], res, r0, cache=cache, what="efficient_frontier")
+        for k, w in zip(inner, path, strict=True):
+            weights[k] = finalize(w, cons, name="", what=f"efficient_frontier point {k}").to_numpy()
+    if at_top.any():
+        w_top = finalize(_top(mu, hmat, space, what="efficient_frontier (top)"), cons, name="",
+                         what="efficient_frontier (top)").to_numpy()
+        weights[at_top] = w_top
     ann_r, ann_v, sharpe = _annual_stats(weights.T, mu, s, rf, periods_per_year)
     out = pd.DataFrame(weights, columns=frame.columns.copy())
     out.insert(0, "sharpe", sharpe)

@@ -1,0 +1,394 @@
+r"""The efficient frontier as a parametric QP: the critical line algorithm on the QP engine's faces.
+
+The frontier portfolios solve, for each target return :math:`r`,
+
+.. math:: \min_x \tfrac12 x^\top H x \quad\text{s.t.}\quad l \le x \le u,\quad
+          a_{lo} \le A x \le a_{hi},\quad \mu^\top x \ge r,
+
+in the solver space of :mod:`poolkit.allocation._space` (the weights, or their long and
+short parts under a gross cap), scaled as :mod:`poolkit.allocation._qp` scales them (unit
+diagonal, unit rows). On a *face* (a fixed set :math:`F` of free variables, the others held
+at a bound, and a fixed set :math:`R` of active rows, the return row among them) the KKT
+conditions are the linear system
+
+.. math:: \begin{pmatrix} H_{FF} & A_{RF}^\top \\ A_{RF} & 0 \end{pmatrix}
+          \begin{pmatrix} x_F \\ y_R \end{pmatrix} =
+          \begin{pmatrix} -H_{FB} x_B \\ b_R - A_{RB} x_B + r\, e_\mu \end{pmatrix},
+
+whose matrix does not depend on :math:`r`: the solution, the bound multipliers
+:math:`z_B = -(H_{BF} x_F + H_{BB} x_B + A_{RB}^\top y_R)` and the inactive rows are all
+affine in :math:`r`, :math:`x(r) = x(r_0) + (r - r_0)\,\dot x`. The face stays optimal until
+a free variable reaches a bound, a held variable's multiplier or an active inequality's
+multiplier changes sign, or an inactive row (a group limit, the gross cap) reaches a side:
+the next *breakpoint*, where the face changes by those indices and the walk goes on
+(Markowitz's critical line algorithm [1]_, [2]_). Every target between two breakpoints is
+read off the affine solution at the cost of a matrix-vector product.
+
+The free block enters only through :math:`H_{FF}^{-1}`, kept up to date as variables enter
+(a bordered inverse) and leave (a Schur complement), each :math:`O(|F|^2)`; it is rebuilt
+from a Cholesky factorisation every :data:`REFRESH` updates, after larger changes, or when
+the face residuals are above rounding. The rows enter by their Schur complement
+:math:`A_{RF} H_{FF}^{-1} A_{RF}^\top` (a few rows).
+
+Every point read off the path is verified by the KKT check of the QP engine
+(:func:`poolkit.allocation._qp.kkt_violation`: stationarity, feasibility of bounds, rows and
+target, signs of all multipliers) on the same problem the per-point QP solves. A point that
+fails is solved by the per-point QP instead, and the walk restarts from that QP's active set.
+The walk also hands over to the per-point QP (warm-started, then restarting the walk) where
+the face system is singular or ill-conditioned (a singular covariance whose free block is
+singular, both parts of one asset free under a gross cap, active rows that the free
+variables cannot move), and where ties at a breakpoint do not resolve (the same face comes
+back without progress). Those cases cost speed, never exactness.
+
+References
+----------
+.. [1] Markowitz, H. (1956). The optimization of a quadratic function subject to linear
+       constraints. Naval Research Logistics Quarterly 3(1-2), 111-133.
+.. [2] Niedermayer, A., Niedermayer, D. (2010). Applying Markowitz's critical line algorithm.
+       In Handbook of Portfolio Construction (J. B. Guerard, ed.), Springer, 383-400.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from poolkit.allocation import _qp
+from poolkit.allocation._qp import EQUAL, FREE, KKT_TOL, LOWER, UPPER, kkt_violation
+from poolkit.allocation._space import _solve, _Space
+
+__all__ = ["trace_frontier"]
+
+#: How the interior frontier points are computed: "path" (the critical line walk) or "qp"
+#: (one warm-started QP per point, the reference the path is tested against).
+METHOD = "path"
+#: Low-rank updates of the inverse free block between two rebuilds from a factorisation.
+REFRESH = 48
+#: Breakpoints without progress in the target return before the walk hands over to a QP.
+STALL = 60
+
+
+class _Degenerate(Exception):
+    """The walk cannot continue exactly from this face: the next point is solved as a QP."""
+
+
+# --------------------------------------------------------------------------------------- the free block
+class _Block:
+    """Inverse of the free block :math:`H_{FF}` of the scaled matrix, updated as ``free`` changes."""
+
+    def __init__(self, h: np.ndarray, free: np.ndarray) -> None:
+        self.h = h
+        self.free = np.asarray(free, dtype=np.intp)
+        self.inv = np.zeros((0, 0))
+        self.updates = 0
+        self.rebuilds = 0
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        from scipy.linalg import LinAlgError, cho_factor, cho_solve
+
+        self.updates = 0
+        k = self.free.size
+        if k == 0:
+            self.inv = np.zeros((0, 0))
+            return
+        self.rebuilds += 1
+        hf = self.h[np.ix_(self.free, self.free)]
+        try:
+            c, low = cho_factor(hf, lower=True, check_finite=False)
+        except LinAlgError:
+            raise _Degenerate("the free block is singular") from None
+        piv = np.abs(np.diag(c))
+        if piv.min() <= 1e-6 * piv.max():  # condition number above ~1e12: leave it to the QP engine
+            raise _Degenerate("the free block is numerically singular")
+        self.inv = cho_solve((c, low), np.eye(k), check_finite=False)
+
+    def _add(self, j: int) -> None:
+        b = self.h[self.free, j]
+        u = self.inv @ b
+        s = float(self.h[j, j] - b @ u)
+        if not s > 1e-10 * max(float(self.h[j, j]), 1e-300):
+            raise _Degenerate("an entering variable makes the free block singular")
+        k = self.free.size
+        inv = np.empty((k + 1, k + 1))
+        inv[:k, :k] = self.inv
+        inv[:k, :k] += np.outer(u / s, u)
+        inv[:k, k] = -u / s
+        inv[k, :k] = -u / s
+        inv[k, k] = 1.0 / s
+        self.inv = inv
+        self.free = np.append(self.free, j)
+
+    def _remove(self, j: int) -> None:
+        q = int(np.flatnonzero(self.free == j)[0])
+        keep = np.arange(self.free.size) != q
+        col = self.inv[keep, q]
+        piv = float(self.inv[q, q])
+        self.inv = self.inv[np.ix_(keep, keep)]
+        self.inv -= np.outer(col / piv, col)
+        self.free = self.free[keep]
+
+    def update(self, free: np.ndarray) -> None:
+        """Make the block that of ``free`` (as a set), by low-rank updates or a rebuild."""
+        old = set(self.free.tolist())
+        new = set(np.asarray(free).tolist())
+        gone, come = old - new, new - old
+        changes = len(gone) + len(come)
+        if changes == 0:
+            return
+        if self.updates + changes > REFRESH or changes > max(4, len(new) // 8):
+            self.free = np.asarray(sorted(new), dtype=np.intp)
+            self.rebuild()
+            return
+        for j in sorted(gone):
+            self._remove(j)
+        for j in sorted(come):
+            self._add(j)
+        self.updates += changes
+
+
+# --------------------------------------------------------------------------------------- one face
+@dataclasses.dataclass
+class _Affine:
+    """A face's solution at ``r0`` and its derivative in the target return (all scaled)."""
+
+    r0: float
+    x: np.ndarray
+    dx: np.ndarray
+    y: np.ndarray  # full row multipliers (zero on inactive rows)
+    dy: np.ndarray
+    g: np.ndarray  # gradient H x + A'y (z = -g on held variables)
+    dg: np.ndarray
+
+
+def _face(p: Any, blk: _Block, state: np.ndarray, rstate: np.ndarray, r0: float) -> _Affine:
+    """Solve the face KKT system at ``r0`` and for the derivative in ``r`` (the return row is last)."""
+    h, n, m = p.h, p.n, p.m
+    free = blk.free
+    xb = np.zeros(n)
+    at_lo, at_hi = state == LOWER, state == UPPER
+    xb[at_lo] = p.lower[at_lo]
+    xb[at_hi] = p.upper[at_hi]
+    held = np.flatnonzero((state != FREE) & (xb != 0))
+    rows = np.flatnonzero(rstate != FREE)
+    side = np.where(rstate[rows] == UPPER, p.a_hi[rows], p.a_lo[rows])
+    side[-1] = p.r[-1] * r0  # the return row is the last row and always active
+    af = p.a[np.ix_(rows, free)]
+    r1 = np.zeros((free.size, 2))
+    r2 = np.zeros((rows.size, 2))
+    hb = h[:, held] @ xb[held] if held.size else np.zeros(n)
+    r1[:, 0] = -hb[free]
+    r2[:, 0] = side - (p.a[np.ix_(rows, held)] @ xb[held] if held.size else 0.0)
+    r2[-1, 1] = p.r[-1]
+    inv = blk.inv
+    ha = inv @ af.T
+    schur = af @ ha
+    ev = np.linalg.eigvalsh(schur) if rows.size else np.ones(1)
+    if not ev[0] > 1e-11 * max(float(ev[-1]), 1e-300):
+        raise _Degenerate("the active rows are dependent on the free variables")
+
+    def kkt(q1: np.ndarray, q2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        hr = inv @ q1
+        yy = np.linalg.solve(schur, af @ hr - q2)
+        return hr - ha @ yy, yy
+
+    xf, yr = kkt(r1, r2)
+    arows = p.a[rows]
+    scale1 = np.abs(xf).sum(axis=0) + np.abs(af.T) @ np.abs(yr) + np.abs(hb[free])[:, None] + 1e-300
+    hrows = h[free]  # rows are contiguous: cheaper to gather than columns (h is symmetric)
+    for attempt in range(4):
+        hx = hrows.T @ xf
+        res1 = r1 - hx[free] - af.T @ yr
+        res2 = r2 - af @ xf
+        err1 = float(np.max(np.abs(res1) / scale1, initial=0.0))
+        err2 = float(np.max(np.abs(res2) / (np.abs(r2) + np.abs(af) @ np.abs(xf) + 1e-300), initial=0.0))
+        if max(err1, err2) <= 1e-12:
+            break
+        if attempt == 1 and blk.updates:
+            blk.rebuild()  # drifted low-rank updates: start again from a factorisation
+            return _face(p, blk, state, rstate, r0)
+        if attempt == 3:
+            if max(err1, err2) > 1e-9:
+                raise _Degenerate("the face system is ill-conditioned")
+            break
+        dxf, dyr = kkt(res1, res2)
+        xf, yr = xf + dxf, yr + dyr
+    x = np.tile(xb[:, None], (1, 2))
+    x[:, 1] = 0.0
+    x[free] = xf
+    g = hx + arows.T @ yr
+    g[:, 0] += hb
+    y = np.zeros((m, 2))
+    y[rows] = yr
+    return _Affine(r0, x[:, 0], x[:, 1], y[:, 0], y[:, 1], g[:, 0], g[:, 1])
+
+
+def _next_break(p: Any, fa: _Affine, state: np.ndarray, rstate: np.ndarray) -> tuple[float, list[tuple[str, np.ndarray, np.ndarray]]]:
+    """Return the step in ``r`` to the next breakpoint of the face and, per kind, each index's step."""
+    inf = np.inf
+    fixed_for_good = p.lower == p.upper
+    free = state == FREE
+    dx, x = fa.dx, fa.x
+    tx = 1e-12 * float(np.abs(dx).max(initial=0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s_up = np.where(free & (dx > tx) & np.isfinite(p.upper), (p.upper - x) / dx, inf)
+        s_lo = np.where(free & (dx < -tx) & np.isfinite(p.lower), (p.lower - x) / dx, inf)
+        tg = 1e-12 * (float(np.abs(dx).sum()) + float((np.abs(p.a).T @ np.abs(fa.dy)).max(initial=0.0)))
+        release = ~free & ~fixed_for_good
+        s_rel = np.where(release & (state == LOWER) & (fa.dg < -tg), -fa.g / fa.dg, inf)
+        s_rel = np.where(release & (state == UPPER) & (fa.dg > tg), -fa.g / fa.dg, s_rel)
+        ty = 1e-12 * float(np.abs(fa.dy).max(initial=0.0))
+        s_ry = np.where((rstate == LOWER) & (fa.dy > ty), -fa.y / fa.dy, inf)
+        s_ry = np.where((rstate == UPPER) & (fa.dy < -ty), -fa.y / fa.dy, s_ry)
+        ax, dax = p.a @ x, p.a @ dx
+        ta = 1e-12 * (np.abs(p.a) @ np.abs(dx))
+        s_rh = np.where((rstate == FREE) & (dax > ta) & np.isfinite(p.a_hi), (p.a_hi - ax) / dax, inf)
+        s_rl = np.where((rstate == FREE) & (dax < -ta) & np.isfinite(p.a_lo), (p.a_lo - ax) / dax, inf)
+    steps = [np.maximum(s, 0.0) for s in (s_up, s_lo, s_rel, s_ry, s_rh, s_rl)]
+    s_end = min(float(s.min(initial=inf)) for s in steps)
+    kinds = ["up", "lo", "release", "row_off", "row_hi", "row_lo"]
+    return s_end, list(zip(kinds, steps, [np.empty(0)] * 6, strict=True))
+
+
+def _apply(
+    s_end: float, events: list[tuple[str, np.ndarray, np.ndarray]], state: np.ndarray, rstate: np.ndarray, tie: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the face after the breakpoint: every index whose event falls within ``tie`` of ``s_end`` changes side."""
+    state, rstate = state.copy(), rstate.copy()
+    limit = s_end + tie
+    for kind, steps, _ in events:
+        hit = steps <= limit
+        if kind == "up":
+            state[hit] = UPPER
+        elif kind == "lo":
+            state[hit] = LOWER
+        elif kind == "release":
+            state[hit] = FREE
+        elif kind == "row_off":
+            rstate[hit] = FREE
+        elif kind == "row_hi":
+            rstate[hit] = UPPER
+        else:
+            rstate[hit] = LOWER
+    return state, rstate
+
+
+# --------------------------------------------------------------------------------------- the walk
+def _verify(p: Any, fa: _Affine, state: np.ndarray, target: float) -> np.ndarray | None:
+    """Return the scaled point of the face at ``target`` if it passes the KKT check of the per-point QP, else None."""
+    s = target - fa.r0
+    x = fa.x + s * fa.dx
+    y = fa.y + s * fa.dy
+    z = np.where(state == FREE, 0.0, -(fa.g + s * fa.dg))
+    lo = p.a_lo.copy()
+    hi = p.a_hi.copy()
+    lo[-1], hi[-1] = p.r[-1] * target, np.inf  # the per-point problem: mu'x >= target
+    stat, primal, comp = kkt_violation(dataclasses.replace(p, a_lo=lo, a_hi=hi), x, y, z)
+    return x if max(stat, primal, comp) <= KKT_TOL else None
+
+
+def _walk(
+    p: Any, state: np.ndarray, rstate: np.ndarray, r0: float, targets: np.ndarray, k: int, out: list[np.ndarray | None],
+    stats: dict[str, int],
+) -> int:
+    """Walk the critical line from a face optimal at ``r0``; fill ``out`` from ``targets[k]``; return the next k.
+
+    Raises :class:`_Degenerate` (after filling what it could) when the next point needs a QP.
+    """
+    span = max(float(targets[-1] - r0), 1e-300)
+    tie = 1e-11 * span
+    blk = _Block(p.h, np.flatnonzero(state == FREE))
+    seen: set[bytes] = set()
+    stalls = 0
+    r = r0
+    while k < targets.size:
+        fa = _face(p, blk, state, rstate, r)
+        s_end, events = _next_break(p, fa, state, rstate)
+        r_end = r + s_end
+        while k < targets.size and targets[k] <= r_end + tie:
+            x = _verify(p, fa, state, float(targets[k]))
+            if x is None:
+                stats["rejected"] += 1
+                raise _Degenerate("a point of the path failed its KKT check")
+            out[k] = x
+            stats["path"] += 1
+            k += 1
+        if k == targets.size:
+            break
+        if not np.isfinite(s_end):
+            raise _Degenerate("the face has no breakpoint below the remaining targets")
+        stats["breakpoints"] += 1
+        state, rstate = _apply(s_end, events, state, rstate, tie)
+        if s_end <= tie:  # no progress in r: the same face must not come back
+            key = state.tobytes() + rstate.tobytes()
+            stalls += 1
+            if key in seen or stalls > STALL:
+                raise _Degenerate("ties at a breakpoint do not resolve")
+            seen.add(key)
+        else:
+            seen.clear()
+            stalls = 0
+        blk.update(np.flatnonzero(state == FREE))
+        r = r_end
+    stats["rebuilds"] += blk.rebuilds
+    return k
+
+
+def trace_frontier(
+    space: _Space,
+    hmat: np.ndarray,
+    mu: np.ndarray,
+    targets: np.ndarray,
+    start: _qp.QPResult,
+    r0: float,
+    *,
+    cache: dict[str, Any] | None = None,
+    what: str = "efficient_frontier",
+) -> tuple[np.ndarray, dict[str, int]]:
+    r"""Least-variance weights at each target return, by the critical line walk from the minimum variance.
+
+    ``targets`` (increasing, above ``r0``, below the highest return) are solved as the per-point
+    QP :math:`\min w^\top\Sigma w` s.t. :math:`\mu^\top w \ge r_k` and the constraints of ``space``;
+    ``start`` is the minimum-variance QP answer (return ``r0``) whose active set starts the walk.
+    Returns the weights (one row per target, in asset space) and counts of how each point was
+    found (``path``, ``qp``, ``rejected``, ``breakpoints``, ``rebuilds``). With :data:`METHOD`
+    ``"qp"`` every point is a warm-started QP.
+    """
+    targets = np.asarray(targets, dtype="float64")
+    stats = {"path": 0, "qp": 0, "rejected": 0, "breakpoints": 0, "rebuilds": 0}
+    out: list[np.ndarray | None] = [None] * targets.size
+    weights = np.empty((targets.size, space.cons.n))
+    h = space.h(hmat)
+    mv = space.vec(mu)
+    a = np.vstack([space.a, mv[None, :]])
+    p = _qp._scale(h, np.zeros(h.shape[0]), space.lower, space.upper, a, np.concatenate([space.a_lo, [r0]]),
+                   np.concatenate([space.a_hi, [np.inf]]), cache)
+    res = start
+    state = start.state
+    rstate = np.concatenate([start.rstate, [EQUAL]]).astype(np.int8)
+    r = r0
+    k = 0
+    while k < targets.size:
+        if METHOD == "path":
+            try:
+                k = _walk(p, state, rstate, r, targets, k, out, stats)
+            except _Degenerate:
+                k = next((i for i in range(k, targets.size) if out[i] is None), targets.size)
+            if k == targets.size:
+                break
+        warm = res if res.rstate.size == a.shape[0] else dataclasses.replace(res, rstate=rstate)
+        t = float(targets[k])
+        w, res = _solve(space, hmat, extra=(mu, t, np.inf), warm=warm, what=f"{what} point {k + 1}", cache=cache)
+        weights[k] = w
+        stats["qp"] += 1
+        state = res.state
+        rstate = res.rstate.copy()
+        rstate[-1] = EQUAL
+        r = t
+        k += 1
+    for i, x in enumerate(out):
+        if x is not None:
+            weights[i] = space.weights(x * p.d)
+    return weights, stats
