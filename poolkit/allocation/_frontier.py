@@ -197,13 +197,19 @@ def _face(p: Any, blk: _Block, state: np.ndarray, rstate: np.ndarray, r0: float)
     xf, yr = kkt(r1, r2)
     arows = p.a[rows]
     scale1 = np.abs(xf).sum(axis=0) + np.abs(af.T) @ np.abs(yr) + np.abs(hb[free])[:, None] + 1e-300
+    rterms = np.zeros((rows.size, 2))
+    if held.size:
+        rterms[:, 0] = np.abs(p.a[np.ix_(rows, held)]) @ np.abs(xb[held])
     hrows = h[free]  # rows are contiguous: cheaper to gather than columns (h is symmetric)
     for attempt in range(4):
         hx = hrows.T @ xf
         res1 = r1 - hx[free] - af.T @ yr
         res2 = r2 - af @ xf
         err1 = float(np.max(np.abs(res1) / scale1, initial=0.0))
-        err2 = float(np.max(np.abs(res2) / (np.abs(r2) + np.abs(af) @ np.abs(xf) + 1e-300), initial=0.0))
+        # each row against its own terms, at least a thousandth of the largest row's (a row whose free
+        # part must vanish is met to rounding of the others)
+        den = np.abs(r2) + np.abs(af) @ np.abs(xf) + rterms
+        err2 = float(np.max(np.abs(res2) / (np.maximum(den, 1e-3 * den.max(axis=0, initial=0.0)) + 1e-300), initial=0.0))
         if max(err1, err2) <= 1e-12:
             break
         if attempt == 1 and blk.updates:
@@ -211,7 +217,7 @@ def _face(p: Any, blk: _Block, state: np.ndarray, rstate: np.ndarray, r0: float)
             return _face(p, blk, state, rstate, r0)
         if attempt == 3:
             if max(err1, err2) > 1e-9:
-                raise _Degenerate("the face system is ill-conditioned")
+                raise _Degenerate(f"the face system is ill-conditioned ({err1:.1e}, {err2:.1e}, {ev[0]:.1e}, {ev[-1]:.1e})")
             break
         dxf, dyr = kkt(res1, res2)
         xf, yr = xf + dxf, yr + dyr
