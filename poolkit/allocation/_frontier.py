@@ -61,13 +61,21 @@ from poolkit.allocation._space import _solve, _Space
 
 __all__ = ["trace_frontier"]
 
-#: How the interior frontier points are computed: "path" (the critical line walk) or "qp"
-#: (one warm-started QP per point, the reference the path is tested against).
-METHOD = "path"
+#: How the interior frontier points are computed: "path" (the critical line walk), "qp" (one
+#: warm-started QP per point, the reference the path is tested against) or "auto": the walk
+#: unless the minimum-variance portfolio holds more than :data:`AUTO_FREE` assets per target.
+METHOD = "auto"
+#: The walk crosses about one to two breakpoints per asset held at the minimum variance (measured
+#: on the benchmark universes) and a breakpoint costs a third to a quarter of a warm-started QP:
+#: beyond two held assets per target point the QPs are cheaper (e.g. dense optima of 500 assets).
+AUTO_FREE = 2.0
+PREDICT = True
 #: Low-rank updates of the inverse free block between two rebuilds from a factorisation.
-REFRESH = 48
+REFRESH = 1000
 #: Breakpoints without progress in the target return before the walk hands over to a QP.
 STALL = 60
+#: Faces between two measurements of the face residuals (when many variables are free).
+CHECK = 8
 
 
 class _Degenerate(Exception):
@@ -76,15 +84,25 @@ class _Degenerate(Exception):
 
 # --------------------------------------------------------------------------------------- the free block
 class _Block:
-    """Inverse of the free block :math:`H_{FF}` of the scaled matrix, updated as ``free`` changes."""
+    """Inverse of the free block :math:`H_{FF}` of the scaled matrix, updated as ``free`` changes.
+
+    The inverse lives in the leading ``k x k`` corner of a larger buffer, so that a variable
+    leaves by a swap with the last one and a rank-one downdate, and enters by a bordering
+    step, each in place (two passes over the block, no copy).
+    """
 
     def __init__(self, h: np.ndarray, free: np.ndarray) -> None:
         self.h = h
         self.free = np.asarray(free, dtype=np.intp)
-        self.inv = np.zeros((0, 0))
+        self.buf = np.zeros((0, 0))
         self.updates = 0
         self.rebuilds = 0
         self.rebuild()
+
+    @property
+    def inv(self) -> np.ndarray:
+        k = self.free.size
+        return self.buf[:k, :k]
 
     def rebuild(self) -> None:
         from scipy.linalg import LinAlgError, cho_factor, cho_solve
@@ -92,43 +110,52 @@ class _Block:
         self.updates = 0
         k = self.free.size
         if k == 0:
-            self.inv = np.zeros((0, 0))
+            self.buf = np.zeros((8, 8))
             return
         self.rebuilds += 1
         hf = self.h[np.ix_(self.free, self.free)]
         try:
-            c, low = cho_factor(hf, lower=True, check_finite=False)
+            c, low = cho_factor(hf, lower=True, check_finite=False, overwrite_a=True)
         except LinAlgError:
             raise _Degenerate("the free block is singular") from None
         piv = np.abs(np.diag(c))
         if piv.min() <= 1e-6 * piv.max():  # condition number above ~1e12: leave it to the QP engine
             raise _Degenerate("the free block is numerically singular")
-        self.inv = cho_solve((c, low), np.eye(k), check_finite=False)
+        self.buf = np.zeros((k + 8, k + 8))
+        self.buf[:k, :k] = cho_solve((c, low), np.eye(k), check_finite=False)
 
     def _add(self, j: int) -> None:
+        k = self.free.size
         b = self.h[self.free, j]
-        u = self.inv @ b
+        inv = self.buf[:k, :k]
+        u = inv @ b
         s = float(self.h[j, j] - b @ u)
         if not s > 1e-10 * max(float(self.h[j, j]), 1e-300):
             raise _Degenerate("an entering variable makes the free block singular")
-        k = self.free.size
-        inv = np.empty((k + 1, k + 1))
-        inv[:k, :k] = self.inv
-        inv[:k, :k] += np.outer(u / s, u)
-        inv[:k, k] = -u / s
-        inv[k, :k] = -u / s
-        inv[k, k] = 1.0 / s
-        self.inv = inv
+        if k + 1 > self.buf.shape[0]:
+            grown = np.zeros((k + 1 + k // 2 + 8,) * 2)
+            grown[:k, :k] = inv
+            self.buf = grown
+            inv = self.buf[:k, :k]
+        inv += np.outer(u / s, u)
+        self.buf[:k, k] = -u / s
+        self.buf[k, :k] = -u / s
+        self.buf[k, k] = 1.0 / s
         self.free = np.append(self.free, j)
 
     def _remove(self, j: int) -> None:
+        k = self.free.size
         q = int(np.flatnonzero(self.free == j)[0])
-        keep = np.arange(self.free.size) != q
-        col = self.inv[keep, q]
-        piv = float(self.inv[q, q])
-        self.inv = self.inv[np.ix_(keep, keep)]
-        self.inv -= np.outer(col / piv, col)
-        self.free = self.free[keep]
+        last = k - 1
+        if q != last:  # swap the leaving variable to the last place
+            buf = self.buf
+            buf[[q, last], :k] = buf[[last, q], :k]
+            buf[:k, [q, last]] = buf[:k, [last, q]]
+            self.free[[q, last]] = self.free[[last, q]]
+        col = self.buf[:last, last].copy()
+        piv = float(self.buf[last, last])
+        self.buf[:last, :last] -= np.outer(col / piv, col)
+        self.free = self.free[:last]
 
     def update(self, free: np.ndarray) -> None:
         """Make the block that of ``free`` (as a set), by low-rank updates or a rebuild."""
@@ -163,8 +190,14 @@ class _Affine:
     dg: np.ndarray
 
 
-def _face(p: Any, blk: _Block, state: np.ndarray, rstate: np.ndarray, r0: float) -> _Affine:
-    """Solve the face KKT system at ``r0`` and for the derivative in ``r`` (the return row is last)."""
+def _face(p: Any, blk: _Block, state: np.ndarray, rstate: np.ndarray, r0: float, *, check: bool = True) -> _Affine:
+    """Solve the face KKT system at ``r0`` and for the derivative in ``r`` (the return row is last).
+
+    With ``check`` the residuals of the system are measured (refined, or the block rebuilt, when
+    above rounding); they come free when few variables are free. Without it, and many free
+    variables, only the held variables' gradient is computed: the residuals are then checked by
+    the caller every few faces, and every point read off the face is verified anyway.
+    """
     h, n, m = p.h, p.n, p.m
     free = blk.free
     xb = np.zeros(n)
@@ -183,44 +216,60 @@ def _face(p: Any, blk: _Block, state: np.ndarray, rstate: np.ndarray, r0: float)
     r2[:, 0] = side - (p.a[np.ix_(rows, held)] @ xb[held] if held.size else 0.0)
     r2[-1, 1] = p.r[-1]
     inv = blk.inv
-    ha = inv @ af.T
+    kr = rows.size
+    both = inv @ np.hstack([af.T, r1])  # one pass over the inverse for the rows and both right-hand sides
+    ha = both[:, :kr]
     schur = af @ ha
-    ev = np.linalg.eigvalsh(schur) if rows.size else np.ones(1)
+    ev = np.linalg.eigvalsh(schur) if kr else np.ones(1)
     if not ev[0] > 1e-11 * max(float(ev[-1]), 1e-300):
         raise _Degenerate("the active rows are dependent on the free variables")
 
-    def kkt(q1: np.ndarray, q2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        hr = inv @ q1
+    def finish(hr: np.ndarray, q2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         yy = np.linalg.solve(schur, af @ hr - q2)
         return hr - ha @ yy, yy
 
-    xf, yr = kkt(r1, r2)
+    xf, yr = finish(both[:, kr:], r2)
     arows = p.a[rows]
-    scale1 = np.abs(xf).sum(axis=0) + np.abs(af.T) @ np.abs(yr) + np.abs(hb[free])[:, None] + 1e-300
-    rterms = np.zeros((rows.size, 2))
-    if held.size:
-        rterms[:, 0] = np.abs(p.a[np.ix_(rows, held)]) @ np.abs(xb[held])
-    hrows = h[free]  # rows are contiguous: cheaper to gather than columns (h is symmetric)
-    for attempt in range(4):
-        hx = hrows.T @ xf
-        res1 = r1 - hx[free] - af.T @ yr
-        res2 = r2 - af @ xf
-        err1 = float(np.max(np.abs(res1) / scale1, initial=0.0))
-        # each row against its own terms, at least a thousandth of the largest row's (a row whose free
-        # part must vanish is met to rounding of the others)
-        den = np.abs(r2) + np.abs(af) @ np.abs(xf) + rterms
-        err2 = float(np.max(np.abs(res2) / (np.maximum(den, 1e-3 * den.max(axis=0, initial=0.0)) + 1e-300), initial=0.0))
-        if max(err1, err2) <= 1e-12:
-            break
-        if attempt == 1 and blk.updates:
-            blk.rebuild()  # drifted low-rank updates: start again from a factorisation
-            return _face(p, blk, state, rstate, r0)
-        if attempt == 3:
-            if max(err1, err2) > 1e-9:
-                raise _Degenerate(f"the face system is ill-conditioned ({err1:.1e}, {err2:.1e}, {ev[0]:.1e}, {ev[-1]:.1e})")
-            break
-        dxf, dyr = kkt(res1, res2)
-        xf, yr = xf + dxf, yr + dyr
+    xfull = np.zeros((n, 2))
+    if not check and 3 * free.size > n:
+        # many free variables: only the held ones' gradient is needed (for their multipliers)
+        xfull[free] = xf
+        fixed = np.flatnonzero(state != FREE)
+        hx = np.zeros((n, 2))
+        hx[fixed] = h[fixed] @ xfull
+    else:
+        scale1 = np.abs(xf).sum(axis=0) + np.abs(af.T) @ np.abs(yr) + np.abs(hb[free])[:, None] + 1e-300
+        rterms = np.zeros((kr, 2))
+        if held.size:
+            rterms[:, 0] = np.abs(p.a[np.ix_(rows, held)]) @ np.abs(xb[held])
+        # H x over every variable: from the free rows (contiguous, h is symmetric) when they are few,
+        # else one product with the whole matrix (no gather)
+        hrows = h[free] if 3 * free.size <= n else None
+        for attempt in range(4):
+            if hrows is not None:
+                hx = hrows.T @ xf
+            else:
+                xfull[free] = xf
+                hx = h @ xfull
+            res1 = r1 - hx[free] - af.T @ yr
+            res2 = r2 - af @ xf
+            err1 = float(np.max(np.abs(res1) / scale1, initial=0.0))
+            # each row against its own terms, at least a thousandth of the largest row's (a row whose
+            # free part must vanish is met to rounding of the others)
+            den = np.abs(r2) + np.abs(af) @ np.abs(xf) + rterms
+            err2 = float(np.max(np.abs(res2) / (np.maximum(den, 1e-3 * den.max(axis=0, initial=0.0)) + 1e-300),
+                                initial=0.0))
+            if max(err1, err2) <= 1e-11:
+                break
+            if attempt == 1 and blk.updates:
+                blk.rebuild()  # drifted low-rank updates: start again from a factorisation
+                return _face(p, blk, state, rstate, r0, check=True)
+            if attempt == 3:
+                if max(err1, err2) > 1e-9:
+                    raise _Degenerate("the face system is ill-conditioned")
+                break
+            dxf, dyr = finish(inv @ res1, res2)
+            xf, yr = xf + dxf, yr + dyr
     x = np.tile(xb[:, None], (1, 2))
     x[:, 1] = 0.0
     x[free] = xf
@@ -308,9 +357,11 @@ def _walk(
     blk = _Block(p.h, np.flatnonzero(state == FREE))
     seen: set[bytes] = set()
     stalls = 0
+    faces = 0
     r = r0
     while k < targets.size:
-        fa = _face(p, blk, state, rstate, r)
+        fa = _face(p, blk, state, rstate, r, check=faces % CHECK == 0)
+        faces += 1
         s_end, events = _next_break(p, fa, state, rstate)
         r_end = r + s_end
         while k < targets.size and targets[k] <= r_end + tie:
@@ -340,6 +391,34 @@ def _walk(
         r = r_end
     stats["rebuilds"] += blk.rebuilds
     return k
+
+
+def _predicted(space: _Space, before: tuple[float, _qp.QPResult], last: tuple[float, _qp.QPResult],
+               t: float) -> _qp.QPResult:
+    """Return a warm start for the QP at ``t``: the active set of the last two points' solutions extrapolated to ``t``.
+
+    Between breakpoints the solution and multipliers are affine in the target, so the sides
+    they would cross by ``t`` are predicted to change (as the walk would change them).
+    """
+    (r1, q1), (r2, q2) = before, last
+    if not r2 > r1:
+        return q2
+    c = (t - r2) / (r2 - r1)
+    x = q2.x + c * (q2.x - q1.x)
+    z = q2.z + c * (q2.z - q1.z)
+    y = q2.y + c * (q2.y - q1.y)
+    state = q2.state.copy()
+    free = state == FREE
+    fixed_for_good = space.lower == space.upper
+    state[free & (x < space.lower)] = LOWER
+    state[free & (x > space.upper)] = UPPER
+    state[(q2.state == LOWER) & (z > 0) & ~fixed_for_good] = FREE
+    state[(q2.state == UPPER) & (z < 0) & ~fixed_for_good] = FREE
+    rstate = q2.rstate.copy()
+    rstate[(q2.rstate == LOWER) & (y > 0)] = FREE
+    rstate[(q2.rstate == UPPER) & (y < 0)] = FREE
+    rstate[-1] = q2.rstate[-1]
+    return dataclasses.replace(q2, state=state, rstate=rstate)
 
 
 def trace_frontier(
@@ -376,8 +455,10 @@ def trace_frontier(
     rstate = np.concatenate([start.rstate, [EQUAL]]).astype(np.int8)
     r = r0
     k = 0
+    walk = METHOD == "path" or METHOD == "auto" and int((state == FREE).sum()) <= AUTO_FREE * targets.size
+    prev: tuple[float, _qp.QPResult] | None = None
     while k < targets.size:
-        if METHOD == "path":
+        if walk:
             try:
                 k = _walk(p, state, rstate, r, targets, k, out, stats)
             except _Degenerate:
@@ -386,6 +467,9 @@ def trace_frontier(
                 break
         warm = res if res.rstate.size == a.shape[0] else dataclasses.replace(res, rstate=rstate)
         t = float(targets[k])
+        if PREDICT and prev is not None and prev[1].rstate.size == res.rstate.size:
+            warm = _predicted(space, prev, (r, res), t)
+        prev = (r, res)
         w, res = _solve(space, hmat, extra=(mu, t, np.inf), warm=warm, what=f"{what} point {k + 1}", cache=cache)
         weights[k] = w
         stats["qp"] += 1
