@@ -151,6 +151,28 @@ def test_singular_covariances_and_ties(kind: str, days: int | None, duplicates: 
     _compare(path, qp, cov, weights=False)  # the weights need not be unique here
 
 
+@pytest.mark.parametrize("kind", ["long_only", "box", "groups"])
+def test_ties_at_every_breakpoint(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exchangeable pairs (same variance, same correlations, same return): both enter and leave together."""
+    n = 16
+    vol = np.repeat(np.linspace(0.1, 0.3, n // 2), 2)
+    corr = np.full((n, n), 0.3) + 0.7 * np.eye(n)
+    names = [f"a{i}" for i in range(n)]
+    cov = pd.DataFrame(corr * np.outer(vol, vol), index=names, columns=names)
+    mu = pd.Series(np.repeat(np.linspace(0.02, 0.12, n // 2), 2), index=names)
+    kw = _constraints(kind, names)
+    if kind == "groups":  # both members of a pair in the same group, so that the pairs stay exchangeable
+        kw["groups"] = {a: f"g{(i // 2) % 3}" for i, a in enumerate(names)}
+    path, qp = _both(mu, cov, monkeypatch, n_points=30, **kw)
+    _check_feasible(path, cov, kw)
+    _compare(path, qp, cov, weights=True)  # positive definite: the weights are unique
+    w = path[names].to_numpy()
+    np.testing.assert_allclose(w[:, 0::2], w[:, 1::2], atol=1e-8)  # the pairs stay equal
+    for k in (7, 15, 22):
+        ref = _clarabel_variance(mu, cov, float(mu.to_numpy() @ w[k]) - 1e-13, kw)
+        assert abs(float(w[k] @ cov.to_numpy() @ w[k]) - ref) <= 1e-7 * ref
+
+
 def test_a_rejected_point_is_solved_by_the_qp(monkeypatch: pytest.MonkeyPatch, counts: list[dict[str, int]]) -> None:
     mu, cov = _problem(7, 25)
     monkeypatch.setattr(_frontier, "_verify", lambda *a, **k: None)  # every point of the walk fails its check

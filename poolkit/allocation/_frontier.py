@@ -40,6 +40,15 @@ singular, both parts of one asset free under a gross cap, active rows that the f
 variables cannot move), and where ties at a breakpoint do not resolve (the same face comes
 back without progress). Those cases cost speed, never exactness.
 
+The walk crosses about one to two breakpoints per asset held at the minimum variance, each
+costing an :math:`O(n|F|)` product and an :math:`O(|F|^2)` update: on dense optima (hundreds
+of assets held for 50 points) that is more than one warm-started QP per point, whose few
+factorisations run at BLAS-3 speed. :data:`METHOD` ``"auto"`` therefore walks only when the
+minimum-variance portfolio holds at most :data:`AUTO_FREE` assets per target; otherwise each
+point is a QP warm-started from the active set extrapolated from the last two points (the
+sides their solutions and multipliers, affine between breakpoints, would cross by the next
+target), which saves about a third of the factorisations of a plain warm start.
+
 References
 ----------
 .. [1] Markowitz, H. (1956). The optimization of a quadratic function subject to linear

@@ -750,10 +750,30 @@ def efficient_frontier(
     -----
     Each point solves :math:`\min w^\top\Sigma_\gamma w` s.t. :math:`\mu^\top w \ge r_k`
     and the constraints, with :math:`r_k` evenly spaced from :math:`\mu^\top w_{\min var}`
-    to :math:`\max_w \mu^\top w` (an LP). Consecutive points share most of their active
-    set, so each QP is warm-started from the previous point's (a parametric QP: usually
-    one factorisation of the held assets' block per point), and each is solved exactly
-    and verified by its KKT conditions. Sharpe :math:`= (r - b\,r_f)/\sigma`.
+    to :math:`\max_w \mu^\top w` (an LP; the top point is the least-variance portfolio of
+    that LP's optimal face). The interior points are read off the critical line [1]_ [3]_
+    (a parametric QP [2]_):
+    on a face of the constraints (which weights are free, which bounds and group limits
+    hold) the KKT system
+
+    .. math:: \begin{pmatrix} \Sigma_{FF} & A_{RF}^\top \\ A_{RF} & 0 \end{pmatrix}
+              \begin{pmatrix} w_F \\ y \end{pmatrix} =
+              \begin{pmatrix} -\Sigma_{FB} w_B \\ b_R - A_{RB} w_B + r\, e_\mu \end{pmatrix}
+
+    (rows :math:`R`: the budget, the active group limits and :math:`\mu^\top w = r`) has a
+    matrix that does not depend on :math:`r`, so :math:`w(r) = w_a + r\, w_b` is affine until
+    the next breakpoint, where a free weight reaches a bound, a held weight's or a group
+    limit's multiplier changes sign, or a group limit (or the gross cap) starts to bind.
+    The walk goes from the minimum-variance portfolio up, one face per segment, updating the
+    inverse of :math:`\Sigma_{FF}` as weights enter and leave, and reads every target in a
+    segment off the affine solution. Every point is verified by its KKT conditions (the
+    check of the QP engine); a point that fails, a singular face (a singular covariance, both
+    sides of one asset under a gross cap, dependent rows) or ties that do not resolve hand
+    the next point to a warm-started QP, from whose active set the walk restarts. When the
+    minimum-variance portfolio holds more than two assets per point (dense optima: the walk
+    then crosses about as many breakpoints as held assets, each costing a third of a QP), each
+    point is one QP instead, warm-started from the active set extrapolated from the last two
+    points. Sharpe :math:`= (r - b\,r_f)/\sigma`.
 
     References
     ----------
@@ -761,6 +781,8 @@ def efficient_frontier(
            constraints. Naval Research Logistics Quarterly 3(1-2), 111-133.
     .. [2] Best, M. J. (1996). An algorithm for the solution of the parametric quadratic
            programming problem. In Applied Mathematics and Parallel Computing, 57-76.
+    .. [3] Niedermayer, A., Niedermayer, D. (2010). Applying Markowitz's critical line
+           algorithm. In Handbook of Portfolio Construction (J. B. Guerard, ed.), 383-400.
 
     Examples
     --------
