@@ -65,21 +65,28 @@ KINDS = ["long_only", "box", "shorts", "groups", "gross"]
 def counts(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, int]]:
     """How each call found its points (the walk's own counts)."""
     seen: list[dict[str, int]] = []
-    original = _mean_variance.trace_frontier
+    original, down = _mean_variance.trace_frontier, _mean_variance.descend
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         w, stats = original(*args, **kwargs)
         seen.append(stats)
         return w, stats
 
+    def spy_down(*args: Any, **kwargs: Any) -> Any:
+        out = down(*args, **kwargs)
+        if out is not None:
+            seen.append(out.stats)  # filled as the points are read off
+        return out
+
     monkeypatch.setattr(_mean_variance, "trace_frontier", spy)
+    monkeypatch.setattr(_mean_variance, "descend", spy_down)
     return seen
 
 
 def _both(mu: pd.Series, cov: pd.DataFrame, monkeypatch: pytest.MonkeyPatch, n_points: int = 25,
-          **kw: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+          method: str = "path", **kw: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
     with monkeypatch.context() as m:
-        m.setattr(_frontier, "METHOD", "path")
+        m.setattr(_frontier, "METHOD", method)
         path = al.efficient_frontier(mu, cov, n_points=n_points, **kw)
     with monkeypatch.context() as m:
         m.setattr(_frontier, "METHOD", "qp")
@@ -107,11 +114,27 @@ def _check_feasible(front: pd.DataFrame, cov: pd.DataFrame, kw: dict[str, Any]) 
             assert (tot >= glo - 1e-9).all() and (tot <= ghi + 1e-9).all()
 
 
-def _compare(path: pd.DataFrame, qp: pd.DataFrame, cov: pd.DataFrame, *, weights: bool) -> None:
-    np.testing.assert_allclose(path["return"], qp["return"], rtol=0, atol=1e-12 * float(qp["return"].abs().max()))
+def _compare(path: pd.DataFrame, qp: pd.DataFrame, cov: pd.DataFrame, *, weights: bool,
+             mu: pd.Series | None = None, kw: dict[str, Any] | None = None) -> None:
+    """Each point's variance (and weights) against the per-point QP's at the same target return.
+
+    With a singular covariance the minimum-variance portfolios may span a range of returns: the
+    walk down from the top stops at the highest (the efficient end), the QP at any of them. The
+    least variance must then agree and every later point is compared with the QP solved at its
+    own return (``mean_variance(target_return=...)``).
+    """
     s = cov.to_numpy()
+    same = np.allclose(path["return"], qp["return"], rtol=0, atol=1e-12 * float(qp["return"].abs().max()))
+    if not same:
+        assert mu is not None and kw is not None, "the frontiers start at different returns"
+        assert path["return"].iloc[0] >= qp["return"].iloc[0] - 1e-12 * abs(qp["return"].iloc[0])
     for k in range(len(path)):
-        wp, wq = path[cov.columns].iloc[k].to_numpy(), qp[cov.columns].iloc[k].to_numpy()
+        wp = path[cov.columns].iloc[k].to_numpy()
+        if same or k == 0:
+            wq = qp[cov.columns].iloc[k].to_numpy()
+        else:
+            assert mu is not None and kw is not None
+            wq = al.mean_variance(mu, cov, target_return=float(path["return"].iloc[k]), **kw).to_numpy()
         vp, vq = float(wp @ s @ wp), float(wq @ s @ wq)
         assert abs(vp - vq) <= OBJ_TOL * max(vq, _scale(cov, wq)), (k, vp, vq)
         if weights:
@@ -119,11 +142,13 @@ def _compare(path: pd.DataFrame, qp: pd.DataFrame, cov: pd.DataFrame, *, weights
 
 
 # --------------------------------------------------------------------------------------- path vs per-point QP
+@pytest.mark.parametrize("method", ["path", "up"])
 @pytest.mark.parametrize("kind", KINDS)
-def test_path_matches_the_per_point_qp(kind: str, monkeypatch: pytest.MonkeyPatch, counts: list[dict[str, int]]) -> None:
+def test_path_matches_the_per_point_qp(kind: str, method: str, monkeypatch: pytest.MonkeyPatch,
+                                       counts: list[dict[str, int]]) -> None:
     mu, cov = _problem(3, 40)
     kw = _constraints(kind, list(cov.columns))
-    path, qp = _both(mu, cov, monkeypatch, **kw)
+    path, qp = _both(mu, cov, monkeypatch, method=method, **kw)
     _check_feasible(path, cov, kw)
     _compare(path, qp, cov, weights=True)
     stats = counts[0]
@@ -131,28 +156,34 @@ def test_path_matches_the_per_point_qp(kind: str, monkeypatch: pytest.MonkeyPatc
     assert stats["path"] >= 20 and stats["breakpoints"] > 0, stats
     if kind in ("long_only", "box", "groups"):
         assert stats["qp"] == 0 and stats["rejected"] == 0, stats
+    # down from the top where the walk can start there (no gross cap; the box's exact vertices stop it)
+    assert stats["descent"] == (method == "path" and kind in ("long_only", "shorts", "groups")), stats
 
 
-def test_long_walk_on_a_larger_universe(monkeypatch: pytest.MonkeyPatch, counts: list[dict[str, int]]) -> None:
+@pytest.mark.parametrize("method", ["path", "up"])
+def test_long_walk_on_a_larger_universe(method: str, monkeypatch: pytest.MonkeyPatch,
+                                        counts: list[dict[str, int]]) -> None:
     mu, cov = _problem(11, 300, days=1000)
-    path, qp = _both(mu, cov, monkeypatch, n_points=50, bounds=(0.0, 0.05))
+    path, qp = _both(mu, cov, monkeypatch, n_points=50, method=method, bounds=(0.0, 0.05))
     _compare(path, qp, cov, weights=True)
     assert counts[0]["path"] == 48 and counts[0]["breakpoints"] > 48, counts[0]
 
 
+@pytest.mark.parametrize("method", ["path", "up"])
 @pytest.mark.parametrize("kind", ["long_only", "shorts", "groups"])
 @pytest.mark.parametrize(("days", "duplicates", "ties"), [(15, 0, 0), (None, 3, 0), (None, 0, 4), (20, 2, 3)])
-def test_singular_covariances_and_ties(kind: str, days: int | None, duplicates: int, ties: int,
+def test_singular_covariances_and_ties(kind: str, days: int | None, duplicates: int, ties: int, method: str,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     mu, cov = _problem(5, 30, days, duplicates=duplicates, ties=ties)
     kw = _constraints(kind, list(cov.columns))
-    path, qp = _both(mu, cov, monkeypatch, **kw)
+    path, qp = _both(mu, cov, monkeypatch, method=method, **kw)
     _check_feasible(path, cov, kw)
-    _compare(path, qp, cov, weights=False)  # the weights need not be unique here
+    _compare(path, qp, cov, weights=False, mu=mu, kw=kw)  # the weights need not be unique here
 
 
+@pytest.mark.parametrize("method", ["path", "up"])
 @pytest.mark.parametrize("kind", ["long_only", "box", "groups"])
-def test_ties_at_every_breakpoint(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ties_at_every_breakpoint(kind: str, method: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Exchangeable pairs (same variance, same correlations, same return): both enter and leave together."""
     n = 16
     vol = np.repeat(np.linspace(0.1, 0.3, n // 2), 2)
@@ -163,7 +194,7 @@ def test_ties_at_every_breakpoint(kind: str, monkeypatch: pytest.MonkeyPatch) ->
     kw = _constraints(kind, names)
     if kind == "groups":  # both members of a pair in the same group, so that the pairs stay exchangeable
         kw["groups"] = {a: f"g{(i // 2) % 3}" for i, a in enumerate(names)}
-    path, qp = _both(mu, cov, monkeypatch, n_points=30, **kw)
+    path, qp = _both(mu, cov, monkeypatch, n_points=30, method=method, **kw)
     _check_feasible(path, cov, kw)
     _compare(path, qp, cov, weights=True)  # positive definite: the weights are unique
     w = path[names].to_numpy()
@@ -175,10 +206,23 @@ def test_ties_at_every_breakpoint(kind: str, monkeypatch: pytest.MonkeyPatch) ->
 
 def test_a_rejected_point_is_solved_by_the_qp(monkeypatch: pytest.MonkeyPatch, counts: list[dict[str, int]]) -> None:
     mu, cov = _problem(7, 25)
-    monkeypatch.setattr(_frontier, "_verify", lambda *a, **k: None)  # every point of the walk fails its check
+    # every point read off either walk fails its check (the descent's minimum variance too)
+    monkeypatch.setattr(_frontier, "_verify", lambda *a, **k: None)
+    monkeypatch.setattr(_frontier, "_verify_risk", lambda *a, **k: None)
     path, qp = _both(mu, cov, monkeypatch, n_points=10)
     _compare(path, qp, cov, weights=True)
     assert counts[0]["path"] == 0 and counts[0]["qp"] == 8 and counts[0]["rejected"] == 8, counts[0]
+
+
+def test_a_rejected_point_of_the_descent_is_solved_by_the_qp(monkeypatch: pytest.MonkeyPatch,
+                                                             counts: list[dict[str, int]]) -> None:
+    mu, cov = _problem(3, 40)
+    original = _frontier._verify_risk
+    # the minimum variance (s = 0) passes, every interior point fails
+    monkeypatch.setattr(_frontier, "_verify_risk", lambda p, fa, st, s, t: original(p, fa, st, s, t) if s == 0.0 else None)
+    path, qp = _both(mu, cov, monkeypatch, n_points=25)
+    _compare(path, qp, cov, weights=True)
+    assert counts[0]["path"] == 0 and counts[0]["qp"] == 23 and counts[0]["rejected"] == 23, counts[0]
 
 
 def test_auto_walks_sparse_optima_and_solves_dense_ones_point_by_point(counts: list[dict[str, int]]) -> None:
@@ -249,7 +293,7 @@ def _clarabel_variance(mu: pd.Series, cov: pd.DataFrame, target: float, kw: dict
     return float(w @ cov.to_numpy() @ w)
 
 
-@pytest.mark.parametrize("method", ["path", "qp"])
+@pytest.mark.parametrize("method", ["path", "up", "qp"])
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize(("days", "duplicates", "ties"), [(None, 0, 0), (12, 0, 3), (None, 2, 0)])
 def test_every_point_agrees_with_clarabel(kind: str, days: int | None, duplicates: int, ties: int, method: str,
@@ -292,7 +336,7 @@ def test_path_equals_qp_on_random_problems(seed: int, n: int, kind: str, singula
             with pytest.raises(SolverError):
                 al.efficient_frontier(mu, cov, n_points=8, **kw)
         reject()
-    _compare(path, qp, cov, weights=False)
+    _compare(path, qp, cov, weights=False, mu=mu, kw=kw)
 
 
 @settings(max_examples=15, deadline=None)

@@ -68,11 +68,12 @@ from poolkit.allocation import _qp
 from poolkit.allocation._qp import EQUAL, FREE, KKT_TOL, LOWER, UPPER, kkt_violation
 from poolkit.allocation._space import _solve, _Space
 
-__all__ = ["trace_frontier"]
+__all__ = ["Descent", "descend", "trace_frontier"]
 
-#: How the interior frontier points are computed: "path" (the critical line walk), "qp" (one
-#: warm-started QP per point, the reference the path is tested against) or "auto": the walk
-#: unless the minimum-variance portfolio holds more than :data:`AUTO_FREE` assets per target.
+#: How the interior frontier points are computed: "path" (the critical line walk: down from the
+#: top, else up from the minimum variance), "up" (only up), "qp" (one warm-started QP per point,
+#: the reference the walk is tested against) or "auto": the walk unless the optimum holds more
+#: than :data:`AUTO_FREE` assets per target point.
 METHOD = "auto"
 #: The walk crosses about one to two breakpoints per asset held at the minimum variance (measured
 #: on the benchmark universes) and a breakpoint costs a third to a quarter of a warm-started QP:
@@ -199,7 +200,8 @@ class _Affine:
     dg: np.ndarray
 
 
-def _face(p: Any, blk: _Block, state: np.ndarray, rstate: np.ndarray, r0: float, *, check: bool = True) -> _Affine:
+def _face(p: Any, blk: _Block, state: np.ndarray, rstate: np.ndarray, r0: float, *, check: bool = True,
+          mu_s: np.ndarray | None = None) -> _Affine:
     """Solve the face KKT system at ``r0`` and for the derivative in ``r`` (the return row is last).
 
     With ``check`` the residuals of the system are measured (refined, or the block rebuilt, when
@@ -216,14 +218,19 @@ def _face(p: Any, blk: _Block, state: np.ndarray, rstate: np.ndarray, r0: float,
     held = np.flatnonzero((state != FREE) & (xb != 0))
     rows = np.flatnonzero(rstate != FREE)
     side = np.where(rstate[rows] == UPPER, p.a_hi[rows], p.a_lo[rows])
-    side[-1] = p.r[-1] * r0  # the return row is the last row and always active
+    if mu_s is None:
+        side[-1] = p.r[-1] * r0  # the return row is the last row and always active
     af = p.a[np.ix_(rows, free)]
     r1 = np.zeros((free.size, 2))
     r2 = np.zeros((rows.size, 2))
     hb = h[:, held] @ xb[held] if held.size else np.zeros(n)
     r1[:, 0] = -hb[free]
+    if mu_s is not None:  # the risk-aversion form: the parameter s = -lambda multiplies mu
+        r1[:, 0] -= r0 * mu_s[free]
+        r1[:, 1] = -mu_s[free]
     r2[:, 0] = side - (p.a[np.ix_(rows, held)] @ xb[held] if held.size else 0.0)
-    r2[-1, 1] = p.r[-1]
+    if mu_s is None:
+        r2[-1, 1] = p.r[-1]
     inv = blk.inv
     kr = rows.size
     both = inv @ np.hstack([af.T, r1])  # one pass over the inverse for the rows and both right-hand sides
@@ -247,7 +254,7 @@ def _face(p: Any, blk: _Block, state: np.ndarray, rstate: np.ndarray, r0: float,
         hx = np.zeros((n, 2))
         hx[fixed] = h[fixed] @ xfull
     else:
-        scale1 = np.abs(xf).sum(axis=0) + np.abs(af.T) @ np.abs(yr) + np.abs(hb[free])[:, None] + 1e-300
+        scale1 = np.abs(xf).sum(axis=0) + np.abs(af.T) @ np.abs(yr) + np.abs(r1) + 1e-300
         rterms = np.zeros((kr, 2))
         if held.size:
             rterms[:, 0] = np.abs(p.a[np.ix_(rows, held)]) @ np.abs(xb[held])
@@ -266,13 +273,13 @@ def _face(p: Any, blk: _Block, state: np.ndarray, rstate: np.ndarray, r0: float,
             # each row against its own terms, at least a thousandth of the largest row's (a row whose
             # free part must vanish is met to rounding of the others)
             den = np.abs(r2) + np.abs(af) @ np.abs(xf) + rterms
-            err2 = float(np.max(np.abs(res2) / (np.maximum(den, 1e-3 * den.max(axis=0, initial=0.0)) + 1e-300),
-                                initial=0.0))
+            floor = np.maximum(1e-3 * den.max(axis=0, initial=0.0), 1e-6 * float(den.max(initial=0.0)))
+            err2 = float(np.max(np.abs(res2) / (np.maximum(den, floor) + 1e-300), initial=0.0))
             if max(err1, err2) <= 1e-11:
                 break
             if attempt == 1 and blk.updates:
                 blk.rebuild()  # drifted low-rank updates: start again from a factorisation
-                return _face(p, blk, state, rstate, r0, check=True)
+                return _face(p, blk, state, rstate, r0, check=True, mu_s=mu_s)
             if attempt == 3:
                 if max(err1, err2) > 1e-9:
                     raise _Degenerate("the face system is ill-conditioned")
@@ -284,13 +291,21 @@ def _face(p: Any, blk: _Block, state: np.ndarray, rstate: np.ndarray, r0: float,
     x[free] = xf
     g = hx + arows.T @ yr
     g[:, 0] += hb
+    if mu_s is not None:
+        g[:, 0] += r0 * mu_s
+        g[:, 1] += mu_s
     y = np.zeros((m, 2))
     y[rows] = yr
     return _Affine(r0, x[:, 0], x[:, 1], y[:, 0], y[:, 1], g[:, 0], g[:, 1])
 
 
-def _next_break(p: Any, fa: _Affine, state: np.ndarray, rstate: np.ndarray) -> tuple[float, list[tuple[str, np.ndarray, np.ndarray]]]:
-    """Return the step in ``r`` to the next breakpoint of the face and, per kind, each index's step."""
+def _next_break(p: Any, fa: _Affine, state: np.ndarray, rstate: np.ndarray,
+                floor: float = 0.0) -> tuple[float, list[tuple[str, np.ndarray, np.ndarray]]]:
+    """Return the step in ``r`` to the next breakpoint of the face and, per kind, each index's step.
+
+    Steps below ``floor`` count as ``floor`` (0: the face is left at once; -inf for a face
+    that holds from minus infinity, whose first breakpoint is the least step).
+    """
     inf = np.inf
     fixed_for_good = p.lower == p.upper
     free = state == FREE
@@ -310,7 +325,7 @@ def _next_break(p: Any, fa: _Affine, state: np.ndarray, rstate: np.ndarray) -> t
         ta = 1e-12 * (np.abs(p.a) @ np.abs(dx))
         s_rh = np.where((rstate == FREE) & (dax > ta) & np.isfinite(p.a_hi), (p.a_hi - ax) / dax, inf)
         s_rl = np.where((rstate == FREE) & (dax < -ta) & np.isfinite(p.a_lo), (p.a_lo - ax) / dax, inf)
-    steps = [np.maximum(s, 0.0) for s in (s_up, s_lo, s_rel, s_ry, s_rh, s_rl)]
+    steps = [np.maximum(s, floor) for s in (s_up, s_lo, s_rel, s_ry, s_rh, s_rl)]
     s_end = min(float(s.min(initial=inf)) for s in steps)
     kinds = ["up", "lo", "release", "row_off", "row_hi", "row_lo"]
     return s_end, list(zip(kinds, steps, [np.empty(0)] * 6, strict=True))
@@ -451,7 +466,7 @@ def trace_frontier(
     ``"qp"`` every point is a warm-started QP.
     """
     targets = np.asarray(targets, dtype="float64")
-    stats = {"path": 0, "qp": 0, "rejected": 0, "breakpoints": 0, "rebuilds": 0}
+    stats = {"path": 0, "qp": 0, "rejected": 0, "breakpoints": 0, "rebuilds": 0, "descent": 0}
     out: list[np.ndarray | None] = [None] * targets.size
     weights = np.empty((targets.size, space.cons.n))
     h = space.h(hmat)
@@ -464,7 +479,7 @@ def trace_frontier(
     rstate = np.concatenate([start.rstate, [EQUAL]]).astype(np.int8)
     r = r0
     k = 0
-    walk = METHOD == "path" or METHOD == "auto" and int((state == FREE).sum()) <= AUTO_FREE * targets.size
+    walk = METHOD in ("path", "up") or METHOD == "auto" and int((state == FREE).sum()) <= AUTO_FREE * targets.size
     prev: tuple[float, _qp.QPResult] | None = None
     while k < targets.size:
         if walk:
@@ -491,3 +506,154 @@ def trace_frontier(
         if x is not None:
             weights[i] = space.weights(x * p.d)
     return weights, stats
+
+
+# --------------------------------------------------------------------------------------- from the top down
+@dataclasses.dataclass
+class Descent:
+    r"""The critical line walked down from the highest return to the minimum variance (scaled faces).
+
+    ``segments`` hold, from the top down, ``(s_from, s_to, face, state)`` with the parameter
+    :math:`s = -\lambda` of the risk-aversion form :math:`\min \tfrac12 x^\top Hx - \lambda\mu^\top x`;
+    ``r0`` is the minimum variance's expected return and ``w0`` its weights (asset space).
+    """
+
+    space: _Space
+    p: Any  # the scaled problem with the return row last
+    mu_s: np.ndarray
+    segments: list[tuple[float, float, _Affine, np.ndarray]]
+    r0: float
+    w0: np.ndarray
+    stats: dict[str, int]
+
+    def _ret(self, fa: _Affine, s: float) -> float:
+        return float(self.mu_s @ (fa.x + (s - fa.r0) * fa.dx))
+
+    def point(self, target: float) -> np.ndarray | None:
+        """Weights (asset space) of the least-variance portfolio at ``target``, or None if unverified."""
+        for s_from, s_to, fa, state in self.segments:
+            r_to = self._ret(fa, s_to)
+            if r_to > target + 1e-12 * abs(target) + 1e-300:
+                continue
+            slope = float(self.mu_s @ fa.dx)
+            s = s_to if not slope < 0 else fa.r0 + (target - self._ret(fa, fa.r0)) / slope
+            s = min(max(s, s_from), s_to)
+            x = _verify_risk(self.p, fa, state, s, target)
+            if x is not None:
+                self.stats["path"] += 1
+                return self.space.weights(x * self.p.d)
+            break
+        self.stats["rejected"] += 1
+        return None
+
+
+def _verify_risk(p: Any, fa: _Affine, state: np.ndarray, s: float, target: float) -> np.ndarray | None:
+    """Return the scaled point of a risk-form face at ``s`` if it passes the per-point QP's KKT check at ``target``."""
+    step = s - fa.r0
+    x = fa.x + step * fa.dx
+    y = np.concatenate([fa.y + step * fa.dy, [s / p.r[-1]]])  # -lambda mu'x: the return row's multiplier
+    z = np.where(state == FREE, 0.0, -(fa.g + step * fa.dg))
+    lo = p.a_lo.copy()
+    hi = p.a_hi.copy()
+    lo[-1], hi[-1] = p.r[-1] * target, np.inf
+    stat, primal, comp = kkt_violation(dataclasses.replace(p, a_lo=lo, a_hi=hi), x, y, z)
+    return x if max(stat, primal, comp) <= KKT_TOL else None
+
+
+def descend(
+    space: _Space, hmat: np.ndarray, mu: np.ndarray, w_top: np.ndarray, *, limit: int,
+    cache: dict[str, Any] | None = None,
+) -> Descent | None:
+    r"""Walk the critical line from the top portfolio ``w_top`` down to the minimum variance.
+
+    In the risk-aversion form :math:`\min \tfrac12 w^\top\Sigma w - \lambda\mu^\top w` the top is the
+    face of :math:`\lambda \to \infty` and the minimum variance that of :math:`\lambda = 0`; the
+    walk needs no QP at all (the minimum-variance QP of a large universe starts from every asset
+    free). Returns None, for the caller to take the minimum-variance QP and walk up instead,
+    under a gross cap, when the walk meets a face it cannot continue exactly, when more than
+    ``limit`` assets become free (a dense optimum: see :data:`AUTO_FREE`) or when the
+    minimum-variance point fails its KKT check.
+    """
+    if space.split or METHOD in ("qp", "up"):
+        return None
+    stats = {"path": 0, "qp": 0, "rejected": 0, "breakpoints": 0, "rebuilds": 0, "descent": 1}
+    h = space.h(hmat)
+    mv = space.vec(mu)
+    p_risk = _qp._scale(h, np.zeros(h.shape[0]), space.lower, space.upper, space.a, space.a_lo, space.a_hi, cache)
+    a = np.vstack([space.a, mv[None, :]])
+    p = _qp._scale(h, np.zeros(h.shape[0]), space.lower, space.upper, a, np.concatenate([space.a_lo, [0.0]]),
+                   np.concatenate([space.a_hi, [np.inf]]), cache)
+    mu_s = mv * p_risk.d
+    x = w_top / p_risk.d
+    size = max(float(np.abs(x).max(initial=0.0)), 1e-300)
+    state = np.full(p_risk.n, FREE, dtype=np.int8)
+    with np.errstate(invalid="ignore"):
+        state[np.abs(x - p_risk.lower) <= 1e-12 * size] = LOWER
+        state[np.abs(x - p_risk.upper) <= 1e-12 * size] = UPPER
+    ax = p_risk.a @ x
+    rsize = np.abs(p_risk.a) @ np.abs(x) + 1e-300
+    rstate = np.full(p_risk.m, FREE, dtype=np.int8)
+    with np.errstate(invalid="ignore"):
+        rstate[np.abs(ax - p_risk.a_lo) <= 1e-12 * rsize] = LOWER
+        rstate[np.abs(ax - p_risk.a_hi) <= 1e-12 * rsize] = UPPER
+    rstate[p_risk.a_lo == p_risk.a_hi] = EQUAL
+    # an active row with no free member (the top is a vertex: e.g. the budget met by assets at
+    # their caps) gets its marginal member freed, as the critical line algorithm starts: the last
+    # one filled (least return per unit of the row among those at a cap), else the best at a floor
+    movable = p_risk.lower < p_risk.upper
+    for j in np.flatnonzero(rstate != FREE):
+        member = (p_risk.a[j] != 0) & movable
+        if (member & (state == FREE)).any():
+            continue
+        capped = np.flatnonzero(member & (state == UPPER))
+        floored = np.flatnonzero(member & (state == LOWER))
+        ratio = mu_s / np.where(member, p_risk.a[j], 1.0)  # return per unit of the row
+        if capped.size:
+            state[capped[np.argmin(ratio[capped])]] = FREE
+        elif floored.size:
+            state[floored[np.argmax(ratio[floored])]] = FREE
+    segments: list[tuple[float, float, _Affine, np.ndarray]] = []
+    try:
+        blk = _Block(p_risk.h, np.flatnonzero(state == FREE))
+        s_cur = -np.inf
+        seen: set[bytes] = set()
+        stalls = faces = 0
+        while True:
+            anchor = 0.0 if faces == 0 else s_cur
+            fa = _face(p_risk, blk, state, rstate, anchor, check=faces % CHECK == 0, mu_s=mu_s)
+            if faces == 0 and float(np.abs(fa.dx).max(initial=0.0)) > 1e-9 * size:
+                raise _Degenerate("the top face moves with the risk aversion")
+            s_step, events = _next_break(p_risk, fa, state, rstate, floor=-np.inf if faces == 0 else 0.0)
+            faces += 1
+            s_end = anchor + s_step
+            if not s_end < 0:  # the minimum variance (lambda = 0) lies on this face
+                segments.append((s_cur, 0.0, fa, state))
+                break
+            segments.append((s_cur, s_end, fa, state))
+            stats["breakpoints"] += 1
+            tie = 1e-11 * abs(s_end)
+            state, rstate = _apply(s_step, events, state, rstate, tie)
+            if s_cur > -np.inf and s_end - s_cur <= tie:
+                key = state.tobytes() + rstate.tobytes()
+                stalls += 1
+                if key in seen or stalls > STALL:
+                    raise _Degenerate("ties at a breakpoint do not resolve")
+                seen.add(key)
+            else:
+                seen.clear()
+                stalls = 0
+            free = np.flatnonzero(state == FREE)
+            if free.size > limit:
+                raise _Degenerate("a dense optimum")
+            blk.update(free)
+            s_cur = s_end
+        stats["rebuilds"] += blk.rebuilds
+    except _Degenerate:
+        return None
+    fa, state = segments[-1][2], segments[-1][3]
+    r0_s = float(mu_s @ (fa.x - fa.r0 * fa.dx))
+    x0 = _verify_risk(p, fa, state, 0.0, r0_s)
+    if x0 is None:
+        return None
+    w0 = space.weights(x0 * p.d)
+    return Descent(space, p, mu_s, segments, float(mu @ w0), w0, stats)

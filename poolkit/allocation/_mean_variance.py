@@ -34,7 +34,7 @@ from poolkit.allocation._core import (
     max_return,
     vector,
 )
-from poolkit.allocation._frontier import trace_frontier
+from poolkit.allocation._frontier import AUTO_FREE, descend, trace_frontier
 from poolkit.allocation._qp_ratio import solve_ratio
 from poolkit.allocation._space import (
     _UNBOUNDED,
@@ -808,8 +808,15 @@ def efficient_frontier(
             "return has no maximum, so the frontier has no top. Give finite bounds or a `gross_exposure` cap."
         )
     cache: dict[str, Any] = {}  # the scaled covariance, shared by the walk and every QP (hmat is not changed)
-    w0, res = _solve(space, hmat, what="efficient_frontier (minimum variance)", cache=cache)
-    r0 = float(mu @ w0)
+    w_top = _top(mu, hmat, space, what="efficient_frontier (top)")
+    # the walk from the top down needs no QP; it gives way to the minimum-variance QP and a walk up
+    # (or one QP per point) on dense optima and faces it cannot continue exactly
+    down = descend(space, hmat, mu, w_top, limit=int(AUTO_FREE * (n_points - 2)), cache=cache)
+    if down is not None:
+        w0, res, r0 = down.w0, None, down.r0
+    else:
+        w0, res = _solve(space, hmat, what="efficient_frontier (minimum variance)", cache=cache)
+        r0 = float(mu @ w0)
     targets = np.linspace(r0, max(best, r0), n_points)
     weights = np.empty((n_points, cons.n))
     weights[0] = finalize(w0, cons, name="", what="efficient_frontier").to_numpy()
@@ -817,14 +824,28 @@ def efficient_frontier(
     at_top = np.array([k == n_points - 1 and best > r0 or targets[k] >= top_close for k in range(n_points)])
     at_top[0] = False
     inner = np.flatnonzero(~at_top)[1:]
-    if inner.size:
+    if inner.size and down is not None:
+        path = np.empty((inner.size, cons.n))
+        missing = []
+        for i, k in enumerate(inner):
+            w = down.point(float(targets[k]))
+            if w is None:
+                missing.append(i)
+            else:
+                path[i] = w
+        if missing:  # points that failed their check: the QP, warm-started along the way
+            down.stats["qp"] += len(missing)
+            _, res = _solve(space, hmat, what="efficient_frontier (minimum variance)", cache=cache)
+            for i in missing:
+                t = float(targets[inner[i]])
+                path[i], res = _solve(space, hmat, extra=(mu, t, np.inf), warm=res, cache=cache,
+                                      what=f"efficient_frontier point {inner[i]}")
+    elif inner.size and res is not None:
         path, _ = trace_frontier(space, hmat, mu, targets[inner], res, r0, cache=cache, what="efficient_frontier")
-        for k, w in zip(inner, path, strict=True):
-            weights[k] = finalize(w, cons, name="", what=f"efficient_frontier point {k}").to_numpy()
+    for i, k in enumerate(inner):
+        weights[k] = finalize(path[i], cons, name="", what=f"efficient_frontier point {k}").to_numpy()
     if at_top.any():
-        w_top = finalize(_top(mu, hmat, space, what="efficient_frontier (top)"), cons, name="",
-                         what="efficient_frontier (top)").to_numpy()
-        weights[at_top] = w_top
+        weights[at_top] = finalize(w_top, cons, name="", what="efficient_frontier (top)").to_numpy()
     ann_r, ann_v, sharpe = _annual_stats(weights.T, mu, s, rf, periods_per_year)
     out = pd.DataFrame(weights, columns=frame.columns.copy())
     out.insert(0, "sharpe", sharpe)
