@@ -30,6 +30,15 @@ from a Cholesky factorisation every :data:`REFRESH` updates, after larger change
 the face residuals are above rounding. The rows enter by their Schur complement
 :math:`A_{RF} H_{FF}^{-1} A_{RF}^\top` (a few rows).
 
+The walk starts at the top (the highest-return portfolio of an LP, :math:`\lambda \to \infty` in
+the risk-aversion form :math:`\min \tfrac12 x^\top Hx - \lambda\mu^\top x`, whose face
+system has :math:`\lambda\mu_F` in its right-hand side instead of the return row) and goes
+down to the minimum variance (:math:`\lambda = 0`): :func:`descend`, Markowitz's own order.
+It needs no QP, so a large sparse universe never pays the minimum-variance QP (whose first
+factorisation holds every asset). Where it cannot start or go on (a gross cap, a face it
+cannot continue, more free assets than the QPs would cost) the walk goes up from the
+minimum-variance QP instead: :func:`trace_frontier`.
+
 Every point read off the path is verified by the KKT check of the QP engine
 (:func:`poolkit.allocation._qp.kkt_violation`: stationarity, feasibility of bounds, rows and
 target, signs of all multipliers) on the same problem the per-point QP solves. A point that
