@@ -13,7 +13,7 @@ interior points can be found (``poolkit.allocation._frontier``):
   before the walk);
 - ``qp+predict``: the same, warm-started from the active set extrapolated from the last two
   points;
-- ``path``: the critical line walk;
+- ``path``: the critical line walk (down from the top, else up from the minimum variance);
 - ``auto``: what ``efficient_frontier`` does (the walk unless the optimum is dense).
 
 Each variant is warmed up once, then the variants take turns ``--repeats`` times; the median
@@ -57,17 +57,26 @@ def measure(label: str, returns: pd.DataFrame, repeats: int) -> list[str]:
     cov = pk.risk.covariance(returns)
     mu = returns.mean()
     counts: list[dict[str, int]] = []
-    original = _mean_variance.trace_frontier
+    original, down = _mean_variance.trace_frontier, _mean_variance.descend
 
     def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
         w, stats = original(*args, **kwargs)
         counts.append(stats)
         return w, stats
 
-    _mean_variance.trace_frontier = spy
+    def spy_down(*args, **kwargs):  # type: ignore[no-untyped-def]
+        out = down(*args, **kwargs)
+        if out is not None:
+            counts.append(out.stats)
+        return out
+
+    _mean_variance.trace_frontier, _mean_variance.descend = spy, spy_down
     try:
-        fronts = {v: _run(mu, cov, v, counts) for v in VARIANTS}  # warm-up (and the walk's counts)
-        stats = {v: counts[i] for i, v in enumerate(VARIANTS)}
+        fronts: dict[str, pd.DataFrame] = {}
+        stats: dict[str, dict[str, int]] = {}
+        for v in VARIANTS:  # warm-up (and the walk's counts)
+            fronts[v] = _run(mu, cov, v, counts)
+            stats[v] = counts[-1]
         times: dict[str, list[float]] = {v: [] for v in VARIANTS}
         for _ in range(repeats):
             for v in VARIANTS:
@@ -75,15 +84,16 @@ def measure(label: str, returns: pd.DataFrame, repeats: int) -> list[str]:
                 _run(mu, cov, v, counts)
                 times[v].append(time.perf_counter() - start)
     finally:
-        _mean_variance.trace_frontier = original
+        _mean_variance.trace_frontier, _mean_variance.descend = original, down
         _frontier.METHOD, _frontier.PREDICT = "auto", True
     ref = fronts["qp"]["volatility"].to_numpy()
     gap = max(float(np.max(np.abs(f["volatility"].to_numpy() - ref) / ref)) for f in fronts.values())
     held = int((fronts["qp"].iloc[0, 3:] > 1e-9).sum())
     med = {v: statistics.median(t) for v, t in times.items()}
     cells = " | ".join(f"{med[v]:.3f}" for v in VARIANTS)
-    walk = stats["path"]
-    return [f"| {label} | {held} | {cells} | {med['qp'] / med['auto']:.1f}× | {walk['breakpoints']} | "
+    walk, auto = stats["path"], stats["auto"]
+    how = "descent" if auto.get("descent") else ("walk up" if auto["path"] else "QP per point")
+    return [f"| {label} | {held} | {cells} | {med['qp'] / med['auto']:.1f}× | {how} | {walk['breakpoints']} | "
             f"{walk['path']}/{walk['qp']} | {gap:.1e} |"]
 
 
@@ -94,8 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dense", type=int, nargs="*", default=[500, 1000])
     args = parser.parse_args(argv)
     lines = ["| universe | held at min. variance | qp (s) | qp+predict (s) | path (s) | auto (s) | qp / auto | "
-             "breakpoints | walk points / QP points | max vol. gap |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "auto uses | path: breakpoints | path: walk / QP points | max vol. gap |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for n in args.sparse:
         lines += measure(f"sparse N={n} × 2520", factor_universe(n, 2520, seed=n), args.repeats)
         print(lines[-1], flush=True)
