@@ -764,22 +764,23 @@ def efficient_frontier(
     matrix that does not depend on :math:`r`, so :math:`w(r) = w_a + r\, w_b` is affine until
     the next breakpoint, where a free weight reaches a bound, a held weight's or a group
     limit's multiplier changes sign, or a group limit (or the gross cap) starts to bind.
-    The walk starts at the top, in the risk-aversion form :math:`\min \tfrac12 w^\top\Sigma w
-    - \lambda\mu^\top w` (the top is :math:`\lambda\to\infty`, the minimum variance
-    :math:`\lambda = 0`, and the KKT system's right-hand side is affine in :math:`\lambda`
-    instead), and goes down one face per segment, updating the inverse of
-    :math:`\Sigma_{FF}` as weights enter and leave; every target is then read off its
-    segment. It needs no QP at all; with a singular covariance it ends at the efficient end
-    of the minimum-variance set (the highest return among the least-variance portfolios).
-    Every point is verified by its KKT conditions (the check of the QP engine); a point that
-    fails is solved as a QP. Where the descent cannot go on exactly (a gross cap, a singular
-    face, an exact vertex of the bounds, ties that do not resolve) the walk goes up from the
-    minimum-variance QP instead, and hands any such face to a warm-started QP from whose
-    active set it restarts. When the optimum holds more than two assets per point (dense
-    optima: the walk then crosses about as many breakpoints as held assets, each costing a
-    third of a QP), each point is one QP instead, warm-started from the active set
-    extrapolated from the last two
-    points. Sharpe :math:`= (r - b\,r_f)/\sigma`.
+    From a thousand assets up, the walk starts at the top, in the risk-aversion form
+    :math:`\min \tfrac12 w^\top\Sigma w - \lambda\mu^\top w` (the top is
+    :math:`\lambda\to\infty`, the minimum variance :math:`\lambda = 0`, and the right-hand
+    side is affine in :math:`\lambda` instead), and goes down one face per segment,
+    updating the inverse of :math:`\Sigma_{FF}` as weights enter and leave; every target is
+    then read off its segment. It needs no QP at all (the minimum-variance QP of a large
+    universe is the dearest part of a sparse frontier); with a singular covariance it ends
+    at the efficient end of the minimum-variance set (the highest return among the
+    least-variance portfolios). Every point is verified by its KKT conditions (the check of
+    the QP engine); a point that fails is solved as a QP. On smaller universes, and where
+    the descent cannot go on exactly (a gross cap, a singular face, an exact vertex of the
+    bounds, ties that do not resolve), the walk goes up from the minimum-variance QP
+    instead, and hands any such face to a warm-started QP from whose active set it
+    restarts. When the optimum holds more than two assets per point (dense optima: the walk
+    then crosses about as many breakpoints as held assets, each costing a third of a QP),
+    each point is one QP instead, warm-started from the active set extrapolated from the
+    last two points. Sharpe :math:`= (r - b\,r_f)/\sigma`.
 
     References
     ----------
