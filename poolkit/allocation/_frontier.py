@@ -540,16 +540,15 @@ class Descent:
     r0: float
     w0: np.ndarray
     stats: dict[str, int]
+    r_to: np.ndarray  # the return at the lower end of each segment
 
     def _ret(self, fa: _Affine, s: float) -> float:
         return float(self.mu_s @ (fa.x + (s - fa.r0) * fa.dx))
 
     def point(self, target: float) -> np.ndarray | None:
         """Weights (asset space) of the least-variance portfolio at ``target``, or None if unverified."""
-        for s_from, s_to, fa, state in self.segments:
-            r_to = self._ret(fa, s_to)
-            if r_to > target + 1e-12 * abs(target) + 1e-300:
-                continue
+        below = np.flatnonzero(self.r_to <= target + 1e-12 * abs(target) + 1e-300)
+        for s_from, s_to, fa, state in self.segments[int(below[0]) if below.size else len(self.segments):]:
             slope = float(self.mu_s @ fa.dx)
             s = s_to if not slope < 0 else fa.r0 + (target - self._ret(fa, fa.r0)) / slope
             s = min(max(s, s_from), s_to)
@@ -672,4 +671,5 @@ def descend(
     if x0 is None:
         return None
     w0 = space.weights(x0 * p.d)
-    return Descent(space, p, mu_s, segments, float(mu @ w0), w0, stats)
+    r_to = np.array([float(mu_s @ (f.x + (s_to - f.r0) * f.dx)) for _, s_to, f, _ in segments])
+    return Descent(space, p, mu_s, segments, float(mu @ w0), w0, stats, r_to)
