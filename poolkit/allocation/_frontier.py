@@ -303,6 +303,8 @@ def _face(p: Any, blk: _Block, state: np.ndarray, rstate: np.ndarray, r0: float,
                 break
             dxf, dyr = finish(inv @ res1, res2)
             xf, yr = xf + dxf, yr + dyr
+    if mu_s is not None and free.size <= kr:
+        xf[:, 1] = 0.0  # the rows pin the free variables, which then do not move with s (only rounding would)
     x = np.tile(xb[:, None], (1, 2))
     x[:, 1] = 0.0
     x[free] = xf
@@ -578,6 +580,28 @@ def _verify_risk(p: Any, fa: _Affine, state: np.ndarray, s: float, target: float
     return x if max(stat, primal, comp) <= KKT_TOL else None
 
 
+def _through_vertex(p: Any, state: np.ndarray, rstate: np.ndarray, before: np.ndarray, seen: set[bytes]) -> np.ndarray:
+    """Keep free one member of each active row that the breakpoint left without a free member.
+
+    Free variables reaching their bounds together can meet a row exactly at a vertex (e.g.
+    twenty weights at a 5 % cap): the walk goes on through it with one of them free, the
+    critical line algorithm's rule. A choice whose face is left at once is in ``seen``, so the
+    next member is tried; when none is left, the face is singular and the walk hands over.
+    """
+    movable = p.lower < p.upper
+    for j in np.flatnonzero(rstate != FREE):
+        member = (p.a[j] != 0) & movable
+        if (member & (state == FREE)).any():
+            continue
+        for c in np.flatnonzero(member & (before == FREE)):
+            trial = state.copy()
+            trial[c] = FREE
+            if trial.tobytes() + rstate.tobytes() not in seen:
+                state = trial
+                break
+    return state
+
+
 def descend(
     space: _Space, hmat: np.ndarray, mu: np.ndarray, w_top: np.ndarray, *, limit: int,
     cache: dict[str, Any] | None = None,
@@ -651,8 +675,8 @@ def descend(
             segments.append((s_cur, s_end, fa, state))
             stats["breakpoints"] += 1
             tie = 1e-11 * abs(s_end)
-            state, rstate = _apply(s_step, events, state, rstate, tie)
-            if s_cur > -np.inf and s_end - s_cur <= tie:
+            before = state
+            if s_cur > -np.inf and s_end - s_cur <= tie:  # left at once: this face must not come back
                 key = state.tobytes() + rstate.tobytes()
                 stalls += 1
                 if key in seen or stalls > STALL:
@@ -661,6 +685,8 @@ def descend(
             else:
                 seen.clear()
                 stalls = 0
+            state, rstate = _apply(s_step, events, state, rstate, tie)
+            state = _through_vertex(p_risk, state, rstate, before, seen)
             free = np.flatnonzero(state == FREE)
             if free.size > limit:
                 raise _Degenerate("a dense optimum")
