@@ -34,6 +34,7 @@ from poolkit.allocation._core import (
     max_return,
     vector,
 )
+from poolkit.allocation._frontier import AUTO_FREE, descend, trace_frontier
 from poolkit.allocation._qp_ratio import solve_ratio
 from poolkit.allocation._space import (
     _UNBOUNDED,
@@ -749,10 +750,37 @@ def efficient_frontier(
     -----
     Each point solves :math:`\min w^\top\Sigma_\gamma w` s.t. :math:`\mu^\top w \ge r_k`
     and the constraints, with :math:`r_k` evenly spaced from :math:`\mu^\top w_{\min var}`
-    to :math:`\max_w \mu^\top w` (an LP). Consecutive points share most of their active
-    set, so each QP is warm-started from the previous point's (a parametric QP: usually
-    one factorisation of the held assets' block per point), and each is solved exactly
-    and verified by its KKT conditions. Sharpe :math:`= (r - b\,r_f)/\sigma`.
+    to :math:`\max_w \mu^\top w` (an LP; the top point is the least-variance portfolio of
+    that LP's optimal face). The interior points are read off the critical line [1]_ [3]_
+    (a parametric QP [2]_):
+    on a face of the constraints (which weights are free, which bounds and group limits
+    hold) the KKT system
+
+    .. math:: \begin{pmatrix} \Sigma_{FF} & A_{RF}^\top \\ A_{RF} & 0 \end{pmatrix}
+              \begin{pmatrix} w_F \\ y \end{pmatrix} =
+              \begin{pmatrix} -\Sigma_{FB} w_B \\ b_R - A_{RB} w_B + r\, e_\mu \end{pmatrix}
+
+    (rows :math:`R`: the budget, the active group limits and :math:`\mu^\top w = r`) has a
+    matrix that does not depend on :math:`r`, so :math:`w(r) = w_a + r\, w_b` is affine until
+    the next breakpoint, where a free weight reaches a bound, a held weight's or a group
+    limit's multiplier changes sign, or a group limit (or the gross cap) starts to bind.
+    From a thousand assets up, the walk starts at the top, in the risk-aversion form
+    :math:`\min \tfrac12 w^\top\Sigma w - \lambda\mu^\top w` (the top is
+    :math:`\lambda\to\infty`, the minimum variance :math:`\lambda = 0`, and the right-hand
+    side is affine in :math:`\lambda` instead), and goes down one face per segment,
+    updating the inverse of :math:`\Sigma_{FF}` as weights enter and leave; every target is
+    then read off its segment. It needs no QP at all (the minimum-variance QP of a large
+    universe is the dearest part of a sparse frontier); with a singular covariance it ends
+    at the efficient end of the minimum-variance set (the highest return among the
+    least-variance portfolios). Every point is verified by its KKT conditions (the check of
+    the QP engine); a point that fails is solved as a QP. On smaller universes, and where
+    the descent cannot go on exactly (a gross cap, a singular face, an exact vertex of the
+    bounds, ties that do not resolve), the walk goes up from the minimum-variance QP
+    instead, and hands any such face to a warm-started QP from whose active set it
+    restarts. When the optimum holds more than two assets per point (dense optima: the walk
+    then crosses about as many breakpoints as held assets, each costing a third of a QP),
+    each point is one QP instead, warm-started from the active set extrapolated from the
+    last two points. Sharpe :math:`= (r - b\,r_f)/\sigma`.
 
     References
     ----------
@@ -760,6 +788,8 @@ def efficient_frontier(
            constraints. Naval Research Logistics Quarterly 3(1-2), 111-133.
     .. [2] Best, M. J. (1996). An algorithm for the solution of the parametric quadratic
            programming problem. In Applied Mathematics and Parallel Computing, 57-76.
+    .. [3] Niedermayer, A., Niedermayer, D. (2010). Applying Markowitz's critical line
+           algorithm. In Handbook of Portfolio Construction (J. B. Guerard, ed.), 383-400.
 
     Examples
     --------
@@ -784,20 +814,45 @@ def efficient_frontier(
             "efficient_frontier: with unbounded weights (infinite bounds, no gross_exposure cap) the expected "
             "return has no maximum, so the frontier has no top. Give finite bounds or a `gross_exposure` cap."
         )
-    cache: dict[str, Any] = {}  # the scaled covariance, shared by every point's QP (hmat is not changed)
-    w0, res = _solve(space, hmat, what="efficient_frontier (minimum variance)", cache=cache)
-    r0 = float(mu @ w0)
+    cache: dict[str, Any] = {}  # the scaled covariance, shared by the walk and every QP (hmat is not changed)
+    w_top = _top(mu, hmat, space, what="efficient_frontier (top)")
+    # the walk from the top down needs no QP; it gives way to the minimum-variance QP and a walk up
+    # (or one QP per point) on dense optima and faces it cannot continue exactly
+    down = descend(space, hmat, mu, w_top, limit=int(AUTO_FREE * (n_points - 2)), cache=cache)
+    if down is not None:
+        w0, res, r0 = down.w0, None, down.r0
+    else:
+        w0, res = _solve(space, hmat, what="efficient_frontier (minimum variance)", cache=cache)
+        r0 = float(mu @ w0)
     targets = np.linspace(r0, max(best, r0), n_points)
     weights = np.empty((n_points, cons.n))
     weights[0] = finalize(w0, cons, name="", what="efficient_frontier").to_numpy()
     top_close = best - 1e-9 * max(abs(best), float(np.abs(mu).max()))
-    for k in range(1, n_points):
-        what = f"efficient_frontier point {k}"
-        if k == n_points - 1 and best > r0 or targets[k] >= top_close:
-            x = _top(mu, hmat, space, what=what)
-        else:
-            x, res = _solve(space, hmat, extra=(mu, float(targets[k]), np.inf), warm=res, what=what, cache=cache)
-        weights[k] = finalize(x, cons, name="", what=what).to_numpy()
+    at_top = np.array([k == n_points - 1 and best > r0 or targets[k] >= top_close for k in range(n_points)])
+    at_top[0] = False
+    inner = np.flatnonzero(~at_top)[1:]
+    if inner.size and down is not None:
+        path = np.empty((inner.size, cons.n))
+        missing = []
+        for i, k in enumerate(inner):
+            w = down.point(float(targets[k]))
+            if w is None:
+                missing.append(i)
+            else:
+                path[i] = w
+        if missing:  # points that failed their check: the QP, warm-started along the way
+            down.stats["qp"] += len(missing)
+            _, res = _solve(space, hmat, what="efficient_frontier (minimum variance)", cache=cache)
+            for i in missing:
+                t = float(targets[inner[i]])
+                path[i], res = _solve(space, hmat, extra=(mu, t, np.inf), warm=res, cache=cache,
+                                      what=f"efficient_frontier point {inner[i]}")
+    elif inner.size and res is not None:
+        path, _ = trace_frontier(space, hmat, mu, targets[inner], res, r0, cache=cache, what="efficient_frontier")
+    for i, k in enumerate(inner):
+        weights[k] = finalize(path[i], cons, name="", what=f"efficient_frontier point {k}").to_numpy()
+    if at_top.any():
+        weights[at_top] = finalize(w_top, cons, name="", what="efficient_frontier (top)").to_numpy()
     ann_r, ann_v, sharpe = _annual_stats(weights.T, mu, s, rf, periods_per_year)
     out = pd.DataFrame(weights, columns=frame.columns.copy())
     out.insert(0, "sharpe", sharpe)
