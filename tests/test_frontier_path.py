@@ -330,8 +330,8 @@ def test_path_equals_qp_on_random_problems(seed: int, n: int, kind: str, singula
     try:
         path, qp = _both(mu, cov, monkeypatch, n_points=8, **kw)
     except SolverError:
-        # the QP engine's own limit (e.g. a rank-one covariance of 3 assets, seed 76): the walk hands
-        # such faces to it, so both fail alike; the per-point QP is checked on its own elsewhere
+        # the QP engine's own limit, if any (a rank-one covariance of 3 assets, seed 76, was one until
+        # the return row was centred): the walk hands such faces to it, so both must fail alike
         with monkeypatch.context() as m:
             m.setattr(_frontier, "METHOD", "qp")
             with pytest.raises(SolverError):
@@ -353,3 +353,21 @@ def test_relabelled_permuted_and_rescaled(seed: int, scale: float) -> None:
     renamed = other[mu2.index].rename(columns=dict(zip(mu2.index, mu.index[order], strict=True)))
     np.testing.assert_allclose(renamed[cov.columns].to_numpy(), base[cov.columns].to_numpy(), atol=1e-7)
     np.testing.assert_allclose(other["volatility"] / np.sqrt(scale), base["volatility"], rtol=1e-7)
+
+
+def test_rank_one_covariance_with_nearly_equal_returns() -> None:
+    # two days of three assets: a rank-one covariance, and expected returns within 1.3 % of each other,
+    # so the return row is nearly a copy of the budget row; every method raised SolverError before
+    # the return row was centred on the budget's hyperplane
+    mu, cov = _problem(76, 3, 2)
+    front = al.efficient_frontier(mu, cov, n_points=5)
+    w = front[list(cov.columns)].to_numpy()
+    # by hand: Σ = v v' with v_i = σ_i > 0, so the volatility is v'w; a1 has the lowest return and a
+    # middle volatility (dominated), so each point mixes a2 (least volatile) and a0 (highest return):
+    # w = (t, 0, 1 - t) with t = (r - μ_2) / (μ_0 - μ_2)
+    m = mu.to_numpy()
+    v = np.sqrt(np.diag(cov.to_numpy()))
+    assert np.linalg.matrix_rank(cov.to_numpy()) == 1 and m.argmax() == 0 and v.argmin() == 2
+    t = (w @ m - m[2]) / (m[0] - m[2])
+    np.testing.assert_allclose(w, np.column_stack([t, np.zeros_like(t), 1 - t]), atol=1e-9)
+    np.testing.assert_allclose(front["volatility"].to_numpy(), w @ v, rtol=1e-9)

@@ -64,7 +64,14 @@ class _Space:
         a, lo, hi = self.a, self.a_lo, self.a_hi
         if extra is not None:
             row, elo, ehi = extra
-            a = np.vstack([a, self.vec(row)[None, :]])
+            r = self.vec(row)
+            if a.shape[0] and lo[0] == hi[0] and bool(np.all(a[0] == 1.0)):
+                # on the budget's hyperplane 1'w = b, r'w = (r - c)'w + c b: the row is centred
+                # (c its mean), so that returns which differ little do not make it a near copy
+                # of the budget row (nearly dependent rows are ill-conditioned for any solver)
+                c = float(r.mean())
+                r, elo, ehi = r - c, elo - c * lo[0], ehi - c * lo[0]
+            a = np.vstack([a, r[None, :]])
             lo = np.concatenate([lo, [elo]])
             hi = np.concatenate([hi, [ehi]])
         return a, lo, hi
