@@ -575,10 +575,10 @@ def test_every_notebook_gets_a_fresh_kernel_and_no_state_crosses(tmp_path, prest
     assert not any(s["warm_env"] for s in seen)  # ... and the environment is the same either way
     assert all(s["cwd"] == str(nbs[0].parent.resolve()) for s in seen)  # the notebook's own folder
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["execution"] == {"workers": 1, "kernels_started_ahead": prestart}
+    assert manifest["execution"] == {"workers": 1, "kernels_started_ahead": prestart, "kernel_threads": None}
     from poolkit.reporting._kernel import kernel_supply
 
-    assert kernel_supply().ready((str(nbs[0].parent.resolve()), True)) == 0  # no kernel left waiting
+    assert kernel_supply().ready((str(nbs[0].parent.resolve()), True, None)) == 0  # no kernel left waiting
 
 
 @pytest.mark.notebook

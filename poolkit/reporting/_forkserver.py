@@ -1,0 +1,226 @@
+"""Report kernels forked from a process that has imported poolkit once (private).
+
+Starting a report kernel costs about three seconds of CPU: the interpreter, ipykernel,
+numpy, pandas, matplotlib, scipy and poolkit imported, and matplotlib's fonts and
+formula parser loaded by the first figure. On a machine whose cores all run notebooks,
+kernels started ahead pay that cost on the same cores. A *fork server* pays it once:
+one process per report run imports all that, draws nothing visible (a figure rendered
+to memory, no pyplot), and then forks one kernel per request. Each kernel is a new
+process that never ran any notebook code, with its own session (process group),
+working folder, environment and freshly seeded numpy global generator, so no state
+crosses notebooks; it then starts exactly like poolkit's other kernels.
+
+Only on Linux (``os.fork`` after these imports is safe there); elsewhere kernels
+start the ordinary way. The fork server exits when the process that started it
+closes its request pipe (normally or killed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+                         "VECLIB_MAXIMUM_THREADS", "BLIS_NUM_THREADS")
+"""Variables that cap the threads of BLAS, OpenMP and numexpr in a kernel (read when they load)."""
+
+PRELOAD_MODULES = ("numpy", "pandas", "matplotlib", "matplotlib.pyplot", "poolkit", "poolkit.data", "poolkit.risk",
+                   "poolkit.plotting", "poolkit.reporting", "poolkit.allocation", "poolkit.pooling",
+                   "poolkit.credit", "poolkit.funds", "scipy.optimize", "scipy.stats", "scipy.cluster.hierarchy")
+"""What the fork server imports for every kernel it forks (what the report notebooks use)."""
+
+# The server: import, prime matplotlib's caches without pyplot (no figure manager, no
+# backend loaded: the inline backend loads in the kernel, with its shell), then fork a
+# kernel per request line {"argv", "env", "cwd"} and answer its pid.
+_SERVER = r"""
+import os, sys, json, signal
+requests, replies = int(sys.argv[1]), int(sys.argv[2])
+if sys.path and sys.path[0] == '':
+    del sys.path[0]
+os.environ.setdefault('MPLBACKEND', 'module://matplotlib_inline.backend_inline')  # as ipykernel does
+import importlib
+for name in sys.argv[3].split(','):
+    importlib.import_module(name)
+sys.modules['debugpy'] = None  # a report kernel is never debugged (see _kernel._KERNEL_LAUNCHER)
+from ipykernel.kernelapp import IPKernelApp
+del sys.modules['debugpy']
+import io
+from matplotlib.figure import Figure
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+fig = Figure(figsize=(3, 2))
+FigureCanvasAgg(fig)
+ax = fig.add_subplot()
+ax.plot([0, 1], [0, 1], label='$\\sigma_p^2 = w^\\top \\Sigma w$')
+ax.set_title('pool $\\sqrt{x}$')
+ax.legend()
+fig.savefig(io.BytesIO(), format='png', bbox_inches='tight')
+del fig, ax, io, Figure, FigureCanvasAgg, importlib
+import gc
+gc.collect()
+gc.freeze()  # the imported modules stay shared with the kernels (copy-on-write)
+signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # kernels that exit are reaped at once
+reader = os.fdopen(requests, 'rb')
+request = None
+for line in reader:
+    request = json.loads(line)
+    pid = os.fork()
+    if pid == 0:
+        break
+    os.write(replies, b'%d\n' % pid)
+    request = None
+if request is None:
+    sys.exit(0)
+signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+os.setsid()
+reader.close()
+os.close(replies)
+null = os.open(os.devnull, os.O_RDONLY)
+os.dup2(null, 0)
+os.close(null)
+os.chdir(request['cwd'])
+os.environ.clear()
+os.environ.update(request['env'])
+os.environ['JPY_PARENT_PID'] = str(os.getppid())
+if 'numpy.random' in sys.modules:
+    sys.modules['numpy.random'].seed()  # fresh entropy, as in a new process
+# the kernel exits when its server does (the run ended or died); the trait's default was read at import
+sys.argv = [sys.argv[0], *request['argv'], '--IPKernelApp.parent_handle=%d' % os.getppid()]
+del reader, requests, replies, line, pid, null, request
+app = IPKernelApp.instance()
+app.initialize()
+from poolkit._display_hooks import use_readable_display
+use_readable_display(app.shell)
+app.start()
+"""
+
+
+def fork_available() -> bool:
+    """Tell whether kernels can be forked from a fork server here (Linux)."""
+    return sys.platform.startswith("linux") and hasattr(os, "fork") and hasattr(os, "pidfd_open")
+
+
+class ForkServer:
+    """A process that imported the report modules once and forks kernels on request."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        req_r, self._req_w = os.pipe()
+        self._rep_r, rep_w = os.pipe()
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", _SERVER, str(req_r), str(rep_w), ",".join(PRELOAD_MODULES)],
+                env=dict(env), stdin=subprocess.DEVNULL, pass_fds=(req_r, rep_w), start_new_session=True,
+            )
+        finally:
+            os.close(req_r)
+            os.close(rep_w)
+        self._lock = threading.Lock()
+        self._replies = os.fdopen(self._rep_r, "rb")
+
+    def fork(self, argv: list[str], env: Mapping[str, str], cwd: str) -> int:
+        """Fork a kernel with ``argv`` (``-f <connection file>`` ...), ``env`` and ``cwd``; return its pid."""
+        line = json.dumps({"argv": list(argv), "env": dict(env), "cwd": str(cwd)}).encode() + b"\n"
+        with self._lock:
+            os.write(self._req_w, line)
+            reply = self._replies.readline()
+        if not reply:
+            code = self.process.poll()
+            raise RuntimeError(f"the kernel fork server stopped (exit code {code}); see the messages above")
+        return int(reply)
+
+    def close(self) -> None:
+        """Stop the server (kernels it forked keep running until they are shut down)."""
+        try:
+            os.close(self._req_w)
+        except OSError:
+            pass
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._replies.close()
+
+
+class ForkedKernel:
+    """The part of :class:`subprocess.Popen` that jupyter_client uses, for a kernel forked by a server.
+
+    The kernel is not a child of this process; a pidfd names it without the
+    risk of a reused process id.
+    """
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+        try:
+            self._pidfd: int | None = os.pidfd_open(pid)
+        except OSError:  # it exited already
+            self._pidfd, self.returncode = None, 0
+
+    def poll(self) -> int | None:
+        if self.returncode is None and self._pidfd is not None:
+            ready, _, _ = select.select([self._pidfd], [], [], 0)
+            if ready:  # the process has exited (its server reaps it)
+                self.returncode = 0
+                os.close(self._pidfd)
+                self._pidfd = None
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.poll() is None and self._pidfd is not None:
+            ready, _, _ = select.select([self._pidfd], [], [], timeout)
+            if not ready:
+                raise subprocess.TimeoutExpired("kernel", timeout or 0.0)
+        return self.poll() or 0
+
+    def send_signal(self, signum: int) -> None:
+        if self.poll() is None and self._pidfd is not None:
+            signal.pidfd_send_signal(self._pidfd, signum)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+
+def forking_provisioner_class() -> type:
+    """Return a jupyter_client provisioner that asks the process's fork server for each kernel."""
+    from jupyter_client.provisioning import LocalProvisioner
+
+    from poolkit.reporting._kernel import WARM_ENV
+
+    class ForkingProvisioner(LocalProvisioner):  # type: ignore[misc]
+        server: ForkServer | None = None
+
+        async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> Any:
+            assert self.server is not None
+            argv = cmd[cmd.index("-f"):]  # the launcher's own code is the server's
+            env = dict(kwargs.get("env") or os.environ)
+            env.pop(WARM_ENV, None)  # the server imported those modules already
+            cwd = str(kwargs.get("cwd") or os.getcwd())
+            pid = await asyncio.get_running_loop().run_in_executor(None, self.server.fork, argv, env, cwd)
+            self.process = ForkedKernel(pid)  # type: ignore[assignment]
+            self.pid = self.pgid = pid  # a session of its own: its group is its pid
+            self.cwd = cwd
+            return self.connection_info
+
+        async def send_signal(self, signum: int) -> None:
+            if self.process is not None and self.process.poll() is None:
+                try:  # the kernel's group (its subprocesses too), while the kernel runs
+                    os.killpg(int(self.pgid or self.process.pid), signum)
+                    return
+                except OSError:
+                    pass
+                self.process.send_signal(signum)
+
+    return ForkingProvisioner
