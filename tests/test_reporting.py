@@ -498,6 +498,27 @@ def test_table_of_a_series_or_dict_is_labelled_and_each_row_has_its_own_digits()
         table([1, 2])
 
 
+def test_table_percent_names_a_level_of_multi_level_labels():
+    from poolkit.reporting import table
+
+    # notebook 07's crisis comparison: columns (measure, regime); rates as percentages, correlations not
+    columns = pd.MultiIndex.from_product([["average_correlation", "pooled_volatility", "relative_benefit"],
+                                          ["calm", "crisis"]])
+    comparison = pd.DataFrame([[0.30246, 0.31768, 0.187245, 0.289109, 0.436977, 0.430707]],
+                              index=pd.Index(["1998-08-06"], name="window"), columns=columns)
+    text = table(comparison, percent=["pooled_volatility", "relative_benefit"]).to_string(delimiter="|").splitlines()
+    assert text[-1] == "1998-08-06|0.3025|0.3177|18.7%|28.9%|43.7%|43.1%"
+    assert table(comparison, percent=["pooled_*"]).to_string(delimiter="|").splitlines()[-1] == (
+        "1998-08-06|0.3025|0.3177|18.7%|28.9%|0.4370|0.4307")  # patterns match a level too
+    # notebook 08's table by speed: rows (tranche, measure); yields and written-down shares as percentages
+    rows = pd.MultiIndex.from_product([["A", "B"], ["average_life", "yield", "loss"]], names=["tranche", "measure"])
+    by_speed = pd.DataFrame({"0 PSA": [12.7497, 0.0653476, 0.0, 22.4539, 0.0706071, 0.0213]}, index=rows)
+    shown = [line.split("|")[-1] for line in table(by_speed, percent=["yield", "loss"]).to_string(
+        delimiter="|").splitlines()[2:]]
+    assert shown == ["12.75", "6.53%", "0.00%", "22.45", "7.06%", "2.13%"]  # the column shares its decimals
+    assert table(by_speed, percent=[("A", "yield")]).to_string(delimiter="|").count("%") == 1  # a whole label too
+
+
 @pytest.mark.parametrize(("value", "kwargs", "shown"), [
     (0.18363636, {}, "0.1836"), (11.715145868783246, {}, "11.72"), (99121318.6538566, {}, "99,121,319"),
     (0.18363636, {"percent": True}, "18.4%"), (1.0000000000000002, {"percent": True}, "100%"),
