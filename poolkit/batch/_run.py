@@ -77,6 +77,7 @@ def _failing_cell(folder: Path, notebook: str | None = None) -> dict[str, str]:
 def _execute_run(task: Mapping[str, Any]) -> dict[str, Any]:
     """Run one parameter set through :func:`poolkit.reporting.run_suite` (runs on a worker)."""
     from poolkit.reporting import run_suite
+    from poolkit.reporting._suite import fixed_identity
 
     if _WARM_UP is not None:
         _WARM_UP.join()
@@ -89,19 +90,20 @@ def _execute_run(task: Mapping[str, Any]) -> dict[str, Any]:
     started = time.time()
     result: dict[str, Any] = {"run_id": task["run_id"], "status": "ok", "error": "", "failed_cell": {}}
     try:
-        run_suite(
-            name=task["name"],
-            notebooks=[Path(p) for p in task["notebooks"]],
-            parameters=dict(task["parameters"]),
-            reports_dir=task["reports_dir"],
-            output_dir=output,
-            html=True,
-            progress=False,
-            workers=1,  # the batch runs reports in parallel, one per worker
-            prestart=True,
-            keep_warm=int(task.get("keep_warm", 0)),  # kernels for this worker's next report boot meanwhile
-            kernel_threads=threads,  # one BLAS thread per kernel when reports run side by side
-        )
+        with fixed_identity(task.get("code"), task.get("git")):  # the batch's, computed once
+            run_suite(
+                name=task["name"],
+                notebooks=[Path(p) for p in task["notebooks"]],
+                parameters=dict(task["parameters"]),
+                reports_dir=task["reports_dir"],
+                output_dir=output,
+                html=True,
+                progress=False,
+                workers=1,  # the batch runs reports in parallel, one per worker
+                prestart=True,
+                keep_warm=int(task.get("keep_warm", 0)),  # kernels for this worker's next report boot meanwhile
+                kernel_threads=threads,  # one BLAS thread per kernel when reports run side by side
+            )
     except Exception as exc:  # noqa: BLE001 - one failing run must not stop the batch
         result["status"] = "failed"
         result["error"] = f"{type(exc).__name__}: {exc}"[:4000]
@@ -553,8 +555,11 @@ def _run_locked(
                         where = f"the scheduler at {scheduler}"
                     try:
                         _write_manifest(batch_dir, grid, records, started, None, workers, scheduler)
+                        # a local cluster runs this code: what each report records of it is computed once
+                        identity = None if cluster is None else {
+                            "code": code or code_identity(), "git": git_revision(grid.notebooks[0].parent)}
                         _run_tasks(grid, todo, batch_dir, reports_root, records, client, where, not quiet, tqdm,
-                                   server)
+                                   server, identity)
                     finally:
                         if cluster is not None:  # its workers stop while their output still goes to the log
                             client.close()
@@ -628,10 +633,13 @@ def _run_tasks(
     progress: bool,
     tqdm: Any,
     server: Any = None,
+    identity: Mapping[str, Any] | None = None,
 ) -> None:
     """Run ``todo`` on the cluster of ``client``, recording each outcome as it arrives.
 
-    ``server`` is the local workers' shared fork server, if any.
+    ``server`` is the local workers' shared fork server, if any; ``identity``
+    the code identity and git revision every report records, when the workers
+    run this process's code (a local cluster), else each report computes them.
     """
     from dask.distributed import as_completed
 
@@ -663,6 +671,8 @@ def _run_tasks(
                 "keep_warm": len(notebooks) if position < len(todo) - n_workers else 0,
                 "kernel_threads": threads,
                 "fork_server": address,
+                "code": (identity or {}).get("code"),
+                "git": (identity or {}).get("git"),
             }
             future = client.submit(_execute_run, task, key=f"poolkit-{run.run_id}-{token}", pure=False, retries=0)
             futures[future] = run.run_id

@@ -18,13 +18,16 @@ closes its request pipe (normally or killed).
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import os
 import select
+import shutil
 import signal
+import socket
 import subprocess
 import sys
-import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -41,10 +44,13 @@ PRELOAD_MODULES = ("numpy", "pandas", "matplotlib", "matplotlib.pyplot", "poolki
 # backend loaded: the inline backend loads in the kernel, with its shell), then fork a
 # kernel per request line {"argv", "env", "cwd"} and answer its pid.
 _SERVER = r"""
-import os, sys, json, signal
-requests, replies = int(sys.argv[1]), int(sys.argv[2])
+import os, sys, json, signal, socket, select
+control, address = int(sys.argv[1]), sys.argv[2]
 if sys.path and sys.path[0] == '':
     del sys.path[0]
+listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+listener.bind(address)  # at once: requests wait in the backlog while the modules load
+listener.listen(64)
 os.environ.setdefault('MPLBACKEND', 'module://matplotlib_inline.backend_inline')  # as ipykernel does
 import importlib
 for name in sys.argv[3].split(','):
@@ -67,21 +73,28 @@ import gc
 gc.collect()
 gc.freeze()  # the imported modules stay shared with the kernels (copy-on-write)
 signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # kernels that exit are reaped at once
-reader = os.fdopen(requests, 'rb')
 request = None
-for line in reader:
-    request = json.loads(line)
-    pid = os.fork()
-    if pid == 0:
-        break
-    os.write(replies, b'%d\n' % pid)
-    request = None
-if request is None:
-    sys.exit(0)
+while request is None:
+    ready, _, _ = select.select([listener, control], [], [])
+    if control in ready:  # the owner closed its end (it finished or died): stop
+        sys.exit(0)
+    conn, _ = listener.accept()
+    try:
+        with conn.makefile('rb') as stream:
+            request = json.loads(stream.readline())
+        pid = os.fork()
+        if pid != 0:
+            request = None
+            conn.sendall(b'%d\n' % pid)
+    except (OSError, ValueError):
+        request = None
+    if request is None:
+        conn.close()
 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
 os.setsid()
-reader.close()
-os.close(replies)
+listener.close()
+conn.close()
+os.close(control)
 null = os.open(os.devnull, os.O_RDONLY)
 os.dup2(null, 0)
 os.close(null)
@@ -93,7 +106,7 @@ if 'numpy.random' in sys.modules:
     sys.modules['numpy.random'].seed()  # fresh entropy, as in a new process
 # the kernel exits when its server does (the run ended or died); the trait's default was read at import
 sys.argv = [sys.argv[0], *request['argv'], '--IPKernelApp.parent_handle=%d' % os.getppid()]
-del reader, requests, replies, line, pid, null, request
+del listener, conn, control, address, ready, pid, null, request
 app = IPKernelApp.instance()
 app.initialize()
 from poolkit._display_hooks import use_readable_display
@@ -107,46 +120,87 @@ def fork_available() -> bool:
     return sys.platform.startswith("linux") and hasattr(os, "fork") and hasattr(os, "pidfd_open")
 
 
-class ForkServer:
-    """A process that imported the report modules once and forks kernels on request."""
+class ForkClient:
+    """Ask the fork server at ``address`` (a Unix socket) for kernels; any process of the machine may."""
 
-    def __init__(self, env: Mapping[str, str]) -> None:
-        req_r, self._req_w = os.pipe()
-        self._rep_r, rep_w = os.pipe()
-        try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-c", _SERVER, str(req_r), str(rep_w), ",".join(PRELOAD_MODULES)],
-                env=dict(env), stdin=subprocess.DEVNULL, pass_fds=(req_r, rep_w), start_new_session=True,
-            )
-        finally:
-            os.close(req_r)
-            os.close(rep_w)
-        self._lock = threading.Lock()
-        self._replies = os.fdopen(self._rep_r, "rb")
+    def __init__(self, address: str) -> None:
+        self.address = address
+
+    def alive(self) -> bool:
+        """Tell whether the server may still answer (its socket exists)."""
+        return os.path.exists(self.address)
 
     def fork(self, argv: list[str], env: Mapping[str, str], cwd: str) -> int:
         """Fork a kernel with ``argv`` (``-f <connection file>`` ...), ``env`` and ``cwd``; return its pid."""
         line = json.dumps({"argv": list(argv), "env": dict(env), "cwd": str(cwd)}).encode() + b"\n"
-        with self._lock:
-            os.write(self._req_w, line)
-            reply = self._replies.readline()
+        deadline = time.monotonic() + _CONNECT_TIMEOUT_S
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            while True:  # the server binds its socket a moment after it starts
+                try:
+                    conn.connect(self.address)
+                    break
+                except (FileNotFoundError, ConnectionRefusedError):
+                    if time.monotonic() > deadline or not self.alive_or_starting():
+                        raise
+                    time.sleep(0.02)
+            conn.sendall(line)
+            with conn.makefile("rb") as stream:
+                reply = stream.readline()
         if not reply:
-            code = self.process.poll()
-            raise RuntimeError(f"the kernel fork server stopped (exit code {code}); see the messages above")
+            raise RuntimeError(f"the kernel fork server at {self.address} did not answer")
         return int(reply)
+
+    def alive_or_starting(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        """Nothing to do: the server belongs to the process that started it."""
+
+
+_CONNECT_TIMEOUT_S = 60.0
+
+
+class ForkServer(ForkClient):
+    """A process that imports the report modules once and forks kernels on request, owned by this process.
+
+    It listens on a Unix socket in a private temporary folder, so the workers of
+    a batch share it; it stops when :meth:`close` is called or this process exits.
+    """
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        import tempfile
+
+        self._folder = tempfile.mkdtemp(prefix="poolkit-fork-")
+        super().__init__(os.path.join(self._folder, "s"))
+        control, self._control = os.pipe()
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", _SERVER, str(control), self.address, ",".join(PRELOAD_MODULES)],
+                env=dict(env), stdin=subprocess.DEVNULL, pass_fds=(control,), start_new_session=True,
+            )
+        finally:
+            os.close(control)
+        self._pid = os.getpid()
+        atexit.register(self.close)
+
+    def alive_or_starting(self) -> bool:
+        return self.process.poll() is None
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
 
     def close(self) -> None:
         """Stop the server (kernels it forked keep running until they are shut down)."""
-        try:
-            os.close(self._req_w)
-        except OSError:
-            pass
+        if os.getpid() != self._pid or self._control < 0:
+            return
+        os.close(self._control)
+        self._control = -1
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        self._replies.close()
+        shutil.rmtree(self._folder, ignore_errors=True)
 
 
 class ForkedKernel:
@@ -200,7 +254,7 @@ def forking_provisioner_class() -> type:
     from poolkit.reporting._kernel import WARM_ENV
 
     class ForkingProvisioner(LocalProvisioner):  # type: ignore[misc]
-        server: ForkServer | None = None
+        server: ForkClient | None = None
 
         async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> Any:
             assert self.server is not None

@@ -257,9 +257,16 @@ class KernelSupply:
 
         with self._lock:
             server = self._servers.get(threads)
-            if server is None or server.process.poll() is not None:
+            if server is None or not server.alive():
                 server = self._servers[threads] = ForkServer(env)
             return server
+
+    def attach(self, threads: int | None, address: str) -> None:
+        """Fork the warm kernels capped at ``threads`` from the fork server at ``address`` (a batch's shared one)."""
+        from poolkit.reporting._forkserver import ForkClient
+
+        with self._lock:
+            self._servers[threads] = ForkClient(address)
 
     def _drop_server(self, threads: int | None) -> None:
         with self._lock:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import datetime as _dt
 import html as _html
 import json
@@ -11,7 +12,7 @@ import platform
 import shutil
 import sys
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -331,6 +332,28 @@ def run_suite(
                     keep_warm=keep_warm, kernel_threads=kernel_threads)
 
 
+_IDENTITY: dict[str, Any] = {}
+"""The code identity and git revision of the notebooks' folder, when a batch worker knows them (:func:`fixed_identity`)."""
+
+
+@contextlib.contextmanager
+def fixed_identity(code: Mapping[str, Any] | None, git: Any) -> Iterator[None]:
+    """Within the block, record ``code`` (``code_identity()``) and ``git`` instead of computing them again.
+
+    A batch computes both once, before its workers start, for all its reports:
+    the code its workers run and the revision of its notebooks' folder.
+    """
+    saved = dict(_IDENTITY)
+    if code is not None:
+        _IDENTITY["code"] = dict(code)
+        _IDENTITY["git"] = git
+    try:
+        yield
+    finally:
+        _IDENTITY.clear()
+        _IDENTITY.update(saved)
+
+
 SPARE_KERNELS = 1
 """Kernels started ahead beyond one per worker: the next notebook's kernel boots while others run."""
 
@@ -438,9 +461,9 @@ def _run(final: Path, name: str, given: Mapping[str, Any], plan: RunPlan, *, htm
         "duration_s": None,
         "parameters": jsonable(dict(given)),
         **_environment(),
-        "git": git_revision(paths[0].parent),
+        "git": _IDENTITY["git"] if "git" in _IDENTITY else git_revision(paths[0].parent),
         "data": data,
-        "inputs": plan.inputs(data),
+        "inputs": plan.inputs(data, code=_IDENTITY.get("code")),
         "execution": {"workers": n_workers, "kernels_started_ahead": prestart, "kernel_threads": threads},
         "notebooks": entries,
     }
