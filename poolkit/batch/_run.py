@@ -388,17 +388,11 @@ def _start_fork_server(n_workers: int) -> Any:
     instead of one per worker; with several workers each kernel gets one BLAS
     thread (:func:`poolkit.reporting.run_suite`, ``kernel_threads``).
     """
-    from poolkit.reporting._forkserver import BLAS_THREAD_VARIABLES, ForkServer, fork_available
+    from poolkit.reporting._forkserver import ForkServer, fork_available, server_environment
 
     if not fork_available():
         return None
-    env = dict(os.environ)
-    threads = 1 if n_workers > 1 else None
-    if threads is not None:
-        for name in BLAS_THREAD_VARIABLES:
-            env.setdefault(name, str(threads))
-    server = ForkServer(env)
-    return server
+    return ForkServer(server_environment(1 if n_workers > 1 else None))
 
 
 def run_batch(

@@ -115,6 +115,35 @@ app.start()
 """
 
 
+def server_environment(threads: int | None, base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Return the environment of a fork server whose kernels get at most ``threads`` BLAS threads."""
+    env = dict(os.environ if base is None else base)
+    if threads is not None:  # a user's own setting wins
+        for name in BLAS_THREAD_VARIABLES:
+            env.setdefault(name, str(threads))
+    return env
+
+
+_EARLY: dict[int | None, ForkServer] = {}
+
+
+def start_early(threads: int | None) -> None:
+    """Start the fork server of the coming report run now, so that it imports while this process does.
+
+    ``poolkit report`` calls it before loading the report modules (and pandas);
+    the run's kernel supply then takes it (:func:`take_early`). Unused, it stops
+    when this process exits.
+    """
+    if fork_available() and threads not in _EARLY:
+        _EARLY[threads] = ForkServer(server_environment(threads))
+
+
+def take_early(threads: int | None) -> ForkServer | None:
+    """Return the fork server started early for ``threads``, if one is still running."""
+    server = _EARLY.pop(threads, None)
+    return server if server is not None and server.alive() else None
+
+
 def fork_available() -> bool:
     """Tell whether kernels can be forked from a fork server here (Linux)."""
     return sys.platform.startswith("linux") and hasattr(os, "fork") and hasattr(os, "pidfd_open")

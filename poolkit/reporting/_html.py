@@ -91,9 +91,10 @@ def _math_to_mathml(markdown: str) -> str:
     return "".join(parts)
 
 
-def _static_copy(nb: Any) -> Any:
-    """Copy an executed notebook for a static page: no widget state, math as MathML."""
-    nb = copy.deepcopy(nb)
+def _static_copy(nb: Any, *, copy_first: bool = True) -> Any:
+    """Copy an executed notebook for a static page: no widget state, math as MathML (in place without ``copy_first``)."""
+    if copy_first:
+        nb = copy.deepcopy(nb)
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
         if cell.cell_type == "markdown":
@@ -169,7 +170,7 @@ def _export_html(executed: Path, html_path: Path) -> Path:
     _import_jsonschema_quickly()
     import nbformat
 
-    nb = _static_copy(nbformat.read(str(executed), as_version=4))
+    nb = _static_copy(nbformat.read(str(executed), as_version=4), copy_first=False)  # read for this page only
     with _EXPORT_LOCK:  # one exporter per process: one export at a time
         exporter = _html_exporter()
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": executed.stem}})

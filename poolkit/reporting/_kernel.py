@@ -229,12 +229,10 @@ class KernelSupply:
         return self._submit(self._start(*key))
 
     async def _start(self, cwd: str, warm: bool, threads: int | None = None) -> Any:
-        from poolkit.reporting._forkserver import BLAS_THREAD_VARIABLES, fork_available
+        from poolkit.reporting._forkserver import fork_available, server_environment
 
-        env = {k: v for k, v in os.environ.items() if k != WARM_ENV}
-        if threads is not None:  # notebooks side by side: one BLAS / OpenMP thread each (a user's setting wins)
-            for name in BLAS_THREAD_VARIABLES:
-                env.setdefault(name, str(threads))
+        # notebooks side by side: one BLAS / OpenMP thread each (a user's setting wins)
+        env = server_environment(threads, {k: v for k, v in os.environ.items() if k != WARM_ENV})
         args = {"cwd": cwd, "extra_arguments": ["--HistoryManager.hist_file=:memory:"]}
         if warm and fork_available():
             try:
@@ -253,12 +251,12 @@ class KernelSupply:
 
     def _server(self, threads: int | None, env: dict[str, str]) -> Any:
         """Return the fork server of kernels capped at ``threads`` BLAS threads, started on first use."""
-        from poolkit.reporting._forkserver import ForkServer
+        from poolkit.reporting._forkserver import ForkServer, take_early
 
         with self._lock:
             server = self._servers.get(threads)
             if server is None or not server.alive():
-                server = self._servers[threads] = ForkServer(env)
+                server = self._servers[threads] = take_early(threads) or ForkServer(env)
             return server
 
     def attach(self, threads: int | None, address: str) -> None:
