@@ -99,6 +99,12 @@ def _encrypt_kernel_traffic() -> None:
 
 
 _encrypt_kernel_traffic()
+# A Pygments style plugin of the theme (a11y_pygments) sets the root logger to INFO when it is
+# imported, which would print nbclient's "Executing notebook with kernel" line for every notebook;
+# nbclient logs through traitlets' logger, kept at warnings.
+import logging as _stdlib_logging  # noqa: E402 - sphinx.util.logging is `logging` here
+
+_stdlib_logging.getLogger("traitlets").setLevel(_stdlib_logging.WARNING)
 
 # -- the API reference: autosummary over each module's __all__, numpydoc --------------
 autosummary_generate = True
