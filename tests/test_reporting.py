@@ -611,6 +611,52 @@ def test_notebooks_run_in_parallel_on_workers(tmp_path):
     assert second["started"] < first["finished"] and first["started"] < second["finished"]  # they overlapped
 
 
+THREAD_CELLS = [
+    "import json, os, numpy as np\nprint(json.dumps({'blas': [os.environ.get(v) for v in ('OPENBLAS_NUM_THREADS', "
+    "'OMP_NUM_THREADS', 'MKL_NUM_THREADS')], 'draw': float(np.random.random()), 'pid': os.getpid(), "
+    "'own_group': os.getpgid(0) == os.getpid()}))",
+]
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("prestart", [True, False], ids=["started-ahead", "fresh"])
+def test_kernels_side_by_side_get_one_blas_thread_and_their_own_random_state(tmp_path, monkeypatch, prestart):
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    nbs = [make_notebook(tmp_path / "nbs" / f"0{i}_threads{i}.ipynb", PROBE_PARAMS, THREAD_CELLS) for i in range(1, 4)]
+    side = run_suite(name="side", notebooks=nbs, reports_dir=tmp_path / "reports", workers=2, prestart=prestart,
+                     progress=False, html=False)
+    seen = [probe(side, nb.stem) for nb in nbs]
+    assert all(s["blas"] == ["1", "1", "1"] for s in seen)
+    assert len({s["draw"] for s in seen}) == 3 and len({s["pid"] for s in seen}) == 3  # no shared random state
+    assert all(s["own_group"] for s in seen)  # each kernel leads its own process group (signals reach only it)
+    assert json.loads((side / "manifest.json").read_text(encoding="utf-8"))["execution"]["kernel_threads"] == 1
+    alone = run_suite(name="alone", notebooks=nbs[:1], reports_dir=tmp_path / "reports", workers=1, prestart=prestart,
+                      progress=False, html=False)
+    assert probe(alone, nbs[0].stem)["blas"] == [None, None, None]  # one at a time: the libraries' own default
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")  # a user's own setting wins
+    mine = run_suite(name="mine", notebooks=nbs[:2], reports_dir=tmp_path / "reports", workers=2, prestart=prestart,
+                     progress=False, html=False)
+    assert probe(mine, nbs[0].stem)["blas"] == ["3", "1", "1"]
+    with pytest.raises(ConfigurationError, match=r"`kernel_threads` must be a positive integer, got 0"):
+        run_suite(notebooks=nbs[:1], reports_dir=tmp_path, kernel_threads=0, progress=False)
+
+
+def test_longest_notebooks_run_first_by_earlier_timings_else_their_metadata(tmp_path):
+    from poolkit.reporting._suite import _schedule
+
+    paths = []
+    for stem, seconds in [("01_short", 2), ("02_none", None), ("03_long", 20), ("04_mid", 9)]:
+        path = make_notebook(tmp_path / f"{stem}.ipynb", PROBE_PARAMS, ["x = 1"])
+        if seconds is not None:
+            nb = nbformat.read(str(path), as_version=4)
+            nb.metadata["poolkit"] = {"expected_seconds": seconds}
+            nbformat.write(nb, str(path))
+        paths.append(path)
+    assert _schedule(paths, {}) == [2, 3, 0, 1]  # by the estimates; none known: last, in suite order
+    assert _schedule(paths, {str(paths[0]): 30.0, str(paths[1]): 5.0}) == [0, 2, 3, 1]  # earlier timings first
+
+
 @pytest.mark.notebook
 def test_a_failure_stops_the_notebooks_not_yet_started(nb_a, nb_b, tmp_path):
     third = make_notebook(tmp_path / "nbs" / "03_gamma.ipynb", 'out_dir: str = ""', ["x = 1"])
