@@ -172,6 +172,7 @@ class ForkClient:
                     if time.monotonic() > deadline or not self.alive_or_starting():
                         raise
                     time.sleep(0.02)
+            conn.settimeout(_REPLY_TIMEOUT_S)  # the server answers once its modules are loaded
             conn.sendall(line)
             with conn.makefile("rb") as stream:
                 reply = stream.readline()
@@ -187,6 +188,7 @@ class ForkClient:
 
 
 _CONNECT_TIMEOUT_S = 60.0
+_REPLY_TIMEOUT_S = 120.0
 
 
 class ForkServer(ForkClient):
@@ -219,14 +221,14 @@ class ForkServer(ForkClient):
         return self.process.poll() is None
 
     def close(self) -> None:
-        """Stop the server (kernels it forked keep running until they are shut down)."""
+        """Stop the server; the kernels it forked stop soon after (their parent is gone) if still running."""
         if os.getpid() != self._pid or self._control < 0:
             return
-        os.close(self._control)
+        os.close(self._control)  # a server waiting for requests exits at once
         self._control = -1
         try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
+            self.process.wait(timeout=1)
+        except subprocess.TimeoutExpired:  # still loading its modules: no need to wait for them
             self.process.kill()
             self.process.wait()
         shutil.rmtree(self._folder, ignore_errors=True)
