@@ -36,64 +36,92 @@ BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THR
 """Variables that cap the threads of BLAS, OpenMP and numexpr in a kernel (read when they load)."""
 
 PRELOAD_MODULES = ("numpy", "pandas", "matplotlib", "matplotlib.pyplot", "poolkit", "poolkit.data", "poolkit.risk",
-                   "poolkit.plotting", "poolkit.reporting", "poolkit.allocation", "poolkit.pooling",
-                   "poolkit.credit", "poolkit.funds", "scipy.optimize", "scipy.stats", "scipy.cluster.hierarchy")
-"""What the fork server imports for every kernel it forks (what the report notebooks use)."""
+                   "poolkit.plotting", "poolkit.reporting")
+"""What the fork server imports before it forks its first kernel (what every report notebook imports)."""
 
-# The server: import, prime matplotlib's caches without pyplot (no figure manager, no
-# backend loaded: the inline backend loads in the kernel, with its shell), then fork a
-# kernel per request line {"argv", "env", "cwd"} and answer its pid.
+EXTRA_MODULES = ("poolkit.allocation", "poolkit.pooling", "poolkit.credit", "poolkit.funds", "scipy.optimize",
+                 "scipy.stats", "scipy.cluster.hierarchy")
+"""What it imports next, between requests, for the kernels it forks later (what many notebooks use)."""
+
+# The server: bind its socket, import the common modules, then import the others and prime
+# matplotlib's caches without pyplot (no figure manager, no backend loaded: the inline backend
+# loads in the kernel, with its shell) while forking a kernel for each request that arrives,
+# a line {"argv", "env", "cwd"} answered with the kernel's pid. A forked kernel leaves the
+# loading at once and starts the way poolkit's other kernels do.
 _SERVER = r"""
-import os, sys, json, signal, socket, select
+import os, sys, json, socket, select
 control, address = int(sys.argv[1]), sys.argv[2]
 if sys.path and sys.path[0] == '':
     del sys.path[0]
 listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 listener.bind(address)  # at once: requests wait in the backlog while the modules load
 listener.listen(64)
-os.environ.setdefault('MPLBACKEND', 'module://matplotlib_inline.backend_inline')  # as ipykernel does
-import importlib
-for name in sys.argv[3].split(','):
-    importlib.import_module(name)
-sys.modules['debugpy'] = None  # a report kernel is never debugged (see _kernel._KERNEL_LAUNCHER)
-from ipykernel.kernelapp import IPKernelApp
-del sys.modules['debugpy']
-import io
-from matplotlib.figure import Figure
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-fig = Figure(figsize=(3, 2))
-FigureCanvasAgg(fig)
-ax = fig.add_subplot()
-ax.plot([0, 1], [0, 1], label='$\\sigma_p^2 = w^\\top \\Sigma w$')
-ax.set_title('pool $\\sqrt{x}$')
-ax.legend()
-fig.savefig(io.BytesIO(), format='png', bbox_inches='tight')
-del fig, ax, io, Figure, FigureCanvasAgg, importlib
-import gc
-gc.collect()
-gc.freeze()  # the imported modules stay shared with the kernels (copy-on-write)
-signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # kernels that exit are reaped at once
-request = None
-while request is None:
-    ready, _, _ = select.select([listener, control], [], [])
-    if control in ready:  # the owner closed its end (it finished or died): stop
-        sys.exit(0)
-    conn, _ = listener.accept()
-    try:
-        with conn.makefile('rb') as stream:
-            request = json.loads(stream.readline())
-        pid = os.fork()
-        if pid != 0:
-            request = None
+
+
+def serve(wait):
+    # fork a kernel for each request waiting (with wait, for every request until the owner closes the
+    # control pipe); return the request in the kernel, None in the server
+    while True:
+        try:  # reap the kernels that exited
+            while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                pass
+        except ChildProcessError:
+            pass
+        ready, _, _ = select.select([listener, control], [], [], 1.0 if wait else 0)
+        if control in ready:  # the owner closed its end (it finished or died): stop
+            sys.exit(0)
+        if not ready:
+            if wait:
+                continue
+            return None
+        conn, _ = listener.accept()
+        try:
+            with conn.makefile('rb') as stream:
+                request = json.loads(stream.readline())
+            pid = os.fork()
+            if pid == 0:
+                return request
             conn.sendall(b'%d\n' % pid)
-    except (OSError, ValueError):
-        request = None
+        except (OSError, ValueError):
+            pass
+        finally:
+            conn.close()
+
+
+def load():
+    os.environ.setdefault('MPLBACKEND', 'module://matplotlib_inline.backend_inline')  # as ipykernel does
+    import importlib
+    for name in sys.argv[3].split(','):
+        importlib.import_module(name)
+    sys.modules['debugpy'] = None  # a report kernel is never debugged (see _kernel._KERNEL_LAUNCHER)
+    import ipykernel.kernelapp
+    del sys.modules['debugpy']
+    request = serve(False)
+    for name in sys.argv[4].split(','):
+        if request is None:
+            importlib.import_module(name)
+            request = serve(False)
     if request is None:
-        conn.close()
-signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        import io
+        from matplotlib.figure import Figure
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        fig = Figure(figsize=(3, 2))
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        ax.plot([0, 1], [0, 1], label='$\\sigma_p^2 = w^\\top \\Sigma w$')
+        ax.set_title('pool $\\sqrt{x}$')
+        ax.legend()
+        fig.savefig(io.BytesIO(), format='png', bbox_inches='tight')
+        import gc
+        gc.collect()
+        gc.freeze()  # the imported modules stay shared with the kernels (copy-on-write)
+        request = serve(True)
+    return request
+
+
+request = load()
 os.setsid()
 listener.close()
-conn.close()
 os.close(control)
 null = os.open(os.devnull, os.O_RDONLY)
 os.dup2(null, 0)
@@ -106,7 +134,8 @@ if 'numpy.random' in sys.modules:
     sys.modules['numpy.random'].seed()  # fresh entropy, as in a new process
 # the kernel exits when its server does (the run ended or died); the trait's default was read at import
 sys.argv = [sys.argv[0], *request['argv'], '--IPKernelApp.parent_handle=%d' % os.getppid()]
-del listener, conn, control, address, ready, pid, null, request
+del listener, control, address, null, request, serve, load
+from ipykernel.kernelapp import IPKernelApp
 app = IPKernelApp.instance()
 app.initialize()
 from poolkit._display_hooks import use_readable_display
@@ -206,7 +235,8 @@ class ForkServer(ForkClient):
         control, self._control = os.pipe()
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", _SERVER, str(control), self.address, ",".join(PRELOAD_MODULES)],
+                [sys.executable, "-c", _SERVER, str(control), self.address, ",".join(PRELOAD_MODULES),
+                 ",".join(EXTRA_MODULES)],
                 env=dict(env), stdin=subprocess.DEVNULL, pass_fds=(control,), start_new_session=True,
             )
         finally:
