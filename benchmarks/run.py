@@ -328,6 +328,7 @@ def report_timings(workers: int = 2, n_batch: int = 8) -> tuple[list[tuple[str, 
         for label, flags in (("sequential, fresh kernels (--workers 1 --no-prestart)", ["--workers", "1", "--no-prestart"]),
                              (f"default ({os.cpu_count()} workers = CPUs, kernels started ahead)", [])):
             name = f"bench-{len(suite)}"
+            load = os.getloadavg()[0]
             start = time.perf_counter()
             subprocess.run([*cli, "report", "--name", name, "--reports-dir", tmp, "--quiet", *flags],
                            check=True, cwd=ROOT)
@@ -335,7 +336,7 @@ def report_timings(workers: int = 2, n_batch: int = 8) -> tuple[list[tuple[str, 
             folders.append(Path(tmp) / name)
             cells = sum(_cell_seconds(folders[-1], "*.ipynb"))
             rows.append((f"poolkit report, whole suite on the sample, {label}", suite[label],
-                         f"sum of cell times {cells:.1f} s; CLI process included"))
+                         f"sum of cell times {cells:.1f} s; CLI process included; load {load:.1f} at start"))
         seq, par = suite.values()
         targets.append(f"poolkit report: default / sequential wall time {par / seq:.2f} "
                        f"({'met' if par / seq <= 0.5 else 'missed'}; target <= 0.5 on {os.cpu_count()} CPUs).")
@@ -352,6 +353,7 @@ def report_timings(workers: int = 2, n_batch: int = 8) -> tuple[list[tuple[str, 
             "grid:\n  product:\n    level: [" + ", ".join(str(v) for v in levels) + "]\n",
             encoding="utf-8",
         )
+        load = os.getloadavg()[0]
         start = time.perf_counter()
         subprocess.run([*cli, "batch", str(grid), "--workers", str(workers), "--name", "bench-batch",
                         "--reports-dir", tmp, "--quiet"], check=True, cwd=ROOT)
@@ -359,7 +361,8 @@ def report_timings(workers: int = 2, n_batch: int = 8) -> tuple[list[tuple[str, 
         cells = _cell_seconds(Path(tmp) / "bench-batch", "*/02_risk_statistics.ipynb")
         overhead = wall * workers / len(cells) - float(np.mean(cells))
         rows.append((f"batch of {len(cells)} reports (02) on {workers} workers", wall,
-                     f"mean sum of cell times {np.mean(cells):.2f} s; CLI and cluster start included"))
+                     f"mean sum of cell times {np.mean(cells):.2f} s; CLI and cluster start included; "
+                     f"load {load:.1f} at start"))
         targets.append(f"batch: per-report overhead (wall x workers / reports - mean cell time) {overhead:.2f} s "
                        f"({'met' if overhead <= 1.0 else 'missed'}; target <= 1 s).")
     return rows, targets
@@ -370,9 +373,13 @@ def report_section() -> str:
     before = os.getloadavg()[0]
     rows, targets = report_timings()
     after = os.getloadavg()[0]
-    lines = [f"Measured {dt.datetime.now().strftime('%Y-%m-%d %H:%M')} on {cpu_name()} ({os.cpu_count()} cores), "
-             f"every run in this one benchmark run; 1-minute load average {before:.1f} before, {after:.1f} after "
-             "(above the number of cores, other processes shared the CPUs and the times are upper bounds).", "",
+    cores = os.cpu_count() or 1
+    busy = max(before, after) > cores
+    lines = [f"Measured {dt.datetime.now().strftime('%Y-%m-%d %H:%M')} on {cpu_name()} ({cores} cores), "
+             f"every run in this one benchmark run; 1-minute load average {before:.1f} before, {after:.1f} after ("
+             + ("above the number of cores: other processes shared the CPUs, the times are upper bounds and the "
+                "parallel runs, which need both cores, lose more to them than the sequential one)." if busy else
+                "at most the number of cores: the machine was otherwise quiet)."), "",
              "| run | seconds | note |", "|---|---|---|"] + [f"| {a} | {b:.1f} | {c} |" for a, b, c in rows]
     lines += ["", *(f"- {t}" for t in targets)]
     return "## Report runs\n\n" + "\n".join(lines)

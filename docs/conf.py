@@ -80,6 +80,32 @@ nb_ipywidgets_js: dict[str, dict[str, str]] = {}  # static pages: no widget Java
 myst_enable_extensions = ["dollarmath", "amsmath"]
 myst_heading_anchors = 3
 
+
+def _encrypt_kernel_traffic() -> None:
+    """Encrypt the traffic between the build and its notebook kernels (CurveZMQ over local TCP).
+
+    The kernels of the build talk to it over TCP on 127.0.0.1, and ipykernel warns
+    that such a kernel "is running over TCP without encryption". The kernelspec
+    declares CurveZMQ support (``metadata.supported_encryption``), so the manager's
+    policy ``transport_encryption = "auto"`` gives each kernel its keys and the
+    warning has nothing left to say. myst-nb passes no configuration to the kernel
+    managers it creates, hence the policy is set as the class default.
+    """
+    import zmq
+    from jupyter_client.manager import KernelManager
+
+    if zmq.has("curve"):
+        KernelManager.class_traits()["transport_encryption"].default_value = "auto"
+
+
+_encrypt_kernel_traffic()
+# A Pygments style plugin of the theme (a11y_pygments) sets the root logger to INFO when it is
+# imported, which would print nbclient's "Executing notebook with kernel" line for every notebook;
+# nbclient logs through traitlets' logger, kept at warnings.
+import logging as _stdlib_logging  # noqa: E402 - sphinx.util.logging is `logging` here
+
+_stdlib_logging.getLogger("traitlets").setLevel(_stdlib_logging.WARNING)
+
 # -- the API reference: autosummary over each module's __all__, numpydoc --------------
 autosummary_generate = True
 autosummary_ignore_module_all = False  # a module's public names are its __all__

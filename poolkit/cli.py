@@ -22,6 +22,7 @@ or usage (nothing ran).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -226,6 +227,11 @@ def _build_parser() -> argparse.ArgumentParser:
 def _report(args: argparse.Namespace) -> int:
     from poolkit.exceptions import ConfigurationError, ReportError
 
+    if not args.no_prestart:  # the kernels' fork server imports while this process loads the report modules
+        from poolkit.reporting._forkserver import start_early
+
+        workers = min(args.workers or os.cpu_count() or 1, len(args.notebooks) if args.notebooks else 10**6)
+        start_early(1 if workers > 1 else None)
     try:
         parameters = _read_params_file(args.params) if args.params else {}
         parameters.update(parse_assignment(text) for text in args.assignments)

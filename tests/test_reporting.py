@@ -498,6 +498,27 @@ def test_table_of_a_series_or_dict_is_labelled_and_each_row_has_its_own_digits()
         table([1, 2])
 
 
+def test_table_percent_names_a_level_of_multi_level_labels():
+    from poolkit.reporting import table
+
+    # notebook 07's crisis comparison: columns (measure, regime); rates as percentages, correlations not
+    columns = pd.MultiIndex.from_product([["average_correlation", "pooled_volatility", "relative_benefit"],
+                                          ["calm", "crisis"]])
+    comparison = pd.DataFrame([[0.30246, 0.31768, 0.187245, 0.289109, 0.436977, 0.430707]],
+                              index=pd.Index(["1998-08-06"], name="window"), columns=columns)
+    text = table(comparison, percent=["pooled_volatility", "relative_benefit"]).to_string(delimiter="|").splitlines()
+    assert text[-1] == "1998-08-06|0.3025|0.3177|18.7%|28.9%|43.7%|43.1%"
+    assert table(comparison, percent=["pooled_*"]).to_string(delimiter="|").splitlines()[-1] == (
+        "1998-08-06|0.3025|0.3177|18.7%|28.9%|0.4370|0.4307")  # patterns match a level too
+    # notebook 08's table by speed: rows (tranche, measure); yields and written-down shares as percentages
+    rows = pd.MultiIndex.from_product([["A", "B"], ["average_life", "yield", "loss"]], names=["tranche", "measure"])
+    by_speed = pd.DataFrame({"0 PSA": [12.7497, 0.0653476, 0.0, 22.4539, 0.0706071, 0.0213]}, index=rows)
+    shown = [line.split("|")[-1] for line in table(by_speed, percent=["yield", "loss"]).to_string(
+        delimiter="|").splitlines()[2:]]
+    assert shown == ["12.75", "6.53%", "0.00%", "22.45", "7.06%", "2.13%"]  # the column shares its decimals
+    assert table(by_speed, percent=[("A", "yield")]).to_string(delimiter="|").count("%") == 1  # a whole label too
+
+
 @pytest.mark.parametrize(("value", "kwargs", "shown"), [
     (0.18363636, {}, "0.1836"), (11.715145868783246, {}, "11.72"), (99121318.6538566, {}, "99,121,319"),
     (0.18363636, {"percent": True}, "18.4%"), (1.0000000000000002, {"percent": True}, "100%"),
@@ -575,10 +596,10 @@ def test_every_notebook_gets_a_fresh_kernel_and_no_state_crosses(tmp_path, prest
     assert not any(s["warm_env"] for s in seen)  # ... and the environment is the same either way
     assert all(s["cwd"] == str(nbs[0].parent.resolve()) for s in seen)  # the notebook's own folder
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    assert manifest["execution"] == {"workers": 1, "kernels_started_ahead": prestart}
+    assert manifest["execution"] == {"workers": 1, "kernels_started_ahead": prestart, "kernel_threads": None}
     from poolkit.reporting._kernel import kernel_supply
 
-    assert kernel_supply().ready((str(nbs[0].parent.resolve()), True)) == 0  # no kernel left waiting
+    assert kernel_supply().ready((str(nbs[0].parent.resolve()), True, None)) == 0  # no kernel left waiting
 
 
 @pytest.mark.notebook
@@ -588,6 +609,52 @@ def test_notebooks_run_in_parallel_on_workers(tmp_path):
                        workers=2, progress=False, html=False)
     first, second = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["notebooks"]
     assert second["started"] < first["finished"] and first["started"] < second["finished"]  # they overlapped
+
+
+THREAD_CELLS = [
+    "import json, os, numpy as np\nprint(json.dumps({'blas': [os.environ.get(v) for v in ('OPENBLAS_NUM_THREADS', "
+    "'OMP_NUM_THREADS', 'MKL_NUM_THREADS')], 'draw': float(np.random.random()), 'pid': os.getpid(), "
+    "'own_group': os.getpgid(0) == os.getpid()}))",
+]
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("prestart", [True, False], ids=["started-ahead", "fresh"])
+def test_kernels_side_by_side_get_one_blas_thread_and_their_own_random_state(tmp_path, monkeypatch, prestart):
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    nbs = [make_notebook(tmp_path / "nbs" / f"0{i}_threads{i}.ipynb", PROBE_PARAMS, THREAD_CELLS) for i in range(1, 4)]
+    side = run_suite(name="side", notebooks=nbs, reports_dir=tmp_path / "reports", workers=2, prestart=prestart,
+                     progress=False, html=False)
+    seen = [probe(side, nb.stem) for nb in nbs]
+    assert all(s["blas"] == ["1", "1", "1"] for s in seen)
+    assert len({s["draw"] for s in seen}) == 3 and len({s["pid"] for s in seen}) == 3  # no shared random state
+    assert all(s["own_group"] for s in seen)  # each kernel leads its own process group (signals reach only it)
+    assert json.loads((side / "manifest.json").read_text(encoding="utf-8"))["execution"]["kernel_threads"] == 1
+    alone = run_suite(name="alone", notebooks=nbs[:1], reports_dir=tmp_path / "reports", workers=1, prestart=prestart,
+                      progress=False, html=False)
+    assert probe(alone, nbs[0].stem)["blas"] == [None, None, None]  # one at a time: the libraries' own default
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")  # a user's own setting wins
+    mine = run_suite(name="mine", notebooks=nbs[:2], reports_dir=tmp_path / "reports", workers=2, prestart=prestart,
+                     progress=False, html=False)
+    assert probe(mine, nbs[0].stem)["blas"] == ["3", "1", "1"]
+    with pytest.raises(ConfigurationError, match=r"`kernel_threads` must be a positive integer, got 0"):
+        run_suite(notebooks=nbs[:1], reports_dir=tmp_path, kernel_threads=0, progress=False)
+
+
+def test_longest_notebooks_run_first_by_earlier_timings_else_their_metadata(tmp_path):
+    from poolkit.reporting._suite import _schedule
+
+    paths = []
+    for stem, seconds in [("01_short", 2), ("02_none", None), ("03_long", 20), ("04_mid", 9)]:
+        path = make_notebook(tmp_path / f"{stem}.ipynb", PROBE_PARAMS, ["x = 1"])
+        if seconds is not None:
+            nb = nbformat.read(str(path), as_version=4)
+            nb.metadata["poolkit"] = {"expected_seconds": seconds}
+            nbformat.write(nb, str(path))
+        paths.append(path)
+    assert _schedule(paths, {}) == [2, 3, 0, 1]  # by the estimates; none known: last, in suite order
+    assert _schedule(paths, {str(paths[0]): 30.0, str(paths[1]): 5.0}) == [0, 2, 3, 1]  # earlier timings first
 
 
 @pytest.mark.notebook

@@ -317,8 +317,9 @@ def test_two_concurrent_reports_with_one_name_one_refused_none_hidden(tmp_path):
 @pytest.mark.slow
 @pytest.mark.notebook
 def test_two_concurrent_batches_with_one_name_one_refused(tmp_path):
-    quick_notebook(tmp_path, pause=4.0)
-    (tmp_path / "grid.yaml").write_text("name: pack\nnotebooks: [01_quick.ipynb]\ngrid: [{pause: 4.0, run_id: r1}]\n")
+    # the run lasts long enough for the second command to start (and load dask) on a busy machine
+    quick_notebook(tmp_path, pause=10.0)
+    (tmp_path / "grid.yaml").write_text("name: pack\nnotebooks: [01_quick.ipynb]\ngrid: [{pause: 10.0, run_id: r1}]\n")
     reports = tmp_path / "R"
     args = ("batch", "grid.yaml", "--reports-dir", str(reports), "--workers", "1", "--quiet")
     first = start(*args, cwd=tmp_path, output=tmp_path / "first.log")

@@ -77,23 +77,33 @@ def _failing_cell(folder: Path, notebook: str | None = None) -> dict[str, str]:
 def _execute_run(task: Mapping[str, Any]) -> dict[str, Any]:
     """Run one parameter set through :func:`poolkit.reporting.run_suite` (runs on a worker)."""
     from poolkit.reporting import run_suite
+    from poolkit.reporting._suite import fixed_identity
 
+    if _WARM_UP is not None:
+        _WARM_UP.join()
+    threads = task.get("kernel_threads")
+    if task.get("fork_server"):
+        from poolkit.reporting._kernel import kernel_supply
+
+        kernel_supply().attach(threads, str(task["fork_server"]))
     output = Path(task["output_dir"])
     started = time.time()
     result: dict[str, Any] = {"run_id": task["run_id"], "status": "ok", "error": "", "failed_cell": {}}
     try:
-        run_suite(
-            name=task["name"],
-            notebooks=[Path(p) for p in task["notebooks"]],
-            parameters=dict(task["parameters"]),
-            reports_dir=task["reports_dir"],
-            output_dir=output,
-            html=True,
-            progress=False,
-            workers=1,  # the batch runs reports in parallel, one per worker
-            prestart=True,
-            keep_warm=int(task.get("keep_warm", 0)),  # kernels for this worker's next report boot meanwhile
-        )
+        with fixed_identity(task.get("code"), task.get("git")):  # the batch's, computed once
+            run_suite(
+                name=task["name"],
+                notebooks=[Path(p) for p in task["notebooks"]],
+                parameters=dict(task["parameters"]),
+                reports_dir=task["reports_dir"],
+                output_dir=output,
+                html=True,
+                progress=False,
+                workers=1,  # the batch runs reports in parallel, one per worker
+                prestart=True,
+                keep_warm=int(task.get("keep_warm", 0)),  # kernels for this worker's next report boot meanwhile
+                kernel_threads=threads,  # one BLAS thread per kernel when reports run side by side
+            )
     except Exception as exc:  # noqa: BLE001 - one failing run must not stop the batch
         result["status"] = "failed"
         result["error"] = f"{type(exc).__name__}: {exc}"[:4000]
@@ -108,18 +118,21 @@ def _execute_run(task: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _warm_worker(notebooks: list[str]) -> int:
+def _warm_worker(notebooks: list[str], threads: int | None = None, fork_server: str | None = None) -> int:
     """Get a worker ready before its first report: kernels started ahead, the run's modules imported.
 
     Runs on each worker (``client.run``) while the batch submits its tasks; the
-    kernels are those of the first notebooks of a report, used once each.
+    kernels are those of the first notebooks of a report, used once each,
+    forked from the batch's fork server when it has one.
     """
     from poolkit.reporting._execute import _engine_name, _import_jsonschema_quickly, kernel_key
     from poolkit.reporting._html import _html_exporter
     from poolkit.reporting._kernel import kernel_supply
 
     supply = kernel_supply()
-    keys = [kernel_key(Path(nb), warm=True) for nb in notebooks[:1]]
+    if fork_server:
+        supply.attach(threads, fork_server)
+    keys = [kernel_key(Path(nb), warm=True, threads=threads) for nb in notebooks[:1]]
     for key in dict.fromkeys(keys):
         supply.ensure(key, keys.count(key))
 
@@ -130,9 +143,16 @@ def _warm_worker(notebooks: list[str]) -> int:
         _engine_name()
         _html_exporter()
 
-    # off the worker's event loop, which must keep answering the scheduler
-    threading.Thread(target=imports, name="poolkit-warm-up", daemon=True).start()
+    # off the worker's event loop, which must keep answering the scheduler; a report waits for it
+    # (CPython 3.11 may fail "AST constructor recursion depth mismatch" when two threads parse at once)
+    global _WARM_UP
+    _WARM_UP = threading.Thread(target=imports, name="poolkit-warm-up", daemon=True)
+    _WARM_UP.start()
     return os.getpid()
+
+
+_WARM_UP: threading.Thread | None = None
+"""The worker's warm-up thread (:func:`_warm_worker`), joined before its first report runs."""
 
 
 def _release_worker() -> int:
@@ -325,11 +345,24 @@ def _connect(scheduler: str) -> Any:
 
 
 def _start_local(workers: int) -> tuple[Any, Any]:
-    """Start an embedded LocalCluster and a client of it, or raise ClusterError."""
-    from dask.distributed import Client, LocalCluster
+    """Start an embedded LocalCluster and a client of it, or raise ClusterError.
 
+    On Linux the worker processes are forked from multiprocessing's fork server
+    (Dask's ``distributed.worker.multiprocessing-method``), which imports
+    distributed, poolkit, papermill and nbconvert once (:mod:`poolkit.batch._preload`)
+    instead of once per worker; elsewhere they are spawned.
+    """
+    import dask
+    from dask.distributed import Client, LocalCluster  # loads distributed's configuration
+    from distributed.utils import get_mp_context
+
+    from poolkit.reporting._forkserver import fork_available
+
+    method = "forkserver" if fork_available() else dask.config.get("distributed.worker.multiprocessing-method")
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), dask.config.set({"distributed.worker.multiprocessing-method": method}):
+            if method == "forkserver":
+                get_mp_context().set_forkserver_preload(["distributed", "poolkit.batch._preload"])
             # no dashboard: its HTTP port may be taken by another cluster, which is harmless here
             warnings.filterwarnings("ignore", message=".*already in use", category=UserWarning)
             cluster = LocalCluster(
@@ -346,6 +379,20 @@ def _start_local(workers: int) -> tuple[Any, Any]:
             f"could not start or reach a local Dask cluster of {workers} workers ({type(exc).__name__}: {exc}); "
             "when calling run_batch from a script, guard it with `if __name__ == '__main__':`."
         ) from exc
+
+
+def _start_fork_server(n_workers: int) -> Any:
+    """Start the fork server the local workers share for their kernels (None where kernels cannot be forked).
+
+    One process imports poolkit and the notebooks' modules for the whole batch,
+    instead of one per worker; with several workers each kernel gets one BLAS
+    thread (:func:`poolkit.reporting.run_suite`, ``kernel_threads``).
+    """
+    from poolkit.reporting._forkserver import ForkServer, fork_available, server_environment
+
+    if not fork_available():
+        return None
+    return ForkServer(server_environment(1 if n_workers > 1 else None))
 
 
 def run_batch(
@@ -492,20 +539,28 @@ def _run_locked(
                 _log.info("resume: %d complete runs skipped, %d to run", len(grid.runs) - len(todo), len(todo))
             if todo:
                 with _output_to(log_path if quiet else None):  # workers and kernels inherit it
+                    server = None
                     if client is None:
                         n_workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+                        server = _start_fork_server(n_workers)  # its imports overlap the cluster's start
                         client, cluster = _start_local(n_workers)
                         where = f"a LocalCluster of {n_workers} workers"
                     else:
                         where = f"the scheduler at {scheduler}"
                     try:
                         _write_manifest(batch_dir, grid, records, started, None, workers, scheduler)
-                        _run_tasks(grid, todo, batch_dir, reports_root, records, client, where, not quiet, tqdm)
+                        # a local cluster runs this code: what each report records of it is computed once
+                        identity = None if cluster is None else {
+                            "code": code or code_identity(), "git": git_revision(grid.notebooks[0].parent)}
+                        _run_tasks(grid, todo, batch_dir, reports_root, records, client, where, not quiet, tqdm,
+                                   server, identity)
                     finally:
                         if cluster is not None:  # its workers stop while their output still goes to the log
                             client.close()
                             cluster.close()
                             client = cluster = None
+                        if server is not None:
+                            server.close()
         except ClusterError as exc:
             cluster_failed = True
             _log.error("%s", exc)
@@ -571,8 +626,15 @@ def _run_tasks(
     where: str,
     progress: bool,
     tqdm: Any,
+    server: Any = None,
+    identity: Mapping[str, Any] | None = None,
 ) -> None:
-    """Run ``todo`` on the cluster of ``client``, recording each outcome as it arrives."""
+    """Run ``todo`` on the cluster of ``client``, recording each outcome as it arrives.
+
+    ``server`` is the local workers' shared fork server, if any; ``identity``
+    the code identity and git revision every report records, when the workers
+    run this process's code (a local cluster), else each report computes them.
+    """
     from dask.distributed import as_completed
 
     token = hashlib.sha256(f"{batch_dir}{time.time_ns()}".encode()).hexdigest()[:8]
@@ -585,8 +647,10 @@ def _run_tasks(
             n_workers = max(1, len(client.scheduler_info().get("workers", {})))
         except Exception:  # noqa: BLE001 - only used to decide when kernels are started ahead
             n_workers = 1
+        threads = 1 if n_workers > 1 else None
+        address = server.address if server is not None else None
         with contextlib.suppress(Exception):  # a warm-up that fails only costs time
-            client.run(_warm_worker, notebooks, wait=False)
+            client.run(_warm_worker, notebooks, threads, address)  # returns once the kernels are starting
         futures = {}
         for position, run in enumerate(todo):
             task = {
@@ -599,6 +663,10 @@ def _run_tasks(
                 # while this report runs, the worker starts the kernels of its next one, unless
                 # fewer reports than workers are left after it
                 "keep_warm": len(notebooks) if position < len(todo) - n_workers else 0,
+                "kernel_threads": threads,
+                "fork_server": address,
+                "code": (identity or {}).get("code"),
+                "git": (identity or {}).get("git"),
             }
             future = client.submit(_execute_run, task, key=f"poolkit-{run.run_id}-{token}", pure=False, retries=0)
             futures[future] = run.run_id

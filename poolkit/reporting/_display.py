@@ -118,20 +118,35 @@ def _as_frame(obj: Any, name: str | None) -> tuple[Any, bool]:
     )
 
 
+def _matches(label: Any, item: Any) -> bool:
+    """Tell whether ``label`` is named by ``item``: equal, or a text matching the pattern ``item`` (with ``*``)."""
+    if isinstance(item, str) and "*" in item:
+        return isinstance(label, str) and fnmatch.fnmatchcase(label, item)
+    try:
+        return bool(label == item)
+    except (TypeError, ValueError):
+        return False
+
+
 def _labels(selection: bool | str | Iterable[Any] | None, axis: Any) -> set[Any]:
-    """Labels of ``axis`` named by ``selection`` (labels, or patterns with ``*`` such as ``"annual vol*"``)."""
+    """Labels of ``axis`` named by ``selection`` (labels, or patterns with ``*`` such as ``"annual vol*"``).
+
+    On an axis with several levels (a MultiIndex), a label is named when the
+    whole tuple is, or any one of its levels is: ``"yield"`` names
+    ``("A", "yield")`` and ``("B", "yield")``.
+    """
     if selection is None or selection is False:
         return set()
     if selection is True:
         return set(axis)
     if isinstance(selection, str):
         selection = [selection]
+    items = list(selection)
     chosen: set[Any] = set()
-    for item in selection:
-        if isinstance(item, str) and "*" in item:
-            chosen |= {label for label in axis if isinstance(label, str) and fnmatch.fnmatchcase(label, item)}
-        elif item in axis:
-            chosen.add(item)
+    for label in axis:
+        parts = label if isinstance(label, tuple) else ()
+        if any(_matches(label, item) or any(_matches(part, item) for part in parts) for item in items):
+            chosen.add(label)
     return chosen
 
 
@@ -160,7 +175,9 @@ def table(
     percent : bool, str or list of labels, optional
         Columns, or rows, shown as percentages (fractions in the data: 0.25 is
         shown 25.0%); a label may be a pattern such as ``"annual vol*"``; True
-        for every number.
+        for every number. With several levels of labels, a label names every
+        column (or row) that has it at any level: ``percent=["yield"]`` for the
+        rows ``("A", "yield")`` and ``("B", "yield")``.
     decimals : int, optional
         Fixed decimals for every number instead of 4 significant digits.
     name : str, optional

@@ -215,9 +215,9 @@ def _engine_name() -> str:
     return "poolkit"
 
 
-def kernel_key(notebook: Path, cwd: str | Path | None = None, *, warm: bool = False) -> Key:
-    """Return the key of the kernel a notebook runs in: its working folder (default its own) and warm or not."""
-    return (str(Path(cwd).resolve() if cwd is not None else notebook.resolve().parent), warm)
+def kernel_key(notebook: Path, cwd: str | Path | None = None, *, warm: bool = False, threads: int | None = None) -> Key:
+    """Return the key of the kernel a notebook runs in: working folder (default its own), warm or not, BLAS threads."""
+    return (str(Path(cwd).resolve() if cwd is not None else notebook.resolve().parent), warm, threads)
 
 
 def _execute(
@@ -229,13 +229,14 @@ def _execute(
     cwd: str | Path | None = None,
     progress: bool = False,
     warm: bool = False,
+    threads: int | None = None,
     on_kernel: Callable[[], None] | None = None,
 ) -> Path:
     """Execute ``notebook`` into ``output`` with already checked ``parameters``.
 
     In poolkit's kernel, the notebook runs in a fresh kernel of the process's
-    supply (one started ahead when ``warm`` and one is waiting), shut down
-    afterwards and never reused; ``on_kernel`` is called once it has one and
+    supply (one started ahead when ``warm`` and one is waiting; ``threads``
+    caps its BLAS / OpenMP threads), shut down afterwards and never reused; ``on_kernel`` is called once it has one and
     may raise to stop before the notebook starts (the kernel is then shut down).
     """
     _import_jsonschema_quickly()
@@ -248,7 +249,7 @@ def _execute(
     if kernel_name is None or kernel_name == KERNEL_NAME:
         supply = kernel_supply()
         try:
-            km = supply.take(kernel_key(notebook, cwd, warm=warm))
+            km = supply.take(kernel_key(notebook, cwd, warm=warm, threads=threads))
         except Exception as exc:  # noqa: BLE001 - the kernel could not start
             raise _report_error(notebook, output, {}, f"the kernel did not start: {type(exc).__name__}: {exc}") from exc
         extra = {"km": km}  # started in the notebook's folder: papermill needs not change the process's folder

@@ -68,6 +68,7 @@ def latex_to_mathml(latex: str, display: str = "inline") -> str:
     return _MTEXT.sub(lambda m: re.sub(r"\\([_%&#$])", r"\1", m.group(1)), mathml)
 
 
+@functools.lru_cache(maxsize=2048)
 def _math_to_mathml(markdown: str) -> str:
     """Replace ``$...$`` and ``$$...$$`` outside code by MathML (unchanged when not convertible)."""
     try:
@@ -90,9 +91,10 @@ def _math_to_mathml(markdown: str) -> str:
     return "".join(parts)
 
 
-def _static_copy(nb: Any) -> Any:
-    """Copy an executed notebook for a static page: no widget state, math as MathML."""
-    nb = copy.deepcopy(nb)
+def _static_copy(nb: Any, *, copy_first: bool = True) -> Any:
+    """Copy an executed notebook for a static page: no widget state, math as MathML (in place without ``copy_first``)."""
+    if copy_first:
+        nb = copy.deepcopy(nb)
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
         if cell.cell_type == "markdown":
@@ -118,12 +120,28 @@ def _html_exporter() -> Any:
     renders the template and adds the ``alt`` texts by a pattern instead.
     """
     import jinja2
+    from jinja2 import pass_context
     from nbconvert import HTMLExporter
     from nbconvert.exporters.templateexporter import TemplateExporter
     from nbconvert.filters.highlight import Highlight2HTML
     from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 
     class ReportExporter(HTMLExporter):  # type: ignore[misc]
+        markdown_cache: dict[tuple[str, str], str] = {}
+
+        @pass_context
+        def markdown2html(self, context: Any, source: str) -> str:
+            # a batch exports the same markdown cells report after report: rendered once (without attachments)
+            if context.get("cell", {}).get("attachments"):
+                return str(super().markdown2html(context, source))
+            key = (source, str(context.get("resources", {}).get("metadata", {}).get("path", "")))
+            html = self.markdown_cache.get(key)
+            if html is None:
+                html = str(super().markdown2html(context, source))
+                if len(self.markdown_cache) < 4096:
+                    self.markdown_cache[key] = html
+            return html
+
         def from_notebook_node(self, nb: Any, resources: Any = None, **kw: Any) -> Any:
             langinfo = nb.metadata.get("language_info", {})
             lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
@@ -152,7 +170,7 @@ def _export_html(executed: Path, html_path: Path) -> Path:
     _import_jsonschema_quickly()
     import nbformat
 
-    nb = _static_copy(nbformat.read(str(executed), as_version=4))
+    nb = _static_copy(nbformat.read(str(executed), as_version=4), copy_first=False)  # read for this page only
     with _EXPORT_LOCK:  # one exporter per process: one export at a time
         exporter = _html_exporter()
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": executed.stem}})

@@ -15,6 +15,7 @@ import stat
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -163,6 +164,22 @@ def _kernel_manager_class() -> type:
                 return str(_kernel_dir() / f"k{next(_SOCKETS)}")
             return "127.0.0.1"
 
+        fork_server: Any = None
+        """A :class:`~poolkit.reporting._forkserver.ForkServer` to fork the kernel from, or None (started as usual)."""
+
+        async def _async_pre_start_kernel(self, **kw: Any) -> Any:
+            if self.fork_server is not None and self.provisioner is None:
+                from poolkit.reporting._forkserver import forking_provisioner_class
+
+                self.kernel_id = self.kernel_id or kw.pop("kernel_id", str(uuid.uuid4()))
+                provisioner = forking_provisioner_class()(kernel_id=self.kernel_id, kernel_spec=self.kernel_spec,
+                                                          parent=self)
+                provisioner.server = self.fork_server
+                self.provisioner = provisioner
+            return await super()._async_pre_start_kernel(**kw)
+
+        pre_start_kernel = _async_pre_start_kernel
+
     return PoolkitKernelManager
 
 
@@ -170,8 +187,8 @@ def _kernel_manager_class() -> type:
 
 _START_TIMEOUT_S = 120.0
 _STOP_TIMEOUT_S = 30.0
-Key = tuple[str, bool]
-"""A kernel's working folder and whether it was started warm (modules imported ahead)."""
+Key = tuple[str, bool, int | None]
+"""A kernel's working folder, whether it was started warm (modules imported ahead) and its BLAS threads cap."""
 
 
 class KernelSupply:
@@ -192,6 +209,7 @@ class KernelSupply:
         self._ready: dict[Key, list[concurrent.futures.Future[Any]]] = {}
         self._active: set[Any] = set()
         self._stopping: set[concurrent.futures.Future[Any]] = set()
+        self._servers: dict[int | None, Any] = {}
 
     # the supply's event loop ----------------------------------------------------------------
     def _submit(self, coro: Any) -> concurrent.futures.Future[Any]:
@@ -210,13 +228,49 @@ class KernelSupply:
         _kernel_manager_class()  # imported in the caller's thread before the loop's thread needs it
         return self._submit(self._start(*key))
 
-    async def _start(self, cwd: str, warm: bool) -> Any:
+    async def _start(self, cwd: str, warm: bool, threads: int | None = None) -> Any:
+        from poolkit.reporting._forkserver import fork_available, server_environment
+
+        # notebooks side by side: one BLAS / OpenMP thread each (a user's setting wins)
+        env = server_environment(threads, {k: v for k, v in os.environ.items() if k != WARM_ENV})
+        args = {"cwd": cwd, "extra_arguments": ["--HistoryManager.hist_file=:memory:"]}
+        if warm and fork_available():
+            try:
+                server = await asyncio.get_running_loop().run_in_executor(None, self._server, threads, env)
+                km = _kernel_manager_class()(kernel_name=KERNEL_NAME)
+                km.fork_server = server
+                await km.start_kernel(env=env, **args)
+                return km
+            except Exception:  # noqa: BLE001 - the fork server failed: this kernel starts the ordinary way
+                await asyncio.get_running_loop().run_in_executor(None, self._drop_server, threads)
         km = _kernel_manager_class()(kernel_name=KERNEL_NAME)
-        env = {k: v for k, v in os.environ.items() if k != WARM_ENV}
         if warm:
             env[WARM_ENV] = ",".join(WARM_MODULES)
-        await km.start_kernel(cwd=cwd, env=env, extra_arguments=["--HistoryManager.hist_file=:memory:"])
+        await km.start_kernel(env=env, **args)
         return km
+
+    def _server(self, threads: int | None, env: dict[str, str]) -> Any:
+        """Return the fork server of kernels capped at ``threads`` BLAS threads, started on first use."""
+        from poolkit.reporting._forkserver import ForkServer, take_early
+
+        with self._lock:
+            server = self._servers.get(threads)
+            if server is None or not server.alive():
+                server = self._servers[threads] = take_early(threads) or ForkServer(env)
+            return server
+
+    def attach(self, threads: int | None, address: str) -> None:
+        """Fork the warm kernels capped at ``threads`` from the fork server at ``address`` (a batch's shared one)."""
+        from poolkit.reporting._forkserver import ForkClient
+
+        with self._lock:
+            self._servers[threads] = ForkClient(address)
+
+    def _drop_server(self, threads: int | None) -> None:
+        with self._lock:
+            server = self._servers.pop(threads, None)
+        if server is not None:
+            server.close()
 
     @staticmethod
     async def _stop(km: Any, now: bool) -> None:
@@ -301,6 +355,11 @@ class KernelSupply:
         self.release()
         self.kill_active()
         self.wait()
+        with self._lock:
+            servers = list(self._servers.values())
+            self._servers.clear()
+        for server in servers:
+            server.close()
 
 
 _SUPPLIES: dict[int, KernelSupply] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import datetime as _dt
 import html as _html
 import json
@@ -11,7 +12,7 @@ import platform
 import shutil
 import sys
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -175,6 +176,7 @@ def run_suite(
     workers: int | None = None,
     prestart: bool = True,
     keep_warm: int = 0,
+    kernel_threads: int | None = None,
 ) -> Path:
     r"""Execute the report notebooks into ``reports/<name>/``, atomically.
 
@@ -186,11 +188,14 @@ def run_suite(
     the *inputs key* of the run, and ``index.html`` links the pages.
 
     Notebooks run in parallel on ``workers`` threads (longest first, by the
-    timings of the earlier report of the same name), each in a kernel of its
-    own that is shut down afterwards and never reused, so no state crosses
-    notebooks. With ``prestart`` the kernels are started ahead, one per worker
-    plus one, and import poolkit, pandas, numpy and matplotlib while earlier
-    notebooks run; the tables a notebook saves are the same either way.
+    timings of the earlier report of the same name, else by the estimate in
+    each notebook's metadata), each in a kernel of its own that is shut down
+    afterwards and never reused, so no state crosses notebooks. With
+    ``prestart`` the kernels are started ahead, one per worker plus one, with
+    poolkit, pandas, numpy, scipy and matplotlib imported: on Linux each is
+    forked from a process of the run that imported them once (no notebook code
+    ever ran in it), elsewhere each imports them while earlier notebooks run.
+    The tables a notebook saves are the same either way.
 
     The run writes into a hidden sibling folder and renames it into place only
     when every notebook succeeded (an earlier report of the same name is then
@@ -240,6 +245,11 @@ def run_suite(
     keep_warm : int, default 0
         After a successful run, leave this many kernels started ahead for the
         first notebooks of a next run in this process (a batch worker).
+    kernel_threads : int, optional
+        Threads of BLAS, OpenMP and numexpr in each kernel (their
+        ``*_NUM_THREADS`` variables, unless set already); default 1 when
+        notebooks run side by side (``workers`` > 1), so that they do not
+        compete for the cores, else the libraries' own default.
 
     Returns
     -------
@@ -286,6 +296,9 @@ def run_suite(
     problems: list[str] = []
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         problems.append(f"`workers` must be a positive integer, got {workers!r}; e.g. --workers 2.")
+    if kernel_threads is not None and (isinstance(kernel_threads, bool) or not isinstance(kernel_threads, int)
+                                       or kernel_threads < 1):
+        problems.append(f"`kernel_threads` must be a positive integer, got {kernel_threads!r}; e.g. 1.")
     if output_dir is not None:
         final, what, how = Path(output_dir), "report folder name", "pass another `output_dir`"
     else:
@@ -316,7 +329,29 @@ def run_suite(
         if refused:
             raise ConfigurationError(refused)
         return _run(final, name, given, plan, html=html, progress=progress, workers=workers, prestart=prestart,
-                    keep_warm=keep_warm)
+                    keep_warm=keep_warm, kernel_threads=kernel_threads)
+
+
+_IDENTITY: dict[str, Any] = {}
+"""The code identity and git revision of the notebooks' folder, when a batch worker knows them (:func:`fixed_identity`)."""
+
+
+@contextlib.contextmanager
+def fixed_identity(code: Mapping[str, Any] | None, git: Any) -> Iterator[None]:
+    """Within the block, record ``code`` (``code_identity()``) and ``git`` instead of computing them again.
+
+    A batch computes both once, before its workers start, for all its reports:
+    the code its workers run and the revision of its notebooks' folder.
+    """
+    saved = dict(_IDENTITY)
+    if code is not None:
+        _IDENTITY["code"] = dict(code)
+        _IDENTITY["git"] = git
+    try:
+        yield
+    finally:
+        _IDENTITY.clear()
+        _IDENTITY.update(saved)
 
 
 SPARE_KERNELS = 1
@@ -332,25 +367,40 @@ def _previous_durations(final: Path) -> dict[str, float]:
             if isinstance(e, Mapping) and isinstance(e.get("duration_s"), (int, float))}
 
 
+def _expected_seconds(path: Path) -> float | None:
+    """Return the notebook's own estimate of its duration on the sample (metadata ``poolkit.expected_seconds``)."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8")).get("metadata", {}).get("poolkit", {}).get("expected_seconds")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 def _schedule(paths: Sequence[Path], durations: Mapping[str, float]) -> list[int]:
-    """Order of execution: longest first by the earlier report's timings (the rest in suite order)."""
-    known = [i for i in range(len(paths)) if str(paths[i]) in durations]
-    known.sort(key=lambda i: -durations[str(paths[i])])
-    return known + [i for i in range(len(paths)) if i not in known]
+    """Order of execution: longest first, so that no long notebook starts last.
+
+    A notebook's expected time is its duration in the earlier report of the same
+    name, else the estimate in its metadata (``poolkit.expected_seconds``);
+    notebooks with neither run after the others, in suite order.
+    """
+    expected = {i: durations.get(str(p), _expected_seconds(p)) for i, p in enumerate(paths)}
+    known = sorted((i for i, t in expected.items() if t is not None), key=lambda i: -float(expected[i] or 0.0))
+    return known + [i for i in range(len(paths)) if expected[i] is None]
 
 
 class _Runner:
     """Run a suite's notebooks on ``workers`` threads, each in a fresh kernel (started ahead when ``warm``)."""
 
     def __init__(self, paths: Sequence[Path], order: Sequence[int], workers: int, warm: bool,
-                 keep_warm: int = 0) -> None:
+                 keep_warm: int = 0, threads: int | None = None) -> None:
         self.paths, self.order, self.workers, self.warm = list(paths), list(order), workers, warm
+        self.threads = threads
         self.keep_warm = keep_warm if warm else 0
         self.supply = kernel_supply()
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.taken = 0
-        self.keys = [kernel_key(p, warm=warm) for p in self.paths]
+        self.keys = [kernel_key(p, warm=warm, threads=threads) for p in self.paths]
 
     def top_up(self) -> None:
         """Keep kernels started ahead for the next notebooks to start: one per worker, plus spares."""
@@ -379,11 +429,13 @@ class _Stopped(Exception):
 
 
 def _run(final: Path, name: str, given: Mapping[str, Any], plan: RunPlan, *, html: bool, progress: bool,
-         workers: int | None = None, prestart: bool = True, keep_warm: int = 0) -> Path:
+         workers: int | None = None, prestart: bool = True, keep_warm: int = 0,
+         kernel_threads: int | None = None) -> Path:
     """Run a checked plan into ``final`` (the caller holds its lock and checked it is poolkit's)."""
     paths = plan.notebooks
     n_workers = max(1, min(workers or os.cpu_count() or 1, len(paths)))
-    runner = _Runner(paths, _schedule(paths, _previous_durations(final)), n_workers, prestart, keep_warm)
+    threads = kernel_threads if kernel_threads is not None else (1 if n_workers > 1 else None)
+    runner = _Runner(paths, _schedule(paths, _previous_durations(final)), n_workers, prestart, keep_warm, threads)
     runner.top_up()  # the first kernels boot while the run gets ready
     parent = final.parent
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -409,10 +461,10 @@ def _run(final: Path, name: str, given: Mapping[str, Any], plan: RunPlan, *, htm
         "duration_s": None,
         "parameters": jsonable(dict(given)),
         **_environment(),
-        "git": git_revision(paths[0].parent),
+        "git": _IDENTITY["git"] if "git" in _IDENTITY else git_revision(paths[0].parent),
         "data": data,
-        "inputs": plan.inputs(data),
-        "execution": {"workers": n_workers, "kernels_started_ahead": prestart},
+        "inputs": plan.inputs(data, code=_IDENTITY.get("code")),
+        "execution": {"workers": n_workers, "kernels_started_ahead": prestart, "kernel_threads": threads},
         "notebooks": entries,
     }
     failures: dict[int, BaseException] = {}
@@ -431,7 +483,7 @@ def _run(final: Path, name: str, given: Mapping[str, Any], plan: RunPlan, *, htm
         entry["started"], entry["status"] = _iso(begin), "running"
         try:
             _execute(path, tmp / entry["output"], params, progress=progress and n_workers == 1, warm=prestart,
-                     on_kernel=runner.took_one)
+                     threads=threads, on_kernel=runner.took_one)
             entry["status"] = "ok"
         except _Stopped:
             entry["started"], entry["status"] = None, "not run"
