@@ -207,16 +207,21 @@ class _Newton:
         schur[idx, idx] += self.dw
         schur[sv.n, sv.n] += float(self.wct.sum())
         # the elimination subtracts large terms: a rounding-level negative pivot is lifted by a
-        # tiny shift of the diagonal, and the refinement on the unreduced system removes its effect
+        # tiny shift of the diagonal, else the eigenvalues below rounding are raised to it (two
+        # assets that always move together leave a direction without curvature); the refinement
+        # on the unreduced system removes the effect of either
         top = float(np.abs(np.diag(schur)).max())
-        for shift in (0.0, 1e-14, 1e-12, 1e-10):
+        self.eig: tuple[np.ndarray, np.ndarray] | None = None
+        for shift in (0.0, 1e-14, 1e-12):
             try:
                 self.fac = cho_factor(schur + shift * top * np.eye(sv.n + 1), check_finite=False)
                 break
             except np.linalg.LinAlgError:
                 continue
         else:
-            raise SolverError("min_cdar: the interior-point Newton system is singular.")
+            vals, vecs = np.linalg.eigh(schur)
+            floor = 1e-12 * max(float(np.abs(vals).max()), 1e-300)
+            self.eig = (np.maximum(vals, floor), vecs)
         e_d = np.zeros(sv.n + 1)
         e_d[: sv.n] = 1.0
         self.u2 = self._dense(e_d)
@@ -279,6 +284,9 @@ class _Newton:
     def _dense(self, b: np.ndarray) -> np.ndarray:
         from scipy.linalg import cho_solve
 
+        if self.eig is not None:
+            vals, vecs = self.eig
+            return np.asarray(vecs @ ((vecs.T @ b) / vals))
         return np.asarray(cho_solve(self.fac, b, check_finite=False))
 
 
