@@ -135,6 +135,7 @@ class _Solver:
         self.il = np.flatnonzero(np.isfinite(lp.lower))
         self.iu = np.flatnonzero(np.isfinite(lp.upper))
         self.m = 2 * self.t_obs + self.k
+        self.r_f = np.asfortranarray(lp.r)
         self.hrow = np.concatenate([np.zeros(2 * self.t_obs), lp.h])
         self.n_comp = self.m + self.il.size + self.iu.size + 2 * self.t_obs
 
@@ -193,11 +194,13 @@ class _Newton:
         mdiag[:-1] += self.wb[1:]
         self.mfac = _tri_factor(mdiag, -self.wb[1:])
         # S = A_dd - C' M^-1 C, C = [-B'Wb R, -W~c]: Y = L^-1 C, S = A_dd - Y'Y
-        cmat = np.empty((t, sv.n + 1), order="F")
-        cmat[:, : sv.n] = -_diff_t(self.wb[:, None] * lp.r)
+        cmat = np.empty((t, sv.n + 1), order="F")  # column-major: LAPACK's layout, no copies
+        weighted = self.wb[:, None] * sv.r_f
+        cmat[:, : sv.n] = weighted
+        cmat[:-1, : sv.n] -= weighted[1:]
         cmat[:, sv.n] = -self.wct
         ymat = _tri_half(self.mfac, cmat)
-        xmat = np.sqrt(self.wb)[:, None] * lp.r
+        xmat = np.sqrt(self.wb)[:, None] * sv.r_f
         schur = -np.asarray(dsyrk(1.0, ymat, trans=1))
         schur[: sv.n, : sv.n] += np.asarray(dsyrk(1.0, xmat, trans=1))
         schur = np.triu(schur) + np.triu(schur, 1).T
@@ -423,7 +426,7 @@ def solve_cdar_lp(lp: CdarLP, w0: np.ndarray, *, tol: float = 1e-11, accept: flo
                target - aff.v * aff.zv, target - aff.d * aff.zd)
         d = _direction(sv, st, nt, res, tau)
         tp, td = _steps(st, d)
-        st = _moved(st, d, min(1.0, 0.995 * tp), min(1.0, 0.995 * td))
+        st = _moved(st, d, min(1.0, 0.999 * tp), min(1.0, 0.999 * td))
         if not (np.isfinite(st.w).all() and np.isfinite(st.a) and np.isfinite(st.y)):
             break
     if best[0] <= accept:
