@@ -231,7 +231,7 @@ def cdar_line(op: harness.Operation) -> str:
     fastest = min(peer_times, key=peer_times.get)
     ratio = ours.seconds / peer_times[fastest]
     return (f"| min_cdar ({op.size}): within 0.5× of the fastest peer | {ours.seconds:.4f} | {fastest} "
-            f"{peer_times[fastest]:.4f} | {ratio:.2f}× | {'yes' if ratio <= 0.5 else 'MISSED'} |")
+            f"{peer_times[fastest]:.4f} | {ratio:.2g}× | {'yes' if ratio <= 0.5 else 'MISSED'} |")
 
 
 MARK_START = "<!-- constraints: written by benchmarks/constraints.py -->"
