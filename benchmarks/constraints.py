@@ -16,10 +16,14 @@ the log-barrier multiplier (Richard & Roncalli 2019); skfolio's HERC applies bou
 tree by a relative-deviation QP where poolkit clips every split. Their agreement columns show
 the size of that difference, not an error. Standalone::
 
-    OPENBLAS_NUM_THREADS=1 python benchmarks/constraints.py [--sizes 500] [--repeats 5] [--write benchmarks/results.md]
+    python benchmarks/constraints.py [--sizes 500] [--repeats 5] [--write benchmarks/results.md]
+    python benchmarks/constraints.py --only-cdar --cdar-days 750 2520 --write benchmarks/results.md
 
 ``--write`` replaces this section of the results file between its markers (``run.py``
-writes the same section in a full run).
+writes the same section in a full run); with ``--only-cdar`` only the min_cdar rows of the
+section are replaced. Run alone, every library gets one BLAS thread (``--blas-threads``),
+set before numpy is imported, as in ``estimators.py``; the 1-minute load average before and
+after the rows is written beside them (the machine may be shared).
 """
 
 from __future__ import annotations
@@ -28,11 +32,24 @@ import argparse
 import os
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
+
+def _blas_threads(argv: list[str]) -> str:
+    """The --blas-threads value, read before numpy is imported (BLAS reads it once)."""
+    for k, arg in enumerate(argv[:-1]):
+        if arg == "--blas-threads":
+            return argv[k + 1]
+    return "1"
+
+
+if __name__ == "__main__":  # run alone: one BLAS thread for every library (see estimators.py)
+    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[_var] = _blas_threads(sys.argv)
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -214,22 +231,41 @@ def cdar_line(op: harness.Operation) -> str:
     fastest = min(peer_times, key=peer_times.get)
     ratio = ours.seconds / peer_times[fastest]
     return (f"| min_cdar ({op.size}): within 0.5× of the fastest peer | {ours.seconds:.4f} | {fastest} "
-            f"{peer_times[fastest]:.4f} | {ratio:.2f}× | {'yes' if ratio <= 0.5 else 'MISSED'} |")
+            f"{peer_times[fastest]:.4f} | {ratio:.2g}× | {'yes' if ratio <= 0.5 else 'MISSED'} |")
 
 
 MARK_START = "<!-- constraints: written by benchmarks/constraints.py -->"
 MARK_END = "<!-- constraints: end -->"
 
 
+def cdar_rows(days: int, repeats: int, avail: dict[str, bool],
+              table: Callable[[list[harness.Operation], list[str]], str]) -> list[str]:
+    """Run min_cdar at N = 100 × ``days`` against the peers; return its subsection (markdown lines)."""
+    labels = ["skfolio", "Riskfolio-Lib", "PyPortfolioOpt"]
+    returns = factor_universe(100, days, seed=100)
+    op = cdar_op(returns, f"N=100 × {days}", avail)
+    before = os.getloadavg()[0]
+    harness.run_operation(op, repeats=repeats)
+    after = os.getloadavg()[0]
+    print(f"  done: {op.name} [{op.size}]", flush=True)
+    return [f"### min_cdar, N=100 × {days}", "", table([op], labels), "",
+            "| target | poolkit s | fastest peer | ratio | met? |", "|---|---|---|---|---|", cdar_line(op), "",
+            f"1-minute load average {before:.1f} before these rows, {after:.1f} after ({os.cpu_count()} cores).", ""]
+
+
 def section(sizes: list[int], days: int, repeats: int, avail: dict[str, bool],
-            table: Callable[[list[harness.Operation], list[str]], str], *, cdar_days: int | None = None,
-            header: bool = True) -> str:
+            table: Callable[[list[harness.Operation], list[str]], str], *,
+            cdar_days: int | Sequence[int] | None = None, header: bool = True) -> str:
     """Run the constraint and min_cdar rows; return the markdown section for results.md.
 
-    ``sizes`` may be empty (min_cdar only); ``cdar_days`` = 0 skips min_cdar.
+    ``sizes`` may be empty (min_cdar only); ``cdar_days`` (one number of days or several) = 0
+    or empty skips min_cdar.
     """
     labels = ["skfolio", "Riskfolio-Lib", "PyPortfolioOpt"]
-    cdar_days = days if cdar_days is None else cdar_days
+    if cdar_days is None:
+        cdar_days = [days]
+    elif isinstance(cdar_days, int):
+        cdar_days = [cdar_days] if cdar_days else []
     out: list[str] = [
         "## Constraints and tail risk (mandates; min_cdar)", "",
         "poolkit under a mandate against poolkit without it (the ratio targets), and against the peers "
@@ -243,13 +279,8 @@ def section(sizes: list[int], days: int, repeats: int, avail: dict[str, bool],
             harness.run_operation(op, repeats=repeats)
             print(f"  done: {op.name} [{size}]", flush=True)
         out += [f"### Constraints, {size}", "", table(ops, labels), "", *ratio_lines(ops, size), ""]
-    if cdar_days:
-        returns = factor_universe(100, cdar_days, seed=100)
-        op = cdar_op(returns, f"N=100 × {cdar_days}", avail)
-        harness.run_operation(op, repeats=repeats)
-        print(f"  done: {op.name} [{op.size}]", flush=True)
-        out += [f"### min_cdar, N=100 × {cdar_days}", "", table([op], labels), "",
-                "| target | poolkit s | fastest peer | ratio | met? |", "|---|---|---|---|---|", cdar_line(op), ""]
+    for d in cdar_days:
+        out += cdar_rows(d, repeats, avail, table)
     if header:
         out += ["### Conventions of these rows", "", *[f"- **{k}**: {v}" for k, v in CONVENTIONS.items()]]
     return "\n".join(out)
@@ -264,8 +295,39 @@ def splice(path: Path, text: str) -> None:
         new = head + block + rest.split(MARK_END, 1)[1]
     else:
         new = old.rstrip("\n") + "\n\n" + block + "\n"
+    _write(path, new)
+
+
+def splice_cdar(path: Path, text: str) -> None:
+    """Replace only the min_cdar subsections (and their run line) of the section in ``path`` with ``text``.
+
+    The constraint rows of an earlier full run stay as they are; without an earlier section
+    the min_cdar rows become the section.
+    """
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    if MARK_START not in old or MARK_END not in old:
+        splice(path, text)
+        return
+    head, rest = old.split(MARK_START, 1)
+    body, tail = rest.split(MARK_END, 1)
+    kept: list[str] = []
+    skipping = False
+    for line in body.split("\n"):
+        if line.startswith("### "):
+            skipping = line.startswith("### min_cdar")
+        if line.startswith("min_cdar rows: run "):
+            continue
+        if not skipping:
+            kept.append(line)
+    lines = "\n".join(kept).strip("\n").split("\n")
+    at = next((i for i, line in enumerate(lines) if line.startswith("### Conventions")), len(lines))
+    new_lines = [*lines[:at], *text.strip("\n").split("\n"), "", *lines[at:]]
+    _write(path, head + MARK_START + "\n" + "\n".join(new_lines) + "\n" + MARK_END + tail)
+
+
+def _write(path: Path, text: str) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(new, encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
 
 
@@ -279,20 +341,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="*", default=[500])
     parser.add_argument("--days", type=int, default=2520)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--cdar-days", type=int, default=None,
-                        help="days of the min_cdar universe (default --days; 0 skips min_cdar)")
+    parser.add_argument("--cdar-days", type=int, nargs="+", default=None,
+                        help="days of the min_cdar universe, one or several (default --days; 0 skips min_cdar)")
+    parser.add_argument("--only-cdar", action="store_true",
+                        help="run the min_cdar rows only and replace only them in the --write file")
+    parser.add_argument("--blas-threads", default="1", help="BLAS threads of every library (default 1)")
     parser.add_argument("--write", type=Path, default=None,
                         help="splice the section into this results file (e.g. benchmarks/results.md)")
     args = parser.parse_args(argv)
     avail = peers.available()
-    text = section(args.sizes, args.days, args.repeats, avail, table, cdar_days=args.cdar_days)
+    cdar_days = [d for d in (args.cdar_days or [args.days]) if d]
     vers = ", ".join(f"{k} {v}" for k, v in peers.versions().items())
-    text += (f"\n\nRun {dt.datetime.now():%Y-%m-%d %H:%M} by `benchmarks/constraints.py`, {os.cpu_count()} cores, "
+    stamp = (f"run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC by `benchmarks/constraints.py`, "
+             f"{os.cpu_count()} cores, BLAS threads {os.environ.get('OPENBLAS_NUM_THREADS', 'default')}, "
              f"Python {platform.python_version()}, poolkit {pk.__version__}; {vers}. Medians of {args.repeats} "
              f"alternating runs after a warm-up (one timed run for calls slower than 2 s).")
+    if args.only_cdar:
+        text = "\n".join(line for d in cdar_days for line in cdar_rows(d, args.repeats, avail, table))
+        text += "\nmin_cdar rows: " + stamp
+    else:
+        text = section(args.sizes, args.days, args.repeats, avail, table, cdar_days=cdar_days)
+        text += "\n\n" + stamp[0].upper() + stamp[1:]
     print(text)
     if args.write is not None:
-        splice(args.write, text)
+        (splice_cdar if args.only_cdar else splice)(args.write, text)
         print(f"written: {args.write}")
     return 0
 
