@@ -390,7 +390,10 @@ def replace_section(text: str, section: str) -> str:
     title = section.split("\n", 1)[0] + "\n"
     if title in text:
         start = text.index(title)
-        end = text.find("\n## ", start + len(title))
+        # the block ends at the next heading or at the next section marker (a "<!-- ... -->" line
+        # that opens the section written by another script), whichever comes first
+        ends = [e for e in (text.find("\n## ", start + len(title)), text.find("\n<!--", start + len(title))) if e >= 0]
+        end = min(ends) if ends else -1
         return text[:start] + section + ("\n" + text[end:] if end >= 0 else "\n")
     anchor = text.find("## Conventions behind")
     if anchor < 0:
