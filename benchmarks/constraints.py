@@ -35,18 +35,10 @@ import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-
-def _blas_threads(argv: list[str]) -> str:
-    """The --blas-threads value, read before numpy is imported (BLAS reads it once)."""
-    for k, arg in enumerate(argv[:-1]):
-        if arg == "--blas-threads":
-            return argv[k + 1]
-    return "1"
-
+from blas import pin_blas_threads  # before numpy: BLAS reads its thread count once
 
 if __name__ == "__main__":  # run alone: one BLAS thread for every library (see estimators.py)
-    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[_var] = _blas_threads(sys.argv)
+    pin_blas_threads(sys.argv)
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402

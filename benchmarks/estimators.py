@@ -23,17 +23,9 @@ import platform
 import sys
 from pathlib import Path
 
+from blas import pin_blas_threads  # before numpy: BLAS reads its thread count once
 
-def _blas_threads(argv: list[str]) -> str:
-    """The --blas-threads value, read before numpy is imported (BLAS reads it once)."""
-    for i, arg in enumerate(argv[:-1]):
-        if arg == "--blas-threads":
-            return argv[i + 1]
-    return "1"
-
-
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = _blas_threads(sys.argv)
+pin_blas_threads(sys.argv)
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402

@@ -29,9 +29,10 @@ import sys
 import time
 from pathlib import Path
 
+from blas import pin_blas_threads  # before numpy: BLAS reads its thread count once
+
 if __name__ == "__main__":
-    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[_var] = "1"
+    pin_blas_threads(sys.argv)
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
