@@ -421,19 +421,28 @@ def _walk(
             raise _Degenerate("the face has no breakpoint below the remaining targets")
         stats["breakpoints"] += 1
         state, rstate = _apply(s_end, events, state, rstate, tie)
-        if s_end <= tie:  # no progress in r: the same face must not come back
-            key = state.tobytes() + rstate.tobytes()
-            stalls += 1
-            if key in seen or stalls > STALL:
-                raise _Degenerate("ties at a breakpoint do not resolve")
-            seen.add(key)
-        else:
-            seen.clear()
-            stalls = 0
+        # no progress in r: the same face must not come back
+        stalls = _tie_guard(state, rstate, seen, stalls, tied=s_end <= tie)
         blk.update(np.flatnonzero(state == FREE))
         r = r_end
     stats["rebuilds"] += blk.rebuilds
     return k
+
+
+def _tie_guard(state: np.ndarray, rstate: np.ndarray, seen: set[bytes], stalls: int, *, tied: bool) -> int:
+    """Count a breakpoint crossed without progress (``tied``) and refuse a face met twice or too many stalls.
+
+    Returns the new stall count (0 after a breakpoint that made progress, which also forgets
+    the faces seen); raises :class:`_Degenerate` when ties at a breakpoint do not resolve.
+    """
+    if not tied:
+        seen.clear()
+        return 0
+    key = state.tobytes() + rstate.tobytes()
+    if key in seen or stalls + 1 > STALL:
+        raise _Degenerate("ties at a breakpoint do not resolve")
+    seen.add(key)
+    return stalls + 1
 
 
 def _predicted(space: _Space, before: tuple[float, _qp.QPResult], last: tuple[float, _qp.QPResult],
@@ -676,15 +685,8 @@ def descend(
             stats["breakpoints"] += 1
             tie = 1e-11 * abs(s_end)
             before = state
-            if s_cur > -np.inf and s_end - s_cur <= tie:  # left at once: this face must not come back
-                key = state.tobytes() + rstate.tobytes()
-                stalls += 1
-                if key in seen or stalls > STALL:
-                    raise _Degenerate("ties at a breakpoint do not resolve")
-                seen.add(key)
-            else:
-                seen.clear()
-                stalls = 0
+            # left at once: this face must not come back
+            stalls = _tie_guard(state, rstate, seen, stalls, tied=s_cur > -np.inf and s_end - s_cur <= tie)
             state, rstate = _apply(s_step, events, state, rstate, tie)
             state = _through_vertex(p_risk, state, rstate, before, seen)
             free = np.flatnonzero(state == FREE)
