@@ -39,6 +39,7 @@ from poolkit.allocation._core import WEIGHT_TOL, Constraints, finalize
 from poolkit.allocation._ipm import BarrierProblem, solve_barrier
 from poolkit.allocation._linalg import Cholesky
 from poolkit.allocation._measures import RiskModel
+from poolkit.allocation._projection import within_limits
 from poolkit.exceptions import AlignmentError, CovarianceError, InfeasibleError, ParameterError, SolverError
 
 __all__ = ["budget_vector", "solve_risk_budgeting"]
@@ -533,12 +534,12 @@ def solve_risk_budgeting(
         w0 = (y / scale) / (y / scale).sum()
     else:
         w0, _ = _barrier(model, b, scale, np.full(n, 1.0 / n) / scale / np.sum(1.0 / scale), None, what=what)
-    if _satisfies(w0, cons):
+    if within_limits(w0, cons):
         return w0, {"binding": False}
     # a single feasible point: every weight at its upper (lower) bound
-    if cons.upper.sum() <= 1.0 + WEIGHT_TOL and _satisfies(cons.upper / cons.upper.sum(), cons):
+    if cons.upper.sum() <= 1.0 + WEIGHT_TOL and within_limits(cons.upper / cons.upper.sum(), cons):
         return cons.upper / cons.upper.sum(), {"binding": True}
-    if cons.lower.sum() >= 1.0 - WEIGHT_TOL and _satisfies(cons.lower / cons.lower.sum(), cons):
+    if cons.lower.sum() >= 1.0 - WEIGHT_TOL and within_limits(cons.lower / cons.lower.sum(), cons):
         return cons.lower / cons.lower.sum(), {"binding": True}
     # start from the closest weights that meet the constraints (bounds: scale and clip)
     from poolkit.allocation._projection import scale_and_clip
@@ -579,16 +580,6 @@ def _check_constrained_rc(
         tight = (g - cons.group_lower <= 1e-10) | (cons.group_upper - g <= 1e-10)
         free &= ~(cons.group_matrix[tight].sum(axis=0) > 0)
     _check_rc(x, corr @ x, np.abs(corr) @ x, lam, b, free, what, model.n)
-
-
-def _satisfies(w: np.ndarray, cons: Constraints) -> bool:
-    if (w < cons.lower - WEIGHT_TOL).any() or (w > cons.upper + WEIGHT_TOL).any():
-        return False
-    if cons.group_names:
-        g = cons.group_matrix @ w
-        if (g < cons.group_lower - WEIGHT_TOL).any() or (g > cons.group_upper + WEIGHT_TOL).any():
-            return False
-    return True
 
 
 def _diagnose(model: RiskModel, scale: np.ndarray, cons: Constraints, what: str) -> None:

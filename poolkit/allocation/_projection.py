@@ -97,9 +97,8 @@ def project(target: np.ndarray, cons: Constraints, *, what: str) -> np.ndarray:
     return np.asarray(x)
 
 
-def _inside(w: np.ndarray, cons: Constraints) -> bool:
-    if abs(w.sum() - 1.0) > WEIGHT_TOL:
-        return False
+def within_limits(w: np.ndarray, cons: Constraints) -> bool:
+    """Tell whether ``w`` meets the asset bounds and group bounds within :data:`WEIGHT_TOL` (not the budget)."""
     if (w < cons.lower - WEIGHT_TOL).any() or (w > cons.upper + WEIGHT_TOL).any():
         return False
     if cons.group_names:
@@ -107,3 +106,7 @@ def _inside(w: np.ndarray, cons: Constraints) -> bool:
         if (g < cons.group_lower - WEIGHT_TOL).any() or (g > cons.group_upper + WEIGHT_TOL).any():
             return False
     return True
+
+
+def _inside(w: np.ndarray, cons: Constraints) -> bool:
+    return abs(w.sum() - 1.0) <= WEIGHT_TOL and within_limits(w, cons)
