@@ -22,12 +22,14 @@ from typing import Any
 from poolkit._parameters import RESERVED_PARAMETERS
 from poolkit._runs import (
     BATCH_KIND,
+    PROCESS_LOCK_ENV,
     check_name,
     code_identity,
     failing_cell,
     folder_lock,
     foreign_problem,
     git_revision,
+    hold_process_lock,
     input_changes,
     package_versions,
     pid_alive,
@@ -81,6 +83,34 @@ def _execute_run(task: Mapping[str, Any]) -> dict[str, Any]:
 
     if _WARM_UP is not None:
         _WARM_UP.join()
+    with _batch_process(task.get("process_lock")):
+        return _execute_locked(task, run_suite, fixed_identity)
+
+
+@contextlib.contextmanager
+def _batch_process(lock: str | None) -> Iterator[None]:
+    """Within the block, this worker process counts as a process of its batch (see ``folder_lock``).
+
+    A local cluster's worker belongs to the batch: it holds the batch's process
+    lock while it runs a report, and its kernels hold it while they live, so a
+    later run of the batch waits for them should the batch be killed. A worker
+    of an existing scheduler outlives batches: none of it is tied to this one,
+    and the report takes no process lock of its own.
+    """
+    saved = os.environ.get(PROCESS_LOCK_ENV)
+    os.environ[PROCESS_LOCK_ENV] = lock or ""
+    try:
+        with hold_process_lock(lock or ""):
+            yield
+    finally:
+        if not lock:  # (a local worker stays its batch's: the kernels it starts ahead keep the lock)
+            if saved is None:
+                os.environ.pop(PROCESS_LOCK_ENV, None)
+            else:
+                os.environ[PROCESS_LOCK_ENV] = saved
+
+
+def _execute_locked(task: Mapping[str, Any], run_suite: Any, fixed_identity: Any) -> dict[str, Any]:
     threads = task.get("kernel_threads")
     if task.get("fork_server"):
         from poolkit.reporting._kernel import kernel_supply
@@ -118,13 +148,17 @@ def _execute_run(task: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _warm_worker(notebooks: list[str], threads: int | None = None, fork_server: str | None = None) -> int:
+def _warm_worker(notebooks: list[str], threads: int | None = None, fork_server: str | None = None,
+                 process_lock: str | None = None) -> int:
     """Get a worker ready before its first report: kernels started ahead, the run's modules imported.
 
     Runs on each worker (``client.run``) while the batch submits its tasks; the
     kernels are those of the first notebooks of a report, used once each,
-    forked from the batch's fork server when it has one.
+    forked from the batch's fork server when it has one. ``process_lock`` is the
+    batch's process lock, held by the kernels (a local cluster's workers only).
     """
+    if process_lock:
+        os.environ[PROCESS_LOCK_ENV] = process_lock
     from poolkit.reporting._execute import _engine_name, _import_jsonschema_quickly, kernel_key
     from poolkit.reporting._html import _html_exporter
     from poolkit.reporting._kernel import kernel_supply
@@ -553,7 +587,7 @@ def _run_locked(
                         identity = None if cluster is None else {
                             "code": code or code_identity(), "git": git_revision(grid.notebooks[0].parent)}
                         _run_tasks(grid, todo, batch_dir, reports_root, records, client, where, not quiet, tqdm,
-                                   server, identity)
+                                   server, identity, local=cluster is not None)
                     finally:
                         if cluster is not None:  # its workers stop while their output still goes to the log
                             client.close()
@@ -628,12 +662,14 @@ def _run_tasks(
     tqdm: Any,
     server: Any = None,
     identity: Mapping[str, Any] | None = None,
+    local: bool = False,
 ) -> None:
     """Run ``todo`` on the cluster of ``client``, recording each outcome as it arrives.
 
     ``server`` is the local workers' shared fork server, if any; ``identity``
     the code identity and git revision every report records, when the workers
-    run this process's code (a local cluster), else each report computes them.
+    run this process's code (a local cluster), else each report computes them;
+    ``local`` tells that the cluster is this batch's own.
     """
     from dask.distributed import as_completed
 
@@ -649,8 +685,10 @@ def _run_tasks(
             n_workers = 1
         threads = 1 if n_workers > 1 else None
         address = server.address if server is not None else None
+        # a local cluster's workers and kernels belong to the batch: they hold its process lock
+        process_lock = os.environ.get(PROCESS_LOCK_ENV) if local else None
         with contextlib.suppress(Exception):  # a warm-up that fails only costs time
-            client.run(_warm_worker, notebooks, threads, address)  # returns once the kernels are starting
+            client.run(_warm_worker, notebooks, threads, address, process_lock)  # returns once the kernels are starting
         futures = {}
         for position, run in enumerate(todo):
             task = {
@@ -665,6 +703,7 @@ def _run_tasks(
                 "keep_warm": len(notebooks) if position < len(todo) - n_workers else 0,
                 "kernel_threads": threads,
                 "fork_server": address,
+                "process_lock": process_lock,
                 "code": (identity or {}).get("code"),
                 "git": (identity or {}).get("git"),
             }
