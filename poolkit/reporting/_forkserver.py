@@ -116,8 +116,8 @@ def serve(wait):
         except ChildProcessError:
             pass
         ready, _, _ = select.select([listener, control], [], [], 1.0 if wait else 0)
-        if control in ready:  # the owner closed its end (it finished or died): stop
-            sys.exit(0)
+        if control in ready:  # the owner closed its end (it finished or died): stop at once
+            os._exit(0)
         if not ready:
             if wait:
                 continue

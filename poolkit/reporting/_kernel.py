@@ -379,12 +379,16 @@ def kernel_supply() -> KernelSupply:
     return supply
 
 
-def release_kernels() -> int:
-    """Shut down this process's kernels started ahead and not used; return how many were waiting."""
+def release_kernels(*, wait: bool = True) -> int:
+    """Shut down this process's kernels started ahead and not used; return how many were waiting.
+
+    With ``wait``, return once they and the kernels being shut down are gone.
+    """
     supply = _SUPPLIES.get(os.getpid())
     if supply is None:
         return 0
     waiting = sum(supply.ready(key) for key in list(supply._ready))
     supply.release()
-    supply.wait()
+    if wait:
+        supply.wait()
     return waiting
