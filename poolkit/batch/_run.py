@@ -81,8 +81,8 @@ def _execute_run(task: Mapping[str, Any]) -> dict[str, Any]:
     from poolkit.reporting import run_suite
     from poolkit.reporting._suite import fixed_identity
 
-    if _WARM_UP is not None:
-        _WARM_UP.join()
+    while _WARM_UP is not None and not _IMPORTED.wait(0.05) and _WARM_UP.is_alive():
+        pass  # the worker's warm-up has not imported what a report needs yet
     with _batch_process(task.get("process_lock")):
         return _execute_locked(task, run_suite, fixed_identity)
 
@@ -162,7 +162,6 @@ def _warm_worker(notebooks: list[str], threads: int | None = None, fork_server: 
     if process_lock:
         os.environ[PROCESS_LOCK_ENV] = process_lock
     from poolkit.reporting._execute import _engine_name, _import_jsonschema_quickly, kernel_key
-    from poolkit.reporting._html import _html_exporter
     from poolkit.reporting._kernel import kernel_supply
 
     supply = kernel_supply()
@@ -177,11 +176,13 @@ def _warm_worker(notebooks: list[str], threads: int | None = None, fork_server: 
         from poolkit._runs import package_versions
 
         _engine_name()
-        _prime_exporter(_html_exporter())
         package_versions()  # read once per process, recorded by every report
+        _IMPORTED.set()  # a report may start; what follows only its HTML export needs (it waits for it)
+        _prime_exporter()
 
-    # off the worker's event loop, which must keep answering the scheduler; a report waits for it
-    # (CPython 3.11 may fail "AST constructor recursion depth mismatch" when two threads parse at once)
+    # off the worker's event loop, which must keep answering the scheduler; a report waits for the
+    # imports (CPython 3.11 may fail "AST constructor recursion depth mismatch" when two threads
+    # import at once), and its HTML export for the exporter
     global _WARM_UP
     if _WARM_UP is None or not _WARM_UP.is_alive():
         _WARM_UP = threading.Thread(target=imports, name="poolkit-warm-up", daemon=True)
@@ -189,9 +190,14 @@ def _warm_worker(notebooks: list[str], threads: int | None = None, fork_server: 
     return os.getpid()
 
 
-def _prime_exporter(exporter: Any) -> None:
-    """Export a small page, so that the first report does not wait while the templates and filters compile."""
+def _prime_exporter() -> None:
+    """Build the HTML exporter and export a small page, so that the templates and filters are compiled.
+
+    Under the exporter's lock, which a report's export waits for.
+    """
     import nbformat
+
+    from poolkit.reporting._html import _EXPORT_LOCK, _html_exporter, _static_copy
 
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell("# Pooling\n\nVolatility $\\sigma_P = \\sqrt{w^\\top \\Sigma w}$."),
@@ -199,14 +205,15 @@ def _prime_exporter(exporter: Any) -> None:
                     "execute_result", {"text/plain": "1", "text/html": "<table><tr><td>1</td></tr></table>"},
                     execution_count=1)])]
     nb.metadata["language_info"] = {"name": "python", "pygments_lexer": "ipython3"}
-    from poolkit.reporting._html import _EXPORT_LOCK, _static_copy
-
     with _EXPORT_LOCK:
-        exporter.from_notebook_node(_static_copy(nb, copy_first=False), resources={"metadata": {"name": "prime"}})
+        _html_exporter().from_notebook_node(_static_copy(nb, copy_first=False), resources={"metadata": {"name": "prime"}})
 
 
 _WARM_UP: threading.Thread | None = None
-"""The worker's warm-up thread (:func:`_warm_worker`), joined before its first report runs."""
+"""The worker's warm-up thread (:func:`_warm_worker`)."""
+
+_IMPORTED = threading.Event()
+"""Set once the warm-up has imported what a report needs; a report waits for it (or for the thread to end)."""
 
 
 def _release_worker(wait: bool = True) -> int:
