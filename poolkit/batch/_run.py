@@ -78,24 +78,22 @@ def _failing_cell(folder: Path, notebook: str | None = None) -> dict[str, str]:
 
 def _execute_run(task: Mapping[str, Any]) -> dict[str, Any]:
     """Run one parameter set through :func:`poolkit.reporting.run_suite` (runs on a worker)."""
-    from poolkit.reporting import run_suite
-    from poolkit.reporting._suite import fixed_identity
-
     while _WARM_UP is not None and not _IMPORTED.wait(0.05) and _WARM_UP.is_alive():
         pass  # the worker's warm-up has not imported what a report needs yet
     with _batch_process(task.get("process_lock")):
-        return _execute_locked(task, run_suite, fixed_identity)
+        return _execute_locked(task)
 
 
 @contextlib.contextmanager
 def _batch_process(lock: str | None) -> Iterator[None]:
-    """Within the block, this worker process counts as a process of its batch (see ``folder_lock``).
+    """Within the block, this worker counts as a part of its batch (see ``folder_lock``).
 
-    A local cluster's worker belongs to the batch: it holds the batch's process
-    lock while it runs a report, and its kernels hold it while they live, so a
-    later run of the batch waits for them should the batch be killed. A worker
-    of an existing scheduler outlives batches: none of it is tied to this one,
-    and the report takes no process lock of its own.
+    A local cluster's worker (a thread of the batch process) belongs to the
+    batch: it holds the batch's process lock while it runs a report, and its
+    kernels hold it while they live, so a later run of the batch waits for them
+    should the batch be killed. A worker of an existing scheduler outlives
+    batches: none of it is tied to this one, and the report takes no process
+    lock of its own.
     """
     saved = os.environ.get(PROCESS_LOCK_ENV)
     os.environ[PROCESS_LOCK_ENV] = lock or ""
@@ -110,7 +108,9 @@ def _batch_process(lock: str | None) -> Iterator[None]:
                 os.environ[PROCESS_LOCK_ENV] = saved
 
 
-def _execute_locked(task: Mapping[str, Any], run_suite: Any, fixed_identity: Any) -> dict[str, Any]:
+def _execute_locked(task: Mapping[str, Any]) -> dict[str, Any]:
+    from poolkit.reporting import run_suite
+
     threads = task.get("kernel_threads")
     if task.get("fork_server"):
         from poolkit.reporting._kernel import kernel_supply
@@ -120,20 +120,19 @@ def _execute_locked(task: Mapping[str, Any], run_suite: Any, fixed_identity: Any
     started = time.time()
     result: dict[str, Any] = {"run_id": task["run_id"], "status": "ok", "error": "", "failed_cell": {}}
     try:
-        with fixed_identity(task.get("code"), task.get("git")):  # the batch's, computed once
-            run_suite(
-                name=task["name"],
-                notebooks=[Path(p) for p in task["notebooks"]],
-                parameters=dict(task["parameters"]),
-                reports_dir=task["reports_dir"],
-                output_dir=output,
-                html=True,
-                progress=False,
-                workers=1,  # the batch runs reports in parallel, one per worker
-                prestart=True,
-                keep_warm=int(task.get("keep_warm", 0)),  # kernels for this worker's next report boot meanwhile
-                kernel_threads=threads,  # one BLAS thread per kernel when reports run side by side
-            )
+        run_suite(
+            name=task["name"],
+            notebooks=[Path(p) for p in task["notebooks"]],
+            parameters=dict(task["parameters"]),
+            reports_dir=task["reports_dir"],
+            output_dir=output,
+            html=True,
+            progress=False,
+            workers=1,  # the batch runs reports in parallel, one per worker
+            prestart=True,
+            keep_warm=int(task.get("keep_warm", 0)),  # kernels for this worker's next report boot meanwhile
+            kernel_threads=threads,  # one BLAS thread per kernel when reports run side by side
+        )
     except Exception as exc:  # noqa: BLE001 - one failing run must not stop the batch
         result["status"] = "failed"
         result["error"] = f"{type(exc).__name__}: {exc}"[:4000]
@@ -149,18 +148,15 @@ def _execute_locked(task: Mapping[str, Any], run_suite: Any, fixed_identity: Any
 
 
 def _warm_worker(notebooks: list[str], threads: int | None = None, fork_server: str | None = None,
-                 process_lock: str | None = None, count: int = 1) -> int:
+                 count: int = 1) -> int:
     """Get a worker ready before its first report: kernels started ahead, the run's modules imported.
 
     Runs on each worker of an existing scheduler (``client.run``) while the
     batch submits its tasks, and in the batch's own process before its local
     cluster starts (``count`` = its workers, which share the kernels); the
     kernels are those of the first notebook of a report, used once each, forked
-    from the batch's fork server when it has one. ``process_lock`` is the
-    batch's process lock, for the kernels to hold.
+    from the batch's fork server when it has one.
     """
-    if process_lock:
-        os.environ[PROCESS_LOCK_ENV] = process_lock
     from poolkit.reporting._execute import _engine_name, _import_jsonschema_quickly, kernel_key
     from poolkit.reporting._kernel import kernel_supply
 
@@ -698,15 +694,13 @@ def _run_tasks(
     progress: bool,
     tqdm: Any,
     server: Any = None,
-    identity: Mapping[str, Any] | None = None,
     local: bool = False,
 ) -> None:
     """Run ``todo`` on the cluster of ``client``, recording each outcome as it arrives.
 
-    ``server`` is the local workers' shared fork server, if any; ``identity``
-    the code identity and git revision every report records, when the workers
-    run this process's code (a local cluster), else each report computes them;
-    ``local`` tells that the cluster is this batch's own.
+    ``server`` is the local workers' shared fork server, if any; ``local`` tells
+    that the cluster is this batch's own (its workers are threads of this
+    process, and read the code identity and git revision the batch set).
     """
     from dask.distributed import as_completed
 
@@ -744,8 +738,6 @@ def _run_tasks(
                 "kernel_threads": threads,
                 "fork_server": address,
                 "process_lock": process_lock,
-                "code": (identity or {}).get("code"),
-                "git": (identity or {}).get("git"),
             }
             future = client.submit(_execute_run, task, key=f"poolkit-{run.run_id}-{token}", pure=False, retries=0)
             futures[future] = run.run_id

@@ -225,28 +225,6 @@ def take_early(threads: int | None) -> ForkServer | None:
     return server if server is not None and server.alive() else None
 
 
-def die_with_parent(parent: int) -> None:
-    """Make this process receive SIGKILL when ``parent`` exits (Linux); exit now if it has exited already.
-
-    To be called in a child process right after ``fork`` by the thread that
-    forked it (Linux sends the parent-death signal when that thread ends).
-    Elsewhere nothing is done.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:  # the parent died before the line above
-        os._exit(1)
-
-
-_PR_SET_PDEATHSIG = 1
-
-
 def fork_available() -> bool:
     """Tell whether kernels can be forked from a fork server here (Linux)."""
     return sys.platform.startswith("linux") and hasattr(os, "fork") and hasattr(os, "pidfd_open")
