@@ -498,7 +498,7 @@ def test_kill_9_of_the_batch_then_resume_completes(project):
         done_before = {r.run_id for r in runs if manifest_status(crash / r.run_id) == "ok"}
         assert len(done_before) < len(runs)
 
-        # at once: the resumed run waits for the killed run's workers and kernels to be gone before it sweeps
+        # at once: the resumed run waits for the killed run's kernels and fork server to be gone before it sweeps
         resumed = run_cli([str(grid), "--workers", "2", "--reports-dir", str(reports), "--resume", "--quiet"],
                           cwd=project)
     finally:
