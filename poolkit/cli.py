@@ -159,7 +159,7 @@ def _batch_parser(sub: Any) -> None:
         epilog="Exit codes: 0 all reports ok, 1 some reports failed, 2 invalid configuration (nothing ran).",
     )
     batch.add_argument("grid", help="YAML grid file (notebooks, parameters, grid)")
-    batch.add_argument("--workers", type=int, default=None, help="worker processes of the local Dask cluster (default: CPUs)")
+    batch.add_argument("--workers", type=int, default=None, help="workers of the local Dask cluster, reports run at once (default: CPUs)")
     batch.add_argument("--scheduler", default=None, help="address of an existing Dask scheduler, e.g. tcp://host:8786")
     batch.add_argument("--name", default=None, help="batch name (default: the grid's 'name' or the file's stem)")
     batch.add_argument("--resume", action="store_true", help="skip runs whose report is complete; redo the others")
@@ -304,6 +304,10 @@ def _batch(args: argparse.Namespace) -> int:
 
     from poolkit.exceptions import ConfigurationError
 
+    if not args.scheduler:  # the kernels' fork server imports while this process loads the batch modules
+        from poolkit.reporting._forkserver import start_early
+
+        start_early(1 if (args.workers or os.cpu_count() or 1) > 1 else None)
     try:
         from poolkit import batch
     except ImportError as exc:

@@ -487,27 +487,29 @@ def test_kill_9_of_the_batch_then_resume_completes(project):
         while time.monotonic() < deadline and not any(p.name.startswith(".") and ".tmp-" in p.name for p in crash.glob(".*")):
             time.sleep(0.05)
         time.sleep(0.3)
-        os.kill(proc.pid, signal.SIGKILL)
+        os.kill(proc.pid, signal.SIGKILL)  # the batch process only: what it started must not run on
         proc.wait(timeout=10)
+        entries = list(crash.iterdir())
+        assert any(".tmp-" in p.name for p in entries), "the kill did not interrupt a report"
+        for entry in entries:
+            if entry.is_dir() and not entry.name.startswith("."):
+                assert manifest_status(entry) == "ok"  # a visible run folder is always complete
+        runs = batch.load_grid(grid).runs
+        done_before = {r.run_id for r in runs if manifest_status(crash / r.run_id) == "ok"}
+        assert len(done_before) < len(runs)
+
+        # at once: the resumed run waits for the killed run's kernels and fork server to be gone before it sweeps
+        resumed = run_cli([str(grid), "--workers", "2", "--reports-dir", str(reports), "--resume", "--quiet"],
+                          cwd=project)
     finally:
         try:
-            os.killpg(proc.pid, signal.SIGKILL)  # the workers and kernels this batch started
+            os.killpg(proc.pid, signal.SIGKILL)  # should the test fail: what remains of the killed batch
         except ProcessLookupError:
             pass
-    time.sleep(0.5)
-    entries = list(crash.iterdir())
-    assert any(".tmp-" in p.name for p in entries), "the kill did not interrupt a report"
-    for entry in entries:
-        if entry.is_dir() and not entry.name.startswith("."):
-            assert manifest_status(entry) == "ok"  # a visible run folder is always complete
-    runs = batch.load_grid(grid).runs
-    done_before = {r.run_id for r in runs if manifest_status(crash / r.run_id) == "ok"}
-    assert len(done_before) < len(runs)
-
-    resumed = run_cli([str(grid), "--workers", "2", "--reports-dir", str(reports), "--resume", "--quiet"], cwd=project)
     assert resumed.returncode == 0, resumed.stderr
     assert all(manifest_status(crash / r.run_id) == "ok" for r in runs)
     assert not [p for p in crash.iterdir() if ".tmp-" in p.name]  # stale temporary folders removed
+    assert sorted(p.name for p in reports.iterdir()) == ["crash"]  # its locks too
     log = (crash / "batch.log").read_text()
     assert f"resume: {len(done_before)} complete runs skipped, {len(runs) - len(done_before)} to run" in log
 

@@ -19,6 +19,7 @@ import socket
 import stat
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -417,6 +418,96 @@ def test_app_dies_with_its_parent_and_keeps_the_token_off_every_command_line(tmp
             except ProcessLookupError:
                 pass
         kill_session(app)
+
+
+@pytest.mark.slow
+@pytest.mark.notebook
+@pytest.mark.parametrize("command", ["report", "batch"])
+def test_kill_9_of_the_command_leaves_no_process_of_its_tree(tmp_path, command):
+    # the notebook's long cell holds the GIL (one C call): no thread of the kernel can watch its parent
+    make_notebook(tmp_path / "01_quick.ipynb", "pause: float = 0.0\nout_dir: str = \"\"",
+                  ["total = sum(range(10**12))", "from poolkit.reporting import record\nrecord({'x': 1}, out_dir)"])
+    reports = tmp_path / "R"
+    if command == "report":
+        args = ("report", "--name", "k", "--notebooks", "01_quick.ipynb", "--reports-dir", str(reports), "--quiet")
+        least = 2  # the kernels' fork server and the notebook's kernel
+    else:
+        (tmp_path / "grid.yaml").write_text(
+            "name: k\nnotebooks: [01_quick.ipynb]\ngrid: [{pause: 120.0, run_id: r1}, {pause: 121.0, run_id: r2}]\n")
+        args = ("batch", "grid.yaml", "--reports-dir", str(reports), "--workers", "2", "--quiet")
+        least = 3  # the kernels' fork server and the two reports' kernels
+    cli = start(*args, cwd=tmp_path, output=tmp_path / "run.log")
+    spawned: set[int] = set()
+    try:
+        folder = reports / "k" if command == "batch" else reports
+        wait_for(lambda: folder.is_dir() and any(".tmp-" in p.name for p in folder.iterdir()), 180,
+                 "the run to start writing")
+        time.sleep(4.0)  # the notebooks are in their long cell
+        spawned = descendants(cli.pid)
+        assert len(spawned) >= least, (spawned, (tmp_path / "run.log").read_text())
+        os.kill(cli.pid, signal.SIGKILL)  # kill -9 of the command alone, not of its process group
+        cli.wait(timeout=10)
+        wait_for(lambda: not any(alive(p) for p in spawned), 5, f"the processes {sorted(spawned)} started by "
+                 f"`poolkit {command}` to exit after its kill -9")
+    finally:
+        for pid in spawned:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        kill_session(cli)
+
+
+def _hold_shared(path: Path) -> subprocess.Popen:
+    """A process that holds a shared flock on ``path``, as a kernel of a killed run does until it exits."""
+    code = ("import fcntl, os, sys, time\nfd = os.open(sys.argv[1], os.O_RDONLY)\nfcntl.flock(fd, fcntl.LOCK_SH)\n"
+            "print('held', flush=True)\ntime.sleep(120)\n")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_a_run_waits_for_the_processes_of_a_killed_run_then_refuses_naming_them(tmp_path, monkeypatch):
+    from poolkit import _runs
+    from poolkit.exceptions import ConfigurationError
+
+    monkeypatch.delenv(_runs.PROCESS_LOCK_ENV, raising=False)
+    folder = tmp_path / "R" / "nightly"
+    folder.parent.mkdir()
+    procs = tmp_path / "R" / ".nightly.procs.lock"
+    procs.touch()
+    holder = _hold_shared(procs)  # the killed run's command is gone, one of its processes is not
+    try:
+        monkeypatch.setattr(_runs, "_PROCESS_WAIT_S", 1.0)
+        began = time.monotonic()
+        with pytest.raises(ConfigurationError, match=rf"still running .*pids \[{holder.pid}\].*kill {holder.pid}"):
+            with _runs.folder_lock(folder, how="choose another name"):
+                pytest.fail("the run went on while a process of the earlier run held its process lock")
+        assert time.monotonic() - began >= 1.0  # it waited first
+        assert not (tmp_path / "R" / ".nightly.lock").exists()  # refused: its own lock is let go
+        monkeypatch.setattr(_runs, "_PROCESS_WAIT_S", 30.0)
+        threading.Timer(1.0, holder.kill).start()  # the process exits while the run waits: the run goes on
+        with _runs.folder_lock(folder, how="choose another name"):
+            assert holder.poll() is not None
+            assert os.environ[_runs.PROCESS_LOCK_ENV] == str(procs)
+        assert _runs.PROCESS_LOCK_ENV not in os.environ
+        assert sorted(p.name for p in (tmp_path / "R").iterdir()) == []  # both lock files removed
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_zombie_process_is_not_alive():
+    from poolkit._runs import pid_alive
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    wait_for(lambda: Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z", 30,
+             "the child to exit")
+    try:
+        assert not pid_alive(child.pid)  # exited, not reaped yet: it writes nothing any more
+        assert pid_alive(os.getpid())
+    finally:
+        child.wait()
 
 
 @pytest.fixture

@@ -22,12 +22,14 @@ from typing import Any
 from poolkit._parameters import RESERVED_PARAMETERS
 from poolkit._runs import (
     BATCH_KIND,
+    PROCESS_LOCK_ENV,
     check_name,
     code_identity,
     failing_cell,
     folder_lock,
     foreign_problem,
     git_revision,
+    hold_process_lock,
     input_changes,
     package_versions,
     pid_alive,
@@ -76,11 +78,39 @@ def _failing_cell(folder: Path, notebook: str | None = None) -> dict[str, str]:
 
 def _execute_run(task: Mapping[str, Any]) -> dict[str, Any]:
     """Run one parameter set through :func:`poolkit.reporting.run_suite` (runs on a worker)."""
-    from poolkit.reporting import run_suite
-    from poolkit.reporting._suite import fixed_identity
+    while _WARM_UP is not None and not _IMPORTED.wait(0.05) and _WARM_UP.is_alive():
+        pass  # the worker's warm-up has not imported what a report needs yet
+    with _batch_process(task.get("process_lock")):
+        return _execute_locked(task)
 
-    if _WARM_UP is not None:
-        _WARM_UP.join()
+
+@contextlib.contextmanager
+def _batch_process(lock: str | None) -> Iterator[None]:
+    """Within the block, this worker counts as a part of its batch (see ``folder_lock``).
+
+    A local cluster's worker (a thread of the batch process) belongs to the
+    batch: it holds the batch's process lock while it runs a report, and its
+    kernels hold it while they live, so a later run of the batch waits for them
+    should the batch be killed. A worker of an existing scheduler outlives
+    batches: none of it is tied to this one, and the report takes no process
+    lock of its own.
+    """
+    saved = os.environ.get(PROCESS_LOCK_ENV)
+    os.environ[PROCESS_LOCK_ENV] = lock or ""
+    try:
+        with hold_process_lock(lock or ""):
+            yield
+    finally:
+        if not lock:  # (a local worker stays its batch's: the kernels it starts ahead keep the lock)
+            if saved is None:
+                os.environ.pop(PROCESS_LOCK_ENV, None)
+            else:
+                os.environ[PROCESS_LOCK_ENV] = saved
+
+
+def _execute_locked(task: Mapping[str, Any]) -> dict[str, Any]:
+    from poolkit.reporting import run_suite
+
     threads = task.get("kernel_threads")
     if task.get("fork_server"):
         from poolkit.reporting._kernel import kernel_supply
@@ -90,20 +120,19 @@ def _execute_run(task: Mapping[str, Any]) -> dict[str, Any]:
     started = time.time()
     result: dict[str, Any] = {"run_id": task["run_id"], "status": "ok", "error": "", "failed_cell": {}}
     try:
-        with fixed_identity(task.get("code"), task.get("git")):  # the batch's, computed once
-            run_suite(
-                name=task["name"],
-                notebooks=[Path(p) for p in task["notebooks"]],
-                parameters=dict(task["parameters"]),
-                reports_dir=task["reports_dir"],
-                output_dir=output,
-                html=True,
-                progress=False,
-                workers=1,  # the batch runs reports in parallel, one per worker
-                prestart=True,
-                keep_warm=int(task.get("keep_warm", 0)),  # kernels for this worker's next report boot meanwhile
-                kernel_threads=threads,  # one BLAS thread per kernel when reports run side by side
-            )
+        run_suite(
+            name=task["name"],
+            notebooks=[Path(p) for p in task["notebooks"]],
+            parameters=dict(task["parameters"]),
+            reports_dir=task["reports_dir"],
+            output_dir=output,
+            html=True,
+            progress=False,
+            workers=1,  # the batch runs reports in parallel, one per worker
+            prestart=True,
+            keep_warm=int(task.get("keep_warm", 0)),  # kernels for this worker's next report boot meanwhile
+            kernel_threads=threads,  # one BLAS thread per kernel when reports run side by side
+        )
     except Exception as exc:  # noqa: BLE001 - one failing run must not stop the batch
         result["status"] = "failed"
         result["error"] = f"{type(exc).__name__}: {exc}"[:4000]
@@ -118,48 +147,80 @@ def _execute_run(task: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _warm_worker(notebooks: list[str], threads: int | None = None, fork_server: str | None = None) -> int:
+def _warm_worker(notebooks: list[str], threads: int | None = None, fork_server: str | None = None,
+                 count: int = 1) -> int:
     """Get a worker ready before its first report: kernels started ahead, the run's modules imported.
 
-    Runs on each worker (``client.run``) while the batch submits its tasks; the
-    kernels are those of the first notebooks of a report, used once each,
-    forked from the batch's fork server when it has one.
+    Runs on each worker of an existing scheduler (``client.run``) while the
+    batch submits its tasks, and in the batch's own process before its local
+    cluster starts (``count`` = its workers, which share the kernels); the
+    kernels are those of the first notebook of a report, used once each, forked
+    from the batch's fork server when it has one.
     """
     from poolkit.reporting._execute import _engine_name, _import_jsonschema_quickly, kernel_key
-    from poolkit.reporting._html import _html_exporter
     from poolkit.reporting._kernel import kernel_supply
 
     supply = kernel_supply()
     if fork_server:
         supply.attach(threads, fork_server)
-    keys = [kernel_key(Path(nb), warm=True, threads=threads) for nb in notebooks[:1]]
-    for key in dict.fromkeys(keys):
-        supply.ensure(key, keys.count(key))
+    supply.ensure(kernel_key(Path(notebooks[0]), warm=True, threads=threads), count)
 
     def imports() -> None:
         _import_jsonschema_quickly()
         import papermill  # noqa: F401
 
-        _engine_name()
-        _html_exporter()
+        from poolkit._runs import package_versions
 
-    # off the worker's event loop, which must keep answering the scheduler; a report waits for it
-    # (CPython 3.11 may fail "AST constructor recursion depth mismatch" when two threads parse at once)
+        _engine_name()
+        package_versions()  # read once per process, recorded by every report
+        _IMPORTED.set()  # a report may start; what follows only its HTML export needs (it waits for it)
+        _prime_exporter()
+
+    # off the worker's event loop, which must keep answering the scheduler; a report waits for the
+    # imports (CPython 3.11 may fail "AST constructor recursion depth mismatch" when two threads
+    # import at once), and its HTML export for the exporter
     global _WARM_UP
-    _WARM_UP = threading.Thread(target=imports, name="poolkit-warm-up", daemon=True)
-    _WARM_UP.start()
+    if _WARM_UP is None or not _WARM_UP.is_alive():
+        _WARM_UP = threading.Thread(target=imports, name="poolkit-warm-up", daemon=True)
+        _WARM_UP.start()
     return os.getpid()
 
 
+def _prime_exporter() -> None:
+    """Build the HTML exporter and export a small page, so that the templates and filters are compiled.
+
+    Under the exporter's lock, which a report's export waits for.
+    """
+    import nbformat
+
+    from poolkit.reporting._html import _EXPORT_LOCK, _html_exporter, _static_copy
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# Pooling\n\nVolatility $\\sigma_P = \\sqrt{w^\\top \\Sigma w}$."),
+                nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output(
+                    "execute_result", {"text/plain": "1", "text/html": "<table><tr><td>1</td></tr></table>"},
+                    execution_count=1)])]
+    nb.metadata["language_info"] = {"name": "python", "pygments_lexer": "ipython3"}
+    with _EXPORT_LOCK:
+        _html_exporter().from_notebook_node(_static_copy(nb, copy_first=False), resources={"metadata": {"name": "prime"}})
+
+
 _WARM_UP: threading.Thread | None = None
-"""The worker's warm-up thread (:func:`_warm_worker`), joined before its first report runs."""
+"""The worker's warm-up thread (:func:`_warm_worker`)."""
+
+_IMPORTED = threading.Event()
+"""Set once the warm-up has imported what a report needs; a report waits for it (or for the thread to end)."""
 
 
-def _release_worker() -> int:
-    """Shut down the kernels a worker started ahead and did not use (the batch is over)."""
+def _release_worker(wait: bool = True) -> int:
+    """Shut down the kernels a worker started ahead and did not use (the batch is over).
+
+    Without ``wait``, return at once: the batch's own process then closes its
+    fork server, which ends every kernel still stopping.
+    """
     from poolkit.reporting._kernel import release_kernels
 
-    return release_kernels()
+    return release_kernels(wait=wait)
 
 
 # --------------------------------------------------------------------------- completion on disk
@@ -345,54 +406,50 @@ def _connect(scheduler: str) -> Any:
 
 
 def _start_local(workers: int) -> tuple[Any, Any]:
-    """Start an embedded LocalCluster and a client of it, or raise ClusterError.
+    """Start an embedded LocalCluster of ``workers`` workers and a client of it, or raise ClusterError.
 
-    On Linux the worker processes are forked from multiprocessing's fork server
-    (Dask's ``distributed.worker.multiprocessing-method``), which imports
-    distributed, poolkit, papermill and nbconvert once (:mod:`poolkit.batch._preload`)
-    instead of once per worker; elsewhere they are spawned.
+    The scheduler and the workers run in this process (Dask's ``processes=False``,
+    one thread per worker): a worker only drives its reports (papermill, HTML
+    export, file writes), while every notebook runs in a kernel process of its
+    own. So no worker process has to start, import papermill and nbconvert,
+    connect or stop, and the workers share this process's kernels started ahead
+    and its fork server.
     """
-    import dask
-    from dask.distributed import Client, LocalCluster  # loads distributed's configuration
-    from distributed.utils import get_mp_context
+    from dask.distributed import Client, LocalCluster
 
-    from poolkit.reporting._forkserver import fork_available
-
-    method = "forkserver" if fork_available() else dask.config.get("distributed.worker.multiprocessing-method")
     try:
-        with warnings.catch_warnings(), dask.config.set({"distributed.worker.multiprocessing-method": method}):
-            if method == "forkserver":
-                get_mp_context().set_forkserver_preload(["distributed", "poolkit.batch._preload"])
+        with warnings.catch_warnings():
             # no dashboard: its HTTP port may be taken by another cluster, which is harmless here
             warnings.filterwarnings("ignore", message=".*already in use", category=UserWarning)
             cluster = LocalCluster(
                 n_workers=workers,
                 threads_per_worker=1,
-                processes=True,
+                processes=False,
                 dashboard_address=None,
                 silence_logs=logging.ERROR,
-                host="127.0.0.1",
             )
         return Client(cluster), cluster
     except (OSError, RuntimeError) as exc:
         raise ClusterError(
-            f"could not start or reach a local Dask cluster of {workers} workers ({type(exc).__name__}: {exc}); "
-            "when calling run_batch from a script, guard it with `if __name__ == '__main__':`."
+            f"could not start a local Dask cluster of {workers} workers ({type(exc).__name__}: {exc}); "
+            "pass --scheduler to use an existing one."
         ) from exc
 
 
-def _start_fork_server(n_workers: int) -> Any:
+def _start_fork_server(threads: int | None) -> Any:
     """Start the fork server the local workers share for their kernels (None where kernels cannot be forked).
 
-    One process imports poolkit and the notebooks' modules for the whole batch,
-    instead of one per worker; with several workers each kernel gets one BLAS
-    thread (:func:`poolkit.reporting.run_suite`, ``kernel_threads``).
+    One process imports poolkit and the notebooks' modules for the whole batch;
+    with several workers each kernel gets one BLAS thread (``threads`` = 1,
+    :func:`poolkit.reporting.run_suite`, ``kernel_threads``). The one the
+    command started first thing (:func:`~poolkit.reporting._forkserver.start_early`)
+    is taken when its threads match.
     """
-    from poolkit.reporting._forkserver import ForkServer, fork_available, server_environment
+    from poolkit.reporting._forkserver import ForkServer, fork_available, server_environment, take_early
 
     if not fork_available():
         return None
-    return ForkServer(server_environment(1 if n_workers > 1 else None))
+    return take_early(threads) or ForkServer(server_environment(threads))
 
 
 def run_batch(
@@ -542,7 +599,12 @@ def _run_locked(
                     server = None
                     if client is None:
                         n_workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
-                        server = _start_fork_server(n_workers)  # its imports overlap the cluster's start
+                        threads = 1 if n_workers > 1 else None
+                        server = _start_fork_server(threads)
+                        # the first reports' kernels start (forked as soon as the server has imported
+                        # the common modules) and papermill and nbconvert load while the cluster starts
+                        _warm_worker([str(p) for p in grid.notebooks], threads,
+                                     server.address if server is not None else None, count=n_workers)
                         client, cluster = _start_local(n_workers)
                         where = f"a LocalCluster of {n_workers} workers"
                     else:
@@ -552,8 +614,13 @@ def _run_locked(
                         # a local cluster runs this code: what each report records of it is computed once
                         identity = None if cluster is None else {
                             "code": code or code_identity(), "git": git_revision(grid.notebooks[0].parent)}
-                        _run_tasks(grid, todo, batch_dir, reports_root, records, client, where, not quiet, tqdm,
-                                   server, identity)
+                        from poolkit.reporting._suite import fixed_identity
+
+                        # the workers of a local cluster are threads of this process: they read it here
+                        with (fixed_identity(identity["code"], identity["git"]) if identity
+                              else contextlib.nullcontext()):
+                            _run_tasks(grid, todo, batch_dir, reports_root, records, client, where, not quiet, tqdm,
+                                       server, local=cluster is not None)
                     finally:
                         if cluster is not None:  # its workers stop while their output still goes to the log
                             client.close()
@@ -627,13 +694,13 @@ def _run_tasks(
     progress: bool,
     tqdm: Any,
     server: Any = None,
-    identity: Mapping[str, Any] | None = None,
+    local: bool = False,
 ) -> None:
     """Run ``todo`` on the cluster of ``client``, recording each outcome as it arrives.
 
-    ``server`` is the local workers' shared fork server, if any; ``identity``
-    the code identity and git revision every report records, when the workers
-    run this process's code (a local cluster), else each report computes them.
+    ``server`` is the local workers' shared fork server, if any; ``local`` tells
+    that the cluster is this batch's own (its workers are threads of this
+    process, and read the code identity and git revision the batch set).
     """
     from dask.distributed import as_completed
 
@@ -649,8 +716,11 @@ def _run_tasks(
             n_workers = 1
         threads = 1 if n_workers > 1 else None
         address = server.address if server is not None else None
-        with contextlib.suppress(Exception):  # a warm-up that fails only costs time
-            client.run(_warm_worker, notebooks, threads, address)  # returns once the kernels are starting
+        # a local cluster's workers and kernels belong to the batch: they hold its process lock
+        process_lock = os.environ.get(PROCESS_LOCK_ENV) if local else None
+        if not local:  # (a local cluster's workers were got ready with this process)
+            with contextlib.suppress(Exception):  # a warm-up that fails only costs time
+                client.run(_warm_worker, notebooks, threads, address)  # returns once the kernels are starting
         futures = {}
         for position, run in enumerate(todo):
             task = {
@@ -660,13 +730,14 @@ def _run_tasks(
                 "parameters": run.parameters,
                 "reports_dir": str(reports_root),
                 "output_dir": str(batch_dir / run.run_id),
-                # while this report runs, the worker starts the kernels of its next one, unless
-                # fewer reports than workers are left after it
-                "keep_warm": len(notebooks) if position < len(todo) - n_workers else 0,
+                # while this report runs, the kernels of a next report start: on each worker of a
+                # scheduler, unless fewer reports than workers are left after it; in the batch's own
+                # process, whose workers share them, one per report still to start, at most one per worker
+                "keep_warm": len(notebooks) * (min(n_workers, len(todo) - position - 1) if local
+                                               else int(position < len(todo) - n_workers)),
                 "kernel_threads": threads,
                 "fork_server": address,
-                "code": (identity or {}).get("code"),
-                "git": (identity or {}).get("git"),
+                "process_lock": process_lock,
             }
             future = client.submit(_execute_run, task, key=f"poolkit-{run.run_id}-{token}", pure=False, retries=0)
             futures[future] = run.run_id
@@ -690,7 +761,10 @@ def _run_tasks(
     finally:
         bar.close()
         with contextlib.suppress(Exception):  # kernels started ahead that no report used
-            client.run(_release_worker)
+            if local:
+                _release_worker(wait=False)
+            else:
+                client.run(_release_worker)
 
 
 def _write_manifest(

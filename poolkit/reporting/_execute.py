@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import sys
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -164,6 +165,7 @@ def _engine_name() -> str:
     when it ends, failed or not (papermill's final save), so the partial
     notebook with the failing cell is still kept.
     """
+    from jupyter_core.utils import run_sync
     from papermill.clientwrap import PapermillNotebookClient
     from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
     from papermill.log import logger
@@ -174,6 +176,24 @@ def _engine_name() -> str:
             if running and (self.now() - self.last_save_time).total_seconds() < _SAVE_EVERY_S:
                 return
             super().save(**kwargs)
+
+    class ReadyClient(PapermillNotebookClient):  # type: ignore[misc]
+        async def async_start_new_kernel_client(self) -> Any:
+            from jupyter_core.utils import ensure_async
+            from nbclient.util import run_hook
+
+            self.kc = self.km.client()
+            try:
+                await ensure_async(self.kc.start_channels())
+                await _wait_until_ready(self.kc, self.startup_timeout)
+            except Exception:
+                await self._async_cleanup_kernel()
+                raise
+            self.kc.allow_stdin = False
+            await run_hook(self.on_notebook_start, notebook=self.nb)
+            return self.kc
+
+        start_new_kernel_client = run_sync(async_start_new_kernel_client)  # what papermill calls
 
     class PoolkitEngine(NBClientEngine):  # type: ignore[misc]
         @classmethod
@@ -202,7 +222,7 @@ def _engine_name() -> str:
                 kwargs.pop(unused, None)
             # a kernel of the supply, already started: the client only connects to it, and the
             # supply shuts it down afterwards (in the background)
-            client = PapermillNotebookClient(
+            client = ReadyClient(
                 nb_man, km=km, timeout=execution_timeout, startup_timeout=start_timeout, kernel_name=kernel_name,
                 log=logger, log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file, **kwargs)
             try:
@@ -213,6 +233,45 @@ def _engine_name() -> str:
 
     papermill_engines.register("poolkit", PoolkitEngine)
     return "poolkit"
+
+
+async def _wait_until_ready(kc: Any, timeout: float) -> None:
+    """Wait until the kernel of client ``kc`` answers and its IOPub messages reach ``kc``; raise after ``timeout`` s.
+
+    What jupyter_client's ``wait_for_ready`` checks, without its final 0.2 s of
+    waiting for IOPub to fall silent (a quarter of a second per notebook): a
+    kernel publishes ``busy`` and ``idle`` on IOPub for each request, so the
+    ``idle`` of a ``kernel_info`` request proves that the subscription is
+    connected (a subscription made late misses messages: the request is sent
+    again) and that the kernel has nothing older left to publish. Messages of
+    these requests that arrive later are ignored by the client, which only
+    reads those of the cells it runs.
+    """
+    from queue import Empty
+
+    deadline = time.monotonic() + timeout
+    sent: set[str] = set()
+    reply = None
+    while True:
+        sent.add(kc.kernel_info())
+        try:
+            while True:
+                msg = await kc.get_iopub_msg(timeout=0.1)
+                if (msg["parent_header"].get("msg_id") in sent and msg["msg_type"] == "status"
+                        and msg["content"].get("execution_state") == "idle"):
+                    break
+        except Empty:
+            if not await kc.is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info") from None
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds") from None
+            continue
+        break
+    while reply is None:  # its reply on the shell channel (the kernel sent it before its idle status)
+        msg = await kc.get_shell_msg(timeout=max(1.0, deadline - time.monotonic()))
+        if msg["parent_header"].get("msg_id") in sent and msg["msg_type"] == "kernel_info_reply":
+            reply = msg
+    kc._handle_kernel_info_reply(reply)
 
 
 def kernel_key(notebook: Path, cwd: str | Path | None = None, *, warm: bool = False, threads: int | None = None) -> Key:

@@ -12,7 +12,11 @@ crosses notebooks; it then starts exactly like poolkit's other kernels.
 
 Only on Linux (``os.fork`` after these imports is safe there); elsewhere kernels
 start the ordinary way. The fork server exits when the process that started it
-closes its request pipe (normally or killed).
+closes its request pipe, and, should that process die (``kill -9`` included), a
+thread watching it (a pidfd) kills the kernels' process groups and exits at once.
+Every kernel gets Linux's parent-death signal (SIGKILL) from its server, so no
+kernel outlives the run that started it, and holds the run's process lock
+(:func:`poolkit._runs.folder_lock`) while it lives (:data:`TIE_TO_PARENT`).
 """
 
 from __future__ import annotations
@@ -43,16 +47,60 @@ EXTRA_MODULES = ("poolkit.allocation", "poolkit.pooling", "poolkit.credit", "poo
                  "scipy.stats", "scipy.cluster.hierarchy")
 """What it imports next, between requests, for the kernels it forks later (what many notebooks use)."""
 
+TIE_TO_PARENT = r"""
+def _poolkit_tie(parent, lock):
+    # die with the parent process (SIGKILL when it exits, however it exits), and hold the shared lock
+    # that tells a later run of the same name that a process of this run still lives
+    import ctypes, fcntl, signal
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if parent and os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
+    if lock:
+        try:
+            fd = os.open(lock, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:  # no such lock: the run is over, nobody waits for this process
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # kept until this process exits
+        except OSError:  # a newer run of the name holds it: this process's run has ended
+            os._exit(1)
+"""
+"""Source of ``_poolkit_tie(parent_pid, lock_path)``, run first by every report kernel (both kinds)."""
+
 # The server: bind its socket, import the common modules, then import the others and prime
 # matplotlib's caches without pyplot (no figure manager, no backend loaded: the inline backend
 # loads in the kernel, with its shell) while forking a kernel for each request that arrives,
 # a line {"argv", "env", "cwd"} answered with the kernel's pid. A forked kernel leaves the
 # loading at once and starts the way poolkit's other kernels do.
 _SERVER = r"""
-import os, sys, json, socket, select
-control, address = int(sys.argv[1]), sys.argv[2]
+import os, sys, json, socket, select, threading, ctypes, fcntl
+control, address, owner = int(sys.argv[1]), sys.argv[2], os.getppid()
 if sys.path and sys.path[0] == '':
     del sys.path[0]
+kernels = set()
+
+
+def watch(pidfd):
+    # the owner died (killed, even with SIGKILL): stop every kernel's process group, then the server
+    select.select([pidfd], [], [])
+    for pid in list(kernels):
+        try:
+            os.killpg(pid, 9)
+        except OSError:
+            pass
+    os._exit(0)
+
+
+try:
+    owner_fd = os.pidfd_open(owner)
+except OSError:
+    sys.exit(0)
+if os.getppid() != owner:
+    sys.exit(0)
+threading.Thread(target=watch, args=(owner_fd,), daemon=True).start()
 listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 listener.bind(address)  # at once: requests wait in the backlog while the modules load
 listener.listen(64)
@@ -63,13 +111,13 @@ def serve(wait):
     # control pipe); return the request in the kernel, None in the server
     while True:
         try:  # reap the kernels that exited
-            while os.waitpid(-1, os.WNOHANG)[0] > 0:
-                pass
+            while (pid := os.waitpid(-1, os.WNOHANG)[0]) > 0:
+                kernels.discard(pid)
         except ChildProcessError:
             pass
         ready, _, _ = select.select([listener, control], [], [], 1.0 if wait else 0)
-        if control in ready:  # the owner closed its end (it finished or died): stop
-            sys.exit(0)
+        if control in ready:  # the owner closed its end (it finished or died): stop at once
+            os._exit(0)
         if not ready:
             if wait:
                 continue
@@ -78,9 +126,12 @@ def serve(wait):
         try:
             with conn.makefile('rb') as stream:
                 request = json.loads(stream.readline())
+            server = os.getpid()
             pid = os.fork()
             if pid == 0:
+                _poolkit_tie(server, request['env'].get('POOLKIT_PROCESS_LOCK'))
                 return request
+            kernels.add(pid)
             conn.sendall(b'%d\n' % pid)
         except (OSError, ValueError):
             pass
@@ -123,6 +174,7 @@ request = load()
 os.setsid()
 listener.close()
 os.close(control)
+os.close(owner_fd)
 null = os.open(os.devnull, os.O_RDONLY)
 os.dup2(null, 0)
 os.close(null)
@@ -134,7 +186,7 @@ if 'numpy.random' in sys.modules:
     sys.modules['numpy.random'].seed()  # fresh entropy, as in a new process
 # the kernel exits when its server does (the run ended or died); the trait's default was read at import
 sys.argv = [sys.argv[0], *request['argv'], '--IPKernelApp.parent_handle=%d' % os.getppid()]
-del listener, control, address, null, request, serve, load
+del listener, control, address, owner, owner_fd, kernels, watch, null, request, serve, load, _poolkit_tie
 from ipykernel.kernelapp import IPKernelApp
 app = IPKernelApp.instance()
 app.initialize()
@@ -235,7 +287,7 @@ class ForkServer(ForkClient):
         control, self._control = os.pipe()
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", _SERVER, str(control), self.address, ",".join(PRELOAD_MODULES),
+                [sys.executable, "-c", TIE_TO_PARENT + _SERVER, str(control), self.address, ",".join(PRELOAD_MODULES),
                  ",".join(EXTRA_MODULES)],
                 env=dict(env), stdin=subprocess.DEVNULL, pass_fds=(control,), start_new_session=True,
             )

@@ -19,7 +19,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from poolkit._runs import pid_alive
+from poolkit._runs import PROCESS_LOCK_ENV, pid_alive
+from poolkit.reporting._forkserver import TIE_TO_PARENT
 
 KERNEL_NAME = "poolkit"
 """Name of the kernel that runs report notebooks in poolkit's own interpreter."""
@@ -40,9 +41,14 @@ WARM_MODULES = ("numpy", "pandas", "matplotlib", "matplotlib.pyplot", "poolkit",
 # ($POOLKIT_KERNEL_WARM) imports poolkit, pandas, numpy and matplotlib before it answers its
 # first request; the variable is removed first, so a notebook sees the same environment in
 # either kind of kernel, and the launcher's names never reach the notebook's namespace
-# (IPython gives the notebook a __main__ of its own).
+# (IPython gives the notebook a __main__ of its own). The kernel first ties itself to the
+# process that started it (killed when it exits) and takes the run's process lock
+# (poolkit.reporting._forkserver.TIE_TO_PARENT).
 _KERNEL_LAUNCHER = (
     "import os, sys\n"
+    + TIE_TO_PARENT
+    + f"_poolkit_tie(int(os.environ.get('JPY_PARENT_PID') or 0), os.environ.get({PROCESS_LOCK_ENV!r}))\n"
+    "del _poolkit_tie\n"
     "if sys.path and sys.path[0] == '':\n"
     "    del sys.path[0]\n"
     f"warm = os.environ.pop({WARM_ENV!r}, '')\n"
@@ -373,12 +379,16 @@ def kernel_supply() -> KernelSupply:
     return supply
 
 
-def release_kernels() -> int:
-    """Shut down this process's kernels started ahead and not used; return how many were waiting."""
+def release_kernels(*, wait: bool = True) -> int:
+    """Shut down this process's kernels started ahead and not used; return how many were waiting.
+
+    With ``wait``, return once they and the kernels being shut down are gone.
+    """
     supply = _SUPPLIES.get(os.getpid())
     if supply is None:
         return 0
     waiting = sum(supply.ready(key) for key in list(supply._ready))
     supply.release()
-    supply.wait()
+    if wait:
+        supply.wait()
     return waiting

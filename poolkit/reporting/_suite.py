@@ -244,7 +244,9 @@ def run_suite(
         each kernel when its notebook begins, bare (as ``papermill`` does).
     keep_warm : int, default 0
         After a successful run, leave this many kernels started ahead for the
-        first notebooks of a next run in this process (a batch worker).
+        first notebooks of the next runs in this process (a batch's workers):
+        for notebooks 1, 2, ... of the suite, again from the first after the
+        last.
     kernel_threads : int, optional
         Threads of BLAS, OpenMP and numexpr in each kernel (their
         ``*_NUM_THREADS`` variables, unless set already); default 1 when
@@ -418,8 +420,8 @@ class _Runner:
         if self.stop.is_set():  # the run failed or was interrupted while this kernel was booting
             raise _Stopped
         self.top_up()
-        if self.keep_warm and self.taken == len(self.paths):  # a batch worker: its next report's kernels boot now
-            nxt = [self.keys[i] for i in range(min(self.keep_warm, len(self.paths)))]
+        if self.keep_warm and self.taken == len(self.paths):  # a batch worker: its next reports' kernels boot now
+            nxt = [self.keys[i % len(self.keys)] for i in range(self.keep_warm)]
             for key in dict.fromkeys(nxt):
                 self.supply.ensure(key, nxt.count(key))
 
