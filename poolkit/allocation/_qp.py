@@ -637,7 +637,18 @@ def _direction(
 
 
 def _ipm(p: _Scaled, *, max_iter: int = 100) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mehrotra predictor-corrector on the scaled problem; return ``(x, y, z)`` in the engine's signs.
+    """Mehrotra predictor-corrector on the scaled problem (see :func:`_ipm_iterations`).
+
+    Barrier terms of variables pressed against a bound overflow or vanish in the last
+    iterations; such iterates are caught (non-finite values end the iterations, the best
+    earlier one is kept) without floating-point warnings.
+    """
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _ipm_iterations(p, max_iter=max_iter)
+
+
+def _ipm_iterations(p: _Scaled, *, max_iter: int = 100) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return ``(x, y, z)`` in the engine's signs.
 
     Inequality rows get slack variables ``s = A_i x`` bounded by the row's sides, so the
     problem becomes ``min x'Hx/2 + f'x`` s.t. ``C v = b``, bounds on ``v = (x, s)``; each
