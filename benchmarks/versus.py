@@ -9,7 +9,7 @@ temporary git worktree, which is removed afterwards. Each round runs one child p
 per side, alternating sides, so a change in the machine's load falls on both. A child
 builds the universe (``factor_universe(n, 2520, seed=n)`` from this checkout's
 ``universe.py``, the synthetic rows of ``results.md``), calls each optimiser once to warm
-up and then times one call. The table gives the medians over the rounds, the ratio
+up and then times ``--repeats`` calls (their median). The table gives the medians over the rounds, the ratio
 (earlier / current: above 1× the current code is faster) and the largest gap between the
 two versions' weights (for the frontier, between their volatilities).
 """
@@ -35,8 +35,8 @@ from blas import pin_blas_threads  # noqa: E402  (the children inherit the threa
 OPS = ["min_variance", "max_sharpe", "risk_parity", "hrp", "efficient frontier (50 points)"]
 
 
-def _child(size: int, days: int) -> None:
-    """Time every optimiser once after a warm-up with the poolkit on ``sys.path``; print JSON."""
+def _child(size: int, days: int, repeats: int) -> None:
+    """Time every optimiser (median of ``repeats`` calls after a warm-up) with the poolkit on ``sys.path``; print JSON."""
     from universe import factor_universe
 
     import poolkit as pk
@@ -53,16 +53,20 @@ def _child(size: int, days: int) -> None:
     }
     out: dict[str, Any] = {"poolkit": str(Path(pk.__file__).resolve().parent)}
     for name, call in calls.items():
-        call()
-        start = time.perf_counter()
         values = call()
-        out[name] = {"seconds": time.perf_counter() - start, "values": [float(v) for v in values]}
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            call()
+            times.append(time.perf_counter() - start)
+        out[name] = {"seconds": statistics.median(times), "values": [float(v) for v in values]}
     print(json.dumps(out))
 
 
-def _run_child(tree: Path, size: int, days: int) -> dict[str, Any]:
+def _run_child(tree: Path, size: int, days: int, repeats: int) -> dict[str, Any]:
     env = dict(os.environ, PYTHONPATH=str(tree))
-    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", str(size), "--days", str(days)],
+    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", str(size), "--days", str(days),
+                           "--repeats", str(repeats)],
                           env=env, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"the timing run in {tree} failed:\n{proc.stderr[-2000:]}")
@@ -72,7 +76,7 @@ def _run_child(tree: Path, size: int, days: int) -> dict[str, Any]:
     return result
 
 
-def compare(rev: str, sizes: list[int], rounds: int, days: int) -> str:
+def compare(rev: str, sizes: list[int], rounds: int, days: int, repeats: int) -> str:
     """Time both versions in alternation and return the markdown table."""
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", rev], capture_output=True, text=True,
                             check=True).stdout.strip()
@@ -88,7 +92,7 @@ def compare(rev: str, sizes: list[int], rounds: int, days: int) -> str:
                 for k in range(rounds):
                     order = [("earlier", tree), ("current", ROOT)]
                     for side, path in order if k % 2 == 0 else order[::-1]:
-                        runs[side].append(_run_child(path, size, days))
+                        runs[side].append(_run_child(path, size, days, repeats))
                     print(f"  N={size}: round {k + 1} of {rounds} done", file=sys.stderr, flush=True)
                 for op in OPS:
                     old = statistics.median(r[op]["seconds"] for r in runs["earlier"])
@@ -99,7 +103,8 @@ def compare(rev: str, sizes: list[int], rounds: int, days: int) -> str:
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
     load = os.getloadavg()[0]
-    head_line = (f"poolkit at {commit} (earlier) and at {head} (current), medians of {rounds} alternating rounds, "
+    head_line = (f"poolkit at {commit} (earlier) and at {head} (current), medians of {rounds} alternating rounds "
+                 f"(each the median of {repeats} calls after a warm-up), "
                  f"load average at the end {load:.1f} on {os.cpu_count()} cores.")
     table = ["| operation | size | earlier s | current s | earlier/current | largest gap |", "|---|---|---|---|---|---|", *rows]
     return "\n".join([head_line, "", *table])
@@ -111,16 +116,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[500, 2000])
     parser.add_argument("--days", type=int, default=2520)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3, help="timed calls per child (their median counts)")
     parser.add_argument("--blas-threads", type=int, default=1, help="BLAS threads of both versions")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:
-        _child(args.child, args.days)
+        _child(args.child, args.days, args.repeats)
         return 0
     if not args.rev:
         parser.error("--rev is required")
     pin_blas_threads(["--blas-threads", str(args.blas_threads)])
-    print(compare(args.rev, args.sizes, args.rounds, args.days))
+    print(compare(args.rev, args.sizes, args.rounds, args.days, args.repeats))
     return 0
 
 
