@@ -267,13 +267,14 @@ def _periods_per_year_estimate(index: pd.Index) -> float:
 
 
 def check_return_units(
-    values: np.ndarray, frame: pd.DataFrame, *, name: str = "returns", fractions: bool = False
+    values: np.ndarray, frame: pd.DataFrame, *, name: str = "returns", fractions: bool = False,
+    finite: bool = False,
 ) -> None:
     r"""Refuse simple returns that cannot be fractions: below -100 %, percents, overflow, underflow.
 
     The one unit check of poolkit, run on every returns frame that comes in (after log
     returns are turned into simple ones). ``values`` are the simple returns of ``frame``
-    (NaN allowed). In order:
+    (NaN allowed; ``finite=True`` tells that the caller has found none). In order:
 
     1. a size above ``MAX_ABS_RETURN`` (1e6) is not a return and would overflow;
     2. a simple return below -1 is impossible (more than everything lost): refused, with
@@ -333,8 +334,13 @@ def check_return_units(
     candidates = np.flatnonzero(size > min(bound, 1.0))
     if candidates.size == 0:
         return
-    sub = np.abs(values[:, candidates])
-    n_obs = (~np.isnan(sub)).sum(axis=0)
+    if 2 * candidates.size > values.shape[1]:
+        # most columns: read them all in place (the others cannot pass the limits below)
+        candidates = np.arange(values.shape[1])
+        sub = np.abs(values)
+    else:
+        sub = np.abs(values[:, candidates])
+    n_obs = np.full(sub.shape[1], sub.shape[0]) if finite else (~np.isnan(sub)).sum(axis=0)
     limit = np.where(n_obs >= PERCENT_MIN_OBS, bound, 1.0)
     with np.errstate(invalid="ignore"):
         share = (sub > limit).sum(axis=0) / np.maximum(n_obs, 1)

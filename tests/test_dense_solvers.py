@@ -122,3 +122,96 @@ def test_standalone_risk_is_each_asset_alone(returns):
     for measure in ("variance", "semi_variance", "cvar", "cdar"):
         model, _ = _measures.risk_model(r, measure)
         np.testing.assert_allclose(model.standalone(), model.value(np.eye(model.n)), rtol=1e-14, atol=0)
+
+
+# --------------------------------------------------------------------------- interior point in mixed precision
+def test_pivots_are_judged_relative_to_their_own_diagonal():
+    # a well-conditioned correlation matrix plus an interior point's barrier: a few diagonal
+    # entries 1e8 times the others. Scaled to unit diagonal it is as well-conditioned as before,
+    # so the single-precision factor is kept, and its solves still reach double precision.
+    rng = np.random.default_rng(8)
+    g = rng.standard_normal((600, 300))
+    a = np.corrcoef(g, rowvar=False)
+    shift = np.zeros(300)
+    shift[:5] = 1e8
+    chol = _linalg.Cholesky(a, single=True, shift=shift)
+    piv = chol.pivots
+    assert piv.min() < _linalg.SINGLE_PIVOT_SPREAD * piv.max()  # the raw spread alone would refuse it
+    assert chol.well_conditioned()
+    b = rng.standard_normal(300)
+    ref = np.linalg.solve(a + np.diag(shift), b)
+    assert np.abs(chol.solve(b) - ref).max() <= 1e-12 * np.abs(ref).max()
+
+
+def _scaled_min_variance(cov: pd.DataFrame) -> _qp._Scaled:
+    n = cov.shape[0]
+    return _qp._scale(cov.to_numpy(), np.zeros(n), np.zeros(n), np.full(n, np.inf),
+                      np.ones((1, n)), np.ones(1), np.ones(1))
+
+
+def test_interior_point_in_single_precision_matches_double(monkeypatch):
+    # the same interior point with single-precision factors (the whole Newton system refined in
+    # double precision) and with double-precision factors: the same minimiser to rounding, and the
+    # factors stay single to the last iteration (the barrier's growth does not force double ones)
+    cov = _factor_cov(300, 600, seed=9)
+    p = _scaled_min_variance(cov)
+    kinds: list[bool] = []
+    newton = _qp._Newton
+
+    class Recording(newton):  # type: ignore[misc, valid-type]
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            kinds.append(self.single)
+
+    monkeypatch.setattr(_qp, "_Newton", Recording)
+    monkeypatch.setattr(_qp, "MIXED_MIN", 100)
+    x32, _, z32 = _qp._ipm(p)
+    assert kinds and all(kinds)
+    monkeypatch.setattr(_qp, "MIXED_MIN", 10**9)
+    x64, _, _ = _qp._ipm(p)
+    assert np.abs(x32 - x64).max() <= 1e-8 * np.abs(x64).max()
+    h = p.h
+    assert abs(x32 @ h @ x32 - x64 @ h @ x64) <= 1e-12 * (x64 @ h @ x64)
+    assert abs(float((p.a @ x32)[0]) - float(p.a_lo[0])) <= 1e-12 * abs(float(p.a_lo[0]))  # the budget holds
+    assert x32.min() >= 0 and z32.max() <= 0  # long only; the multipliers push only against the lower bounds
+
+
+def test_crossover_from_a_verified_interior_point_stops_at_a_singular_face(monkeypatch):
+    # more assets than days (1000 x 500), large blocks taken in single precision: the crossover
+    # from the interior point meets a singular face and keeps the interior point's verified
+    # answer instead of ridged factorisations; that answer is no worse than the plain sequence
+    cov = _factor_cov(1000, 500, seed=6)
+    s = cov.to_numpy()
+    ref = pk.allocation.min_variance(cov)  # blocks below MIXED_MIN: double precision, no shortcut
+    failures: list[str] = []
+    pdas = _qp._pdas
+
+    def recording(*args, **kwargs):
+        try:
+            return pdas(*args, **kwargs)
+        except _qp._Failed as exc:
+            failures.append(type(exc).__name__)
+            raise
+
+    monkeypatch.setattr(_qp, "_pdas", recording)
+    monkeypatch.setattr(_qp, "MIXED_MIN", 200)
+    w = pk.allocation.min_variance(cov)
+    assert "_SingularFace" in failures  # the case this test is about
+    assert w.index.equals(cov.columns)
+    assert (w >= 0).all() and abs(w.sum() - 1) <= 1e-12
+    scale = float(np.diag(s).max())
+    assert float(w @ s @ w) <= float(ref @ s @ ref) + 1e-9 * scale
+
+
+@pytest.mark.parametrize("where", [(0, 1), (1, 1499), (1400, 20), (1499, 1450)])
+def test_blockwise_asymmetry_equals_the_plain_definition(where):
+    # 1500 assets: the rows are compared in two blocks; one pair is broken anywhere in the matrix
+    from poolkit.allocation._core import _asymmetry
+
+    rng = np.random.default_rng(11)
+    g = rng.standard_normal((1500, 1500))
+    m = g + g.T
+    assert _asymmetry(m) == 0.0
+    i, j = where
+    m[i, j] += 3e-7
+    assert _asymmetry(m) == np.abs(m - m.T).max() == pytest.approx(3e-7, rel=1e-6)

@@ -24,6 +24,9 @@ References
 .. [2] Buttari, A., Dongarra, J., Langou, J., Langou, J., Luszczek, P., Kurzak, J. (2007).
        Mixed precision iterative refinement techniques for the solution of dense linear
        systems. Int. J. High Perform. Comput. Appl. 21(4), 457-466.
+.. [3] van der Sluis, A. (1969). Condition numbers and equilibration of matrices. Numer.
+       Math. 14, 14-23.
+.. [4] Demmel, J. (1989). On floating point errors in Cholesky. LAPACK Working Note 14.
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ __all__ = ["MIXED_MIN", "Cholesky", "Imprecise"]
 
 #: Smallest matrix factorised in single precision first (below it a double factor is cheap).
 MIXED_MIN = 1200
-#: Largest spread of the single-precision pivots accepted (a condition number up to about 1e6).
+#: Smallest single-precision pivot accepted, relative to the root of its diagonal entry (a
+#: condition number of the equilibrated matrix up to about 1e6).
 SINGLE_PIVOT_SPREAD = 1e-3
 _EPS = float(np.finfo(np.float64).eps)
 
@@ -68,6 +72,9 @@ class Cholesky:
     times : callable, optional
         :math:`x \mapsto A x` in double precision, for the residuals when ``a`` itself is
         only held in single precision (``a`` then gives the size and the diagonal).
+    out : ndarray of shape (n, n), float32, optional
+        With ``single=True``: the buffer the single-precision factor is written to (a caller
+        that factors many shifts of one matrix reuses it instead of allocating a new one).
 
     Raises
     ------
@@ -91,6 +98,7 @@ class Cholesky:
         shift: np.ndarray | None = None,
         a32: np.ndarray | None = None,
         times: Callable[[np.ndarray], np.ndarray] | None = None,
+        out: np.ndarray | None = None,
     ) -> None:
         from scipy.linalg import cho_factor
 
@@ -100,9 +108,13 @@ class Cholesky:
         self.shift = shift
         self.times = times
         diag = np.diag(a).astype(np.float64) if shift is None else np.diag(a) + shift
+        self.diag = diag
         if single:
             work = a if a32 is None else a32
-            if work.dtype != np.float32:
+            if out is not None:
+                np.copyto(out, work, casting="same_kind")
+                work = out
+            elif work.dtype != np.float32:
                 work = work.astype(np.float32)
             elif not overwrite:
                 work = work.copy()
@@ -134,9 +146,20 @@ class Cholesky:
         return np.abs(np.diag(self.factor[0])).astype(np.float64)
 
     def well_conditioned(self) -> bool:
-        """Tell whether a single-precision factor's pivots promise a refinement that converges."""
+        r"""Tell whether a single-precision factor's pivots promise a refinement that converges.
+
+        Each pivot is taken relative to the root of its own diagonal entry,
+        :math:`\ell_{ii} / \sqrt{a_{ii}}`, the measure that does not change when rows and
+        columns are scaled (the accuracy of a Cholesky factor depends on the condition number
+        of :math:`DAD` with :math:`D = \operatorname{diag}(a_{ii})^{-1/2}`, van der Sluis
+        1969; Demmel 1989): a large diagonal shift on a few entries, as an interior point's
+        barrier makes, is no reason to refuse the factor.
+        """
         piv = self.pivots
-        return bool(piv.size == 0 or (np.isfinite(piv).all() and piv.min() > SINGLE_PIVOT_SPREAD * piv.max()))
+        if piv.size == 0:
+            return True
+        root = np.sqrt(np.maximum(self.diag, 1e-300))
+        return bool(np.isfinite(piv).all() and (piv / root).min() > SINGLE_PIVOT_SPREAD)
 
     def apply_inverse(self, b: np.ndarray) -> np.ndarray:
         """One solve with the factor as it is, unrefined (e.g. a preconditioner); double-precision result."""

@@ -201,13 +201,13 @@ def risk_model(
         cov, s = cov_array(frame)
         return RiskModel("variance", cov.columns.copy(), s, beta), cov
     from poolkit import risk
-    from poolkit._validation import check_returns
+    from poolkit.risk._common import _checked
 
-    rets, _ = check_returns(frame, name="returns", min_obs=2)
-    cov = risk.covariance(rets, method=cov_method)
-    if measure == "variance":
-        frame_cov, s = cov_array(cov)
+    if measure == "variance":  # the covariance checks the returns itself (once)
+        frame_cov, s = cov_array(risk.covariance(frame, method=cov_method))
         return RiskModel("variance", frame_cov.columns.copy(), s, beta), frame_cov
+    rets, _ = _checked(frame, min_obs=2)
+    cov = risk.covariance(rets, method=cov_method)
     x = rets.to_numpy()
     t_obs = x.shape[0]
     if measure == "semi_variance":

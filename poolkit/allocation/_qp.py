@@ -32,19 +32,27 @@ Strategy (chosen from measurements on dense and sparse universes, see
    its answer is then polished by a PDAS crossover from its predicted active set, or
    kept as it is when the crossover does not settle. PDAS hands over early, as soon as
    a regular face leads back to a singular one (on 600 variables or more): that swing is
-   the mark of a degenerate problem, e.g. more assets than observations.
+   the mark of a degenerate problem, e.g. more assets than observations. When the
+   interior point's own answer passes the verification below, the crossover stops at
+   the first large face that is singular (it could only reach another minimiser of the
+   same degenerate problem, at the price of ridged double-precision factors).
 4. **DAQP** (the dual active-set solver, exact on small strictly convex problems) as a
    last resort on problems of a few hundred variables.
 
 Blocks of :data:`~poolkit.allocation._linalg.MIXED_MIN` variables or more are factorised
 in single precision when their pivots allow it, and every solve with such a factor is
 refined to double precision (:mod:`poolkit.allocation._linalg`); a refinement that stalls
-sends the block to a double-precision factor.
+sends the block to a double-precision factor. In the interior point the single-precision
+factor of :math:`H + D` is applied unrefined and the whole Newton system (with its rows)
+is refined instead, each pass one triangular solve and one product with :math:`H`, to a
+relative residual of :math:`10^{-3}` of the iterate's own residuals (inexact Newton;
+Dembo, Eisenstat & Steihaug 1982), at least :data:`NEWTON_TARGET`.
 
 A singular free block (a singular covariance: more assets than observations, or assets
 that are exact combinations of others) is factorised with a ridge
 :math:`\delta = 10^{-12}\ldots 10^{-8}` (relative to the unit diagonal) added only when
-the plain factorisation fails: the face problem then has many minimisers and the ridge
+the plain factorisation fails (a block that fails in single precision goes to the ridge
+at once): the face problem then has many minimisers and the ridge
 picks the one of (nearly) least norm, changing the objective by at most
 :math:`\tfrac{\delta}{2}\|x\|^2` in scaled units.
 
@@ -63,6 +71,8 @@ References
        SIAM J. Optim. 2(4), 575-601.
 .. [3] Arnström, D., Bemporad, A., Axehill, D. (2022). A dual active-set solver for
        embedded quadratic programming using recursive LDL updates. IEEE TAC 67(8).
+.. [4] Dembo, R. S., Eisenstat, S. C., Steihaug, T. (1982). Inexact Newton methods. SIAM J.
+       Numer. Anal. 19(2), 400-408.
 """
 
 from __future__ import annotations
@@ -85,6 +95,10 @@ RIDGES = (1e-12, 1e-10, 1e-8)
 DAQP_MAX = 400
 #: Smallest problem on which PDAS gives up as soon as it swings back to a singular face.
 SINGULAR_ABORT_MIN = 600
+#: Relative residual of an interior-point Newton direction at which its refinement stops (the
+#: iterations stop at residuals of 1e-11), and the largest accepted when refinement stalls.
+NEWTON_TARGET = 1e-14
+NEWTON_ENOUGH = 1e-12
 
 FREE, LOWER, UPPER, EQUAL = 0, -1, 1, 2
 
@@ -95,6 +109,10 @@ class UnboundedQP(Exception):
 
 class _Failed(Exception):
     """One method did not reach a verified answer; the next one is tried."""
+
+
+class _SingularFace(_Failed):
+    """A large face is singular even in single precision: a degenerate problem for PDAS."""
 
 
 class _Inconsistent(Exception):
@@ -197,6 +215,9 @@ class _Face:
         self.factorisations = 0
         self.hf: np.ndarray | None = None
         self.h32: np.ndarray | None = None
+        # from this factorisation on, give up (raise _SingularFace) on a block of MIXED_MIN
+        # variables or more that is not even positive definite in single precision
+        self.bail_from: int | None = None
 
     def _factor(self, free: np.ndarray, *, double: bool = False) -> None:
         from scipy.linalg import LinAlgError
@@ -207,6 +228,7 @@ class _Face:
         p = self.p
         whole = free.size == p.n
         self.factorisations += 1
+        ridges: tuple[float, ...] = (0.0, *RIDGES)
         if free.size >= MIXED_MIN and not double:
             # large blocks: a single-precision factor refined to double precision, when its
             # pivots promise a refinement that converges (else the double path below); the
@@ -223,15 +245,22 @@ class _Face:
             try:
                 chol = Cholesky(hf32, single=True, overwrite=not whole, times=times)
             except LinAlgError:
-                pass
+                if self.bail_from is not None and self.factorisations >= self.bail_from:
+                    raise _SingularFace("a singular face") from None
+                # not positive definite even in single precision (a condition number over
+                # about 1e7, most often a singular block): the double factor starts ridged
+                ridges = RIDGES
             else:
                 if chol.well_conditioned():
                     self.factor, self.ridge, self.key, self.hf = chol, 0.0, key, None
                     return
         hf = p.h if whole else p.h[np.ix_(free, free)]
-        for ridge in (0.0, *RIDGES):
+        for ridge in ridges:
             try:
-                work = hf if ridge == 0.0 else hf + ridge * np.eye(free.size)
+                work = hf
+                if ridge != 0.0:
+                    work = hf.copy()
+                    work[np.diag_indices(free.size)] += ridge
                 chol = Cholesky(work, single=False, overwrite=ridge != 0.0)
             except LinAlgError:
                 continue
@@ -473,24 +502,31 @@ def _initial_state(p: _Scaled, state: np.ndarray | None, rstate: np.ndarray | No
 
 # ------------------------------------------------------------------------------------ interior point
 class _Newton:
-    """One interior-point Newton system: ``(H + D) dv - C' dy = r1``, ``C dv = r2`` for v = (x, slacks)."""
+    """One interior-point Newton system: ``(H + D) dv - C' dy = r1``, ``C dv = r2`` for v = (x, slacks).
+
+    With a single-precision factor of ``H + D`` (``h32`` given), each solve with it is left
+    unrefined and the whole system is refined instead, with its residuals in double precision:
+    one pass costs one triangular solve and one product with ``H``, where refining every inner
+    solve would cost several of each. :class:`Imprecise` is raised when that refinement stalls
+    above rounding (the caller then factorises in double precision).
+    """
 
     def __init__(
         self, h: np.ndarray, dvec: np.ndarray, c_x: np.ndarray, c_s: np.ndarray, reg: float,
-        *, h32: np.ndarray | None = None,
+        *, h32: np.ndarray | None = None, out: np.ndarray | None = None,
     ) -> None:
         from scipy.linalg import LinAlgError
 
         n = h.shape[0]
         shift = dvec[:n] + reg
         self.factor: Cholesky | None = None
-        if h32 is not None:  # a single-precision factor refined to double precision (see _linalg)
+        if h32 is not None:  # a single-precision factor (see _linalg), the system refined as a whole
             try:
-                chol = Cholesky(h, single=True, shift=shift, a32=h32)
+                chol = Cholesky(h, single=True, shift=shift, a32=h32, out=out)
                 if chol.well_conditioned():
                     self.factor = chol
-                    self.kc = chol.solve(c_x.T)
-            except (LinAlgError, Imprecise):
+                    self.kc = chol.apply_inverse(c_x.T)
+            except LinAlgError:
                 self.factor = None
         if self.factor is None:
             try:
@@ -523,20 +559,56 @@ class _Newton:
     def _once(self, r1: np.ndarray, r2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         n = self.n
         assert self.factor is not None
-        k1 = np.concatenate([self.factor.solve(r1[:n]), r1[n:] / self.ds])
+        inner = self.factor.apply_inverse if self.factor.single else self.factor.solve
+        k1 = np.concatenate([inner(r1[:n]), r1[n:] / self.ds])
         dy = self.schur_inv @ (r2 - self.c_x @ k1[:n] - self.c_s @ k1[n:])
         dv = k1 + np.concatenate([self.kc @ dy, (self.c_s.T @ dy) / self.ds])
         return dv, dy
 
-    def solve(self, r1: np.ndarray, r2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Solve the Newton system, with one step of iterative refinement on the unregularised system."""
+    def _residual(
+        self, r1: np.ndarray, r2: np.ndarray, dv: np.ndarray, dy: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, float]:
+        """Residuals of the unregularised system and their size against the terms that make them."""
         n = self.n
-        dv, dy = self._once(r1, r2)
+        hv = self.h @ dv[:n]
         cty = np.concatenate([self.c_x.T @ dy, self.c_s.T @ dy])
-        e1 = r1 - (np.concatenate([self.h @ dv[:n], np.zeros(dv.size - n)]) + self.dvec * dv - cty)
-        e2 = r2 - (self.c_x @ dv[:n] + self.c_s @ dv[n:])
-        cv, cy = self._once(e1, e2)
-        return dv + cv, dy + cy
+        dterm = self.dvec * dv
+        e1 = r1 - (np.concatenate([hv, np.zeros(dv.size - n)]) + dterm - cty)
+        cv = self.c_x @ dv[:n] + self.c_s @ dv[n:]
+        e2 = r2 - cv
+        size1 = max(float(np.abs(hv).max(initial=0.0)), float(np.abs(dterm).max(initial=0.0)),
+                    float(np.abs(cty).max(initial=0.0)), float(np.abs(r1).max(initial=0.0)))
+        size2 = max(float((np.abs(self.c_x) @ np.abs(dv[:n])).max(initial=0.0)),
+                    float((np.abs(self.c_s) @ np.abs(dv[n:])).max(initial=0.0)), float(np.abs(r2).max(initial=0.0)))
+        err = max(float(np.abs(e1).max(initial=0.0)) / (size1 + 1e-300), float(np.abs(e2).max(initial=0.0)) / (size2 + 1e-300))
+        return e1, e2, err
+
+    def solve(self, r1: np.ndarray, r2: np.ndarray, target: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """Solve the Newton system, refined on the unregularised system.
+
+        With a double-precision factor: one step of refinement. With a single-precision one:
+        until the relative residual is below ``target`` (at least :data:`NEWTON_TARGET`).
+        """
+        dv, dy = self._once(r1, r2)
+        if not self.single:
+            e1, e2, _ = self._residual(r1, r2, dv, dy)
+            cv, cy = self._once(e1, e2)
+            return dv + cv, dy + cy
+        prev = np.inf
+        best = (dv, dy)
+        target = max(target, NEWTON_TARGET)
+        for _ in range(12):
+            e1, e2, err = self._residual(r1, r2, dv, dy)
+            if err <= target:
+                return dv, dy
+            if not err < 0.5 * prev:  # no more progress: done if near rounding, else refused
+                if prev <= NEWTON_ENOUGH:
+                    return best
+                break
+            prev, best = err, (dv, dy)
+            cv, cy = self._once(e1, e2)
+            dv, dy = dv + cv, dy + cy
+        raise Imprecise("refinement of the interior-point system stalled")
 
 
 def _longest_step(pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> float:
@@ -550,23 +622,40 @@ def _longest_step(pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> flo
 
 
 def _direction(
-    system: _Newton, state: tuple[np.ndarray, ...], target: float, cl: np.ndarray, cu: np.ndarray
+    system: _Newton, state: tuple[np.ndarray, ...], target: float, cl: np.ndarray, cu: np.ndarray,
+    accuracy: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Newton direction aiming at complementarity ``target`` with Mehrotra corrections ``cl``, ``cu``."""
+    """Newton direction aiming at complementarity ``target`` with Mehrotra corrections ``cl``, ``cu``.
+
+    ``accuracy``: the relative residual the direction is solved to (see :meth:`_Newton.solve`).
+    """
     sl, su, zl, zu, hl, hu, rd, rp = state
     rl = np.where(hl, (target - zl * sl - cl) / sl, 0.0)
     ru = np.where(hu, (target - zu * su - cu) / su, 0.0)
-    dv, dy = system.solve(-rd + rl - ru, -rp)
+    dv, dy = system.solve(-rd + rl - ru, -rp, accuracy)
     return dv, dy, np.where(hl, rl - zl / sl * dv, 0.0), np.where(hu, ru + zu / su * dv, 0.0)
 
 
 def _ipm(p: _Scaled, *, max_iter: int = 100) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mehrotra predictor-corrector on the scaled problem; return ``(x, y, z)`` in the engine's signs.
+    """Mehrotra predictor-corrector on the scaled problem (see :func:`_ipm_iterations`).
+
+    Barrier terms of variables pressed against a bound overflow or vanish in the last
+    iterations; such iterates are caught (non-finite values end the iterations, the best
+    earlier one is kept) without floating-point warnings.
+    """
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _ipm_iterations(p, max_iter=max_iter)
+
+
+def _ipm_iterations(p: _Scaled, *, max_iter: int = 100) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return ``(x, y, z)`` in the engine's signs.
 
     Inequality rows get slack variables ``s = A_i x`` bounded by the row's sides, so the
     problem becomes ``min x'Hx/2 + f'x`` s.t. ``C v = b``, bounds on ``v = (x, s)``; each
     iteration factorises ``H + D`` (D the barrier's diagonal) and a small Schur complement
-    of the rows, with one step of iterative refinement. The variables and the objective
+    of the rows, with one step of iterative refinement (double-precision factors) or
+    refinement of the whole system to the accuracy the iterate needs (single-precision
+    factors, see :class:`_Newton`). The variables and the objective
     are first rescaled so that the solution and the objective's terms are of order one.
     Stops when the primal and dual residuals are below 1e-11 of their own terms and the
     complementarity gap below 1e-12 of the objective's terms; when rounding stalls the
@@ -615,6 +704,7 @@ def _ipm(p: _Scaled, *, max_iter: int = 100) -> tuple[np.ndarray, np.ndarray, np
     stall = 0
     single = n >= MIXED_MIN
     hh32: np.ndarray | None = None
+    buf: np.ndarray | None = None  # the single-precision factor, rewritten in place every iteration
 
     def unscaled(v: np.ndarray, y: np.ndarray, zl: np.ndarray, zu: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         k = cs / xs
@@ -653,13 +743,17 @@ def _ipm(p: _Scaled, *, max_iter: int = 100) -> tuple[np.ndarray, np.ndarray, np
             raise UnboundedQP
         dvec = np.where(hl, zl / sl, 0.0) + np.where(hu, zu / su, 0.0)
         state = (sl, su, zl, zu, hl, hu, rd, rp)
+        # inexact Newton: a direction need only be accurate to a fraction of the residuals it
+        # is to remove (they are recomputed from scratch at every iteration)
+        accuracy = 1e-3 * merit
         while True:  # single-precision factors while their refinement converges, then double
             if single and hh32 is None:
                 hh32 = hh.astype(np.float32)
-            system = _Newton(hh, dvec, c_x, c_s, 1e-13, h32=hh32 if single else None)
+                buf = np.empty_like(hh32)
+            system = _Newton(hh, dvec, c_x, c_s, 1e-13, h32=hh32 if single else None, out=buf)
             single = system.single
             try:
-                dv, dy, dzl, dzu = _direction(system, state, 0.0, np.zeros_like(v), np.zeros_like(v))
+                dv, dy, dzl, dzu = _direction(system, state, 0.0, np.zeros_like(v), np.zeros_like(v), accuracy)
                 a_aff = _longest_step([(sl, dv, hl), (su, -dv, hu), (zl, dzl, hl), (zu, dzu, hu)])
                 mu_aff = float(
                     np.where(hl, (zl + a_aff * dzl) * (sl + a_aff * dv), 0.0).sum()
@@ -667,7 +761,7 @@ def _ipm(p: _Scaled, *, max_iter: int = 100) -> tuple[np.ndarray, np.ndarray, np
                 ) / nb
                 sigma = min(1.0, (mu_aff / mu) ** 3) if mu > 0 else 0.0
                 dv, dy, dzl, dzu = _direction(
-                    system, state, sigma * mu, np.where(hl, dzl * dv, 0.0), np.where(hu, -dzu * dv, 0.0)
+                    system, state, sigma * mu, np.where(hl, dzl * dv, 0.0), np.where(hu, -dzu * dv, 0.0), accuracy
                 )
             except Imprecise:
                 single = False
@@ -838,7 +932,11 @@ def solve_qp(
         try:
             xi, yi, zi = _ipm(p)
             sti, rsti = _state_from(p, xi, yi, zi)
-            try:  # crossover: exact face solution from the predicted active set
+            ipm_ok, ipm_msg = _verified(p, xi, yi, zi, tol)
+            # crossover: exact face solution from the predicted active set; when the interior
+            # point's answer already holds, a singular large face ends it (its answer is kept)
+            face.bail_from = face.factorisations + 1 if ipm_ok and p.n > SINGULAR_ABORT_MIN else None
+            try:
                 x, y, st2, rst2, its = _pdas(p, face, sti, rsti, max_iter=8, patience=2)
                 z = _bound_z(p, x, y, st2)
                 ok, msg = _verified(p, x, y, z, tol)
@@ -846,12 +944,12 @@ def solve_qp(
                     result = (x, y, z, st2, rst2, "ipm+pdas", its)
             except _Failed:
                 pass
+            face.bail_from = None
             if result is None:
-                ok, msg = _verified(p, xi, yi, zi, tol)
-                if ok:
+                if ipm_ok:
                     result = (xi, yi, zi, sti, rsti, "ipm", 0)
                 else:
-                    notes.append(f"IPM: {msg}")
+                    notes.append(f"IPM: {ipm_msg}")
         except _Failed as exc:
             notes.append(f"IPM: {exc}")
     if result is None and p.n <= DAQP_MAX:

@@ -45,7 +45,7 @@ def _checked(
     ):
         values = frame.to_numpy()
         if np.isfinite(values).all():
-            check_return_units(values, frame, name=name, fractions=attrs.get("units") == "fraction")
+            check_return_units(values, frame, name=name, fractions=attrs.get("units") == "fraction", finite=True)
             return frame, was_series
     return check_returns(returns, name=name, min_obs=min_obs, nan_policy=nan_policy)
 
