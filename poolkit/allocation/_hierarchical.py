@@ -66,9 +66,13 @@ class _Segments:
         self.v = 1.0 / alone
         self.pv = np.concatenate([[0.0], np.cumsum(self.v)])
         if model.measure == "variance":
-            so = model.data[np.ix_(order, order)] * np.outer(self.v, self.v)
+            # v_i v_j S_ij in leaf order, then its 2-D prefix sums, without n x n temporaries
+            so = model.data[np.ix_(order, order)]
+            so *= self.v[:, None]
+            so *= self.v[None, :]
+            np.cumsum(so, axis=0, out=so)
             self.pm = np.zeros((len(order) + 1, len(order) + 1))
-            self.pm[1:, 1:] = so.cumsum(0).cumsum(1)
+            np.cumsum(so, axis=1, out=self.pm[1:, 1:])
         else:
             scaled = model.data[:, order] * self.v
             self.pd = np.hstack([np.zeros((scaled.shape[0], 1)), np.cumsum(scaled, axis=1)])
