@@ -2,6 +2,7 @@
 
     python benchmarks/versus.py --rev 72b20c1                    # N = 500 and 2000, 5 rounds
     python benchmarks/versus.py --rev 72b20c1 --sizes 2000 --rounds 3
+    python benchmarks/versus.py --rev 72b20c1 --ops min_variance hrp     # some operations only
 
 A target such as "no slower than before" is a ratio between two versions of poolkit, so
 both are timed in the same run on the same data. The revision is checked out into a
@@ -35,7 +36,7 @@ from blas import pin_blas_threads  # noqa: E402  (the children inherit the threa
 OPS = ["min_variance", "max_sharpe", "risk_parity", "hrp", "efficient frontier (50 points)"]
 
 
-def _child(size: int, days: int, repeats: int) -> None:
+def _child(size: int, days: int, repeats: int, ops: list[str]) -> None:
     """Time every optimiser (median of ``repeats`` calls after a warm-up) with the poolkit on ``sys.path``; print JSON."""
     from universe import factor_universe
 
@@ -52,7 +53,8 @@ def _child(size: int, days: int, repeats: int) -> None:
         "efficient frontier (50 points)": lambda: pk.allocation.efficient_frontier(mu, cov, n_points=50)["volatility"],
     }
     out: dict[str, Any] = {"poolkit": str(Path(pk.__file__).resolve().parent)}
-    for name, call in calls.items():
+    for name in ops:
+        call = calls[name]
         values = call()
         times = []
         for _ in range(repeats):
@@ -63,10 +65,10 @@ def _child(size: int, days: int, repeats: int) -> None:
     print(json.dumps(out))
 
 
-def _run_child(tree: Path, size: int, days: int, repeats: int) -> dict[str, Any]:
+def _run_child(tree: Path, size: int, days: int, repeats: int, ops: list[str]) -> dict[str, Any]:
     env = dict(os.environ, PYTHONPATH=str(tree))
     proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", str(size), "--days", str(days),
-                           "--repeats", str(repeats)],
+                           "--repeats", str(repeats), "--ops", *ops],
                           env=env, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"the timing run in {tree} failed:\n{proc.stderr[-2000:]}")
@@ -76,7 +78,7 @@ def _run_child(tree: Path, size: int, days: int, repeats: int) -> dict[str, Any]
     return result
 
 
-def compare(rev: str, sizes: list[int], rounds: int, days: int, repeats: int) -> str:
+def compare(rev: str, sizes: list[int], rounds: int, days: int, repeats: int, ops: list[str]) -> str:
     """Time both versions in alternation and return the markdown table."""
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", rev], capture_output=True, text=True,
                             check=True).stdout.strip()
@@ -92,9 +94,9 @@ def compare(rev: str, sizes: list[int], rounds: int, days: int, repeats: int) ->
                 for k in range(rounds):
                     order = [("earlier", tree), ("current", ROOT)]
                     for side, path in order if k % 2 == 0 else order[::-1]:
-                        runs[side].append(_run_child(path, size, days, repeats))
+                        runs[side].append(_run_child(path, size, days, repeats, ops))
                     print(f"  N={size}: round {k + 1} of {rounds} done", file=sys.stderr, flush=True)
-                for op in OPS:
+                for op in ops:
                     old = statistics.median(r[op]["seconds"] for r in runs["earlier"])
                     new = statistics.median(r[op]["seconds"] for r in runs["current"])
                     a, b = runs["earlier"][0][op]["values"], runs["current"][0][op]["values"]
@@ -118,15 +120,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3, help="timed calls per child (their median counts)")
     parser.add_argument("--blas-threads", type=int, default=1, help="BLAS threads of both versions")
+    parser.add_argument("--ops", nargs="+", choices=OPS, default=OPS, metavar="OP",
+                        help=f"operations to time (default all: {', '.join(OPS)})")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:
-        _child(args.child, args.days, args.repeats)
+        _child(args.child, args.days, args.repeats, args.ops)
         return 0
     if not args.rev:
         parser.error("--rev is required")
     pin_blas_threads(["--blas-threads", str(args.blas_threads)])
-    print(compare(args.rev, args.sizes, args.rounds, args.days, args.repeats))
+    print(compare(args.rev, args.sizes, args.rounds, args.days, args.repeats, args.ops))
     return 0
 
 
