@@ -497,6 +497,22 @@ def test_a_run_waits_for_the_processes_of_a_killed_run_then_refuses_naming_them(
         holder.wait()
 
 
+@pytest.mark.notebook
+def test_a_run_of_its_own_keeps_no_kernel_that_would_hold_its_lock(tmp_path, monkeypatch):
+    # keep_warm is for a batch's workers: a run of its own must not leave kernels holding its process
+    # lock, or its end would wait for them and a rerun of the name would wait, then be refused
+    from poolkit import _runs
+    from poolkit.reporting import run_suite
+
+    monkeypatch.delenv(_runs.PROCESS_LOCK_ENV, raising=False)
+    monkeypatch.setattr(_runs, "_PROCESS_WAIT_S", 1.0)
+    nb = quick_notebook(tmp_path / "nb")
+    for _ in range(2):  # the second run of the name goes ahead at once
+        run_suite(name="own", notebooks=[nb], reports_dir=tmp_path / "R", progress=False, keep_warm=1)
+        assert not (tmp_path / "R" / ".own.procs.lock").exists()  # no process holds it any more
+        assert (tmp_path / "R" / "own" / "manifest.json").is_file()
+
+
 def test_a_zombie_process_is_not_alive():
     from poolkit._runs import pid_alive
 

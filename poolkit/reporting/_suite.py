@@ -246,7 +246,8 @@ def run_suite(
         After a successful run, leave this many kernels started ahead for the
         first notebooks of the next runs in this process (a batch's workers):
         for notebooks 1, 2, ... of the suite, again from the first after the
-        last.
+        last. Only within a batch: a run of its own keeps no kernels, which
+        would outlive it.
     kernel_threads : int, optional
         Threads of BLAS, OpenMP and numexpr in each kernel (their
         ``*_NUM_THREADS`` variables, unless set already); default 1 when
@@ -326,6 +327,12 @@ def run_suite(
     if problems:
         raise ConfigurationError("invalid report configuration:\n  " + "\n  ".join(problems))
     assert plan is not None
+    from poolkit._runs import PROCESS_LOCK_ENV
+
+    if os.environ.get(PROCESS_LOCK_ENV) is None:
+        # not a part of an enclosing run (a batch): kernels kept for "the next run" would hold this
+        # run's process lock (folder_lock) after it ends, and a rerun of the name would wait for them
+        keep_warm = 0
     with folder_lock(final, how=how):
         refused = foreign_problem(final, kind="report", how=how)
         if refused:
