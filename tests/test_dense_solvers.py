@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import poolkit as pk
-from poolkit.allocation import _budgeting, _linalg, _measures, _qp
+from poolkit.allocation import _budgeting, _linalg, _measures, _qp, _qp_ipm
 
 
 def _factor_cov(n_assets: int, n_days: int, seed: int, *, noise: float = 0.015) -> pd.DataFrame:
@@ -156,19 +156,19 @@ def test_interior_point_in_single_precision_matches_double(monkeypatch):
     cov = _factor_cov(300, 600, seed=9)
     p = _scaled_min_variance(cov)
     kinds: list[bool] = []
-    newton = _qp._Newton
+    newton = _qp_ipm._Newton
 
     class Recording(newton):  # type: ignore[misc, valid-type]
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             kinds.append(self.single)
 
-    monkeypatch.setattr(_qp, "_Newton", Recording)
-    monkeypatch.setattr(_qp, "MIXED_MIN", 100)
-    x32, _, z32 = _qp._ipm(p)
+    monkeypatch.setattr(_qp_ipm, "_Newton", Recording)
+    monkeypatch.setattr(_qp_ipm, "MIXED_MIN", 100)
+    x32, _, z32 = _qp_ipm.ipm(p)
     assert kinds and all(kinds)
-    monkeypatch.setattr(_qp, "MIXED_MIN", 10**9)
-    x64, _, _ = _qp._ipm(p)
+    monkeypatch.setattr(_qp_ipm, "MIXED_MIN", 10**9)
+    x64, _, _ = _qp_ipm.ipm(p)
     assert np.abs(x32 - x64).max() <= 1e-8 * np.abs(x64).max()
     h = p.h
     assert abs(x32 @ h @ x32 - x64 @ h @ x64) <= 1e-12 * (x64 @ h @ x64)

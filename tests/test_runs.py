@@ -468,7 +468,7 @@ def _hold_shared(path: Path) -> subprocess.Popen:
 
 
 def test_a_run_waits_for_the_processes_of_a_killed_run_then_refuses_naming_them(tmp_path, monkeypatch):
-    from poolkit import _runs
+    from poolkit import _locks, _runs
     from poolkit.exceptions import ConfigurationError
 
     monkeypatch.delenv(_runs.PROCESS_LOCK_ENV, raising=False)
@@ -478,14 +478,14 @@ def test_a_run_waits_for_the_processes_of_a_killed_run_then_refuses_naming_them(
     procs.touch()
     holder = _hold_shared(procs)  # the killed run's command is gone, one of its processes is not
     try:
-        monkeypatch.setattr(_runs, "_PROCESS_WAIT_S", 1.0)
+        monkeypatch.setattr(_locks, "_PROCESS_WAIT_S", 1.0)
         began = time.monotonic()
         with pytest.raises(ConfigurationError, match=rf"still running .*pids \[{holder.pid}\].*kill {holder.pid}"):
             with _runs.folder_lock(folder, how="choose another name"):
                 pytest.fail("the run went on while a process of the earlier run held its process lock")
         assert time.monotonic() - began >= 1.0  # it waited first
         assert not (tmp_path / "R" / ".nightly.lock").exists()  # refused: its own lock is let go
-        monkeypatch.setattr(_runs, "_PROCESS_WAIT_S", 30.0)
+        monkeypatch.setattr(_locks, "_PROCESS_WAIT_S", 30.0)
         threading.Timer(1.0, holder.kill).start()  # the process exits while the run waits: the run goes on
         with _runs.folder_lock(folder, how="choose another name"):
             assert holder.poll() is not None
@@ -501,11 +501,11 @@ def test_a_run_waits_for_the_processes_of_a_killed_run_then_refuses_naming_them(
 def test_a_run_of_its_own_keeps_no_kernel_that_would_hold_its_lock(tmp_path, monkeypatch):
     # keep_warm is for a batch's workers: a run of its own must not leave kernels holding its process
     # lock, or its end would wait for them and a rerun of the name would wait, then be refused
-    from poolkit import _runs
+    from poolkit import _locks, _runs
     from poolkit.reporting import run_suite
 
     monkeypatch.delenv(_runs.PROCESS_LOCK_ENV, raising=False)
-    monkeypatch.setattr(_runs, "_PROCESS_WAIT_S", 1.0)
+    monkeypatch.setattr(_locks, "_PROCESS_WAIT_S", 1.0)
     nb = quick_notebook(tmp_path / "nb")
     for _ in range(2):  # the second run of the name goes ahead at once
         run_suite(name="own", notebooks=[nb], reports_dir=tmp_path / "R", progress=False, keep_warm=1)
