@@ -149,16 +149,21 @@ def folder_lock(folder: Path, *, how: str) -> Iterator[Path]:
         os.close(fd)
 
 
+def _open_lock_file(path: Path, folder: Path, how: str, *, what: str) -> int:
+    """Open (or create) the lock file ``path`` of ``folder`` for writing; a ConfigurationError if it cannot be."""
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o666)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot open the {what} {path.absolute()} ({exc.strerror}); poolkit keeps one there while it "
+            f"writes {folder.name}. Remove what is in the way, or {how}."
+        ) from None
+
+
 def _take_lock(lock: Path, folder: Path, how: str) -> int:
     """Open ``lock`` and take its exclusive flock without waiting; return the descriptor, or raise."""
     while True:
-        try:
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o666)
-        except OSError as exc:
-            raise ConfigurationError(
-                f"cannot open the lock file {lock.absolute()} ({exc.strerror}); poolkit keeps one there while it "
-                f"writes {folder.name}. Remove what is in the way, or {how}."
-            ) from None
+        fd = _open_lock_file(lock, folder, how, what="lock file")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -187,13 +192,7 @@ def _quiet_process_lock(path: Path, folder: Path, how: str) -> tuple[Path, int]:
     """
     deadline = time.monotonic() + _PROCESS_WAIT_S
     while True:
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o666)
-        except OSError as exc:
-            raise ConfigurationError(
-                f"cannot open the process lock file {path.absolute()} ({exc.strerror}); poolkit keeps one there "
-                f"while it writes {folder.name}. Remove what is in the way, or {how}."
-            ) from None
+        fd = _open_lock_file(path, folder, how, what="process lock file")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -12,16 +12,9 @@ commands follow the same rules:
   ``manifest.json`` (a report) or ``batch.json`` (a batch); anything else of that
   name, folder, file or link, is refused before anything runs
   (:func:`foreign_problem`).
-- **One writer per name.** :func:`folder_lock` holds an exclusive ``flock`` on
-  ``.<name>.lock`` beside the folder while a run writes it; a second run of the
-  same name is refused at once, naming the run that holds the lock.
-- **No writer outlives its run unseen.** A command's run also keeps
-  ``.<name>.procs.lock``, on which every process it starts that may write
-  (batch workers, kernels) holds a shared ``flock`` for as long as it lives
-  (:data:`PROCESS_LOCK_ENV` names the file to them). The next run of the name
-  takes it exclusively before it sweeps or writes anything, so it waits for the
-  last process of a killed run to be gone (:func:`folder_lock`; the locks and
-  process checks live in :mod:`poolkit._locks`).
+- **One writer per name, no writer outliving its run unseen:** the locks of
+  :mod:`poolkit._locks` (:func:`folder_lock`, re-exported here), which also
+  tells a running process from one that is gone (:func:`pid_alive`).
 - **Inputs.** :func:`plan_run` checks the parameters and finds the data files
   they name; :meth:`RunPlan.inputs` digests what produced a run (parameters,
   notebooks, data files, poolkit's version, git revision and source) into one

@@ -74,7 +74,13 @@ def wait_for(condition, timeout: float, what: str, interval: float = 0.05):
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-def kill_session(proc: subprocess.Popen) -> None:
+def kill_session(proc: subprocess.Popen, also: set[int] | frozenset[int] = frozenset()) -> None:
+    """Kill ``proc``'s process group and the processes ``also`` (e.g. its descendants in groups of their own)."""
+    for pid in also:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -412,12 +418,7 @@ def test_app_dies_with_its_parent_and_keeps_the_token_off_every_command_line(tmp
         wait_for(lambda: not any(alive(p) for p in spawned) and not port_open(port), 20,
                  "Voilà and its kernels to stop after kill -9 of poolkit app")
     finally:
-        for pid in spawned:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        kill_session(app)
+        kill_session(app, spawned)
 
 
 @pytest.mark.slow
@@ -450,12 +451,7 @@ def test_kill_9_of_the_command_leaves_no_process_of_its_tree(tmp_path, command):
         wait_for(lambda: not any(alive(p) for p in spawned), 5, f"the processes {sorted(spawned)} started by "
                  f"`poolkit {command}` to exit after its kill -9")
     finally:
-        for pid in spawned:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        kill_session(cli)
+        kill_session(cli, spawned)
 
 
 def _hold_shared(path: Path) -> subprocess.Popen:

@@ -18,6 +18,7 @@ from typing import Any
 
 from poolkit._parameters import problem_message
 from poolkit._runs import (
+    PROCESS_LOCK_ENV,
     REPORT_KIND,
     RunPlan,
     check_name,
@@ -327,8 +328,6 @@ def run_suite(
     if problems:
         raise ConfigurationError("invalid report configuration:\n  " + "\n  ".join(problems))
     assert plan is not None
-    from poolkit._runs import PROCESS_LOCK_ENV
-
     if os.environ.get(PROCESS_LOCK_ENV) is None:
         # not a part of an enclosing run (a batch): kernels kept for "the next run" would hold this
         # run's process lock (folder_lock) after it ends, and a rerun of the name would wait for them
