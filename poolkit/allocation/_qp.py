@@ -405,6 +405,16 @@ def _pdas(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     """Primal-dual active set iterations from ``state``; raise :class:`_Failed` if they do not settle."""
     f = p.f if f is None else f
+    bail_from = face.bail_from
+    try:
+        return _pdas_loop(p, face, state, rstate, f, max_iter, patience)
+    finally:
+        face.bail_from = bail_from
+
+
+def _pdas_loop(
+    p: _Scaled, face: _Face, state: np.ndarray, rstate: np.ndarray, f: np.ndarray, max_iter: int, patience: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     fixed_for_good = p.lower == p.upper
     eq = rstate == EQUAL
     best = np.inf
@@ -413,6 +423,7 @@ def _pdas(
     regular_seen = False
     for it in range(1, max_iter + 1):
         try:
+            whole = bool((state == FREE).all())
             x, y = face.solve(f, state, rstate)
             if p.n > SINGULAR_ABORT_MIN and (state == FREE).any():
                 # on a degenerate problem (e.g. more assets than observations, where the least
@@ -422,6 +433,10 @@ def _pdas(
                 if singular and regular_seen:
                     raise _Failed("PDAS returns to singular faces")
                 regular_seen = regular_seen or not singular
+                if it == 1 and whole and singular and face.bail_from is None:
+                    # a singular whole problem whose next face is singular too: PDAS would
+                    # crawl down through singular faces (one double-precision factor each)
+                    face.bail_from = face.factorisations + 1
         except _Inconsistent as exc:
             # an active row no free variable can move: release it if it is an inequality,
             # else free the members held at a bound, and take the face again
