@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import poolkit as pk
-from poolkit.allocation import _budgeting, _linalg, _measures, _qp, _qp_ipm
+from poolkit.allocation import _budgeting, _linalg, _mean_variance, _measures, _qp, _qp_ipm
 
 
 def _factor_cov(n_assets: int, n_days: int, seed: int, *, noise: float = 0.015) -> pd.DataFrame:
@@ -306,3 +306,40 @@ def test_a_singular_whole_problem_whose_next_face_is_singular_goes_to_the_interi
     assert not failures  # PDAS alone reaches it, face by face
     scale = float(np.diag(s).max())
     assert float(w @ s @ w) <= float(ref @ s @ ref) + 1e-9 * scale
+
+
+def _face_sizes(monkeypatch) -> list[int]:
+    sizes: list[int] = []
+    factor = _qp._Face._factor
+
+    def recording(self, free, *, double=False):
+        sizes.append(int(free.size))
+        return factor(self, free, double=double)
+
+    monkeypatch.setattr(_qp._Face, "_factor", recording)
+    return sizes
+
+
+@pytest.mark.parametrize("score", ["inverse variance", "reversed"])
+def test_a_guessed_first_face_gives_the_cold_start_answer(monkeypatch, score):
+    # 500 assets, 2520 days: the least-variance portfolio holds a few of them. PDAS starts from
+    # the fifth of lowest variance (the guess), not from the whole problem; a wrong guess (the
+    # highest variances first) costs faces, not the answer
+    rng = np.random.default_rng(5)
+    n = 500
+    loads = 1.0 + 0.5 * rng.standard_normal((3, n))  # a market factor and two others, noise of 0.5-4 %
+    x = rng.standard_normal((2520, 3)) * 0.01 @ loads + rng.standard_normal((2520, n)) * rng.uniform(0.005, 0.04, n)
+    names = [f"a{i}" for i in range(n)]
+    cov = pd.DataFrame(np.cov(x, rowvar=False), index=names, columns=names)
+    s = cov.to_numpy()
+    monkeypatch.setattr(_qp, "GUESS_MIN", 10**9)
+    cold = pk.allocation.min_variance(cov)
+    monkeypatch.setattr(_qp, "GUESS_MIN", 300)
+    if score == "reversed":
+        monkeypatch.setattr(_mean_variance, "_inverse_variance", lambda h: np.diag(h).copy())
+    sizes = _face_sizes(monkeypatch)
+    w = pk.allocation.min_variance(cov)
+    assert sizes[0] == 150 < cov.shape[0]
+    assert (w > 1e-9).sum() < 0.5 * cov.shape[0]  # a sparse optimum: the case the guess is for
+    assert np.abs(w - cold).max() <= 1e-9
+    assert float(w @ s @ w) <= float(cold @ s @ cold) * (1 + 1e-12)

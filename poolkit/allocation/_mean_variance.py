@@ -86,6 +86,12 @@ def _regularised(s: np.ndarray, l2: object) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------- minimum variance
+def _inverse_variance(hmat: np.ndarray) -> np.ndarray:
+    """:math:`1 / H_{ii}` (infinite for a riskless asset): the cold-start score of the least-variance QPs."""
+    with np.errstate(divide="ignore"):
+        return 1.0 / np.diag(hmat)
+
+
 def min_variance(
     cov: pd.DataFrame,
     *,
@@ -186,7 +192,8 @@ def min_variance(
             "min_variance with budget=0 is the empty portfolio (zero weights have zero variance). For a "
             "market-neutral portfolio use mean_variance(..., budget=0, gross_exposure=...) or max_sharpe."
         )
-    w, _ = _solve(_space(cons), _regularised(s, l2), what="min_variance")
+    hmat = _regularised(s, l2)
+    w, _ = _solve(_space(cons), hmat, guess=_inverse_variance(hmat), what="min_variance")
     return finalize(w, cons, name="min_variance", what="min_variance")
 
 
@@ -233,7 +240,8 @@ def _max_ratio(
         lo = np.where(cons.lower == 0, 0.0, -np.inf)
         try:
             res = _qp.solve_qp(
-                hmat, np.zeros(n), lo, np.full(n, np.inf), excess[None, :], np.ones(1), np.ones(1), what=what
+                hmat, np.zeros(n), lo, np.full(n, np.inf), excess[None, :], np.ones(1), np.ones(1),
+                guess=excess * _inverse_variance(hmat), what=what,
             )
         except _qp.UnboundedQP:
             raise UnboundedError(_UNBOUNDED.format(what=what)) from None
@@ -250,7 +258,7 @@ def _max_ratio(
     h = space.h(hmat)
     ev = space.vec(excess)
     # least variance first: a riskless allowed portfolio with a positive ratio makes the ratio infinite
-    w0, _ = _solve(space, hmat, what=what)
+    w0, _ = _solve(space, hmat, guess=_inverse_variance(hmat), what=what)
     _refuse_riskless(w0, hmat, excess, what=what, numerator=numerator)
     if _riskless(w0, hmat):
         # riskless portfolios exist: the best excess return among them (an LP on the null space of H)

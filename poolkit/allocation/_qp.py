@@ -24,7 +24,10 @@ Strategy (chosen from measurements on dense and sparse universes, see
    the wrong sign changes side, all at once. When no index changes, the KKT conditions
    hold exactly. On dense long-only problems it needs 3-9 factorisations of a shrinking
    block where a one-index-per-iteration active set needs thousands; warm starts (a
-   previous solution's sets) usually need one or two.
+   previous solution's sets) usually need one or two. A cold start on
+   :data:`GUESS_MIN` variables or more begins with the caller's guess (e.g. the fifth of
+   lowest variance free, the others at 0), so a sparse optimum is reached through small
+   faces instead of the whole problem's.
 3. **Interior point** (Mehrotra's predictor-corrector) when PDAS oscillates, which it can
    do on degenerate problems (e.g. a sample covariance of more assets than half the
    number of observations, where the least variance is nearly zero and thousands of
@@ -32,7 +35,11 @@ Strategy (chosen from measurements on dense and sparse universes, see
    its answer is then polished by a PDAS crossover from its predicted active set, or
    kept as it is when the crossover does not settle. PDAS hands over early, as soon as
    a regular face leads back to a singular one (on 600 variables or more): that swing is
-   the mark of a degenerate problem, e.g. more assets than observations. When the
+   the mark of a degenerate problem, e.g. more assets than observations. From a guessed
+   face, or when the whole problem is singular, the first later face of
+   :data:`~poolkit.allocation._linalg.MIXED_MIN` variables or more that is singular even
+   in single precision hands over at once (before its ridged double-precision factor):
+   the optimum is then denser than the covariance's rank. When the
    interior point's own answer passes the verification below, the crossover stops at
    the first large face that is singular (it could only reach another minimiser of the
    same degenerate problem, at the price of ridged double-precision factors).
@@ -95,6 +102,8 @@ RIDGES = (1e-12, 1e-10, 1e-8)
 DAQP_MAX = 400
 #: Smallest problem on which PDAS gives up as soon as it swings back to a singular face.
 SINGULAR_ABORT_MIN = 600
+#: Smallest problem whose cold start follows the caller's guess (see :func:`_guessed_state`).
+GUESS_MIN = 300
 
 FREE, LOWER, UPPER, EQUAL = 0, -1, 1, 2
 
@@ -491,6 +500,20 @@ def _pdas_loop(
     raise _Failed("PDAS iteration limit")
 
 
+def _guessed_state(p: _Scaled, guess: np.ndarray) -> np.ndarray:
+    """PDAS's first face from a score: the best fifth (at least :data:`GUESS_MIN` // 2) free.
+
+    The others start at their lower bounds where those are finite (else free). On sparse
+    optima (most variables at 0) this replaces PDAS's first, largest faces with small ones;
+    PDAS then frees every variable whose multiplier has the wrong sign at once.
+    """
+    k = min(p.n, max(GUESS_MIN // 2, p.n // 5))
+    state = np.full(p.n, LOWER, dtype=np.int8)
+    state[np.argsort(-guess, kind="stable")[:k]] = FREE
+    state[~np.isfinite(p.lower)] = FREE
+    return state
+
+
 def _initial_state(p: _Scaled, state: np.ndarray | None, rstate: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     if state is None:
         state = np.full(p.n, FREE, dtype=np.int8)
@@ -599,6 +622,7 @@ def solve_qp(
     *,
     state: np.ndarray | None = None,
     rstate: np.ndarray | None = None,
+    guess: np.ndarray | None = None,
     what: str = "the allocation",
     tol: float = KKT_TOL,
     cache: dict[str, Any] | None = None,
@@ -606,6 +630,10 @@ def solve_qp(
     r"""Solve :math:`\min \tfrac12 x^\top H x + f^\top x` s.t. ``lower <= x <= upper``, ``a_lo <= a x <= a_hi``.
 
     ``state`` / ``rstate`` (from a previous :class:`QPResult`) warm-start the active set;
+    without them, ``guess`` (a score per variable, higher for variables more likely to be held,
+    e.g. :math:`1/\sigma_i^2` for the least variance) starts PDAS on problems of
+    :data:`GUESS_MIN` variables or more from the face of the best fifth, the others at their
+    lower bounds (see :func:`_guessed_state`);
     ``cache`` is handed to the scaling (see :func:`_scale`).
     Raises :class:`~poolkit.exceptions.SolverError` when no method reaches a verified
     solution and :class:`UnboundedQP` when the interior-point iterates diverge (the
@@ -623,13 +651,17 @@ def solve_qp(
         np.asarray(a_hi, dtype="float64"),
         cache,
     )
-    st, rst = _initial_state(p, None if state is None else state, rstate)
+    guessed = state is None and guess is not None and p.n >= GUESS_MIN
+    st, rst = _initial_state(p, _guessed_state(p, np.asarray(guess)) if guessed else state, rstate)
     face = _Face(p)
     # PDAS iterations cost a factorisation each: on small problems they are cheap, so let PDAS
     # run longer before the interior point takes over; on large ones give up early
     patience = 30 if p.n <= 600 else 3
     notes: list[str] = []
     result: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, str, int] | None = None
+    # from a guessed face, a large singular face ends PDAS at once (a dense optimum on more assets
+    # than the covariance's rank: the interior point's ground, see test_dense_solvers)
+    face.bail_from = 2 if guessed and p.n > SINGULAR_ABORT_MIN else None
     try:
         x, y, st2, rst2, its = _pdas(p, face, st, rst, patience=patience)
         z = _bound_z(p, x, y, st2)
@@ -640,7 +672,12 @@ def solve_qp(
             notes.append(f"PDAS: {msg}")
     except _Failed as exc:
         notes.append(f"PDAS: {exc}")
-    if result is None and state is not None:  # a stale warm start: try once from scratch
+    face.bail_from = None
+    # a stale warm start, or a wrong guess on a small problem: once more from scratch (on a
+    # large one PDAS from scratch would begin with the whole problem's factor: the interior
+    # point comes first)
+    again = state is not None or (guessed and p.n <= SINGULAR_ABORT_MIN)
+    if result is None and again:
         try:
             st0, rst0 = _initial_state(p, None, None)
             x, y, st2, rst2, its = _pdas(p, face, st0, rst0, patience=patience)

@@ -6,7 +6,9 @@ factor is computed in single precision and applied unrefined, while the whole Ne
 (rows included) is refined with double-precision residuals, each pass one triangular solve
 and one product with :math:`H`, to a relative residual of :math:`10^{-3}` of the iterate's
 own residuals (inexact Newton), at least :data:`NEWTON_TARGET`; a refinement that stalls
-above :data:`NEWTON_ENOUGH` sends the iteration to a double-precision factor.
+above :data:`NEWTON_ENOUGH` sends the iteration to a double-precision factor. Upper bounds
+that an equality row and the lower bounds imply, and that start far away, are left out
+(:func:`_implied_upper`, :data:`FAR_BOUND`): the barrier then starts centred.
 
 References
 ----------
@@ -14,6 +16,8 @@ References
        SIAM J. Optim. 2(4), 575-601.
 .. [2] Dembo, R. S., Eisenstat, S. C., Steihaug, T. (1982). Inexact Newton methods. SIAM J.
        Numer. Anal. 19(2), 400-408.
+.. [3] Andersen, E. D., Andersen, K. D. (1995). Presolving in linear programming. Math.
+       Program. 71(2), 221-245.
 """
 
 from __future__ import annotations

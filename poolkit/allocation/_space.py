@@ -100,10 +100,14 @@ def _solve(
     *,
     extra: tuple[np.ndarray, float, float] | None = None,
     warm: _qp.QPResult | None = None,
+    guess: np.ndarray | None = None,
     what: str,
     cache: dict[str, Any] | None = None,
 ) -> tuple[np.ndarray, _qp.QPResult]:
-    """Minimise ``w'Hw/2 + f'w`` over the constraint set (and an extra row); return ``(w, QP answer)``."""
+    """Minimise ``w'Hw/2 + f'w`` over the constraint set (and an extra row); return ``(w, QP answer)``.
+
+    ``guess``: a per-asset score for a cold start (see :func:`poolkit.allocation._qp.solve_qp`).
+    """
     h = space.h(hmat)
     fv = np.zeros(h.shape[0]) if f is None else space.vec(f)
     a, lo, hi = space.rows(extra)
@@ -115,8 +119,9 @@ def _solve(
     if not space.cons.bounded and f is not None:
         _refuse_unbounded(h, fv, space.lower, space.upper, a, lo, hi, what=what)
     try:
-        res = _qp.solve_qp(h, fv, space.lower, space.upper, a, lo, hi, state=state, rstate=rstate, what=what,
-                           cache=cache)
+        res = _qp.solve_qp(h, fv, space.lower, space.upper, a, lo, hi, state=state, rstate=rstate,
+                           guess=guess if guess is None or space.idx is None else guess[space.idx],
+                           what=what, cache=cache)
     except _qp.UnboundedQP:
         raise UnboundedError(_UNBOUNDED.format(what=what)) from None
     return space.weights(res.x), res
