@@ -330,7 +330,7 @@ def _implied_upper(p: _Scaled, rows_e: np.ndarray) -> np.ndarray:
     whole feasible set; an upper bound at least that wide (to :math:`10^{-12}` relative) is
     implied. Leaving such bounds out keeps the feasible set: only lower bounds imply, and
     they are all kept. This is the activity-based bound tightening of presolve (Andersen &
-    Andersen 1995, section 3.3).
+    Andersen 1995).
     """
     out = np.zeros(p.n, dtype=bool)
     for r in rows_e:
