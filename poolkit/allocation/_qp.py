@@ -25,7 +25,7 @@ Strategy (chosen from measurements on dense and sparse universes, see
    hold exactly. On dense long-only problems it needs 3-9 factorisations of a shrinking
    block where a one-index-per-iteration active set needs thousands; warm starts (a
    previous solution's sets) usually need one or two. A cold start on
-   :data:`GUESS_MIN` variables or more begins with the caller's guess (e.g. the fifth of
+   :data:`GUESS_MIN` variables or more begins with the caller's guess (e.g. the tenth of
    lowest variance free, the others at 0), so a sparse optimum is reached through small
    faces instead of the whole problem's.
 3. **Interior point** (Mehrotra's predictor-corrector) when PDAS oscillates, which it can
@@ -501,13 +501,13 @@ def _pdas_loop(
 
 
 def _guessed_state(p: _Scaled, guess: np.ndarray) -> np.ndarray:
-    """PDAS's first face from a score: the best fifth (at least :data:`GUESS_MIN` // 2) free.
+    """PDAS's first face from a score: the best tenth (at least 50 variables) free.
 
     The others start at their lower bounds where those are finite (else free). On sparse
     optima (most variables at 0) this replaces PDAS's first, largest faces with small ones;
     PDAS then frees every variable whose multiplier has the wrong sign at once.
     """
-    k = min(p.n, max(GUESS_MIN // 2, p.n // 5))
+    k = min(p.n, max(50, p.n // 10))
     state = np.full(p.n, LOWER, dtype=np.int8)
     state[np.argsort(-guess, kind="stable")[:k]] = FREE
     state[~np.isfinite(p.lower)] = FREE
@@ -632,7 +632,7 @@ def solve_qp(
     ``state`` / ``rstate`` (from a previous :class:`QPResult`) warm-start the active set;
     without them, ``guess`` (a score per variable, higher for variables more likely to be held,
     e.g. :math:`1/\sigma_i^2` for the least variance) starts PDAS on problems of
-    :data:`GUESS_MIN` variables or more from the face of the best fifth, the others at their
+    :data:`GUESS_MIN` variables or more from the face of the best tenth, the others at their
     lower bounds (see :func:`_guessed_state`);
     ``cache`` is handed to the scaling (see :func:`_scale`).
     Raises :class:`~poolkit.exceptions.SolverError` when no method reaches a verified
