@@ -322,6 +322,22 @@ def test_bad_files_and_options_exit_2(project, capsys):
     assert run_main(["--no-such-option"], capsys)[0] == 2
 
 
+def test_the_batch_process_imports_no_pandas_before_its_reports_start():
+    # pandas (0.5-1 s) is for the kernels, which a fork server loads beside the batch; the batch process
+    # loads it later, through poolkit.data, while its first notebooks run (a report's data files)
+    code = ("import sys\n"
+            "from poolkit import batch, cli\n"
+            "from poolkit.batch import _run\n"
+            "from poolkit.reporting import _execute, _html, _kernel, _outputs, _suite\n"
+            "grid = batch.load_grid(sys.argv[1])\n"
+            "assert not grid.errors, grid.errors\n"
+            "print(sorted(m for m in ('pandas', 'numpy', 'poolkit.data') if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", code, str(EXAMPLES / "batch_grid.yaml")], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
 # The command's process: an object whose finaliser runs only when Python tears the interpreter
 # down marks (in a file) that the teardown happened; the exit handlers and the output must not
 # depend on it.

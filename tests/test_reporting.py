@@ -156,9 +156,11 @@ def test_optional_and_union_annotations_and_type_comments(tmp_path):
 def test_quick_jsonschema_import_leaves_notebook_validation_and_the_package_usable():
     code = (
         "import importlib.util, sys\n"
-        "from poolkit.reporting._execute import _import_jsonschema_quickly\n"
+        "from poolkit.reporting._execute import FORMAT_MODULES, _import_jsonschema_quickly\n"
         "_import_jsonschema_quickly()\n"
         "assert 'jsonschema' in sys.modules and 'rfc3987_syntax' not in sys.modules\n"
+        "assert not set(FORMAT_MODULES) & set(sys.modules), set(FORMAT_MODULES) & set(sys.modules)\n"
+        "import isoduration, webcolors  # still importable\n"
         "import nbformat\n"
         "nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('x = 1')])\n"
         "nbformat.validate(nb)\n"
@@ -248,6 +250,20 @@ def test_report_kernel_starts_without_the_debugger_yet_can_import_it(tmp_path):
     run_notebook(nb, tmp_path / "out.ipynb")
     expected = __import__("importlib.util").util.find_spec("debugpy") is not None
     assert stdout_of(tmp_path / "out.ipynb").split() == ["False", str(expected)]
+
+
+@pytest.mark.notebook
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="kernels are forked from a fork server on Linux")
+def test_kernel_forked_ahead_starts_without_the_debugger_yet_can_import_it(tmp_path):
+    # the same for a kernel forked from the run's fork server: ipykernel's debugger module was loaded
+    # there while debugpy could not be, so the kernel's start does not load debugpy (0.1-0.2 s)
+    nb = make_notebook(tmp_path / "01_k.ipynb", 'out_dir: str = ""', [
+        "import sys\nprint('debugpy' in sys.modules, sys.modules['ipykernel.debugger']._is_debugpy_available)",
+        "import importlib.util\nprint(importlib.util.find_spec('debugpy') is not None)"])
+    folder = run_suite(name="k", notebooks=[nb], reports_dir=tmp_path / "reports", progress=False, html=False,
+                       prestart=True)
+    expected = __import__("importlib.util").util.find_spec("debugpy") is not None
+    assert stdout_of(folder / "01_k.ipynb").split() == ["False", "False", str(expected)]
 
 
 @pytest.mark.notebook

@@ -157,7 +157,12 @@ def _warm_worker(notebooks: list[str], threads: int | None = None, fork_server: 
     kernels are those of the first notebook of a report, used once each, forked
     from the batch's fork server when it has one.
     """
-    from poolkit.reporting._execute import _engine_name, _import_jsonschema_quickly, kernel_key
+    from poolkit.reporting._execute import (
+        NOTEBOOK_STARTED,
+        _engine_name,
+        _import_jsonschema_quickly,
+        kernel_key,
+    )
     from poolkit.reporting._kernel import kernel_supply
 
     supply = kernel_supply()
@@ -174,6 +179,8 @@ def _warm_worker(notebooks: list[str], threads: int | None = None, fork_server: 
         _engine_name()
         package_versions()  # read once per process, recorded by every report
         _IMPORTED.set()  # a report may start; what follows only its HTML export needs (it waits for it)
+        # once the first notebook runs: until then this process is the one the first reports wait for
+        NOTEBOOK_STARTED.wait(_PRIME_AFTER_S)
         _prime_exporter()
 
     # off the worker's event loop, which must keep answering the scheduler; a report waits for the
@@ -204,6 +211,9 @@ def _prime_exporter() -> None:
     with _EXPORT_LOCK:
         _html_exporter().from_notebook_node(_static_copy(nb, copy_first=False), resources={"metadata": {"name": "prime"}})
 
+
+_PRIME_AFTER_S = 60.0
+"""The warm-up builds the HTML exporter once a notebook runs, or after this many seconds."""
 
 _WARM_UP: threading.Thread | None = None
 """The worker's warm-up thread (:func:`_warm_worker`)."""

@@ -43,9 +43,12 @@ PRELOAD_MODULES = ("numpy", "pandas", "matplotlib", "matplotlib.pyplot", "poolki
                    "poolkit.plotting", "poolkit.reporting")
 """What the fork server imports before it forks its first kernel (what every report notebook imports)."""
 
-EXTRA_MODULES = ("poolkit.allocation", "poolkit.pooling", "poolkit.credit", "poolkit.funds", "scipy.optimize",
+EXTRA_MODULES = ("IPython.core.completerlib", "IPython.core.debugger", "IPython.core.oinspect",
+                 "IPython.extensions.storemagic", "sqlite3", "psutil", "tornado.platform.asyncio",
+                 "poolkit.allocation", "poolkit.pooling", "poolkit.credit", "poolkit.funds", "scipy.optimize",
                  "scipy.stats", "scipy.cluster.hierarchy")
-"""What it imports next, between requests, for the kernels it forks later (what many notebooks use)."""
+"""What it imports next, between requests, for the kernels it forks later: what a kernel's start loads, then
+what many notebooks use."""
 
 TIE_TO_PARENT = r"""
 def _poolkit_tie(parent, lock):
@@ -144,8 +147,11 @@ def load():
     import importlib
     for name in sys.argv[3].split(','):
         importlib.import_module(name)
-    sys.modules['debugpy'] = None  # a report kernel is never debugged (see _kernel._KERNEL_LAUNCHER)
+    # a report kernel is never debugged (see _kernel._KERNEL_LAUNCHER): ipykernel's debugger module,
+    # which a kernel loads as it starts, is imported while debugpy cannot be, and notes it unavailable
+    sys.modules['debugpy'] = None
     import ipykernel.kernelapp
+    import ipykernel.debugger
     del sys.modules['debugpy']
     request = serve(False)
     for name in sys.argv[4].split(','):
