@@ -13,6 +13,7 @@ import platform
 import re
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -264,6 +265,30 @@ def test_kernel_forked_ahead_starts_without_the_debugger_yet_can_import_it(tmp_p
                        prestart=True)
     expected = __import__("importlib.util").util.find_spec("debugpy") is not None
     assert stdout_of(folder / "01_k.ipynb").split() == ["False", "False", str(expected)]
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("prestart", [True, False])
+def test_kernel_ends_without_tearing_down_its_modules_yet_runs_what_a_notebook_leaves(tmp_path, prestart):
+    # after its notebook, a kernel waits for the notebook's threads and runs its exit handlers, as
+    # any Python process does, then ends without clearing its modules (whose finalisers would run)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    nb = make_notebook(tmp_path / "01_exit.ipynb", 'out_dir: str = ""\nmarks: str = ""', [
+        "import atexit, pathlib, sys, threading, time, types\n"
+        "atexit.register(lambda: pathlib.Path(marks, 'exit-handler').write_text('x'))\n"
+        "threading.Thread(target=lambda: (time.sleep(0.5), pathlib.Path(marks, 'thread').write_text('x'))).start()",
+        "class Probe:  # what its finaliser needs, kept in it: the notebook's names are gone by then\n"
+        "    def __init__(self):\n        self.open, self.path = open, str(pathlib.Path(marks, 'torn-down'))\n"
+        "    def __del__(self):\n        with self.open(self.path, 'w') as file:\n            file.write('x')\n"
+        "module = types.ModuleType('poolkit_probe')\nmodule.probe = Probe()\nsys.modules['poolkit_probe'] = module"])
+    run_suite(name="exit", notebooks=[nb], parameters={"marks": str(marks)}, reports_dir=tmp_path / "reports",
+              progress=False, html=False, prestart=prestart)
+    deadline = time.monotonic() + 30
+    while len(list(marks.iterdir())) < 2 and time.monotonic() < deadline:  # the kernel stops in the background
+        time.sleep(0.1)
+    time.sleep(1.0)
+    assert sorted(p.name for p in marks.iterdir()) == ["exit-handler", "thread"]
 
 
 @pytest.mark.notebook
