@@ -177,6 +177,27 @@ def test_quick_jsonschema_import_leaves_notebook_validation_and_the_package_usab
     assert out[:2] == ["invalid refused", str(importlib.util.find_spec("rfc3987_syntax") is not None)]
 
 
+@pytest.mark.notebook
+def test_quick_papermill_import_skips_pyarrow_and_still_runs_a_notebook(tmp_path):
+    nb = make_notebook(tmp_path / "p.ipynb", 'out_dir: str = ""\nn: int = 1', ["print(n * 7)"])
+    code = (
+        "import sys\n"
+        "from poolkit.reporting._execute import _import_papermill_quickly\n"
+        "_import_papermill_quickly()\n"
+        "assert 'papermill' in sys.modules and 'pyarrow' not in sys.modules\n"
+        "from poolkit.reporting import run_notebook\n"
+        "run_notebook(sys.argv[1], sys.argv[2], {'n': 6})\n"
+        "import pyarrow  # still importable\n"
+        "print('pyarrow' in sys.modules)\n"
+    )
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", code, str(nb), str(tmp_path / "out.ipynb")], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True"] and stdout_of(tmp_path / "out.ipynb").strip() == "42"
+
+
 def test_missing_notebook_is_a_configuration_error(tmp_path):
     with pytest.raises(ConfigurationError, match="does not exist"):
         run_notebook(tmp_path / "missing.ipynb", tmp_path / "out.ipynb")

@@ -160,7 +160,7 @@ def _warm_worker(notebooks: list[str], threads: int | None = None, fork_server: 
     from poolkit.reporting._execute import (
         NOTEBOOK_STARTED,
         _engine_name,
-        _import_jsonschema_quickly,
+        _import_papermill_quickly,
         kernel_key,
     )
     from poolkit.reporting._kernel import kernel_supply
@@ -171,8 +171,7 @@ def _warm_worker(notebooks: list[str], threads: int | None = None, fork_server: 
     supply.ensure(kernel_key(Path(notebooks[0]), warm=True, threads=threads), count)
 
     def imports() -> None:
-        _import_jsonschema_quickly()
-        import papermill  # noqa: F401
+        _import_papermill_quickly()
 
         from poolkit._runs import package_versions
 
@@ -562,7 +561,11 @@ def _run_locked(
     quiet: bool,
     log_file: str | Path | None,
 ) -> BatchResult:
-    from tqdm.auto import tqdm
+    tqdm: Any = _NoBar  # no progress bar: tqdm (and the notebook support it looks for) is not loaded
+    if not quiet:
+        from tqdm.auto import tqdm as tqdm_auto
+
+        tqdm = tqdm_auto
 
     started = _dt.datetime.now(_dt.UTC)
     t0 = time.perf_counter()
@@ -669,6 +672,25 @@ def _run_locked(
         if cluster is not None:
             cluster.close()
     return BatchResult(batch_dir=batch_dir, runs=runs, exit_code=EXIT_FAILED if failed else EXIT_OK)
+
+
+class _NoBar:
+    """The part of a tqdm progress bar that a quiet batch uses: nothing shown."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def write(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def set_postfix(self, **kwargs: Any) -> None:
+        pass
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def _manifest_duration(manifest: Mapping[str, Any]) -> float | None:

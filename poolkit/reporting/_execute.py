@@ -166,6 +166,28 @@ def _import_jsonschema_quickly() -> None:
 NOTEBOOK_STARTED = threading.Event()
 """Set once a notebook of this process has a kernel that answers: its cells start (see :func:`_execute`)."""
 
+def _import_papermill_quickly() -> None:
+    """Import papermill without pyarrow (and jsonschema as :func:`_import_jsonschema_quickly` does).
+
+    papermill imports pyarrow (0.1-0.15 s) for its HDFS handler only, which a
+    report never uses (its notebooks are local files); when pyarrow is not
+    loaded yet it is skipped, and stays importable afterwards (pandas loads it
+    when it needs it). Nothing is done when papermill is already loaded.
+    """
+    if "papermill" in sys.modules:
+        return
+    _import_jsonschema_quickly()
+    blocked = [name for name in ("pyarrow", "pyarrow.fs") if name not in sys.modules]
+    for name in blocked:
+        sys.modules[name] = None  # type: ignore[assignment]  # import fails -> papermill's HDFS handler is absent
+    try:
+        import papermill  # noqa: F401
+    finally:
+        for name in blocked:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
+
+
 _SAVE_EVERY_S = 5.0
 """While a notebook runs, its executed copy is saved at most this often (and always at the end)."""
 
@@ -180,6 +202,7 @@ def _engine_name() -> str:
     when it ends, failed or not (papermill's final save), so the partial
     notebook with the failing cell is still kept.
     """
+    _import_papermill_quickly()
     from jupyter_core.utils import run_sync
     from papermill.clientwrap import PapermillNotebookClient
     from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
@@ -314,7 +337,7 @@ def _execute(
     caps its BLAS / OpenMP threads), shut down afterwards and never reused; ``on_kernel`` is called once it has one and
     may raise to stop before the notebook starts (the kernel is then shut down).
     """
-    _import_jsonschema_quickly()
+    _import_papermill_quickly()
     import papermill as pm
 
     output.parent.mkdir(parents=True, exist_ok=True)
