@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from poolkit._validation import did_you_mean
 from poolkit.exceptions import ConfigurationError
 
 __all__ = [
@@ -394,6 +393,9 @@ def problem_message(problem: ParameterProblem, notebooks: Sequence[Path], *, sui
     if problem.kind == "name":
         return f"`{key}` is not a valid parameter name; parameters are Python names such as `level`."
     if problem.kind == "undeclared":
+        # (imported here: it loads pandas, which a batch or report process need not)
+        from poolkit._validation import did_you_mean
+
         hint = did_you_mean(key, names)
         if not suite:
             extra = "" if names else " (it has no code cell tagged 'parameters')"

@@ -22,6 +22,8 @@ or usage (nothing ran).
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -542,23 +544,70 @@ def main(argv: Sequence[str] | None = None) -> int:
     ...
     0
     """
+    if argv is None and _is_command():
+        _leave_quickly()
     parser = _build_parser()
     try:
         args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     except SystemExit as exc:  # --help, --version, usage errors
-        return _exit_code(exc)
+        return _exited(_exit_code(exc))
     if args.command == "report":
-        return _report(args)
+        return _exited(_report(args))
     if args.command == "batch":
-        return _batch(args)
+        return _exited(_batch(args))
     if args.command == "samples":
-        return _samples()
+        return _exited(_samples())
     if args.command == "notebooks":
-        return _notebooks(args)
+        return _exited(_notebooks(args))
     if args.command == "app":
-        return _app(args)
+        return _exited(_app(args))
     parser.print_help()
-    return EXIT_CONFIG
+    return _exited(EXIT_CONFIG)
+
+
+# --------------------------------------------------------------------------- process exit
+
+_EXIT: dict[str, int] = {}
+"""The exit code of the command this process runs, once ``main`` returned it (see :func:`_leave_quickly`)."""
+
+
+def _is_command() -> bool:
+    """Tell whether this process is the ``poolkit`` command itself (``sys.exit(main())`` is all that follows main)."""
+    entry = sys.modules.get("__main__")
+    return __name__ == "__main__" or getattr(entry, "main", None) is main
+
+
+def _exited(code: int) -> int:
+    _EXIT["code"] = code
+    return code
+
+
+def _leave_quickly() -> None:
+    """Make the command's process end as soon as its exit handlers have run, without tearing the interpreter down.
+
+    Python's teardown after the exit handlers (clearing the 1700 modules a
+    batch loads: dask, papermill, nbconvert, pandas...) takes 0.5-1 s and
+    saves nothing: every file is written and closed, every kernel and the fork
+    server are stopped and the log is flushed by then (those are exit handlers
+    or done before ``main`` returns). The handler registered here is the first,
+    so it runs last; it flushes stdout and stderr and ends the process with
+    ``main``'s exit code. Nothing changes when ``main`` did not return (an
+    uncaught exception or an interrupt) or another exit handler was registered
+    before it, which it would skip.
+    """
+    if atexit._ncallbacks() == 0:  # type: ignore[attr-defined]  # ours runs last, after every other one
+        atexit.register(_end_process)
+
+
+def _end_process() -> None:
+    code = _EXIT.get("code")
+    if code is None:
+        return
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # e.g. a closed pipe
+            if stream is not None:
+                stream.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

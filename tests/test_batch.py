@@ -322,6 +322,77 @@ def test_bad_files_and_options_exit_2(project, capsys):
     assert run_main(["--no-such-option"], capsys)[0] == 2
 
 
+def test_the_batch_process_imports_no_pandas_before_its_reports_start():
+    # pandas (0.5-1 s) is for the kernels, which a fork server loads beside the batch; the batch process
+    # loads it later, through poolkit.data, while its first notebooks run (a report's data files)
+    code = ("import sys\n"
+            "from poolkit import batch, cli\n"
+            "from poolkit.batch import _run\n"
+            "from poolkit.reporting import _execute, _html, _kernel, _outputs, _suite\n"
+            "grid = batch.load_grid(sys.argv[1])\n"
+            "assert not grid.errors, grid.errors\n"
+            "print(sorted(m for m in ('pandas', 'numpy', 'poolkit.data') if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", code, str(EXAMPLES / "batch_grid.yaml")], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+# The command's process: an object whose finaliser runs only when Python tears the interpreter
+# down marks (in a file) that the teardown happened; the exit handlers and the output must not
+# depend on it.
+_TEARDOWN_PROBE = """
+import atexit, sys
+from pathlib import Path
+folder = Path(sys.argv.pop(1))
+mode = sys.argv.pop(1)
+class Probe:
+    def __del__(self):
+        (folder / "torn-down").write_text("x")
+probe = Probe()
+if mode == "handler-first":
+    atexit.register(lambda: (folder / "earlier-handler").write_text("x"))
+from poolkit.cli import main
+if mode == "library":
+    code = main(sys.argv[1:])
+    print("the caller goes on")
+    sys.exit(code)
+sys.exit(main())
+"""
+
+
+def _probe(tmp_path: Path, mode: str, *args: str) -> tuple[subprocess.CompletedProcess, set[str]]:
+    folder = tmp_path / mode
+    folder.mkdir()
+    done = subprocess.run([sys.executable, "-c", _TEARDOWN_PROBE, str(folder), mode, *args], capture_output=True,
+                          text=True, timeout=120)
+    return done, {p.name for p in folder.iterdir()}
+
+
+@pytest.mark.parametrize("args, code", [(["samples"], 0), (["batch", "missing.yaml"], 2), (["--no-such"], 2)])
+def test_the_command_ends_without_the_interpreter_teardown(tmp_path, capsys, args, code):
+    done, marks = _probe(tmp_path, "command", *args)
+    assert done.returncode == code
+    assert marks == set()  # the process ended after its exit handlers, before the teardown
+    # its output is all there: the same as main's in this process
+    assert cli.main(args) == code
+    out, err = capsys.readouterr()
+    assert done.stdout == out
+    if code == 0:
+        assert "sample:ff_factors" in done.stdout
+    else:
+        assert done.stderr.strip().splitlines()[-1] == err.strip().splitlines()[-1]
+
+
+def test_main_called_as_a_library_or_after_another_exit_handler_leaves_the_exit_alone(tmp_path):
+    done, marks = _probe(tmp_path, "library", "batch", "missing.yaml")
+    assert done.returncode == 2 and done.stdout.endswith("the caller goes on\n")
+    assert marks == {"torn-down"}  # a program that calls main goes on and ends as usual
+    done, marks = _probe(tmp_path, "handler-first", "samples")
+    assert done.returncode == 0 and "sample:ff_factors" in done.stdout
+    assert marks == {"earlier-handler", "torn-down"}  # an exit handler older than main's still runs
+
+
 def test_example_grid_is_valid_against_the_project_notebooks():
     grid = batch.load_grid(EXAMPLES / "batch_grid.yaml")
     assert grid.errors == []

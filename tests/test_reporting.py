@@ -13,6 +13,7 @@ import platform
 import re
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -156,9 +157,11 @@ def test_optional_and_union_annotations_and_type_comments(tmp_path):
 def test_quick_jsonschema_import_leaves_notebook_validation_and_the_package_usable():
     code = (
         "import importlib.util, sys\n"
-        "from poolkit.reporting._execute import _import_jsonschema_quickly\n"
+        "from poolkit.reporting._execute import FORMAT_MODULES, _import_jsonschema_quickly\n"
         "_import_jsonschema_quickly()\n"
         "assert 'jsonschema' in sys.modules and 'rfc3987_syntax' not in sys.modules\n"
+        "assert not set(FORMAT_MODULES) & set(sys.modules), set(FORMAT_MODULES) & set(sys.modules)\n"
+        "import isoduration, webcolors  # still importable\n"
         "import nbformat\n"
         "nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('x = 1')])\n"
         "nbformat.validate(nb)\n"
@@ -172,6 +175,27 @@ def test_quick_jsonschema_import_leaves_notebook_validation_and_the_package_usab
     import importlib.util
 
     assert out[:2] == ["invalid refused", str(importlib.util.find_spec("rfc3987_syntax") is not None)]
+
+
+@pytest.mark.notebook
+def test_quick_papermill_import_skips_pyarrow_and_still_runs_a_notebook(tmp_path):
+    nb = make_notebook(tmp_path / "p.ipynb", 'out_dir: str = ""\nn: int = 1', ["print(n * 7)"])
+    code = (
+        "import sys\n"
+        "from poolkit.reporting._execute import _import_papermill_quickly\n"
+        "_import_papermill_quickly()\n"
+        "assert 'papermill' in sys.modules and 'pyarrow' not in sys.modules\n"
+        "from poolkit.reporting import run_notebook\n"
+        "run_notebook(sys.argv[1], sys.argv[2], {'n': 6})\n"
+        "import pyarrow  # still importable\n"
+        "print('pyarrow' in sys.modules)\n"
+    )
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", code, str(nb), str(tmp_path / "out.ipynb")], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True"] and stdout_of(tmp_path / "out.ipynb").strip() == "42"
 
 
 def test_missing_notebook_is_a_configuration_error(tmp_path):
@@ -248,6 +272,44 @@ def test_report_kernel_starts_without_the_debugger_yet_can_import_it(tmp_path):
     run_notebook(nb, tmp_path / "out.ipynb")
     expected = __import__("importlib.util").util.find_spec("debugpy") is not None
     assert stdout_of(tmp_path / "out.ipynb").split() == ["False", str(expected)]
+
+
+@pytest.mark.notebook
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="kernels are forked from a fork server on Linux")
+def test_kernel_forked_ahead_starts_without_the_debugger_yet_can_import_it(tmp_path):
+    # the same for a kernel forked from the run's fork server: ipykernel's debugger module was loaded
+    # there while debugpy could not be, so the kernel's start does not load debugpy (0.1-0.2 s)
+    nb = make_notebook(tmp_path / "01_k.ipynb", 'out_dir: str = ""', [
+        "import sys\nprint('debugpy' in sys.modules, sys.modules['ipykernel.debugger']._is_debugpy_available)",
+        "import importlib.util\nprint(importlib.util.find_spec('debugpy') is not None)"])
+    folder = run_suite(name="k", notebooks=[nb], reports_dir=tmp_path / "reports", progress=False, html=False,
+                       prestart=True)
+    expected = __import__("importlib.util").util.find_spec("debugpy") is not None
+    assert stdout_of(folder / "01_k.ipynb").split() == ["False", "False", str(expected)]
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("prestart", [True, False])
+def test_kernel_ends_without_tearing_down_its_modules_yet_runs_what_a_notebook_leaves(tmp_path, prestart):
+    # after its notebook, a kernel waits for the notebook's threads and runs its exit handlers, as
+    # any Python process does, then ends without clearing its modules (whose finalisers would run)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    nb = make_notebook(tmp_path / "01_exit.ipynb", 'out_dir: str = ""\nmarks: str = ""', [
+        "import atexit, pathlib, sys, threading, time, types\n"
+        "atexit.register(lambda: pathlib.Path(marks, 'exit-handler').write_text('x'))\n"
+        "threading.Thread(target=lambda: (time.sleep(0.5), pathlib.Path(marks, 'thread').write_text('x'))).start()",
+        "class Probe:  # what its finaliser needs, kept in it: the notebook's names are gone by then\n"
+        "    def __init__(self):\n        self.open, self.path = open, str(pathlib.Path(marks, 'torn-down'))\n"
+        "    def __del__(self):\n        with self.open(self.path, 'w') as file:\n            file.write('x')\n"
+        "module = types.ModuleType('poolkit_probe')\nmodule.probe = Probe()\nsys.modules['poolkit_probe'] = module"])
+    run_suite(name="exit", notebooks=[nb], parameters={"marks": str(marks)}, reports_dir=tmp_path / "reports",
+              progress=False, html=False, prestart=prestart)
+    deadline = time.monotonic() + 30
+    while len(list(marks.iterdir())) < 2 and time.monotonic() < deadline:  # the kernel stops in the background
+        time.sleep(0.1)
+    time.sleep(1.0)
+    assert sorted(p.name for p in marks.iterdir()) == ["exit-handler", "thread"]
 
 
 @pytest.mark.notebook

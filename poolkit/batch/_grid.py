@@ -14,7 +14,6 @@ from typing import Any
 
 from poolkit._parameters import RESERVED_PARAMETERS, ParameterProblem, conform_parameters, declared_parameters
 from poolkit._runs import check_name
-from poolkit._validation import did_you_mean
 from poolkit.exceptions import ConfigurationError
 from poolkit.reporting._notebooks import notebooks_dir
 
@@ -244,6 +243,9 @@ def load_grid(path: str | Path, *, name: str | None = None) -> Grid:
     errors: list[str] = []
     unknown = sorted(set(map(str, data)) - _GRID_KEYS)
     for key in unknown:
+        # (imported here: it loads pandas, which the batch process need not)
+        from poolkit._validation import did_you_mean
+
         errors.append(f"{path.name}: unknown key {key!r}.{did_you_mean(key, _GRID_KEYS)} Allowed: {sorted(_GRID_KEYS)}.")
 
     batch_name = name if name is not None else data.get("name", path.stem)
@@ -338,6 +340,8 @@ def _problem_message(problem: ParameterProblem, where: str) -> str:
     if problem.kind == "name":
         return f"{where}: {key!r} is not a valid parameter name."
     if problem.kind == "undeclared":
+        from poolkit._validation import did_you_mean
+
         names = list(problem.declared)
         return f"{where}: no notebook declares a parameter {key!r}.{did_you_mean(key, names)} Declared: {names}."
     messages = []

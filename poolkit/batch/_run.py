@@ -157,7 +157,12 @@ def _warm_worker(notebooks: list[str], threads: int | None = None, fork_server: 
     kernels are those of the first notebook of a report, used once each, forked
     from the batch's fork server when it has one.
     """
-    from poolkit.reporting._execute import _engine_name, _import_jsonschema_quickly, kernel_key
+    from poolkit.reporting._execute import (
+        NOTEBOOK_STARTED,
+        _engine_name,
+        _import_papermill_quickly,
+        kernel_key,
+    )
     from poolkit.reporting._kernel import kernel_supply
 
     supply = kernel_supply()
@@ -166,14 +171,15 @@ def _warm_worker(notebooks: list[str], threads: int | None = None, fork_server: 
     supply.ensure(kernel_key(Path(notebooks[0]), warm=True, threads=threads), count)
 
     def imports() -> None:
-        _import_jsonschema_quickly()
-        import papermill  # noqa: F401
+        _import_papermill_quickly()
 
         from poolkit._runs import package_versions
 
         _engine_name()
         package_versions()  # read once per process, recorded by every report
         _IMPORTED.set()  # a report may start; what follows only its HTML export needs (it waits for it)
+        # once the first notebook runs: until then this process is the one the first reports wait for
+        NOTEBOOK_STARTED.wait(_PRIME_AFTER_S)
         _prime_exporter()
 
     # off the worker's event loop, which must keep answering the scheduler; a report waits for the
@@ -204,6 +210,9 @@ def _prime_exporter() -> None:
     with _EXPORT_LOCK:
         _html_exporter().from_notebook_node(_static_copy(nb, copy_first=False), resources={"metadata": {"name": "prime"}})
 
+
+_PRIME_AFTER_S = 60.0
+"""The warm-up builds the HTML exporter once a notebook runs, or after this many seconds."""
 
 _WARM_UP: threading.Thread | None = None
 """The worker's warm-up thread (:func:`_warm_worker`)."""
@@ -552,7 +561,11 @@ def _run_locked(
     quiet: bool,
     log_file: str | Path | None,
 ) -> BatchResult:
-    from tqdm.auto import tqdm
+    tqdm: Any = _NoBar  # no progress bar: tqdm (and the notebook support it looks for) is not loaded
+    if not quiet:
+        from tqdm.auto import tqdm as tqdm_auto
+
+        tqdm = tqdm_auto
 
     started = _dt.datetime.now(_dt.UTC)
     t0 = time.perf_counter()
@@ -659,6 +672,25 @@ def _run_locked(
         if cluster is not None:
             cluster.close()
     return BatchResult(batch_dir=batch_dir, runs=runs, exit_code=EXIT_FAILED if failed else EXIT_OK)
+
+
+class _NoBar:
+    """The part of a tqdm progress bar that a quiet batch uses: nothing shown."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def write(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def set_postfix(self, **kwargs: Any) -> None:
+        pass
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def _manifest_duration(manifest: Mapping[str, Any]) -> float | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -129,26 +130,62 @@ def run_notebook(
     return _execute(notebook, Path(output), clean[notebook], kernel_name=kernel_name, cwd=cwd, progress=progress)
 
 
+FORMAT_MODULES = ("rfc3987_syntax", "rfc3987", "rfc3986_validator", "rfc3339_validator", "isoduration", "uri_template",
+                  "webcolors", "fqdn", "jsonpointer")
+"""The optional packages behind jsonschema's format checks, which notebook validation never uses."""
+
+
 def _import_jsonschema_quickly() -> None:
-    """Import jsonschema (which nbformat, hence papermill and nbconvert, imports) without rfc3987-syntax.
+    """Import jsonschema (which nbformat, hence papermill and nbconvert, imports) without its format packages.
 
     When the optional rfc3987-syntax package is installed (Jupyter's event
     schemas pull it in), ``import jsonschema`` compiles its 38 IRI grammars:
-    2-4 s, more than a whole report run. Notebook validation never checks the
-    ``iri`` formats it serves (format checks are off unless asked for), so
-    jsonschema is imported once without it; the package itself stays
-    importable afterwards. Nothing is done when jsonschema is already loaded.
+    2-4 s, more than a whole report run; the other optional packages of its
+    format checks (:data:`FORMAT_MODULES`: durations through arrow, URI
+    templates, colours...) take another 0.15 s. Notebook validation never
+    checks those formats (format checks are off unless asked for), so
+    jsonschema is imported once without them; the packages themselves stay
+    importable afterwards. Nothing is done when jsonschema is already loaded,
+    and a package already loaded is used.
     """
-    if "jsonschema" in sys.modules or "rfc3987_syntax" in sys.modules:
+    if "jsonschema" in sys.modules:
         return
-    sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # import fails -> skipped
+    blocked = [name for name in FORMAT_MODULES if name not in sys.modules]
+    for name in blocked:
+        sys.modules[name] = None  # type: ignore[assignment]  # import fails -> that format check is skipped
     try:
         import jsonschema  # noqa: F401
     except ImportError:
         pass
     finally:
-        if "rfc3987_syntax" in sys.modules and sys.modules["rfc3987_syntax"] is None:
-            del sys.modules["rfc3987_syntax"]
+        for name in blocked:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
+
+
+NOTEBOOK_STARTED = threading.Event()
+"""Set once a notebook of this process has a kernel that answers: its cells start (see :func:`_execute`)."""
+
+def _import_papermill_quickly() -> None:
+    """Import papermill without pyarrow (and jsonschema as :func:`_import_jsonschema_quickly` does).
+
+    papermill imports pyarrow (0.1-0.15 s) for its HDFS handler only, which a
+    report never uses (its notebooks are local files); when pyarrow is not
+    loaded yet it is skipped, and stays importable afterwards (pandas loads it
+    when it needs it). Nothing is done when papermill is already loaded.
+    """
+    if "papermill" in sys.modules:
+        return
+    _import_jsonschema_quickly()
+    blocked = [name for name in ("pyarrow", "pyarrow.fs") if name not in sys.modules]
+    for name in blocked:
+        sys.modules[name] = None  # type: ignore[assignment]  # import fails -> papermill's HDFS handler is absent
+    try:
+        import papermill  # noqa: F401
+    finally:
+        for name in blocked:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
 
 
 _SAVE_EVERY_S = 5.0
@@ -165,6 +202,7 @@ def _engine_name() -> str:
     when it ends, failed or not (papermill's final save), so the partial
     notebook with the failing cell is still kept.
     """
+    _import_papermill_quickly()
     from jupyter_core.utils import run_sync
     from papermill.clientwrap import PapermillNotebookClient
     from papermill.engines import NBClientEngine, NotebookExecutionManager, papermill_engines
@@ -190,6 +228,7 @@ def _engine_name() -> str:
                 await self._async_cleanup_kernel()
                 raise
             self.kc.allow_stdin = False
+            NOTEBOOK_STARTED.set()
             await run_hook(self.on_notebook_start, notebook=self.nb)
             return self.kc
 
@@ -298,7 +337,7 @@ def _execute(
     caps its BLAS / OpenMP threads), shut down afterwards and never reused; ``on_kernel`` is called once it has one and
     may raise to stop before the notebook starts (the kernel is then shut down).
     """
-    _import_jsonschema_quickly()
+    _import_papermill_quickly()
     import papermill as pm
 
     output.parent.mkdir(parents=True, exist_ok=True)

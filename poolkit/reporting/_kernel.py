@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from poolkit._runs import PROCESS_LOCK_ENV, pid_alive
-from poolkit.reporting._forkserver import TIE_TO_PARENT
+from poolkit.reporting._forkserver import LEAVE_QUICKLY, TIE_TO_PARENT
 
 KERNEL_NAME = "poolkit"
 """Name of the kernel that runs report notebooks in poolkit's own interpreter."""
@@ -47,6 +47,7 @@ WARM_MODULES = ("numpy", "pandas", "matplotlib", "matplotlib.pyplot", "poolkit",
 _KERNEL_LAUNCHER = (
     "import os, sys\n"
     + TIE_TO_PARENT
+    + LEAVE_QUICKLY
     + f"_poolkit_tie(int(os.environ.get('JPY_PARENT_PID') or 0), os.environ.get({PROCESS_LOCK_ENV!r}))\n"
     "del _poolkit_tie\n"
     "if sys.path and sys.path[0] == '':\n"
@@ -64,6 +65,7 @@ _KERNEL_LAUNCHER = (
     "    for name in warm.split(','):\n"
     "        importlib.import_module(name)\n"
     "app.start()\n"
+    "_poolkit_leave()\n"
 )
 
 

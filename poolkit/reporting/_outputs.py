@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 from poolkit.reporting._display import format_figure
 
@@ -47,7 +49,9 @@ def save_tables(tables: Mapping[str, pd.DataFrame | pd.Series], out_dir: str | P
 def jsonable(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, pd.Series):
+    # pandas not loaded (or still loading, in another thread): no Series (a report process need not import it)
+    series = getattr(sys.modules.get("pandas"), "Series", None)
+    if series is not None and isinstance(value, series):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]

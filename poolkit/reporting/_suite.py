@@ -31,7 +31,6 @@ from poolkit._runs import (
     read_json,
     unique_path,
 )
-from poolkit._validation import did_you_mean
 from poolkit.exceptions import ConfigurationError, ReportError
 from poolkit.reporting._display import figure_html
 from poolkit.reporting._execute import _execute, kernel_key
@@ -88,6 +87,9 @@ def _resolve_notebooks(notebooks: Iterable[str | Path] | None, folder: Path | No
         except (OSError, ValueError):  # a NUL or an over-long name
             hit = None
         if hit is None:
+            # (imported here: it loads pandas, which a report process need not)
+            from poolkit._validation import did_you_mean
+
             names = [p.name for p in available]
             problems.append(f"notebook {str(item)!r} not found (looked in {folder}).{did_you_mean(path.name, names)}")
         elif hit.resolve() not in [f.resolve() for f in found]:
@@ -458,7 +460,6 @@ def _run(final: Path, name: str, given: Mapping[str, Any], plan: RunPlan, *, htm
             "parameters": jsonable(plan.per_notebook[path]), "status": "not run",
             "started": None, "finished": None, "duration_s": None,
         })
-    data = plan.data()
     manifest: dict[str, Any] = {
         "kind": REPORT_KIND,
         "name": name,
@@ -468,13 +469,21 @@ def _run(final: Path, name: str, given: Mapping[str, Any], plan: RunPlan, *, htm
         "finished": None,
         "duration_s": None,
         "parameters": jsonable(dict(given)),
-        **_environment(),
-        "git": _IDENTITY["git"] if "git" in _IDENTITY else git_revision(paths[0].parent),
-        "data": data,
-        "inputs": plan.inputs(data, code=_IDENTITY.get("code")),
-        "execution": {"workers": n_workers, "kernels_started_ahead": prestart, "kernel_threads": threads},
-        "notebooks": entries,
     }
+    identity = dict(_IDENTITY)  # (a batch worker's, read in this thread)
+
+    def describe_inputs() -> None:
+        """Record what produced the run: environment, git revision, data files, inputs key (as notebooks start)."""
+        data = plan.data()
+        manifest.update({
+            **_environment(),
+            "git": identity["git"] if "git" in identity else git_revision(paths[0].parent),
+            "data": data,
+            "inputs": plan.inputs(data, code=identity.get("code")),
+            "execution": {"workers": n_workers, "kernels_started_ahead": prestart, "kernel_threads": threads},
+            "notebooks": entries,
+        })
+
     failures: dict[int, BaseException] = {}
     counter = iter(range(1, len(paths) + 1))
 
@@ -513,6 +522,9 @@ def _run(final: Path, name: str, given: Mapping[str, Any], plan: RunPlan, *, htm
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="poolkit-notebook")
     try:
         futures = [pool.submit(run_one, i) for i in runner.order]
+        # while the first kernels get ready and the notebooks run: reading the data files (their digests)
+        # and the modules that name them (pandas, through poolkit.data) is off the notebooks' path
+        describe_inputs()
         for future in futures:
             future.result()
     except BaseException as exc:  # interrupted or an unexpected error: keep what ran
@@ -528,6 +540,8 @@ def _run(final: Path, name: str, given: Mapping[str, Any], plan: RunPlan, *, htm
         pool.shutdown(wait=True)
         if not (runner.keep_warm and failure is None and not failures):  # else kept for the worker's next run
             runner.supply.release(list(dict.fromkeys(runner.keys)))
+    if "inputs" not in manifest:  # interrupted before the inputs were described
+        describe_inputs()
     if failure is None and failures:
         failure = failures[min(failures)]  # the first failing notebook of the suite
     finished = _now()
