@@ -4,6 +4,7 @@ Usage (``run.py --dense`` calls :func:`dense_section`; standalone it rewrites on
 dense-universe section of ``results.md``)::
 
     python benchmarks/solvers.py [--sizes 500 1000 3000 5000] [--out benchmarks/results.md]
+    python benchmarks/solvers.py --sizes 3000 5000 --only Clarabel --ops min_variance max_sharpe
 
 The universe is the generator of the dense case: ten common factors of 1 %/day and an
 idiosyncratic noise of 1.5 %/day, Gaussian, 2520 business days, seed 0. Its long-only
@@ -190,12 +191,14 @@ def dense_ops(n: int, avail: dict[str, bool], skip: dict[tuple[str, str], str]) 
 
 
 def dense_section(
-    sizes: list[int], *, repeats: int = 3, checkpoint: Path | None = None, only: list[str] | None = None
+    sizes: list[int], *, repeats: int = 3, checkpoint: Path | None = None, only: list[str] | None = None,
+    operations: list[str] | None = None,
 ) -> str:
     """Run the dense-universe rows and return the markdown section (with its markers).
 
     With ``checkpoint``, the section so far is written there after each size; ``only``
-    limits the references run beside poolkit (e.g. ``["Clarabel"]``).
+    limits the references run beside poolkit (e.g. ``["Clarabel"]``), ``operations`` the
+    rows (e.g. ``["min_variance", "max_sharpe"]``).
     """
     avail = peers.available()
     try:
@@ -212,6 +215,8 @@ def dense_section(
     for k, n in enumerate(sizes):
         clarabel_qp: list[float] = []
         for op in dense_ops(n, avail, skip):
+            if operations is not None and op.name not in operations:
+                continue
             if op.name.startswith("efficient") and clarabel_qp and "Clarabel" in op.impls:
                 # 48 QPs, each about as long as Clarabel's min_variance at this size
                 projected = 48 * clarabel_qp[0]
@@ -279,8 +284,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--blas-threads", type=int, default=1, help="BLAS threads of every library")
     parser.add_argument("--only", nargs="+", default=None, metavar="REFERENCE",
                         help="run only these references beside poolkit (e.g. Clarabel)")
+    parser.add_argument("--ops", nargs="+", default=None, metavar="OPERATION",
+                        choices=["min_variance", "max_sharpe", "risk_parity", "hrp", "efficient frontier (50 points)"],
+                        help="run only these operations (default: all)")
     args = parser.parse_args(argv)
-    section = dense_section(args.sizes, repeats=args.repeats, checkpoint=args.out, only=args.only)
+    section = dense_section(args.sizes, repeats=args.repeats, checkpoint=args.out, only=args.only,
+                            operations=args.ops)
     print(section)
     write_section(args.out, section)
     print(f"written: {args.out}")
