@@ -343,3 +343,23 @@ def test_a_guessed_first_face_gives_the_cold_start_answer(monkeypatch, score):
     assert (w > 1e-9).sum() < 0.5 * cov.shape[0]  # a sparse optimum: the case the guess is for
     assert np.abs(w - cold).max() <= 1e-9
     assert float(w @ s @ w) <= float(cold @ s @ cold) * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("single", [True, False])
+def test_triangular_solves_match_a_direct_solve_and_the_factor_stays_in_its_buffer(single):
+    # the solves go through two triangular solves (not LAPACK's potrs): one and several right-hand
+    # sides give the direct solution; a single-precision factor is written into the buffer given
+    rng = np.random.default_rng(14)
+    g = rng.standard_normal((300, 600))
+    a = g @ g.T / 600 + np.eye(300)
+    b1, b3 = rng.standard_normal(300), rng.standard_normal((300, 3))
+    buf = np.empty((300, 300), dtype=np.float32, order="F") if single else None
+    chol = _linalg.Cholesky(a, single=single, a32=a.astype(np.float32) if single else None, out=buf)
+    if single:
+        assert np.shares_memory(chol.factor[0], buf)
+    for b in (b1, b3):
+        ref = np.linalg.solve(a, b)
+        assert np.abs(chol.solve(b) - ref).max() <= 1e-12 * np.abs(ref).max()
+        raw = chol.apply_inverse(b)
+        assert raw.shape == b.shape and raw.dtype == np.float64
+        assert np.abs(raw - ref).max() <= (1e-5 if single else 1e-12) * np.abs(ref).max()

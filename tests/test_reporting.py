@@ -298,7 +298,8 @@ def test_kernel_ends_without_tearing_down_its_modules_yet_runs_what_a_notebook_l
     nb = make_notebook(tmp_path / "01_exit.ipynb", 'out_dir: str = ""\nmarks: str = ""', [
         "import atexit, pathlib, sys, threading, time, types\n"
         "atexit.register(lambda: pathlib.Path(marks, 'exit-handler').write_text('x'))\n"
-        "threading.Thread(target=lambda: (time.sleep(0.5), pathlib.Path(marks, 'thread').write_text('x'))).start()",
+        "threading.Thread(target=lambda: (time.sleep(0.5), pathlib.Path(marks, 'thread').write_text('x'))).start()\n"
+        "left_open = open(pathlib.Path(marks, 'left-open'), 'w')\nleft_open.write('written')",
         "class Probe:  # what its finaliser needs, kept in it: the notebook's names are gone by then\n"
         "    def __init__(self):\n        self.open, self.path = open, str(pathlib.Path(marks, 'torn-down'))\n"
         "    def __del__(self):\n        with self.open(self.path, 'w') as file:\n            file.write('x')\n"
@@ -306,10 +307,11 @@ def test_kernel_ends_without_tearing_down_its_modules_yet_runs_what_a_notebook_l
     run_suite(name="exit", notebooks=[nb], parameters={"marks": str(marks)}, reports_dir=tmp_path / "reports",
               progress=False, html=False, prestart=prestart)
     deadline = time.monotonic() + 30
-    while len(list(marks.iterdir())) < 2 and time.monotonic() < deadline:  # the kernel stops in the background
+    while len(list(marks.iterdir())) < 3 and time.monotonic() < deadline:  # the kernel stops in the background
         time.sleep(0.1)
     time.sleep(1.0)
-    assert sorted(p.name for p in marks.iterdir()) == ["exit-handler", "thread"]
+    assert sorted(p.name for p in marks.iterdir()) == ["exit-handler", "left-open", "thread"]
+    assert (marks / "left-open").read_text() == "written"  # a file left open is still written out
 
 
 @pytest.mark.notebook

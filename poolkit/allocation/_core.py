@@ -433,7 +433,8 @@ def cov_array(cov: Any, *, name: str = "cov") -> tuple[pd.DataFrame, np.ndarray]
                 work = mat.copy()
                 work[np.diag_indices_from(work)] += 1e-10 * max(float(diag.mean()), 1e-300)
                 try:
-                    cho_factor(work, lower=True, overwrite_a=True, check_finite=False)
+                    # symmetric: its transpose is the same matrix in LAPACK's layout (factorised in place)
+                    cho_factor(work.T, lower=True, overwrite_a=True, check_finite=False)
                 except LinAlgError:
                     pass
                 else:

@@ -292,7 +292,7 @@ def _ipm_iterations(p: _Scaled, *, max_iter: int = 100) -> tuple[np.ndarray, np.
         while True:  # single-precision factors while their refinement converges, then double
             if single and hh32 is None:
                 hh32 = hh.astype(np.float32)
-                buf = np.empty_like(hh32)
+                buf = np.empty_like(hh32, order="F")  # LAPACK's layout: factorised in place
             system = _Newton(hh, dvec, c_x, c_s, 1e-13, h32=hh32 if single else None, out=buf)
             single = system.single
             try:

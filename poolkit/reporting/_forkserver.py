@@ -84,6 +84,16 @@ def _poolkit_leave():
         return
     shutdown()
     run_handlers()
+    # files the notebook left open: what the teardown would have written (the finalisers of
+    # their buffers) is written now
+    import gc, io
+    for obj in gc.get_objects():
+        if isinstance(obj, io.IOBase):
+            try:
+                if not obj.closed:
+                    obj.flush()
+            except Exception:
+                pass
     for stream in (sys.__stdout__, sys.__stderr__):
         try:
             stream.flush()
