@@ -299,7 +299,9 @@ def test_kernel_ends_without_tearing_down_its_modules_yet_runs_what_a_notebook_l
         "import atexit, pathlib, sys, threading, time, types\n"
         "atexit.register(lambda: pathlib.Path(marks, 'exit-handler').write_text('x'))\n"
         "threading.Thread(target=lambda: (time.sleep(0.5), pathlib.Path(marks, 'thread').write_text('x'))).start()\n"
-        "left_open = open(pathlib.Path(marks, 'left-open'), 'w')\nleft_open.write('written')",
+        "keeper = types.ModuleType('poolkit_keeper')  # held where the namespace's reset does not reach\n"
+        "keeper.file = open(pathlib.Path(marks, 'left-open'), 'w')\nkeeper.file.write('written')\n"
+        "sys.modules['poolkit_keeper'] = keeper",
         "class Probe:  # what its finaliser needs, kept in it: the notebook's names are gone by then\n"
         "    def __init__(self):\n        self.open, self.path = open, str(pathlib.Path(marks, 'torn-down'))\n"
         "    def __del__(self):\n        with self.open(self.path, 'w') as file:\n            file.write('x')\n"
