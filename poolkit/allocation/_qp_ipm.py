@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from poolkit.allocation._linalg import MIXED_MIN, Cholesky, Imprecise
+from poolkit.allocation._linalg import MIXED_MIN, Cholesky, Imprecise, symmetric_times
 from poolkit.allocation._qp import UnboundedQP, _Failed, _Scaled
 
 __all__ = ["NEWTON_ENOUGH", "NEWTON_TARGET", "ipm"]
@@ -107,7 +107,7 @@ class _Newton:
     ) -> tuple[np.ndarray, np.ndarray, float]:
         """Residuals of the unregularised system and their size against the terms that make them."""
         n = self.n
-        hv = self.h @ dv[:n]
+        hv = symmetric_times(self.h, dv[:n])
         cty = np.concatenate([self.c_x.T @ dy, self.c_s.T @ dy])
         dterm = self.dvec * dv
         e1 = r1 - (np.concatenate([hv, np.zeros(dv.size - n)]) + dterm - cty)
@@ -258,7 +258,7 @@ def _ipm_iterations(p: _Scaled, *, max_iter: int = 100) -> tuple[np.ndarray, np.
             break
         sl = np.where(hl, np.maximum(v - np.where(hl, lo, 0.0), 1e-300), 1.0)
         su = np.where(hu, np.maximum(np.where(hu, hi, 0.0) - v, 1e-300), 1.0)
-        hx = hh @ v[:n]
+        hx = symmetric_times(hh, v[:n])
         cty = np.concatenate([c_x.T @ y, c_s.T @ y])
         rd = np.concatenate([hx, np.zeros(ni)]) + fv - cty - zl + zu
         rp = c_x @ v[:n] + c_s @ v[n:] - bvec
