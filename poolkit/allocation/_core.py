@@ -424,6 +424,8 @@ def cov_array(cov: Any, *, name: str = "cov") -> tuple[pd.DataFrame, np.ndarray]
         if mat is not None and np.isfinite(lo) and np.isfinite(hi):
             from scipy.linalg import LinAlgError, cho_factor
 
+            from poolkit.allocation._linalg import _fortran
+
             diag = np.diag(mat).copy()
             scale = max(1.0, hi, -lo)
             asym = _asymmetry(mat)
@@ -433,8 +435,7 @@ def cov_array(cov: Any, *, name: str = "cov") -> tuple[pd.DataFrame, np.ndarray]
                 work = mat.copy()
                 work[np.diag_indices_from(work)] += 1e-10 * max(float(diag.mean()), 1e-300)
                 try:
-                    # symmetric: its transpose is the same matrix in LAPACK's layout (factorised in place)
-                    cho_factor(work.T, lower=True, overwrite_a=True, check_finite=False)
+                    cho_factor(_fortran(work), lower=True, overwrite_a=True, check_finite=False)  # in place
                 except LinAlgError:
                     pass
                 else:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -150,13 +151,21 @@ def _import_jsonschema_quickly() -> None:
     """
     if "jsonschema" in sys.modules:
         return
-    blocked = [name for name in FORMAT_MODULES if name not in sys.modules]
+    with _absent(FORMAT_MODULES):  # an import that fails -> that format check is skipped
+        try:
+            import jsonschema  # noqa: F401
+        except ImportError:
+            pass
+
+
+@contextlib.contextmanager
+def _absent(names: tuple[str, ...]) -> Iterator[None]:
+    """Make the modules ``names`` not yet loaded fail to import meanwhile; importable again afterwards."""
+    blocked = [name for name in names if name not in sys.modules]
     for name in blocked:
-        sys.modules[name] = None  # type: ignore[assignment]  # import fails -> that format check is skipped
+        sys.modules[name] = None  # type: ignore[assignment]
     try:
-        import jsonschema  # noqa: F401
-    except ImportError:
-        pass
+        yield
     finally:
         for name in blocked:
             if name in sys.modules and sys.modules[name] is None:
@@ -165,6 +174,7 @@ def _import_jsonschema_quickly() -> None:
 
 NOTEBOOK_STARTED = threading.Event()
 """Set once a notebook of this process has a kernel that answers: its cells start (see :func:`_execute`)."""
+
 
 def _import_papermill_quickly() -> None:
     """Import papermill without pyarrow (and jsonschema as :func:`_import_jsonschema_quickly` does).
@@ -177,15 +187,8 @@ def _import_papermill_quickly() -> None:
     if "papermill" in sys.modules:
         return
     _import_jsonschema_quickly()
-    blocked = [name for name in ("pyarrow", "pyarrow.fs") if name not in sys.modules]
-    for name in blocked:
-        sys.modules[name] = None  # type: ignore[assignment]  # import fails -> papermill's HDFS handler is absent
-    try:
+    with _absent(("pyarrow", "pyarrow.fs")):  # papermill's HDFS handler is then absent
         import papermill  # noqa: F401
-    finally:
-        for name in blocked:
-            if name in sys.modules and sys.modules[name] is None:
-                del sys.modules[name]
 
 
 _SAVE_EVERY_S = 5.0
