@@ -290,6 +290,46 @@ def test_interior_point_starts_centred_when_caps_are_far(monkeypatch):
     assert abs(f_out - f_kept) <= 1e-10 * size**2  # unit diagonal: |x' H x| <= (sum |x|)^2
 
 
+def test_interior_point_stops_at_the_first_iterate_the_verification_accepts(monkeypatch):
+    # a degenerate least variance (600 assets, 400 days) on a "large" problem (MIXED_MIN lowered):
+    # with the caller's verification the interior point stops at the first iterate that passes it,
+    # fewer Newton systems than iterating to rounding, and that iterate is verified with the same
+    # least variance to the verification's accuracy; a verification that refuses everything, or a
+    # problem below MIXED_MIN, runs the iterations to their own end
+    cov = _factor_cov(600, 400, seed=16)
+    p = _scaled_min_variance(cov)
+    newton = _qp_ipm._Newton
+    systems: list[int] = []
+
+    class Counting(newton):  # type: ignore[misc, valid-type]
+        def __init__(self, *args, **kwargs):
+            systems.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(_qp_ipm, "_Newton", Counting)
+    monkeypatch.setattr(_qp_ipm, "MIXED_MIN", 100)
+    offered: list[float] = []
+
+    def verification(x, y, z):
+        offered.append(max(_qp.kkt_violation(p, x, y, z)))
+        return offered[-1] <= _qp.KKT_TOL
+
+    runs = {}
+    for name, accept in (("full", None), ("accepted", verification), ("refused", lambda x, y, z: False)):
+        systems.clear()
+        x, y, z = _qp_ipm.ipm(p, accept=accept)
+        assert _qp._verified(p, x, y, z, _qp.KKT_TOL)[0]
+        runs[name] = (len(systems), float(x @ p.h @ x), float(np.abs(x).sum()))
+    assert offered and offered[-1] <= _qp.KKT_TOL
+    assert runs["accepted"][0] < runs["full"][0] == runs["refused"][0]
+    size = runs["full"][2]
+    assert abs(runs["accepted"][1] - runs["full"][1]) <= 1e-7 * size**2  # unit diagonal: x'Hx <= (sum |x|)^2
+    monkeypatch.setattr(_qp_ipm, "MIXED_MIN", 10**9)
+    offered.clear()
+    _qp_ipm.ipm(p, accept=verification)
+    assert not offered
+
+
 def test_a_singular_whole_problem_whose_next_face_is_singular_goes_to_the_interior_point(monkeypatch):
     # 1500 assets, 700 days (rank 699): the whole problem and PDAS's next face are singular even
     # in single precision, so PDAS gives way at once; the answer is verified and no worse than
@@ -364,12 +404,12 @@ def test_triangular_solves_match_a_direct_solve_and_the_factor_stays_in_its_buff
     rng = np.random.default_rng(14)
     g = rng.standard_normal((300, 600))
     a = g @ g.T / 600 + np.eye(300)
-    b1, b3 = rng.standard_normal(300), rng.standard_normal((300, 3))
+    b1, b3, b5 = rng.standard_normal(300), rng.standard_normal((300, 3)), rng.standard_normal((300, 5))
     buf = np.empty((300, 300), dtype=np.float32, order="F") if single else None
     chol = _linalg.Cholesky(a, single=single, a32=a.astype(np.float32) if single else None, out=buf)
     if single:
         assert np.shares_memory(chol.factor[0], buf)
-    for b in (b1, b3):
+    for b in (b1, b3, b5):  # trsv, trsv column by column, trsm
         ref = np.linalg.solve(a, b)
         assert np.abs(chol.solve(b) - ref).max() <= 1e-12 * np.abs(ref).max()
         raw = chol.apply_inverse(b)

@@ -438,8 +438,8 @@ def cov_array(cov: Any, *, name: str = "cov") -> tuple[pd.DataFrame, np.ndarray]
                     cho_factor(_fortran(work), lower=True, overwrite_a=True, check_finite=False)  # in place
                 except LinAlgError:
                     pass
-                else:
-                    return pd.DataFrame(mat, index=cov.index.copy(), columns=cov.columns.copy()), mat
+                else:  # the frame shares the checked array (already a private copy)
+                    return pd.DataFrame(mat, index=cov.index.copy(), columns=cov.columns.copy(), copy=False), mat
     frame = check_covariance(cov, name=name)
     return frame, frame.to_numpy()
 

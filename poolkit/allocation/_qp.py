@@ -42,7 +42,10 @@ Strategy (chosen from measurements on dense and sparse universes, see
    the optimum is then denser than the covariance's rank. When the
    interior point's own answer passes the verification below, the crossover stops at
    the first large face that is singular (it could only reach another minimiser of the
-   same degenerate problem, at the price of ridged double-precision factors).
+   same degenerate problem, at the price of ridged double-precision factors). On
+   :data:`~poolkit.allocation._linalg.MIXED_MIN` variables or more the interior point
+   itself stops at the first iterate that passes that verification (see
+   :data:`~poolkit.allocation._qp_ipm.ACCEPT_MERIT`) instead of iterating to rounding.
 4. **DAQP** (the dual active-set solver, exact on small strictly convex problems) as a
    last resort on problems of a few hundred variables.
 
@@ -691,7 +694,7 @@ def solve_qp(
         try:
             from poolkit.allocation._qp_ipm import ipm
 
-            xi, yi, zi = ipm(p)
+            xi, yi, zi = ipm(p, accept=lambda x, y, z: _verified(p, x, y, z, tol)[0])
             sti, rsti = _state_from(p, xi, yi, zi)
             ipm_ok, ipm_msg = _verified(p, xi, yi, zi, tol)
             # crossover: exact face solution from the predicted active set; when the interior
