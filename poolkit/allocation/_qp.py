@@ -28,7 +28,8 @@ Strategy (chosen from measurements on dense and sparse universes, see
    :data:`GUESS_MIN` variables or more begins with the caller's guess (e.g. the tenth of
    lowest variance free, the others at 0), so a sparse optimum is reached through small
    faces instead of the whole problem's.
-3. **Interior point** (Mehrotra's predictor-corrector) when PDAS oscillates, which it can
+3. **Interior point** (Mehrotra's predictor-corrector; Gondzio's centrality correctors on
+   large problems) when PDAS oscillates, which it can
    do on degenerate problems (e.g. a sample covariance of more assets than half the
    number of observations, where the least variance is nearly zero and thousands of
    multipliers nearly vanish). Its iteration count does not depend on the degeneracy;

