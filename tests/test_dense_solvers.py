@@ -206,6 +206,32 @@ def test_crossover_from_a_verified_interior_point_stops_at_a_singular_face(monke
     assert abs(float(w2 @ s2 @ w2) - float(w @ s @ w)) <= 1e-9 * scale
 
 
+def test_crossover_from_a_verified_interior_point_is_cut_after_its_faces(monkeypatch):
+    # the same degenerate problem with the crossover cut after one face (POLISH_FACES): PDAS is
+    # refused at the interior point's verified answer, which is returned (in bounds, on budget)
+    # with the least variance of the plain sequence; the cut applies only to that crossover
+    cov = _factor_cov(1000, 500, seed=6)
+    s = cov.to_numpy()
+    ref = pk.allocation.min_variance(cov)
+    calls: list[dict] = []
+    pdas = _qp._pdas
+
+    def recording(*args, **kwargs):
+        calls.append(kwargs)
+        return pdas(*args, **kwargs)
+
+    monkeypatch.setattr(_qp, "_pdas", recording)
+    monkeypatch.setattr(_qp, "MIXED_MIN", 200)
+    monkeypatch.setattr(_qp, "POLISH_FACES", 1)
+    result = _qp.solve_qp(s, np.zeros(1000), np.zeros(1000), np.full(1000, np.inf), np.ones((1, 1000)),
+                          np.ones(1), np.ones(1), guess=1.0 / np.diag(s))
+    assert [c.get("max_iter", 100) for c in calls] == [100, 1]  # guessed PDAS, then the cut crossover
+    assert result.method == "ipm"
+    w = result.x
+    assert w.min() >= 0 and abs(w.sum() - 1) <= 1e-12
+    assert float(w @ s @ w) <= float(ref @ s @ ref) + 1e-9 * float(np.diag(s).max())
+
+
 @pytest.mark.parametrize("where", [(0, 1), (1, 1499), (1400, 20), (1499, 1450)])
 def test_blockwise_asymmetry_equals_the_plain_definition(where):
     # 1500 assets: the rows are compared in two blocks; one pair is broken anywhere in the matrix
@@ -288,46 +314,6 @@ def test_interior_point_starts_centred_when_caps_are_far(monkeypatch):
     (left_out, f_out, size), (kept, f_kept, _) = runs
     assert left_out < kept
     assert abs(f_out - f_kept) <= 1e-10 * size**2  # unit diagonal: |x' H x| <= (sum |x|)^2
-
-
-def test_interior_point_stops_at_the_first_iterate_the_verification_accepts(monkeypatch):
-    # a degenerate least variance (600 assets, 400 days) on a "large" problem (MIXED_MIN lowered):
-    # with the caller's verification the interior point stops at the first iterate that passes it,
-    # fewer Newton systems than iterating to rounding, and that iterate is verified with the same
-    # least variance to the verification's accuracy; a verification that refuses everything, or a
-    # problem below MIXED_MIN, runs the iterations to their own end
-    cov = _factor_cov(600, 400, seed=16)
-    p = _scaled_min_variance(cov)
-    newton = _qp_ipm._Newton
-    systems: list[int] = []
-
-    class Counting(newton):  # type: ignore[misc, valid-type]
-        def __init__(self, *args, **kwargs):
-            systems.append(1)
-            super().__init__(*args, **kwargs)
-
-    monkeypatch.setattr(_qp_ipm, "_Newton", Counting)
-    monkeypatch.setattr(_qp_ipm, "MIXED_MIN", 100)
-    offered: list[float] = []
-
-    def verification(x, y, z):
-        offered.append(max(_qp.kkt_violation(p, x, y, z)))
-        return offered[-1] <= _qp.KKT_TOL
-
-    runs = {}
-    for name, accept in (("full", None), ("accepted", verification), ("refused", lambda x, y, z: False)):
-        systems.clear()
-        x, y, z = _qp_ipm.ipm(p, accept=accept)
-        assert _qp._verified(p, x, y, z, _qp.KKT_TOL)[0]
-        runs[name] = (len(systems), float(x @ p.h @ x), float(np.abs(x).sum()))
-    assert offered and offered[-1] <= _qp.KKT_TOL
-    assert runs["accepted"][0] < runs["full"][0] == runs["refused"][0]
-    size = runs["full"][2]
-    assert abs(runs["accepted"][1] - runs["full"][1]) <= 1e-7 * size**2  # unit diagonal: x'Hx <= (sum |x|)^2
-    monkeypatch.setattr(_qp_ipm, "MIXED_MIN", 10**9)
-    offered.clear()
-    _qp_ipm.ipm(p, accept=verification)
-    assert not offered
 
 
 @pytest.mark.parametrize("problem", ["min_variance", "max_sharpe"])

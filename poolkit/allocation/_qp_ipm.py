@@ -8,11 +8,7 @@ and one product with :math:`H`, to a relative residual of :math:`10^{-3}` of the
 own residuals (inexact Newton), at least :data:`NEWTON_TARGET`; a refinement that stalls
 above :data:`NEWTON_ENOUGH` sends the iteration to a double-precision factor. Upper bounds
 that an equality row and the lower bounds imply, and that start far away, are left out
-(:func:`_implied_upper`, :data:`FAR_BOUND`): the barrier then starts centred. On
-:data:`~poolkit.allocation._linalg.MIXED_MIN` variables or more, an iterate whose residuals
-are down to :data:`ACCEPT_MERIT` is offered to the caller's verification and returned once
-it passes: the iterations that would only push the residuals from the verification's
-tolerance to rounding cost a factorisation each. From :data:`CORRECTED_MIN` variables up,
+(:func:`_implied_upper`, :data:`FAR_BOUND`): the barrier then starts centred. From :data:`CORRECTED_MIN` variables up,
 Gondzio's centrality correctors (:func:`_centred`) lengthen the steps, each for one more
 solve with the iteration's factor: at N = 5000 on a degenerate dense universe, max Sharpe
 takes 10 iterations instead of 15 and min variance 9 instead of 10.
@@ -31,14 +27,12 @@ References
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
 from poolkit.allocation._linalg import MIXED_MIN, Cholesky, Imprecise, symmetric_times
 from poolkit.allocation._qp import UnboundedQP, _Failed, _Scaled
 
-__all__ = ["ACCEPT_MERIT", "CORRECTED_MIN", "CORRECTORS", "NEWTON_ENOUGH", "NEWTON_TARGET", "ipm"]
+__all__ = ["CORRECTED_MIN", "CORRECTORS", "NEWTON_ENOUGH", "NEWTON_TARGET", "ipm"]
 
 #: Relative residual of an interior-point Newton direction at which its refinement stops (the
 #: iterations stop at residuals of 1e-11), and the largest accepted when refinement stalls.
@@ -47,9 +41,6 @@ NEWTON_ENOUGH = 1e-12
 #: An implied upper bound (see :func:`_implied_upper`) farther than this from the starting
 #: point, in the scaled units where the start sits one unit inside its bounds, is left out.
 FAR_BOUND = 100.0
-#: Largest relative residual (the worst of dual, primal and gap) at which an iterate of a large
-#: problem is offered to the caller's verification (``accept`` of :func:`ipm`).
-ACCEPT_MERIT = 1e-8
 #: Most centrality correctors per iteration (each one solve with the iteration's factor), and
 #: the smallest problem that gets them: where a factorisation costs as much as dozens of solves.
 CORRECTORS = 2
@@ -191,9 +182,6 @@ def _direction(
     return dv, dy, np.where(hl, rl - zl / sl * dv, 0.0), np.where(hu, ru + zu / su * dv, 0.0)
 
 
-Accept = Callable[[np.ndarray, np.ndarray, np.ndarray], bool]
-
-
 def _centred(
     system: _Newton, state: tuple[np.ndarray, ...], direction: tuple[np.ndarray, ...], target: float,
     accuracy: float,
@@ -232,7 +220,7 @@ def _centred(
     return dv, dy, dzl, dzu
 
 
-def ipm(p: _Scaled, *, max_iter: int = 100, accept: Accept | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def ipm(p: _Scaled, *, max_iter: int = 100) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mehrotra predictor-corrector on the scaled problem (see :func:`_ipm_iterations`).
 
     Barrier terms of variables pressed against a bound overflow or vanish in the last
@@ -240,12 +228,10 @@ def ipm(p: _Scaled, *, max_iter: int = 100, accept: Accept | None = None) -> tup
     earlier one is kept) without floating-point warnings.
     """
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        return _ipm_iterations(p, max_iter=max_iter, accept=accept)
+        return _ipm_iterations(p, max_iter=max_iter)
 
 
-def _ipm_iterations(
-    p: _Scaled, *, max_iter: int = 100, accept: Accept | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _ipm_iterations(p: _Scaled, *, max_iter: int = 100) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return ``(x, y, z)`` in the engine's signs.
 
     Inequality rows get slack variables ``s = A_i x`` bounded by the row's sides, so the
@@ -257,10 +243,7 @@ def _ipm_iterations(
     are first rescaled so that the solution and the objective's terms are of order one.
     Stops when the primal and dual residuals are below 1e-11 of their own terms and the
     complementarity gap below 1e-12 of the objective's terms; when rounding stalls the
-    progress first, the best iterate is returned and the KKT check decides. On
-    :data:`~poolkit.allocation._linalg.MIXED_MIN` variables or more, ``accept`` (the caller's
-    verification, in the units of ``p``) ends the iterations earlier: each iterate whose worst
-    relative residual is at most :data:`ACCEPT_MERIT` is offered to it and returned if accepted.
+    progress first, the best iterate is returned and the KKT check decides.
     """
     n = p.n
     eq = p.a_lo == p.a_hi
@@ -340,10 +323,6 @@ def _ipm_iterations(
         if dual_res <= 1e-11 and primal_res <= 1e-11 and gap <= 1e-12:
             return unscaled(v, y, zl, zu)
         merit = max(dual_res, primal_res, gap)
-        if accept is not None and n >= MIXED_MIN and merit <= ACCEPT_MERIT:
-            answer = unscaled(v, y, zl, zu)
-            if accept(*answer):
-                return answer
         if best is None or merit < 0.5 * best[0]:
             best, stall = (merit, v.copy(), y.copy(), zl.copy(), zu.copy()), 0
         else:
