@@ -10,8 +10,9 @@ above :data:`NEWTON_ENOUGH` sends the iteration to a double-precision factor. Up
 that an equality row and the lower bounds imply, and that start far away, are left out
 (:func:`_implied_upper`, :data:`FAR_BOUND`): the barrier then starts centred. From :data:`CORRECTED_MIN` variables up,
 Gondzio's centrality correctors (:func:`_centred`) lengthen the steps, each for one more
-solve with the iteration's factor: at N = 5000 on a degenerate dense universe, max Sharpe
-takes 10 iterations instead of 15 and min variance 9 instead of 10.
+solve with the iteration's factor: at N = 5000 on the dense universe of 2520 days (a
+singular covariance), max Sharpe takes 12 iterations instead of 16 and min variance 13
+instead of 14.
 
 References
 ----------
