@@ -352,6 +352,35 @@ def test_centrality_correctors_take_fewer_iterations_to_the_same_optimum(monkeyp
     assert abs(f_c - f_p) <= 1e-10 * size**2  # unit diagonal: x'Hx <= (sum |x|)^2
 
 
+def test_an_imprecise_corrector_is_dropped_without_a_double_precision_factor(monkeypatch):
+    # correctors whose solve does not refine (simulated: every single-precision one raises) are left
+    # out; the iterations keep their single-precision factors and end at the verified optimum
+    cov = _factor_cov(600, 400, seed=17)
+    p = _scaled_min_variance(cov)
+    kinds: list[bool] = []
+    newton, direction = _qp_ipm._Newton, _qp_ipm._direction
+    refused: list[int] = []
+
+    class Recording(newton):  # type: ignore[misc, valid-type]
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            kinds.append(self.single)
+
+    def imprecise_correctors(system, state, *args):
+        if system.single and not np.any(state[6]) and not np.any(state[7]):  # zero dual, primal sides
+            refused.append(1)
+            raise _linalg.Imprecise("simulated")
+        return direction(system, state, *args)
+
+    monkeypatch.setattr(_qp_ipm, "_Newton", Recording)
+    monkeypatch.setattr(_qp_ipm, "_direction", imprecise_correctors)
+    monkeypatch.setattr(_qp_ipm, "MIXED_MIN", 100)
+    monkeypatch.setattr(_qp_ipm, "CORRECTED_MIN", 100)
+    x, y, z = _qp_ipm.ipm(p)
+    assert refused and kinds and all(kinds)
+    assert _qp._verified(p, x, y, z, _qp.KKT_TOL)[0]
+
+
 def test_a_singular_whole_problem_whose_next_face_is_singular_goes_to_the_interior_point(monkeypatch):
     # 1500 assets, 700 days (rank 699): the whole problem and PDAS's next face are singular even
     # in single precision, so PDAS gives way at once; the answer is verified and no worse than

@@ -46,6 +46,8 @@ FAR_BOUND = 100.0
 #: the smallest problem that gets them: where a factorisation costs as much as dozens of solves.
 CORRECTORS = 2
 CORRECTED_MIN = MIXED_MIN
+#: A step at least this long gets no corrector (at most a tenth of the step to gain, for a solve).
+LONG_STEP = 0.9
 
 
 class _Newton:
@@ -193,7 +195,8 @@ def _centred(
     outside ``[0.1, 10]`` times ``target`` are pulled back into that range by a corrector
     (one more solve with the same factor, zero primal and dual right-hand sides); a
     corrector is kept while it lengthens the step by at least a tenth of the trial's
-    extension (Gondzio 1996).
+    extension (Gondzio 1996). A step of :data:`LONG_STEP` or more is left as it is, and a
+    corrector whose solve does not refine to the iteration's accuracy is dropped.
     """
     sl, su, zl, zu, hl, hu, rd, rp = state
     zero = (sl, su, zl, zu, hl, hu, np.zeros_like(rd), np.zeros_like(rp))
@@ -204,7 +207,7 @@ def _centred(
 
     step = longest(dv, dzl, dzu)
     for _ in range(CORRECTORS):
-        if step >= 1.0:
+        if step >= LONG_STEP:
             break
         trial = min(1.0, 1.5 * step + 0.1)
         pl = np.where(hl, (sl + trial * dv) * (zl + trial * dzl), 0.0)
@@ -212,7 +215,10 @@ def _centred(
         lo, hi = 0.1 * target, 10.0 * target
         tl = np.where(hl, np.maximum(np.clip(pl, lo, hi) - pl, -hi), 0.0)
         tu = np.where(hu, np.maximum(np.clip(pu, lo, hi) - pu, -hi), 0.0)
-        cv, cy, czl, czu = _direction(system, zero, 0.0, -zl * sl - tl, -zu * su - tu, accuracy)
+        try:
+            cv, cy, czl, czu = _direction(system, zero, 0.0, -zl * sl - tl, -zu * su - tu, accuracy)
+        except Imprecise:  # a corrector is optional: not worth a double-precision factor
+            break
         new = (dv + cv, dy + cy, dzl + czl, dzu + czu)
         new_step = longest(new[0], new[2], new[3])
         if not new_step >= step + 0.1 * (trial - step):
