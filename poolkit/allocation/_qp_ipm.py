@@ -8,11 +8,11 @@ and one product with :math:`H`, to a relative residual of :math:`10^{-3}` of the
 own residuals (inexact Newton), at least :data:`NEWTON_TARGET`; a refinement that stalls
 above :data:`NEWTON_ENOUGH` sends the iteration to a double-precision factor. Upper bounds
 that an equality row and the lower bounds imply, and that start far away, are left out
-(:func:`_implied_upper`, :data:`FAR_BOUND`): the barrier then starts centred. From :data:`CORRECTED_MIN` variables up,
-Gondzio's centrality correctors (:func:`_centred`) lengthen the steps, each for one more
-solve with the iteration's factor: at N = 5000 on the dense universe of 2520 days (a
-singular covariance), max Sharpe takes 12 iterations instead of 16 and min variance 13
-instead of 14.
+(:func:`_implied_upper`, :data:`FAR_BOUND`): the barrier then starts centred. From
+:data:`CORRECTED_MIN` variables up, Gondzio's centrality correctors (:func:`_centred`)
+lengthen the short steps, each for one more solve with the iteration's factor: at N = 5000
+on the dense universe of 2520 days (a singular covariance), max Sharpe takes 12 iterations
+instead of 16 and min variance 13 instead of 14.
 
 References
 ----------
