@@ -534,6 +534,88 @@ def test_existing_scheduler_gives_identical_summaries(project, dask_pair):
     assert json.loads((reports / "two" / "batch.json").read_text())["scheduler"] == dask_pair
 
 
+# The batch's process, with the HTML export of its first report held until two reports' notebooks
+# have started (or two minutes have passed): it notes how many had started by then.
+_HELD_EXPORT = """
+import sys, time
+from pathlib import Path
+from poolkit.reporting import _suite
+flags, real, held = Path(sys.argv[1]), _suite._export_html, []
+def export(executed, html_path):
+    if not held:
+        held.append(executed)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(list(flags.glob("*.start"))) < 2:
+            time.sleep(0.05)
+        (flags / "started-during-the-first-export").write_text(str(len(list(flags.glob("*.start")))))
+    return real(executed, html_path)
+_suite._export_html = export
+from poolkit import cli
+sys.exit(cli.main(sys.argv[2:]))
+"""
+
+TURN_PARAMETERS = 'tag: str = "a"\nflags: str = ""\npause: float = 0.5\nout_dir: str = ""'
+TURN_CELLS = [
+    "import os, time\nopen(os.path.join(flags, tag + '.start'), 'w').write(repr(time.time()))",
+    "time.sleep(pause)",
+    "open(os.path.join(flags, tag + '.end'), 'w').write(repr(time.time()))",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.notebook
+def test_a_worker_starts_its_next_notebook_while_the_last_report_finishes_its_files(tmp_path):
+    _notebook(tmp_path / "01_turn.ipynb", TURN_PARAMETERS, TURN_CELLS)
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    grid = write_grid(tmp_path, f"name: turns\nnotebooks: [01_turn.ipynb]\nparameters: {{flags: {json.dumps(str(flags))}}}\n"
+                                "grid:\n  - product: {tag: [a, b, c]}\n")
+    done = subprocess.run([sys.executable, "-c", _HELD_EXPORT, str(flags), "batch", str(grid), "--workers", "1",
+                           "--reports-dir", str(tmp_path / "reports"), "--quiet"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    runs = batch.load_grid(grid).runs
+    assert all(manifest_status(tmp_path / "reports" / "turns" / r.run_id) == "ok" for r in runs)
+    for run in runs:
+        assert (tmp_path / "reports" / "turns" / run.run_id / "01_turn.html").is_file()
+    # the next report's notebook ran while the first report's page was being written ...
+    assert (flags / "started-during-the-first-export").read_text() == "2"
+    # ... yet one worker ran one notebook at a time
+    spans = sorted((float((flags / f"{t}.start").read_text()), float((flags / f"{t}.end").read_text())) for t in "abc")
+    assert all(end <= start for (_, end), (start, _) in zip(spans, spans[1:], strict=False))
+
+
+def test_a_report_waiting_for_its_turn_does_not_start_once_the_batch_is_over():
+    import threading
+
+    from poolkit.batch._run import _BatchOver, _Slots
+
+    slots = _Slots(1)
+    give_back = slots.take()
+    outcome: list[str] = []
+
+    def wait() -> None:
+        try:
+            slots.take()
+            outcome.append("started")
+        except _BatchOver:
+            outcome.append("not started")
+
+    waiting = threading.Thread(target=wait)
+    waiting.start()
+    slots.closed.set()  # e.g. the batch was interrupted
+    waiting.join(30)
+    assert outcome == ["not started"]
+    give_back()
+    give_back()  # given back once, however often it is called
+    with pytest.raises(_BatchOver):
+        slots.take()  # a free turn is not taken either
+    fresh = _Slots(1)
+    fresh.take()()
+    fresh.take()  # the turn given back once is free again, and only once
+    assert not fresh._free.acquire(blocking=False)
+
+
 @pytest.mark.slow
 @pytest.mark.notebook
 def test_kill_9_of_the_batch_then_resume_completes(project):

@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,8 +80,71 @@ def _execute_run(task: Mapping[str, Any]) -> dict[str, Any]:
     """Run one parameter set through :func:`poolkit.reporting.run_suite` (runs on a worker)."""
     while _WARM_UP is not None and not _IMPORTED.wait(0.05) and _WARM_UP.is_alive():
         pass  # the worker's warm-up has not imported what a report needs yet
-    with _batch_process(task.get("process_lock")):
+    with _batch_process(task.get("process_lock")), _notebook_turn(task.get("slots")):
         return _execute_locked(task)
+
+
+class _Slots:
+    """Turns to run notebooks: at most ``count`` reports of a local cluster run cells at once.
+
+    A local worker has a second thread, so a report waits for its turn while
+    the worker's current report runs cells; it starts its first notebook as
+    soon as that report's cells are done, while the other saves its notebooks,
+    exports them to HTML and publishes its folder (CPU work that would
+    otherwise leave a core without cells to run).
+    """
+
+    def __init__(self, count: int) -> None:
+        self._free = threading.Semaphore(count)
+        self.closed = threading.Event()
+
+    def take(self) -> Callable[[], None]:
+        """Wait for a turn; return the function that gives it back (once, however often it is called).
+
+        Raises ``_BatchOver`` once the batch is over (interrupted): no report starts then.
+        """
+        while self.closed.is_set() or not self._free.acquire(timeout=0.1):
+            if self.closed.is_set():
+                raise _BatchOver("the batch ended before this report started")
+        lock, held = threading.Lock(), [True]
+
+        def give_back() -> None:
+            with lock:
+                if held[0]:
+                    held[0] = False
+                    self._free.release()
+
+        return give_back
+
+
+class _BatchOver(RuntimeError):
+    """The batch ended (interrupted) while a report waited for its turn."""
+
+
+_SLOTS: dict[str, _Slots] = {}
+"""The turns of each batch this process runs on its local cluster, by the batch's token (:func:`_run_tasks`)."""
+
+
+@contextlib.contextmanager
+def _notebook_turn(token: str | None) -> Iterator[None]:
+    """Within the block, the report run by this thread has a turn of batch ``token`` until its cells are done.
+
+    Nothing is waited for without a token (a worker of an existing scheduler).
+    """
+    if not token:
+        yield
+        return
+    slots = _SLOTS.get(token)
+    if slots is None:
+        raise _BatchOver("the batch ended before this report started")
+    give_back = slots.take()
+    from poolkit.reporting._suite import when_cells_done
+
+    try:
+        with when_cells_done(give_back):
+            yield
+    finally:
+        give_back()
 
 
 @contextlib.contextmanager
@@ -417,12 +480,14 @@ def _connect(scheduler: str) -> Any:
 def _start_local(workers: int) -> tuple[Any, Any]:
     """Start an embedded LocalCluster of ``workers`` workers and a client of it, or raise ClusterError.
 
-    The scheduler and the workers run in this process (Dask's ``processes=False``,
-    one thread per worker): a worker only drives its reports (papermill, HTML
-    export, file writes), while every notebook runs in a kernel process of its
-    own. So no worker process has to start, import papermill and nbconvert,
-    connect or stop, and the workers share this process's kernels started ahead
-    and its fork server.
+    The scheduler and the workers run in this process (Dask's ``processes=False``):
+    a worker only drives its reports (papermill, HTML export, file writes),
+    while every notebook runs in a kernel process of its own. So no worker
+    process has to start, import papermill and nbconvert, connect or stop, and
+    the workers share this process's kernels started ahead and its fork server.
+    Each worker has two threads: while one report's cells run, the next waits
+    for its turn (:class:`_Slots`) and starts its notebook as soon as they are
+    done, while the first one finishes its files.
     """
     from dask.distributed import Client, LocalCluster
 
@@ -432,7 +497,7 @@ def _start_local(workers: int) -> tuple[Any, Any]:
             warnings.filterwarnings("ignore", message=".*already in use", category=UserWarning)
             cluster = LocalCluster(
                 n_workers=workers,
-                threads_per_worker=1,
+                threads_per_worker=2,  # the second: a report waiting for its turn (_Slots)
                 processes=False,
                 dashboard_address=None,
                 silence_logs=logging.ERROR,
@@ -753,6 +818,8 @@ def _run_tasks(
         if not local:  # (a local cluster's workers were got ready with this process)
             with contextlib.suppress(Exception):  # a warm-up that fails only costs time
                 client.run(_warm_worker, notebooks, threads, address)  # returns once the kernels are starting
+        else:  # n_workers reports run cells at once; each worker's next one waits on its second thread
+            _SLOTS[token] = _Slots(n_workers)
         futures = {}
         for position, run in enumerate(todo):
             task = {
@@ -770,6 +837,7 @@ def _run_tasks(
                 "kernel_threads": threads,
                 "fork_server": address,
                 "process_lock": process_lock,
+                "slots": token if local else None,
             }
             future = client.submit(_execute_run, task, key=f"poolkit-{run.run_id}-{token}", pure=False, retries=0)
             futures[future] = run.run_id
@@ -792,6 +860,9 @@ def _run_tasks(
             bar.update(1)
     finally:
         bar.close()
+        slots = _SLOTS.pop(token, None)
+        if slots is not None:  # (interrupted: the reports still waiting for a turn do not start)
+            slots.closed.set()
         with contextlib.suppress(Exception):  # kernels started ahead that no report used
             if local:
                 _release_worker(wait=False)

@@ -255,7 +255,18 @@ def _engine_name() -> str:
         @classmethod
         def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, log_output: bool = False,
                                      stdout_file: Any = None, stderr_file: Any = None, start_timeout: int = 60,
-                                     execution_timeout: Any = None, km: Any = None, **kwargs: Any) -> Any:
+                                     execution_timeout: Any = None, km: Any = None,
+                                     after_cells: Callable[[], None] | None = None, **kwargs: Any) -> Any:
+            try:
+                return cls._run_cells(nb_man, kernel_name, log_output, stdout_file, stderr_file, start_timeout,
+                                      execution_timeout, km, **kwargs)
+            finally:  # the kernel's part is done; the final save comes next
+                if after_cells is not None:
+                    after_cells()
+
+        @classmethod
+        def _run_cells(cls, nb_man: Any, kernel_name: str, log_output: bool, stdout_file: Any, stderr_file: Any,
+                       start_timeout: int, execution_timeout: Any, km: Any, **kwargs: Any) -> Any:
             if km is None:  # another kernel than poolkit's: papermill starts and stops it
                 return super().execute_managed_notebook(
                     nb_man, kernel_name, log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file,
@@ -332,13 +343,15 @@ def _execute(
     warm: bool = False,
     threads: int | None = None,
     on_kernel: Callable[[], None] | None = None,
+    after_cells: Callable[[], None] | None = None,
 ) -> Path:
     """Execute ``notebook`` into ``output`` with already checked ``parameters``.
 
     In poolkit's kernel, the notebook runs in a fresh kernel of the process's
     supply (one started ahead when ``warm`` and one is waiting; ``threads``
     caps its BLAS / OpenMP threads), shut down afterwards and never reused; ``on_kernel`` is called once it has one and
-    may raise to stop before the notebook starts (the kernel is then shut down).
+    may raise to stop before the notebook starts (the kernel is then shut down). ``after_cells`` is called
+    once the cells have run (or the execution stopped), before papermill's last save of ``output``.
     """
     _import_papermill_quickly()
     import papermill as pm
@@ -347,13 +360,16 @@ def _execute(
     _QuietPapermill.attach_once()  # checked already: papermill's own parameter warnings are noise here
     supply = km = None
     extra: dict[str, Any] = {"cwd": str(cwd if cwd is not None else notebook.resolve().parent)}
+    if after_cells is not None:
+        extra["after_cells"] = after_cells
     if kernel_name is None or kernel_name == KERNEL_NAME:
         supply = kernel_supply()
         try:
             km = supply.take(kernel_key(notebook, cwd, warm=warm, threads=threads))
         except Exception as exc:  # noqa: BLE001 - the kernel could not start
             raise _report_error(notebook, output, {}, f"the kernel did not start: {type(exc).__name__}: {exc}") from exc
-        extra = {"km": km}  # started in the notebook's folder: papermill needs not change the process's folder
+        # started in the notebook's folder: papermill needs not change the process's folder
+        extra = {"km": km, **({"after_cells": after_cells} if after_cells is not None else {})}
         if on_kernel is not None:  # e.g. start the next notebook's kernel ahead; may stop this one
             try:
                 on_kernel()
@@ -382,4 +398,6 @@ def _execute(
     finally:
         if supply is not None and km is not None:
             supply.retire(km)
+        if after_cells is not None:  # (papermill stopped before its engine ran)
+            after_cells()
     return output
