@@ -847,3 +847,50 @@ def test_a_run_tells_when_its_cells_are_done_before_it_saves_exports_and_publish
         run_suite(name="fails", notebooks=[nb_b], parameters={"fail": True}, reports_dir=reports, progress=False)
     assert seen[-1] == {"failed": True}  # a failing run too
 
+
+@pytest.mark.notebook
+def test_a_client_is_ready_once_the_kernel_greets_its_subscription(tmp_path):
+    # the status messages of the readiness requests are lost (as when the client's IOPub subscription
+    # reaches the kernel after them): the kernel's greeting of the subscription proves it is live
+    import asyncio
+
+    from poolkit.reporting._execute import _wait_until_ready
+    from poolkit.reporting._kernel import kernel_supply
+
+    supply = kernel_supply()
+    km = supply.take((str(tmp_path), False, None))
+
+    async def connect() -> tuple[list[str], list[str]]:
+        kc = km.client()
+        kc.start_channels()
+        await _wait_until_ready(kc, 90)  # the kernel has booted
+        kc.stop_channels()
+        kc = km.client()
+        kc.start_channels()
+        sent, seen = [], []
+        send, receive = kc.kernel_info, kc.get_iopub_msg
+
+        def kernel_info() -> str:
+            sent.append(send())
+            return sent[-1]
+
+        async def get_iopub_msg(timeout: float | None = None) -> dict:
+            while True:
+                msg = await receive(timeout=timeout)
+                seen.append(msg["msg_type"])
+                if msg["msg_type"] != "status":
+                    return msg
+
+        kc.kernel_info, kc.get_iopub_msg = kernel_info, get_iopub_msg
+        try:
+            await _wait_until_ready(kc, 10)
+        finally:
+            kc.stop_channels()
+        return sent, seen
+
+    try:
+        sent, seen = asyncio.run(connect())
+    finally:
+        supply.retire(km)
+        supply.wait()
+    assert sent and "iopub_welcome" in seen

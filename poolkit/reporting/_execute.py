@@ -296,9 +296,12 @@ async def _wait_until_ready(kc: Any, timeout: float) -> None:
     kernel publishes ``busy`` and ``idle`` on IOPub for each request, so the
     ``idle`` of a ``kernel_info`` request proves that the subscription is
     connected (a subscription made late misses messages: the request is sent
-    again) and that the kernel has nothing older left to publish. Messages of
-    these requests that arrive later are ignored by the client, which only
-    reads those of the cells it runs.
+    again after 0.1 s) and that the kernel has nothing older left to publish.
+    A kernel that greets each new subscriber (``iopub_welcome``, ipykernel 7)
+    proves it at once: everything it publishes after the greeting reaches the
+    client, and it had published nothing else (no client before this one).
+    Messages of these requests that arrive later are ignored by the client,
+    which only reads those of the cells it runs.
     """
     from queue import Empty
 
@@ -310,7 +313,8 @@ async def _wait_until_ready(kc: Any, timeout: float) -> None:
         try:
             while True:
                 msg = await kc.get_iopub_msg(timeout=0.1)
-                if (msg["parent_header"].get("msg_id") in sent and msg["msg_type"] == "status"
+                if msg["msg_type"] == "iopub_welcome" or (
+                        msg["parent_header"].get("msg_id") in sent and msg["msg_type"] == "status"
                         and msg["content"].get("execution_state") == "idle"):
                     break
         except Empty:
