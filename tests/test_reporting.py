@@ -894,3 +894,33 @@ def test_a_client_is_ready_once_the_kernel_greets_its_subscription(tmp_path):
         supply.retire(km)
         supply.wait()
     assert sent and "iopub_welcome" in seen
+
+
+def test_a_page_export_validates_the_notebook_once(tmp_path, monkeypatch):
+    # nbconvert validates after each of its dozen preprocessors unless told to validate once, at the end
+    from nbconvert.exporters.exporter import Exporter
+
+    from poolkit.reporting._html import _export_html
+
+    checked: list[str] = []
+    validate = Exporter._validate_preprocessor
+
+    def counted(self, nbc, preprocessor):
+        checked.append(type(preprocessor).__name__)
+        return validate(self, nbc, preprocessor)
+
+    monkeypatch.setattr(Exporter, "_validate_preprocessor", counted)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# Pool\n\nVolatility $\\sigma_P$."),
+                nbformat.v4.new_code_cell("x", execution_count=1, outputs=[nbformat.v4.new_output(
+                    "execute_result", {"text/plain": "1", "text/html": "<table><tr><td>0.1733</td></tr></table>"},
+                    execution_count=1)])]
+    nbformat.write(nb, str(tmp_path / "page.ipynb"))
+    page = _export_html(tmp_path / "page.ipynb", tmp_path / "page.html").read_text(encoding="utf-8")
+    assert "<td>0.1733</td>" in page and "<math" in page
+    assert len(checked) == 1
+    invalid = json.loads((tmp_path / "page.ipynb").read_text(encoding="utf-8"))
+    invalid["cells"][1]["execution_count"] = "one"
+    (tmp_path / "invalid.ipynb").write_text(json.dumps(invalid), encoding="utf-8")
+    with pytest.raises(Exception, match="(?i)valid"):  # an invalid notebook is still refused
+        _export_html(tmp_path / "invalid.ipynb", tmp_path / "invalid.html")
