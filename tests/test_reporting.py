@@ -924,3 +924,25 @@ def test_a_page_export_validates_the_notebook_once(tmp_path, monkeypatch):
     (tmp_path / "invalid.ipynb").write_text(json.dumps(invalid), encoding="utf-8")
     with pytest.raises(Exception, match="(?i)valid"):  # an invalid notebook is still refused
         _export_html(tmp_path / "invalid.ipynb", tmp_path / "invalid.html")
+
+
+@pytest.mark.notebook
+def test_an_executed_notebook_is_written_once_as_it_ends(nb_b, tmp_path, monkeypatch):
+    # papermill writes it after the engine returns (with its error banner when a cell failed): the
+    # engine's own final save would write the same notebook once more
+    import papermill.engines
+    import papermill.execute
+
+    writes: list[str] = []
+    for module in (papermill.engines, papermill.execute):
+        monkeypatch.setattr(module, "write_ipynb", lambda nb, path, _real=module.write_ipynb: (
+            writes.append(Path(path).name), _real(nb, path))[1])
+    done = run_notebook(nb_b, tmp_path / "ok.ipynb")
+    assert writes == ["ok.ipynb"]
+    assert nbformat.read(str(done), as_version=4).metadata["papermill"]["end_time"]
+    with pytest.raises(ReportError, match="ZeroDivisionError"):
+        run_notebook(nb_b, tmp_path / "failed.ipynb", {"fail": True})
+    assert writes == ["ok.ipynb", "failed.ipynb"]
+    kept = nbformat.read(str(tmp_path / "failed.ipynb"), as_version=4)
+    assert kept.metadata["papermill"]["end_time"] and "ZeroDivisionError" in json.dumps(kept.cells[0].source + str(
+        [o for c in kept.cells if c.cell_type == "code" for o in c.get("outputs", [])]))

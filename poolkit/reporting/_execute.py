@@ -202,8 +202,11 @@ def _engine_name() -> str:
     papermill rewrites the whole executed notebook before and after every cell,
     figures included: a second per report for a notebook of thirty cells. The
     report's copy is saved at most every few seconds while it runs and always
-    when it ends, failed or not (papermill's final save), so the partial
-    notebook with the failing cell is still kept.
+    when it ends, failed or not, so the partial notebook with the failing cell
+    is still kept: once, by papermill's ``execute_notebook`` when the engine
+    returns (with its error banner when a cell failed), else (the kernel died,
+    a timeout...) by the engine's final save, which papermill also makes in the
+    first case (the same notebook written twice).
     """
     _import_papermill_quickly()
     from jupyter_core.utils import run_sync
@@ -212,9 +215,14 @@ def _engine_name() -> str:
     from papermill.log import logger
 
     class ThrottledManager(NotebookExecutionManager):  # type: ignore[misc]
+        written_next = False
+        """Set when the engine returns normally: papermill writes the notebook next."""
+
         def save(self, **kwargs: Any) -> None:
             running = self.end_time is None
             if running and (self.now() - self.last_save_time).total_seconds() < _SAVE_EVERY_S:
+                return
+            if not running and self.written_next:
                 return
             super().save(**kwargs)
 
@@ -247,9 +255,10 @@ def _engine_name() -> str:
             nb_man.notebook_start()
             try:
                 cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
+                nb_man.written_next = True
             finally:
                 nb_man.cleanup_pbar()
-                nb_man.notebook_complete()  # the final save
+                nb_man.notebook_complete()  # the final save, unless papermill writes the notebook next
             return nb_man.nb
 
         @classmethod
