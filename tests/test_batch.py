@@ -591,7 +591,7 @@ def test_a_report_waiting_for_its_turn_does_not_start_once_the_batch_is_over():
     from poolkit.batch._run import _BatchOver, _Slots
 
     slots = _Slots(1)
-    give_back = slots.take()
+    give_back, _ = slots.take()
     outcome: list[str] = []
 
     def wait() -> None:
@@ -611,9 +611,39 @@ def test_a_report_waiting_for_its_turn_does_not_start_once_the_batch_is_over():
     with pytest.raises(_BatchOver):
         slots.take()  # a free turn is not taken either
     fresh = _Slots(1)
-    fresh.take()()
+    fresh.take()[0]()
     fresh.take()  # the turn given back once is free again, and only once
     assert not fresh._free.acquire(blocking=False)
+
+
+def test_a_report_that_gives_its_turn_away_finishes_its_files_once_the_next_notebook_has_started():
+    # both reports are threads of the batch's process: the export must not slow the next notebook's start
+    import threading
+
+    from poolkit.batch import _run
+
+    slots = _run._Slots(1)
+    give_back, _ = slots.take()
+    events: list[str] = []
+    taken = threading.Event()
+
+    def next_report() -> None:
+        _, started = slots.take()
+        taken.set()
+        time.sleep(0.2)  # its kernel gets ready
+        events.append("next report's kernel answers")
+        started()
+
+    waiting = threading.Thread(target=next_report)
+    waiting.start()
+    while not slots._waiting:  # the next report waits for the turn
+        time.sleep(0.01)
+    give_back()  # returns once the next report's notebook has started
+    events.append("first report finishes its files")
+    waiting.join(30)
+    assert taken.is_set() and events == ["next report's kernel answers", "first report finishes its files"]
+    alone = _run._Slots(1)
+    alone.take()[0]()  # nobody waits: given back at once
 
 
 @pytest.mark.slow

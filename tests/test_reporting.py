@@ -823,22 +823,28 @@ def test_ctrl_c_keeps_the_partial_run_and_leaves_no_kernel(tmp_path):
 
 
 @pytest.mark.notebook
-def test_a_run_tells_when_its_cells_are_done_before_it_saves_exports_and_publishes(nb_a, nb_b, tmp_path):
+def test_a_run_tells_when_its_notebooks_start_and_when_their_cells_are_done_before_it_saves_and_publishes(nb_a, nb_b, tmp_path):
     # a batch lets its next report start its notebook then, while this one finishes its files
     from poolkit.reporting._suite import when_cells_done
 
     reports = tmp_path / "reports"
     seen: list[dict] = []
+    order: list[str] = []
+
+    def started() -> None:  # the first notebook's kernel answers
+        order.append("started")
 
     def cells_done() -> None:
+        order.append("cells done")
         [tmp] = [p for p in reports.iterdir() if p.name.startswith(".done.tmp-")]
         executed = tmp / "02_beta.ipynb"  # (saved at most every few seconds while it runs)
         end = nbformat.read(str(executed), as_version=4).metadata["papermill"]["end_time"] if executed.exists() else None
         seen.append({"html": sorted(p.name for p in tmp.glob("*.html")), "published": (reports / "done").exists(),
                      "end_time": end})
 
-    with when_cells_done(cells_done):
+    with when_cells_done(cells_done, started):
         folder = run_suite(name="done", notebooks=[nb_a, nb_b], reports_dir=reports, workers=1, progress=False)
+    assert order[0] == "started" and order.index("cells done") > 0
     assert folder == reports / "done" and (folder / "02_beta.html").is_file()
     # once at least, when the last notebook's cells had run: before its last save, its page and the rename
     assert seen and seen[0] == {"html": ["01_alpha.html"], "published": False, "end_time": None}

@@ -91,30 +91,63 @@ class _Slots:
     the worker's current report runs cells; it starts its first notebook as
     soon as that report's cells are done, while the other saves its notebooks,
     exports them to HTML and publishes its folder (CPU work that would
-    otherwise leave a core without cells to run).
+    otherwise leave a core without cells to run). A report that gives its turn
+    to a waiting one starts that work once the other's kernel answers (at most
+    :data:`HANDOVER_S` later): both are threads of one process, and the
+    export would otherwise slow down the next notebook's start.
     """
 
     def __init__(self, count: int) -> None:
         self._free = threading.Semaphore(count)
         self.closed = threading.Event()
+        self._lock = threading.Lock()
+        self._waiting = 0
+        self._handovers: list[threading.Event] = []
 
-    def take(self) -> Callable[[], None]:
-        """Wait for a turn; return the function that gives it back (once, however often it is called).
+    def take(self) -> tuple[Callable[[], None], Callable[[], None]]:
+        """Wait for a turn; return the functions that give it back and that tell the notebook has started.
 
-        Raises ``_BatchOver`` once the batch is over (interrupted): no report starts then.
+        Each acts once, however often it is called. Raises ``_BatchOver`` once
+        the batch is over (interrupted): no report starts then.
         """
-        while self.closed.is_set() or not self._free.acquire(timeout=0.1):
-            if self.closed.is_set():
-                raise _BatchOver("the batch ended before this report started")
+        with self._lock:
+            self._waiting += 1
+        taken = False
+        try:
+            while self.closed.is_set() or not self._free.acquire(timeout=0.1):
+                if self.closed.is_set():
+                    raise _BatchOver("the batch ended before this report started")
+            taken = True
+        finally:
+            with self._lock:
+                self._waiting -= 1
+                handover = self._handovers.pop(0) if self._handovers else None
+            if handover is not None and not taken:
+                handover.set()
         lock, held = threading.Lock(), [True]
 
         def give_back() -> None:
             with lock:
-                if held[0]:
-                    held[0] = False
-                    self._free.release()
+                if not held[0]:
+                    return
+                held[0] = False
+                with self._lock:  # a report waits for this turn: it is let start its notebook first
+                    handed = threading.Event() if self._waiting else None
+                    if handed is not None:
+                        self._handovers.append(handed)
+                self._free.release()
+            if handed is not None:
+                handed.wait(HANDOVER_S)
 
-        return give_back
+        def started() -> None:
+            if handover is not None:
+                handover.set()
+
+        return give_back, started
+
+
+HANDOVER_S = 2.0
+"""How long a report that gave its turn away waits for the next one's kernel before it finishes its files."""
 
 
 class _BatchOver(RuntimeError):
@@ -137,13 +170,14 @@ def _notebook_turn(token: str | None) -> Iterator[None]:
     slots = _SLOTS.get(token)
     if slots is None:
         raise _BatchOver("the batch ended before this report started")
-    give_back = slots.take()
+    give_back, started = slots.take()
     from poolkit.reporting._suite import when_cells_done
 
     try:
-        with when_cells_done(give_back):
+        with when_cells_done(give_back, started):
             yield
     finally:
+        started()
         give_back()
 
 

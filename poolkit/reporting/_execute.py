@@ -227,6 +227,9 @@ def _engine_name() -> str:
             super().save(**kwargs)
 
     class ReadyClient(PapermillNotebookClient):  # type: ignore[misc]
+        on_ready: Callable[[], None] | None = None
+        """Called once the kernel answers, before the first cell."""
+
         async def async_start_new_kernel_client(self) -> Any:
             from jupyter_core.utils import ensure_async
             from nbclient.util import run_hook
@@ -240,6 +243,8 @@ def _engine_name() -> str:
                 raise
             self.kc.allow_stdin = False
             NOTEBOOK_STARTED.set()
+            if self.on_ready is not None:
+                self.on_ready()
             await run_hook(self.on_notebook_start, notebook=self.nb)
             return self.kc
 
@@ -265,17 +270,19 @@ def _engine_name() -> str:
         def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, log_output: bool = False,
                                      stdout_file: Any = None, stderr_file: Any = None, start_timeout: int = 60,
                                      execution_timeout: Any = None, km: Any = None,
-                                     after_cells: Callable[[], None] | None = None, **kwargs: Any) -> Any:
+                                     after_cells: Callable[[], None] | None = None,
+                                     on_ready: Callable[[], None] | None = None, **kwargs: Any) -> Any:
             try:
                 return cls._run_cells(nb_man, kernel_name, log_output, stdout_file, stderr_file, start_timeout,
-                                      execution_timeout, km, **kwargs)
+                                      execution_timeout, km, on_ready, **kwargs)
             finally:  # the kernel's part is done; the final save comes next
                 if after_cells is not None:
                     after_cells()
 
         @classmethod
         def _run_cells(cls, nb_man: Any, kernel_name: str, log_output: bool, stdout_file: Any, stderr_file: Any,
-                       start_timeout: int, execution_timeout: Any, km: Any, **kwargs: Any) -> Any:
+                       start_timeout: int, execution_timeout: Any, km: Any, on_ready: Callable[[], None] | None,
+                       **kwargs: Any) -> Any:
             if km is None:  # another kernel than poolkit's: papermill starts and stops it
                 return super().execute_managed_notebook(
                     nb_man, kernel_name, log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file,
@@ -287,6 +294,7 @@ def _engine_name() -> str:
             client = ReadyClient(
                 nb_man, km=km, timeout=execution_timeout, startup_timeout=start_timeout, kernel_name=kernel_name,
                 log=logger, log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file, **kwargs)
+            client.on_ready = on_ready
             try:
                 return client.execute()
             finally:
@@ -357,6 +365,7 @@ def _execute(
     threads: int | None = None,
     on_kernel: Callable[[], None] | None = None,
     after_cells: Callable[[], None] | None = None,
+    on_ready: Callable[[], None] | None = None,
 ) -> Path:
     """Execute ``notebook`` into ``output`` with already checked ``parameters``.
 
@@ -364,7 +373,8 @@ def _execute(
     supply (one started ahead when ``warm`` and one is waiting; ``threads``
     caps its BLAS / OpenMP threads), shut down afterwards and never reused; ``on_kernel`` is called once it has one and
     may raise to stop before the notebook starts (the kernel is then shut down). ``after_cells`` is called
-    once the cells have run (or the execution stopped), before papermill's last save of ``output``.
+    once the cells have run (or the execution stopped), before papermill's last save of ``output``; ``on_ready``
+    once poolkit's kernel answers, before the first cell.
     """
     _import_papermill_quickly()
     import papermill as pm
@@ -382,7 +392,7 @@ def _execute(
         except Exception as exc:  # noqa: BLE001 - the kernel could not start
             raise _report_error(notebook, output, {}, f"the kernel did not start: {type(exc).__name__}: {exc}") from exc
         # started in the notebook's folder: papermill needs not change the process's folder
-        extra = {"km": km, **({"after_cells": after_cells} if after_cells is not None else {})}
+        extra = {"km": km, "on_ready": on_ready, **({"after_cells": after_cells} if after_cells is not None else {})}
         if on_kernel is not None:  # e.g. start the next notebook's kernel ahead; may stop this one
             try:
                 on_kernel()

@@ -365,25 +365,27 @@ def fixed_identity(code: Mapping[str, Any] | None, git: Any) -> Iterator[None]:
         _IDENTITY.update(saved)
 
 
-_CELLS_DONE: contextvars.ContextVar[Callable[[], None] | None] = contextvars.ContextVar("poolkit_cells_done",
-                                                                                    default=None)
+_Hook = Callable[[], None]
+_HOOKS: contextvars.ContextVar[tuple[_Hook | None, _Hook | None]] = contextvars.ContextVar("poolkit_report_hooks",
+                                                                                        default=(None, None))
 
 
 @contextlib.contextmanager
-def when_cells_done(callback: Callable[[], None]) -> Iterator[None]:
+def when_cells_done(callback: _Hook, started: _Hook | None = None) -> Iterator[None]:
     """Within the block, a report run by this thread calls ``callback`` as soon as its notebooks' cells are done.
 
     That is once the kernel of its last notebook has run its last cell (or the
     run has stopped), before the executed notebooks are saved a last time,
     exported to HTML and the report published: a batch then lets its next
-    report's notebook start, while this one finishes. ``callback`` may be
-    called more than once.
+    report's notebook start, while this one finishes. ``started`` is called
+    once the kernel of its first notebook answers (or the run has stopped
+    before). Both may be called more than once.
     """
-    token = _CELLS_DONE.set(callback)
+    token = _HOOKS.set((callback, started))
     try:
         yield
     finally:
-        _CELLS_DONE.reset(token)
+        _HOOKS.reset(token)
 
 
 SPARE_KERNELS = 1
@@ -493,7 +495,7 @@ def _run(final: Path, name: str, given: Mapping[str, Any], plan: RunPlan, *, htm
         "parameters": jsonable(dict(given)),
     }
     identity = dict(_IDENTITY)  # (a batch worker's, read in this thread)
-    cells_done = _CELLS_DONE.get()  # (read in this thread: the notebooks run on others)
+    cells_done, started_hook = _HOOKS.get()  # (read in this thread: the notebooks run on others)
 
     def describe_inputs() -> None:
         """Record what produced the run: environment, git revision, data files, inputs key (as notebooks start)."""
@@ -524,7 +526,8 @@ def _run(final: Path, name: str, given: Mapping[str, Any], plan: RunPlan, *, htm
         try:
             _execute(path, tmp / entry["output"], params, progress=progress and n_workers == 1, warm=prestart,
                      threads=threads, on_kernel=runner.took_one,
-                     after_cells=cells_done if i == runner.order[-1] else None)
+                     after_cells=cells_done if i == runner.order[-1] else None,
+                     on_ready=started_hook if i == runner.order[0] else None)
             entry["status"] = "ok"
         except _Stopped:
             entry["started"], entry["status"] = None, "not run"
@@ -535,8 +538,9 @@ def _run(final: Path, name: str, given: Mapping[str, Any], plan: RunPlan, *, htm
                               "evalue": getattr(exc, "evalue", ""), "message": str(exc)}
             failures[i] = exc
             runner.stop.set()
-            if cells_done is not None:  # no other notebook of this run starts
-                cells_done()
+            for hook in (started_hook, cells_done):  # no other notebook of this run starts
+                if hook is not None:
+                    hook()
         finally:
             if entry["status"] != "not run":
                 end = _now()
@@ -566,8 +570,9 @@ def _run(final: Path, name: str, given: Mapping[str, Any], plan: RunPlan, *, htm
         pool.shutdown(wait=True)
         if not (runner.keep_warm and failure is None and not failures):  # else kept for the worker's next run
             runner.supply.release(list(dict.fromkeys(runner.keys)))
-        if cells_done is not None:
-            cells_done()
+        for hook in (started_hook, cells_done):
+            if hook is not None:
+                hook()
     if "inputs" not in manifest:  # interrupted before the inputs were described
         describe_inputs()
     if failure is None and failures:
