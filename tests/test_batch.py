@@ -1,4 +1,4 @@
-"""Batch report generation: grids, run ids, type checks, Dask runs, resume, crash safety, cron.
+"""Batch report generation: grids, run ids, type checks, Dask runs, turns of the workers, resume, crash safety, cron.
 
 The notebooks here are tiny ones written into a temporary folder, so each report
 takes about a second; every figure they record is recomputed independently in
@@ -588,7 +588,7 @@ def test_a_worker_starts_its_next_notebook_while_the_last_report_finishes_its_fi
 def test_a_report_waiting_for_its_turn_does_not_start_once_the_batch_is_over():
     import threading
 
-    from poolkit.batch._run import _BatchOver, _Slots
+    from poolkit.batch._turns import _BatchOver, _Slots
 
     slots = _Slots(1)
     give_back, _ = slots.take()
@@ -620,9 +620,9 @@ def test_a_report_that_gives_its_turn_away_finishes_its_files_once_the_next_note
     # both reports are threads of the batch's process: the export must not slow the next notebook's start
     import threading
 
-    from poolkit.batch import _run
+    from poolkit.batch import _turns
 
-    slots = _run._Slots(1)
+    slots = _turns._Slots(1)
     give_back, _ = slots.take()
     events: list[str] = []
     taken = threading.Event()
@@ -642,8 +642,92 @@ def test_a_report_that_gives_its_turn_away_finishes_its_files_once_the_next_note
     events.append("first report finishes its files")
     waiting.join(30)
     assert taken.is_set() and events == ["next report's kernel answers", "first report finishes its files"]
-    alone = _run._Slots(1)
+    alone = _turns._Slots(1)
     alone.take()[0]()  # nobody waits: given back at once
+
+
+@pytest.mark.notebook
+def test_a_report_tells_when_its_notebooks_start_and_when_their_cells_are_done_before_it_saves_and_publishes(project):
+    # what a worker's turns wait for (the next report starts its notebook then, while this one finishes its files)
+    from poolkit.exceptions import ReportError
+    from poolkit.reporting import run_suite
+    from poolkit.reporting._suite import when_cells_done
+
+    reports = project / "reports"
+    seen: list[dict] = []
+    order: list[str] = []
+
+    def started() -> None:  # the first notebook's kernel answers
+        order.append("started")
+
+    def cells_done() -> None:
+        order.append("cells done")
+        [tmp] = [p for p in reports.iterdir() if p.name.startswith(".done.tmp-")]
+        executed = tmp / "02_types.ipynb"  # (saved at most every few seconds while it runs)
+        end = json.loads(executed.read_text())["metadata"]["papermill"]["end_time"] if executed.exists() else None
+        seen.append({"html": sorted(p.name for p in tmp.glob("*.html")), "published": (reports / "done").exists(),
+                     "end_time": end})
+
+    notebooks = [project / "01_calc.ipynb", project / "02_types.ipynb"]
+    with when_cells_done(cells_done, started):
+        folder = run_suite(name="done", notebooks=notebooks, reports_dir=reports, workers=1, progress=False)
+    assert order[0] == "started" and order.index("cells done") > 0
+    assert folder == reports / "done" and (folder / "02_types.html").is_file()
+    # once at least, when the last notebook's cells had run: before its last save, its page and the rename
+    assert seen and seen[0] == {"html": ["01_calc.html"], "published": False, "end_time": None}
+    assert json.loads((folder / "02_types.ipynb").read_text(encoding="utf-8"))["metadata"]["papermill"]["end_time"]
+    with when_cells_done(lambda: seen.append({"failed": True})), pytest.raises(ReportError):
+        run_suite(name="fails", notebooks=notebooks[:1], parameters={"portfolio": "bad"}, reports_dir=reports,
+                  progress=False)
+    assert seen[-1] == {"failed": True}  # a failing run too
+
+
+@pytest.mark.notebook
+def test_a_client_is_ready_once_the_kernel_greets_its_subscription(tmp_path):
+    # the status messages of the readiness requests are lost (as when the client's IOPub subscription
+    # reaches the kernel after them): the kernel's greeting of the subscription proves it is live
+    import asyncio
+
+    from poolkit.reporting._execute import _wait_until_ready
+    from poolkit.reporting._kernel import kernel_supply
+
+    supply = kernel_supply()
+    km = supply.take((str(tmp_path), False, None))
+
+    async def connect() -> tuple[list[str], list[str]]:
+        kc = km.client()
+        kc.start_channels()
+        await _wait_until_ready(kc, 90)  # the kernel has booted
+        kc.stop_channels()
+        kc = km.client()
+        kc.start_channels()
+        sent, seen = [], []
+        send, receive = kc.kernel_info, kc.get_iopub_msg
+
+        def kernel_info() -> str:
+            sent.append(send())
+            return sent[-1]
+
+        async def get_iopub_msg(timeout: float | None = None) -> dict:
+            while True:
+                msg = await receive(timeout=timeout)
+                seen.append(msg["msg_type"])
+                if msg["msg_type"] != "status":
+                    return msg
+
+        kc.kernel_info, kc.get_iopub_msg = kernel_info, get_iopub_msg
+        try:
+            await _wait_until_ready(kc, 10)
+        finally:
+            kc.stop_channels()
+        return sent, seen
+
+    try:
+        sent, seen = asyncio.run(connect())
+    finally:
+        supply.retire(km)
+        supply.wait()
+    assert sent and "iopub_welcome" in seen
 
 
 @pytest.mark.slow
