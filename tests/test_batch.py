@@ -646,6 +646,25 @@ def test_a_report_that_gives_its_turn_away_finishes_its_files_once_the_next_note
     alone.take()[0]()  # nobody waits: given back at once
 
 
+
+def test_two_reports_giving_their_turns_to_one_waiting_report_do_not_both_wait_for_it(monkeypatch):
+    # one report waits (its turn and a handover are already promised to it): a second report that gives
+    # its turn back has nobody to hand it to and finishes its files at once, not after HANDOVER_S
+    import threading
+
+    from poolkit.batch import _turns
+
+    monkeypatch.setattr(_turns, "HANDOVER_S", 600.0)
+    slots = _turns._Slots(2)
+    slots.take()
+    give_back, _ = slots.take()
+    slots._waiting, slots._handovers = 1, [threading.Event()]  # the first report's handover to the waiting one
+    returned = threading.Event()
+    threading.Thread(target=lambda: (give_back(), returned.set()), daemon=True).start()
+    assert returned.wait(60)
+    assert len(slots._handovers) == 1
+
+
 @pytest.mark.notebook
 def test_a_report_tells_when_its_notebooks_start_and_when_their_cells_are_done_before_it_saves_and_publishes(project):
     # what a worker's turns wait for (the next report starts its notebook then, while this one finishes its files)

@@ -54,8 +54,8 @@ class _Slots:
                 if not held[0]:
                     return
                 held[0] = False
-                with self._lock:  # a report waits for this turn: it is let start its notebook first
-                    handed = threading.Event() if self._waiting else None
+                with self._lock:  # a report waits for this turn (and none is promised to it): it starts first
+                    handed = threading.Event() if self._waiting > len(self._handovers) else None
                     if handed is not None:
                         self._handovers.append(handed)
                 self._free.release()
