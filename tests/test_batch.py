@@ -1,4 +1,4 @@
-"""Batch report generation: grids, run ids, type checks, Dask runs, resume, crash safety, cron.
+"""Batch report generation: grids, run ids, type checks, Dask runs, turns of the workers, resume, crash safety, cron.
 
 The notebooks here are tiny ones written into a temporary folder, so each report
 takes about a second; every figure they record is recomputed independently in
@@ -532,6 +532,221 @@ def test_existing_scheduler_gives_identical_summaries(project, dask_pair):
         expected = expected_value(run.parameters["portfolio"], 0.95, ["A", "B"])
         assert json.loads(b)["value"] == expected
     assert json.loads((reports / "two" / "batch.json").read_text())["scheduler"] == dask_pair
+
+
+# The batch's process, with the HTML export of its first report held until two reports' notebooks
+# have started (or two minutes have passed): it notes how many had started by then.
+_HELD_EXPORT = """
+import sys, time
+from pathlib import Path
+from poolkit.reporting import _suite
+flags, real, held = Path(sys.argv[1]), _suite._export_html, []
+def export(executed, html_path):
+    if not held:
+        held.append(executed)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(list(flags.glob("*.start"))) < 2:
+            time.sleep(0.05)
+        (flags / "started-during-the-first-export").write_text(str(len(list(flags.glob("*.start")))))
+    return real(executed, html_path)
+_suite._export_html = export
+from poolkit import cli
+sys.exit(cli.main(sys.argv[2:]))
+"""
+
+TURN_PARAMETERS = 'tag: str = "a"\nflags: str = ""\npause: float = 0.5\nout_dir: str = ""'
+TURN_CELLS = [
+    "import os, time\nopen(os.path.join(flags, tag + '.start'), 'w').write(repr(time.time()))",
+    "time.sleep(pause)",
+    "open(os.path.join(flags, tag + '.end'), 'w').write(repr(time.time()))",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.notebook
+def test_a_worker_starts_its_next_notebook_while_the_last_report_finishes_its_files(tmp_path):
+    _notebook(tmp_path / "01_turn.ipynb", TURN_PARAMETERS, TURN_CELLS)
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    grid = write_grid(tmp_path, f"name: turns\nnotebooks: [01_turn.ipynb]\nparameters: {{flags: {json.dumps(str(flags))}}}\n"
+                                "grid:\n  - product: {tag: [a, b, c]}\n")
+    done = subprocess.run([sys.executable, "-c", _HELD_EXPORT, str(flags), "batch", str(grid), "--workers", "1",
+                           "--reports-dir", str(tmp_path / "reports"), "--quiet"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    runs = batch.load_grid(grid).runs
+    assert all(manifest_status(tmp_path / "reports" / "turns" / r.run_id) == "ok" for r in runs)
+    for run in runs:
+        assert (tmp_path / "reports" / "turns" / run.run_id / "01_turn.html").is_file()
+    # the next report's notebook ran while the first report's page was being written ...
+    assert (flags / "started-during-the-first-export").read_text() == "2"
+    # ... yet one worker ran one notebook at a time
+    spans = sorted((float((flags / f"{t}.start").read_text()), float((flags / f"{t}.end").read_text())) for t in "abc")
+    assert all(end <= start for (_, end), (start, _) in zip(spans, spans[1:], strict=False))
+
+
+def test_a_report_waiting_for_its_turn_does_not_start_once_the_batch_is_over():
+    import threading
+
+    from poolkit.batch._turns import _BatchOver, _Slots
+
+    slots = _Slots(1)
+    give_back, _ = slots.take()
+    outcome: list[str] = []
+
+    def wait() -> None:
+        try:
+            slots.take()
+            outcome.append("started")
+        except _BatchOver:
+            outcome.append("not started")
+
+    waiting = threading.Thread(target=wait)
+    waiting.start()
+    slots.closed.set()  # e.g. the batch was interrupted
+    waiting.join(30)
+    assert outcome == ["not started"]
+    give_back()
+    give_back()  # given back once, however often it is called
+    with pytest.raises(_BatchOver):
+        slots.take()  # a free turn is not taken either
+    fresh = _Slots(1)
+    fresh.take()[0]()
+    fresh.take()  # the turn given back once is free again, and only once
+    assert not fresh._free.acquire(blocking=False)
+
+
+def test_a_report_that_gives_its_turn_away_finishes_its_files_once_the_next_notebook_has_started():
+    # both reports are threads of the batch's process: the export must not slow the next notebook's start
+    import threading
+
+    from poolkit.batch import _turns
+
+    slots = _turns._Slots(1)
+    give_back, _ = slots.take()
+    events: list[str] = []
+    taken = threading.Event()
+
+    def next_report() -> None:
+        _, started = slots.take()
+        taken.set()
+        time.sleep(0.2)  # its kernel gets ready
+        events.append("next report's kernel answers")
+        started()
+
+    waiting = threading.Thread(target=next_report)
+    waiting.start()
+    while not slots._waiting:  # the next report waits for the turn
+        time.sleep(0.01)
+    give_back()  # returns once the next report's notebook has started
+    events.append("first report finishes its files")
+    waiting.join(30)
+    assert taken.is_set() and events == ["next report's kernel answers", "first report finishes its files"]
+    alone = _turns._Slots(1)
+    alone.take()[0]()  # nobody waits: given back at once
+
+
+
+def test_two_reports_giving_their_turns_to_one_waiting_report_do_not_both_wait_for_it(monkeypatch):
+    # one report waits (its turn and a handover are already promised to it): a second report that gives
+    # its turn back has nobody to hand it to and finishes its files at once, not after HANDOVER_S
+    import threading
+
+    from poolkit.batch import _turns
+
+    monkeypatch.setattr(_turns, "HANDOVER_S", 600.0)
+    slots = _turns._Slots(2)
+    slots.take()
+    give_back, _ = slots.take()
+    slots._waiting, slots._handovers = 1, [threading.Event()]  # the first report's handover to the waiting one
+    returned = threading.Event()
+    threading.Thread(target=lambda: (give_back(), returned.set()), daemon=True).start()
+    assert returned.wait(60)
+    assert len(slots._handovers) == 1
+
+
+@pytest.mark.notebook
+def test_a_report_tells_when_its_notebooks_start_and_when_their_cells_are_done_before_it_saves_and_publishes(project):
+    # what a worker's turns wait for (the next report starts its notebook then, while this one finishes its files)
+    from poolkit.exceptions import ReportError
+    from poolkit.reporting import run_suite
+    from poolkit.reporting._suite import when_cells_done
+
+    reports = project / "reports"
+    seen: list[dict] = []
+    order: list[str] = []
+
+    def started() -> None:  # the first notebook's kernel answers
+        order.append("started")
+
+    def cells_done() -> None:
+        order.append("cells done")
+        [tmp] = [p for p in reports.iterdir() if p.name.startswith(".done.tmp-")]
+        executed = tmp / "02_types.ipynb"  # (saved at most every few seconds while it runs)
+        end = json.loads(executed.read_text())["metadata"]["papermill"]["end_time"] if executed.exists() else None
+        seen.append({"html": sorted(p.name for p in tmp.glob("*.html")), "published": (reports / "done").exists(),
+                     "end_time": end})
+
+    notebooks = [project / "01_calc.ipynb", project / "02_types.ipynb"]
+    with when_cells_done(cells_done, started):
+        folder = run_suite(name="done", notebooks=notebooks, reports_dir=reports, workers=1, progress=False)
+    assert order[0] == "started" and order.index("cells done") > 0
+    assert folder == reports / "done" and (folder / "02_types.html").is_file()
+    # once at least, when the last notebook's cells had run: before its last save, its page and the rename
+    assert seen and seen[0] == {"html": ["01_calc.html"], "published": False, "end_time": None}
+    assert json.loads((folder / "02_types.ipynb").read_text(encoding="utf-8"))["metadata"]["papermill"]["end_time"]
+    with when_cells_done(lambda: seen.append({"failed": True})), pytest.raises(ReportError):
+        run_suite(name="fails", notebooks=notebooks[:1], parameters={"portfolio": "bad"}, reports_dir=reports,
+                  progress=False)
+    assert seen[-1] == {"failed": True}  # a failing run too
+
+
+@pytest.mark.notebook
+def test_a_client_is_ready_once_the_kernel_greets_its_subscription(tmp_path):
+    # the status messages of the readiness requests are lost (as when the client's IOPub subscription
+    # reaches the kernel after them): the kernel's greeting of the subscription proves it is live
+    import asyncio
+
+    from poolkit.reporting._execute import _wait_until_ready
+    from poolkit.reporting._kernel import kernel_supply
+
+    supply = kernel_supply()
+    km = supply.take((str(tmp_path), False, None))
+
+    async def connect() -> tuple[list[str], list[str]]:
+        kc = km.client()
+        kc.start_channels()
+        await _wait_until_ready(kc, 90)  # the kernel has booted
+        kc.stop_channels()
+        kc = km.client()
+        kc.start_channels()
+        sent, seen = [], []
+        send, receive = kc.kernel_info, kc.get_iopub_msg
+
+        def kernel_info() -> str:
+            sent.append(send())
+            return sent[-1]
+
+        async def get_iopub_msg(timeout: float | None = None) -> dict:
+            while True:
+                msg = await receive(timeout=timeout)
+                seen.append(msg["msg_type"])
+                if msg["msg_type"] != "status":
+                    return msg
+
+        kc.kernel_info, kc.get_iopub_msg = kernel_info, get_iopub_msg
+        try:
+            await _wait_until_ready(kc, 10)
+        finally:
+            kc.stop_channels()
+        return sent, seen
+
+    try:
+        sent, seen = asyncio.run(connect())
+    finally:
+        supply.retire(km)
+        supply.wait()
+    assert sent and "iopub_welcome" in seen
 
 
 @pytest.mark.slow

@@ -264,3 +264,26 @@ def test_report_runs_the_notebooks_of_notebooks_dir(tiny, tmp_path):
                  "--quiet", "-p", "level=0.9"]) == 0
     manifest = json.loads((reports / "own" / "manifest.json").read_text(encoding="utf-8"))
     assert [e["notebook"] for e in manifest["notebooks"]] == [str(tiny)]
+
+
+# The command, with the start of the kernels' fork server noting whether asyncio (0.05-0.1 s) was loaded by then.
+_SERVER_START_PROBE = """
+import sys
+from poolkit.reporting import _forkserver
+real = _forkserver.ForkServer.__init__
+def start(self, env):
+    print("asyncio loaded:", "asyncio" in sys.modules, flush=True)
+    real(self, env)
+_forkserver.ForkServer.__init__ = start
+from poolkit.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("args", [["batch", "missing.yaml"], ["report", "--notebooks", "missing_notebook"]])
+def test_the_fork_server_starts_before_the_command_loads_asyncio(tmp_path, args):
+    # the server's imports (2-2.5 s, what the first kernels wait for) begin as early as they can
+    done = subprocess.run([sys.executable, "-c", _SERVER_START_PROBE, *args], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert done.stdout.splitlines()[0] == "asyncio loaded: False"

@@ -820,3 +820,55 @@ def test_ctrl_c_keeps_the_partial_run_and_leaves_no_kernel(tmp_path):
             os.kill(pid, 0)  # their kernels are gone
     assert not list(reports.glob(".int.tmp-*")) and not (reports / "int").exists()
     assert "KeyboardInterrupt caught in kernel" not in err
+
+
+def test_a_page_export_validates_the_notebook_once(tmp_path, monkeypatch):
+    # nbconvert validates after each of its dozen preprocessors unless told to validate once, at the end
+    from nbconvert.exporters.exporter import Exporter
+
+    from poolkit.reporting._html import _export_html
+
+    checked: list[str] = []
+    validate = Exporter._validate_preprocessor
+
+    def counted(self, nbc, preprocessor):
+        checked.append(type(preprocessor).__name__)
+        return validate(self, nbc, preprocessor)
+
+    monkeypatch.setattr(Exporter, "_validate_preprocessor", counted)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# Pool\n\nVolatility $\\sigma_P$."),
+                nbformat.v4.new_code_cell("x", execution_count=1, outputs=[nbformat.v4.new_output(
+                    "execute_result", {"text/plain": "1", "text/html": "<table><tr><td>0.1733</td></tr></table>"},
+                    execution_count=1)])]
+    nbformat.write(nb, str(tmp_path / "page.ipynb"))
+    page = _export_html(tmp_path / "page.ipynb", tmp_path / "page.html").read_text(encoding="utf-8")
+    assert "<td>0.1733</td>" in page and "<math" in page
+    assert len(checked) == 1
+    invalid = json.loads((tmp_path / "page.ipynb").read_text(encoding="utf-8"))
+    invalid["cells"][1]["execution_count"] = "one"
+    (tmp_path / "invalid.ipynb").write_text(json.dumps(invalid), encoding="utf-8")
+    with pytest.raises(Exception, match="(?i)valid"):  # an invalid notebook is still refused
+        _export_html(tmp_path / "invalid.ipynb", tmp_path / "invalid.html")
+
+
+@pytest.mark.notebook
+def test_an_executed_notebook_is_written_once_as_it_ends(nb_b, tmp_path, monkeypatch):
+    # papermill writes it after the engine returns (with its error banner when a cell failed): the
+    # engine's own final save would write the same notebook once more
+    import papermill.engines
+    import papermill.execute
+
+    writes: list[str] = []
+    for module in (papermill.engines, papermill.execute):
+        monkeypatch.setattr(module, "write_ipynb", lambda nb, path, _real=module.write_ipynb: (
+            writes.append(Path(path).name), _real(nb, path))[1])
+    done = run_notebook(nb_b, tmp_path / "ok.ipynb")
+    assert writes == ["ok.ipynb"]
+    assert nbformat.read(str(done), as_version=4).metadata["papermill"]["end_time"]
+    with pytest.raises(ReportError, match="ZeroDivisionError"):
+        run_notebook(nb_b, tmp_path / "failed.ipynb", {"fail": True})
+    assert writes == ["ok.ipynb", "failed.ipynb"]
+    kept = nbformat.read(str(tmp_path / "failed.ipynb"), as_version=4)
+    assert kept.metadata["papermill"]["end_time"] and "ZeroDivisionError" in json.dumps(kept.cells[0].source + str(
+        [o for c in kept.cells if c.cell_type == "code" for o in c.get("outputs", [])]))

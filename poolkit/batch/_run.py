@@ -42,6 +42,7 @@ from poolkit._runs import (
 )
 from poolkit.batch._grid import Grid, GridRun, _canonical
 from poolkit.batch._index import INDEX_FILE, write_index
+from poolkit.batch._turns import _SLOTS, _notebook_turn, _Slots
 from poolkit.exceptions import ConfigurationError
 
 EXIT_OK = 0
@@ -80,7 +81,7 @@ def _execute_run(task: Mapping[str, Any]) -> dict[str, Any]:
     """Run one parameter set through :func:`poolkit.reporting.run_suite` (runs on a worker)."""
     while _WARM_UP is not None and not _IMPORTED.wait(0.05) and _WARM_UP.is_alive():
         pass  # the worker's warm-up has not imported what a report needs yet
-    with _batch_process(task.get("process_lock")):
+    with _batch_process(task.get("process_lock")), _notebook_turn(task.get("slots")):
         return _execute_locked(task)
 
 
@@ -417,12 +418,14 @@ def _connect(scheduler: str) -> Any:
 def _start_local(workers: int) -> tuple[Any, Any]:
     """Start an embedded LocalCluster of ``workers`` workers and a client of it, or raise ClusterError.
 
-    The scheduler and the workers run in this process (Dask's ``processes=False``,
-    one thread per worker): a worker only drives its reports (papermill, HTML
-    export, file writes), while every notebook runs in a kernel process of its
-    own. So no worker process has to start, import papermill and nbconvert,
-    connect or stop, and the workers share this process's kernels started ahead
-    and its fork server.
+    The scheduler and the workers run in this process (Dask's ``processes=False``):
+    a worker only drives its reports (papermill, HTML export, file writes),
+    while every notebook runs in a kernel process of its own. So no worker
+    process has to start, import papermill and nbconvert, connect or stop, and
+    the workers share this process's kernels started ahead and its fork server.
+    Each worker has two threads: while one report's cells run, the next waits
+    for its turn (:class:`_Slots`) and starts its notebook as soon as they are
+    done, while the first one finishes its files.
     """
     from dask.distributed import Client, LocalCluster
 
@@ -432,7 +435,7 @@ def _start_local(workers: int) -> tuple[Any, Any]:
             warnings.filterwarnings("ignore", message=".*already in use", category=UserWarning)
             cluster = LocalCluster(
                 n_workers=workers,
-                threads_per_worker=1,
+                threads_per_worker=2,  # the second: a report waiting for its turn (_Slots)
                 processes=False,
                 dashboard_address=None,
                 silence_logs=logging.ERROR,
@@ -753,6 +756,8 @@ def _run_tasks(
         if not local:  # (a local cluster's workers were got ready with this process)
             with contextlib.suppress(Exception):  # a warm-up that fails only costs time
                 client.run(_warm_worker, notebooks, threads, address)  # returns once the kernels are starting
+        else:  # n_workers reports run cells at once; each worker's next one waits on its second thread
+            _SLOTS[token] = _Slots(n_workers)
         futures = {}
         for position, run in enumerate(todo):
             task = {
@@ -770,6 +775,7 @@ def _run_tasks(
                 "kernel_threads": threads,
                 "fork_server": address,
                 "process_lock": process_lock,
+                "slots": token if local else None,
             }
             future = client.submit(_execute_run, task, key=f"poolkit-{run.run_id}-{token}", pure=False, retries=0)
             futures[future] = run.run_id
@@ -792,6 +798,9 @@ def _run_tasks(
             bar.update(1)
     finally:
         bar.close()
+        slots = _SLOTS.pop(token, None)
+        if slots is not None:  # (interrupted: the reports still waiting for a turn do not start)
+            slots.closed.set()
         with contextlib.suppress(Exception):  # kernels started ahead that no report used
             if local:
                 _release_worker(wait=False)

@@ -202,8 +202,11 @@ def _engine_name() -> str:
     papermill rewrites the whole executed notebook before and after every cell,
     figures included: a second per report for a notebook of thirty cells. The
     report's copy is saved at most every few seconds while it runs and always
-    when it ends, failed or not (papermill's final save), so the partial
-    notebook with the failing cell is still kept.
+    when it ends, failed or not, so the partial notebook with the failing cell
+    is still kept: once, by papermill's ``execute_notebook`` when the engine
+    returns (with its error banner when a cell failed), else (the kernel died,
+    a timeout...) by the engine's final save, which papermill also makes in the
+    first case (the same notebook written twice).
     """
     _import_papermill_quickly()
     from jupyter_core.utils import run_sync
@@ -212,13 +215,21 @@ def _engine_name() -> str:
     from papermill.log import logger
 
     class ThrottledManager(NotebookExecutionManager):  # type: ignore[misc]
+        written_next = False
+        """Set when the engine returns normally: papermill writes the notebook next."""
+
         def save(self, **kwargs: Any) -> None:
             running = self.end_time is None
             if running and (self.now() - self.last_save_time).total_seconds() < _SAVE_EVERY_S:
                 return
+            if not running and self.written_next:
+                return
             super().save(**kwargs)
 
     class ReadyClient(PapermillNotebookClient):  # type: ignore[misc]
+        on_ready: Callable[[], None] | None = None
+        """Called once the kernel answers, before the first cell."""
+
         async def async_start_new_kernel_client(self) -> Any:
             from jupyter_core.utils import ensure_async
             from nbclient.util import run_hook
@@ -232,6 +243,8 @@ def _engine_name() -> str:
                 raise
             self.kc.allow_stdin = False
             NOTEBOOK_STARTED.set()
+            if self.on_ready is not None:
+                self.on_ready()
             await run_hook(self.on_notebook_start, notebook=self.nb)
             return self.kc
 
@@ -247,15 +260,29 @@ def _engine_name() -> str:
             nb_man.notebook_start()
             try:
                 cls.execute_managed_notebook(nb_man, kernel_name, log_output=log_output, **kwargs)
+                nb_man.written_next = True
             finally:
                 nb_man.cleanup_pbar()
-                nb_man.notebook_complete()  # the final save
+                nb_man.notebook_complete()  # the final save, unless papermill writes the notebook next
             return nb_man.nb
 
         @classmethod
         def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, log_output: bool = False,
                                      stdout_file: Any = None, stderr_file: Any = None, start_timeout: int = 60,
-                                     execution_timeout: Any = None, km: Any = None, **kwargs: Any) -> Any:
+                                     execution_timeout: Any = None, km: Any = None,
+                                     after_cells: Callable[[], None] | None = None,
+                                     on_ready: Callable[[], None] | None = None, **kwargs: Any) -> Any:
+            try:
+                return cls._run_cells(nb_man, kernel_name, log_output, stdout_file, stderr_file, start_timeout,
+                                      execution_timeout, km, on_ready, **kwargs)
+            finally:  # the kernel's part is done; the final save comes next
+                if after_cells is not None:
+                    after_cells()
+
+        @classmethod
+        def _run_cells(cls, nb_man: Any, kernel_name: str, log_output: bool, stdout_file: Any, stderr_file: Any,
+                       start_timeout: int, execution_timeout: Any, km: Any, on_ready: Callable[[], None] | None,
+                       **kwargs: Any) -> Any:
             if km is None:  # another kernel than poolkit's: papermill starts and stops it
                 return super().execute_managed_notebook(
                     nb_man, kernel_name, log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file,
@@ -267,6 +294,7 @@ def _engine_name() -> str:
             client = ReadyClient(
                 nb_man, km=km, timeout=execution_timeout, startup_timeout=start_timeout, kernel_name=kernel_name,
                 log=logger, log_output=log_output, stdout_file=stdout_file, stderr_file=stderr_file, **kwargs)
+            client.on_ready = on_ready
             try:
                 return client.execute()
             finally:
@@ -285,9 +313,12 @@ async def _wait_until_ready(kc: Any, timeout: float) -> None:
     kernel publishes ``busy`` and ``idle`` on IOPub for each request, so the
     ``idle`` of a ``kernel_info`` request proves that the subscription is
     connected (a subscription made late misses messages: the request is sent
-    again) and that the kernel has nothing older left to publish. Messages of
-    these requests that arrive later are ignored by the client, which only
-    reads those of the cells it runs.
+    again after 0.1 s) and that the kernel has nothing older left to publish.
+    A kernel that greets each new subscriber (``iopub_welcome``, ipykernel 7)
+    proves it at once: everything it publishes after the greeting reaches the
+    client, and it had published nothing else (no client before this one).
+    Messages of these requests that arrive later are ignored by the client,
+    which only reads those of the cells it runs.
     """
     from queue import Empty
 
@@ -299,7 +330,8 @@ async def _wait_until_ready(kc: Any, timeout: float) -> None:
         try:
             while True:
                 msg = await kc.get_iopub_msg(timeout=0.1)
-                if (msg["parent_header"].get("msg_id") in sent and msg["msg_type"] == "status"
+                if msg["msg_type"] == "iopub_welcome" or (
+                        msg["parent_header"].get("msg_id") in sent and msg["msg_type"] == "status"
                         and msg["content"].get("execution_state") == "idle"):
                     break
         except Empty:
@@ -332,13 +364,17 @@ def _execute(
     warm: bool = False,
     threads: int | None = None,
     on_kernel: Callable[[], None] | None = None,
+    after_cells: Callable[[], None] | None = None,
+    on_ready: Callable[[], None] | None = None,
 ) -> Path:
     """Execute ``notebook`` into ``output`` with already checked ``parameters``.
 
     In poolkit's kernel, the notebook runs in a fresh kernel of the process's
     supply (one started ahead when ``warm`` and one is waiting; ``threads``
     caps its BLAS / OpenMP threads), shut down afterwards and never reused; ``on_kernel`` is called once it has one and
-    may raise to stop before the notebook starts (the kernel is then shut down).
+    may raise to stop before the notebook starts (the kernel is then shut down). ``after_cells`` is called
+    once the cells have run (or the execution stopped), before papermill's last save of ``output``; ``on_ready``
+    once poolkit's kernel answers, before the first cell.
     """
     _import_papermill_quickly()
     import papermill as pm
@@ -347,13 +383,16 @@ def _execute(
     _QuietPapermill.attach_once()  # checked already: papermill's own parameter warnings are noise here
     supply = km = None
     extra: dict[str, Any] = {"cwd": str(cwd if cwd is not None else notebook.resolve().parent)}
+    if after_cells is not None:
+        extra["after_cells"] = after_cells
     if kernel_name is None or kernel_name == KERNEL_NAME:
         supply = kernel_supply()
         try:
             km = supply.take(kernel_key(notebook, cwd, warm=warm, threads=threads))
         except Exception as exc:  # noqa: BLE001 - the kernel could not start
             raise _report_error(notebook, output, {}, f"the kernel did not start: {type(exc).__name__}: {exc}") from exc
-        extra = {"km": km}  # started in the notebook's folder: papermill needs not change the process's folder
+        # started in the notebook's folder: papermill needs not change the process's folder
+        extra = {"km": km, "on_ready": on_ready, **({"after_cells": after_cells} if after_cells is not None else {})}
         if on_kernel is not None:  # e.g. start the next notebook's kernel ahead; may stop this one
             try:
                 on_kernel()
@@ -382,4 +421,6 @@ def _execute(
     finally:
         if supply is not None and km is not None:
             supply.retire(km)
+        if after_cells is not None:  # (papermill stopped before its engine ran)
+            after_cells()
     return output

@@ -21,7 +21,6 @@ kernel outlives the run that started it, and holds the run's process lock
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import json
 import os
@@ -399,6 +398,8 @@ class ForkedKernel:
 
 def forking_provisioner_class() -> type:
     """Return a jupyter_client provisioner that asks the process's fork server for each kernel."""
+    import asyncio  # (not at the module's import: the command starts the fork server before it loads asyncio)
+
     from jupyter_client.provisioning import LocalProvisioner
 
     from poolkit.reporting._kernel import WARM_ENV

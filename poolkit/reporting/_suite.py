@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import contextvars
 import datetime as _dt
 import html as _html
 import json
@@ -12,7 +13,7 @@ import platform
 import shutil
 import sys
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -364,6 +365,29 @@ def fixed_identity(code: Mapping[str, Any] | None, git: Any) -> Iterator[None]:
         _IDENTITY.update(saved)
 
 
+_Hook = Callable[[], None]
+_HOOKS: contextvars.ContextVar[tuple[_Hook | None, _Hook | None]] = contextvars.ContextVar("poolkit_report_hooks",
+                                                                                        default=(None, None))
+
+
+@contextlib.contextmanager
+def when_cells_done(callback: _Hook, started: _Hook | None = None) -> Iterator[None]:
+    """Within the block, a report run by this thread calls ``callback`` as soon as its notebooks' cells are done.
+
+    That is once the kernel of its last notebook has run its last cell (or the
+    run has stopped), before the executed notebooks are saved a last time,
+    exported to HTML and the report published: a batch then lets its next
+    report's notebook start, while this one finishes. ``started`` is called
+    once the kernel of its first notebook answers (or the run has stopped
+    before). Both may be called more than once.
+    """
+    token = _HOOKS.set((callback, started))
+    try:
+        yield
+    finally:
+        _HOOKS.reset(token)
+
+
 SPARE_KERNELS = 1
 """Kernels started ahead beyond one per worker: the next notebook's kernel boots while others run."""
 
@@ -471,6 +495,7 @@ def _run(final: Path, name: str, given: Mapping[str, Any], plan: RunPlan, *, htm
         "parameters": jsonable(dict(given)),
     }
     identity = dict(_IDENTITY)  # (a batch worker's, read in this thread)
+    cells_done, started_hook = _HOOKS.get()  # (read in this thread: the notebooks run on others)
 
     def describe_inputs() -> None:
         """Record what produced the run: environment, git revision, data files, inputs key (as notebooks start)."""
@@ -500,7 +525,9 @@ def _run(final: Path, name: str, given: Mapping[str, Any], plan: RunPlan, *, htm
         entry["started"], entry["status"] = _iso(begin), "running"
         try:
             _execute(path, tmp / entry["output"], params, progress=progress and n_workers == 1, warm=prestart,
-                     threads=threads, on_kernel=runner.took_one)
+                     threads=threads, on_kernel=runner.took_one,
+                     after_cells=cells_done if i == runner.order[-1] else None,
+                     on_ready=started_hook if i == runner.order[0] else None)
             entry["status"] = "ok"
         except _Stopped:
             entry["started"], entry["status"] = None, "not run"
@@ -511,6 +538,9 @@ def _run(final: Path, name: str, given: Mapping[str, Any], plan: RunPlan, *, htm
                               "evalue": getattr(exc, "evalue", ""), "message": str(exc)}
             failures[i] = exc
             runner.stop.set()
+            for hook in (started_hook, cells_done):  # no other notebook of this run starts
+                if hook is not None:
+                    hook()
         finally:
             if entry["status"] != "not run":
                 end = _now()
@@ -540,6 +570,9 @@ def _run(final: Path, name: str, given: Mapping[str, Any], plan: RunPlan, *, htm
         pool.shutdown(wait=True)
         if not (runner.keep_warm and failure is None and not failures):  # else kept for the worker's next run
             runner.supply.release(list(dict.fromkeys(runner.keys)))
+        for hook in (started_hook, cells_done):
+            if hook is not None:
+                hook()
     if "inputs" not in manifest:  # interrupted before the inputs were described
         describe_inputs()
     if failure is None and failures:
