@@ -324,3 +324,29 @@ def test_near_singular_covariance_under_bounds_and_groups(seed):
         # KKT (Richard & Roncalli 2019): free assets' contributions are equal, capped ones lower
         assert (np.abs(rc[free] - level) <= 1e-8 * level + slack[free]).all()
         assert (rc[~free] <= level * (1 + 1e-8) + slack[~free]).all()
+
+
+@pytest.mark.parametrize("cov_method", ["sample", "ledoit_wolf", "oas", "ewma", "factor"])
+def test_a_covariance_estimated_from_returns_is_not_factorised_again_when_a_gram_matrix(monkeypatch, returns,
+                                                                                           cov_method):
+    # hrp from returns: a covariance poolkit estimates as a Gram matrix (or its shrinkage) is
+    # positive semi-definite by construction, so its check skips the Cholesky factorisation; the
+    # factor model's is still proven; either way the weights equal those from the covariance
+    # itself (checked in full), under their own labels
+    import scipy.linalg
+
+    from poolkit.allocation._core import GRAM_METHODS
+
+    factorised: list[int] = []
+    cho = scipy.linalg.cho_factor
+
+    def recording(*args, **kwargs):
+        factorised.append(1)
+        return cho(*args, **kwargs)
+
+    monkeypatch.setattr(scipy.linalg, "cho_factor", recording)
+    w = pk.allocation.hrp(returns, cov_method=cov_method)
+    assert bool(factorised) == (cov_method not in GRAM_METHODS)
+    ref = pk.allocation.hrp(pk.risk.covariance(returns, method=cov_method))
+    assert w.index.equals(returns.columns)
+    assert np.abs(w - ref).max() <= 1e-15

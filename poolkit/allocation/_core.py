@@ -34,6 +34,9 @@ from poolkit.exceptions import (
 #: portfolio, relative to ``max(1, |budget|, sum |w|)``; also how nearly a constraint set may be
 #: empty and still count as feasible (its weights then meet every constraint to this tolerance).
 WEIGHT_TOL = 1e-9
+#: Covariance methods of poolkit.risk.covariance whose estimate is a Gram matrix (weighted outer
+#: products of the returns) or its shrinkage towards mu I: positive semi-definite by construction.
+GRAM_METHODS = ("sample", "ledoit_wolf", "oas", "ewma")
 #: Relative KKT tolerance of every QP solution (see :mod:`poolkit.allocation._qp`).
 KKT_TOL = _qp.KKT_TOL
 
@@ -401,13 +404,17 @@ def _asymmetry(mat: np.ndarray) -> float:
     return out
 
 
-def cov_array(cov: Any, *, name: str = "cov") -> tuple[pd.DataFrame, np.ndarray]:
+def cov_array(cov: Any, *, name: str = "cov", gram: bool = False) -> tuple[pd.DataFrame, np.ndarray]:
     r"""Check ``cov`` and return it with its float array.
 
     Fast path: labels, finiteness and symmetry are checked directly and positive
     semi-definiteness by a Cholesky factorisation of :math:`\Sigma + 10^{-10}\,\bar\sigma^2 I`
     (which succeeds only if the smallest eigenvalue exceeds about :math:`-10^{-10}\bar\sigma^2`);
-    any failure goes to the full shared check, which names the problem.
+    any failure goes to the full shared check, which names the problem. ``gram=True``: ``cov``
+    was just estimated by poolkit from returns as a weighted sum of outer products of the
+    returns, or a shrinkage of one towards :math:`\mu I` (``GRAM_METHODS``), positive
+    semi-definite by construction: the factorisation is skipped (at N = 2000 it is 80 ms),
+    the other checks are not.
     """
     if (
         isinstance(cov, pd.DataFrame)
@@ -432,13 +439,16 @@ def cov_array(cov: Any, *, name: str = "cov") -> tuple[pd.DataFrame, np.ndarray]
             if (diag >= 0).all() and asym <= 1e-10 * scale:
                 if asym > 0:
                     mat = (mat + mat.T) / 2.0
-                work = mat.copy()
-                work[np.diag_indices_from(work)] += 1e-10 * max(float(diag.mean()), 1e-300)
-                try:
-                    cho_factor(_fortran(work), lower=True, overwrite_a=True, check_finite=False)  # in place
-                except LinAlgError:
-                    pass
-                else:  # the frame shares the checked array (already a private copy)
+                proven = gram
+                if not proven:
+                    work = mat.copy()
+                    work[np.diag_indices_from(work)] += 1e-10 * max(float(diag.mean()), 1e-300)
+                    try:
+                        cho_factor(_fortran(work), lower=True, overwrite_a=True, check_finite=False)  # in place
+                        proven = True
+                    except LinAlgError:
+                        pass
+                if proven:  # the frame shares the checked array (already a private copy)
                     return pd.DataFrame(mat, index=cov.index.copy(), columns=cov.columns.copy(), copy=False), mat
     frame = check_covariance(cov, name=name)
     return frame, frame.to_numpy()

@@ -187,7 +187,7 @@ def risk_model(
     The variance needs a covariance (estimated from returns with ``cov_method``); the other
     measures need returns.
     """
-    from poolkit.allocation._core import cov_array
+    from poolkit.allocation._core import GRAM_METHODS, cov_array
 
     measure = check_choice(risk_measure, RISK_MEASURES, name="risk_measure")
     beta = check_level(level)
@@ -204,7 +204,7 @@ def risk_model(
     from poolkit.risk._common import _checked
 
     if measure == "variance":  # the covariance checks the returns itself (once)
-        frame_cov, s = cov_array(risk.covariance(frame, method=cov_method))
+        frame_cov, s = cov_array(risk.covariance(frame, method=cov_method), gram=cov_method in GRAM_METHODS)
         return RiskModel("variance", frame_cov.columns.copy(), s, beta), frame_cov
     rets, _ = _checked(frame, min_obs=2)
     cov = risk.covariance(rets, method=cov_method)
