@@ -288,13 +288,9 @@ def test_interior_point_without_implied_caps_keeps_the_feasible_set():
     assert ok, msg
 
 
-def test_interior_point_starts_centred_when_caps_are_far(monkeypatch):
-    # min variance over 600 assets with caps of 1: the caps are implied and left out, so the
-    # barrier starts centred; with them in, the start is off centre and takes more iterations
-    # (the same least variance either way)
-    cov = _factor_cov(600, 400, seed=4)
-    n = cov.shape[0]
-    p = _qp._scale(cov.to_numpy(), np.zeros(n), np.zeros(n), np.ones(n), np.ones((1, n)), np.ones(1), np.ones(1))
+def _verified_ipm_runs(monkeypatch, p: _qp._Scaled, setting: str, values) -> list[tuple[int, float, float]]:
+    """Run the interior point once per value of the module constant ``setting``: every answer is
+    verified and long-only where bounded below; return (Newton systems, x'Hx, sum |x|) per run."""
     newton = _qp_ipm._Newton
     systems: list[int] = []
 
@@ -305,12 +301,24 @@ def test_interior_point_starts_centred_when_caps_are_far(monkeypatch):
 
     monkeypatch.setattr(_qp_ipm, "_Newton", Counting)
     runs = []
-    for far in (_qp_ipm.FAR_BOUND, np.inf):
-        monkeypatch.setattr(_qp_ipm, "FAR_BOUND", far)
+    for value in values:
+        monkeypatch.setattr(_qp_ipm, setting, value)
         systems.clear()
         x, y, z = _qp_ipm.ipm(p)
         assert _qp._verified(p, x, y, z, _qp.KKT_TOL)[0]
+        assert (x[np.isfinite(p.lower)] >= p.lower[np.isfinite(p.lower)]).all()
         runs.append((len(systems), float(x @ p.h @ x), float(np.abs(x).sum())))
+    return runs
+
+
+def test_interior_point_starts_centred_when_caps_are_far(monkeypatch):
+    # min variance over 600 assets with caps of 1: the caps are implied and left out, so the
+    # barrier starts centred; with them in, the start is off centre and takes more iterations
+    # (the same least variance either way)
+    cov = _factor_cov(600, 400, seed=4)
+    n = cov.shape[0]
+    p = _qp._scale(cov.to_numpy(), np.zeros(n), np.zeros(n), np.ones(n), np.ones((1, n)), np.ones(1), np.ones(1))
+    runs = _verified_ipm_runs(monkeypatch, p, "FAR_BOUND", (_qp_ipm.FAR_BOUND, np.inf))
     (left_out, f_out, size), (kept, f_kept, _) = runs
     assert left_out < kept
     assert abs(f_out - f_kept) <= 1e-10 * size**2  # unit diagonal: |x' H x| <= (sum |x|)^2
@@ -330,24 +338,7 @@ def test_centrality_correctors_take_fewer_iterations_to_the_same_optimum(monkeyp
         excess = np.random.default_rng(17).normal(0.0004, 0.0004, n)
         p = _qp._scale(cov.to_numpy(), np.zeros(n), np.zeros(n), np.full(n, np.inf), excess[None, :],
                        np.ones(1), np.ones(1))
-    newton = _qp_ipm._Newton
-    systems: list[int] = []
-
-    class Counting(newton):  # type: ignore[misc, valid-type]
-        def __init__(self, *args, **kwargs):
-            systems.append(1)
-            super().__init__(*args, **kwargs)
-
-    monkeypatch.setattr(_qp_ipm, "_Newton", Counting)
-    runs = []
-    for smallest in (100, 10**9):
-        monkeypatch.setattr(_qp_ipm, "CORRECTED_MIN", smallest)
-        systems.clear()
-        x, y, z = _qp_ipm.ipm(p)
-        assert _qp._verified(p, x, y, z, _qp.KKT_TOL)[0]
-        assert x.min() >= 0
-        runs.append((len(systems), float(x @ p.h @ x), float(np.abs(x).sum())))
-    (corrected, f_c, size), (plain, f_p, _) = runs
+    (corrected, f_c, size), (plain, f_p, _) = _verified_ipm_runs(monkeypatch, p, "CORRECTED_MIN", (100, 10**9))
     assert corrected < plain
     assert abs(f_c - f_p) <= 1e-10 * size**2  # unit diagonal: x'Hx <= (sum |x|)^2
 

@@ -160,14 +160,24 @@ class _Newton:
         raise Imprecise("refinement of the interior-point system stalled")
 
 
-def _longest_step(pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> float:
-    """Largest step in (0, 1] keeping every (current, change, present) pair nonnegative."""
+def _longest_step(state: tuple[np.ndarray, ...], dv: np.ndarray, dzl: np.ndarray, dzu: np.ndarray) -> float:
+    """Largest step in (0, 1] keeping the slacks to the bounds and their multipliers nonnegative."""
+    sl, su, zl, zu, hl, hu = state[:6]
     step = 1.0
-    for cur, delta, has in pairs:
+    for cur, delta, has in ((sl, dv, hl), (su, -dv, hu), (zl, dzl, hl), (zu, dzu, hu)):
         neg = has & (delta < 0)
         if neg.any():
             step = min(step, float(np.min(-cur[neg] / delta[neg])))
     return step
+
+
+def _products(
+    state: tuple[np.ndarray, ...], step: float, dv: np.ndarray, dzl: np.ndarray, dzu: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Complementarity products (slack times multiplier) of the lower and upper bounds after ``step``."""
+    sl, su, zl, zu, hl, hu = state[:6]
+    return (np.where(hl, (sl + step * dv) * (zl + step * dzl), 0.0),
+            np.where(hu, (su - step * dv) * (zu + step * dzu), 0.0))
 
 
 def _direction(
@@ -201,17 +211,12 @@ def _centred(
     sl, su, zl, zu, hl, hu, rd, rp = state
     zero = (sl, su, zl, zu, hl, hu, np.zeros_like(rd), np.zeros_like(rp))
     dv, dy, dzl, dzu = direction
-
-    def longest(dv: np.ndarray, dzl: np.ndarray, dzu: np.ndarray) -> float:
-        return min(1.0, _longest_step([(sl, dv, hl), (su, -dv, hu), (zl, dzl, hl), (zu, dzu, hu)]))
-
-    step = longest(dv, dzl, dzu)
+    step = _longest_step(state, dv, dzl, dzu)
     for _ in range(CORRECTORS):
         if step >= LONG_STEP:
             break
         trial = min(1.0, 1.5 * step + 0.1)
-        pl = np.where(hl, (sl + trial * dv) * (zl + trial * dzl), 0.0)
-        pu = np.where(hu, (su - trial * dv) * (zu + trial * dzu), 0.0)
+        pl, pu = _products(state, trial, dv, dzl, dzu)
         lo, hi = 0.1 * target, 10.0 * target
         tl = np.where(hl, np.maximum(np.clip(pl, lo, hi) - pl, -hi), 0.0)
         tu = np.where(hu, np.maximum(np.clip(pu, lo, hi) - pu, -hi), 0.0)
@@ -220,7 +225,7 @@ def _centred(
         except Imprecise:  # a corrector is optional: not worth a double-precision factor
             break
         new = (dv + cv, dy + cy, dzl + czl, dzu + czu)
-        new_step = longest(new[0], new[2], new[3])
+        new_step = _longest_step(state, new[0], new[2], new[3])
         if not new_step >= step + 0.1 * (trial - step):
             break
         (dv, dy, dzl, dzu), step = new, new_step
@@ -351,11 +356,8 @@ def _ipm_iterations(p: _Scaled, *, max_iter: int = 100) -> tuple[np.ndarray, np.
             single = system.single
             try:
                 dv, dy, dzl, dzu = _direction(system, state, 0.0, np.zeros_like(v), np.zeros_like(v), accuracy)
-                a_aff = _longest_step([(sl, dv, hl), (su, -dv, hu), (zl, dzl, hl), (zu, dzu, hu)])
-                mu_aff = float(
-                    np.where(hl, (zl + a_aff * dzl) * (sl + a_aff * dv), 0.0).sum()
-                    + np.where(hu, (zu + a_aff * dzu) * (su - a_aff * dv), 0.0).sum()
-                ) / nb
+                a_aff = _longest_step(state, dv, dzl, dzu)
+                mu_aff = float(sum(pr.sum() for pr in _products(state, a_aff, dv, dzl, dzu))) / nb
                 sigma = min(1.0, (mu_aff / mu) ** 3) if mu > 0 else 0.0
                 dv, dy, dzl, dzu = _direction(
                     system, state, sigma * mu, np.where(hl, dzl * dv, 0.0), np.where(hu, -dzu * dv, 0.0), accuracy
@@ -366,7 +368,7 @@ def _ipm_iterations(p: _Scaled, *, max_iter: int = 100) -> tuple[np.ndarray, np.
                 single = False
                 continue
             break
-        step = min(1.0, 0.995 * _longest_step([(sl, dv, hl), (su, -dv, hu), (zl, dzl, hl), (zu, dzu, hu)]))
+        step = min(1.0, 0.995 * _longest_step(state, dv, dzl, dzu))
         v = v + step * dv
         y = y + step * dy
         zl = zl + step * dzl
