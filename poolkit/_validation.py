@@ -170,6 +170,9 @@ MIN_ABS_RETURN = 1e-50
 PERCENT_BOUND = 1.5
 #: Columns with fewer observations use the frequency-free bound: a median absolute return of 1 (100 %).
 PERCENT_MIN_OBS = 20
+#: The percent check's prefilter keeps a column whose sum of squares exceeds this share of
+#: ``n bound^2`` (half, less a margin for rounding), before it counts the returns above the bound.
+PERCENT_SQUARES_SHARE = 0.5 * (1.0 - 1e-9)
 
 _ORDERED_INDEXES = (pd.DatetimeIndex, pd.PeriodIndex, pd.TimedeltaIndex)
 
@@ -268,13 +271,14 @@ def _periods_per_year_estimate(index: pd.Index) -> float:
 
 def check_return_units(
     values: np.ndarray, frame: pd.DataFrame, *, name: str = "returns", fractions: bool = False,
-    finite: bool = False,
+    finite: bool = False, extremes: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> None:
     r"""Refuse simple returns that cannot be fractions: below -100 %, percents, overflow, underflow.
 
     The one unit check of poolkit, run on every returns frame that comes in (after log
     returns are turned into simple ones). ``values`` are the simple returns of ``frame``
-    (NaN allowed; ``finite=True`` tells that the caller has found none). In order:
+    (NaN allowed; ``finite=True`` tells that the caller has found none, and ``extremes``
+    may then give the columns' least and largest values it has already). In order:
 
     1. a size above ``MAX_ABS_RETURN`` (1e6) is not a return and would overflow;
     2. a simple return below -1 is impossible (more than everything lost): refused, with
@@ -295,9 +299,12 @@ def check_return_units(
     """
     if values.size == 0:
         return
-    with np.errstate(invalid="ignore"):
-        low = np.fmin.reduce(values, axis=0)
-        high = np.fmax.reduce(values, axis=0)
+    if extremes is not None and finite:
+        low, high = extremes
+    else:
+        with np.errstate(invalid="ignore"):
+            low = np.fmin.reduce(values, axis=0)
+            high = np.fmax.reduce(values, axis=0)
     size = np.fmax(np.abs(low), np.abs(high))
     if (size > MAX_ABS_RETURN).any():
         j = int(np.argmax(size > MAX_ABS_RETURN))
@@ -332,6 +339,12 @@ def check_return_units(
     p = _periods_per_year_estimate(frame.index)
     bound = PERCENT_BOUND / float(np.sqrt(p))
     candidates = np.flatnonzero(size > min(bound, 1.0))
+    if candidates.size and finite and values.shape[0] >= PERCENT_MIN_OBS:
+        # a necessary condition, one pass without a temporary: more than half of the n
+        # returns above the bound in size put the column's sum of squares above n bound^2 / 2
+        squares = np.einsum("ij,ij->j", values[:, candidates], values[:, candidates]) if 2 * candidates.size <= \
+            values.shape[1] else np.einsum("ij,ij->j", values, values)[candidates]
+        candidates = candidates[squares > PERCENT_SQUARES_SHARE * values.shape[0] * bound * bound]
     if candidates.size == 0:
         return
     if 2 * candidates.size > values.shape[1]:

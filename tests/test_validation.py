@@ -239,6 +239,29 @@ def test_positive_percents_are_caught_by_their_size():
     assert pk.risk.volatility(rf / 100)["RF"] > 0  # the fractions pass
 
 
+@settings(max_examples=80, deadline=None)
+@given(n=st.integers(20, 61), shift=st.integers(-2, 2), excess=st.floats(1e-12, 2.0), rest=st.floats(0.0, 1.0),
+       seed=st.integers(0, 2**16))
+def test_percents_are_refused_exactly_when_most_returns_exceed_the_bound(n, shift, excess, rest, seed):
+    # without dates the bound is 1.5 per period; a column is refused when more than half of
+    # its returns exceed it in size, however close to half and to the bound they are (just
+    # above it and the rest near zero, its sum of squares is barely above n bound^2 / 2)
+    bound, rng = 1.5, np.random.default_rng(seed)
+    columns = {}
+    for k, name in enumerate("ABC"):
+        above = min(n, max(0, n // 2 + 1 + shift - k))
+        high = bound * (1 + excess * rng.uniform(0, 1, above)) + 1e-12
+        low = rng.uniform(-0.99 * rest, bound * rest, n - above)
+        columns[name] = rng.permutation(np.concatenate([high, low]))
+    frame = pd.DataFrame(columns)
+    most = [name for name in frame if (frame[name].abs() > bound).sum() > n / 2]
+    if most:
+        with pytest.raises(DataError, match=f"column {most[0]!r} looks like percents"):
+            pk.risk.volatility(frame, annualize=False)
+    else:
+        assert pk.risk.volatility(frame, annualize=False).notna().all()
+
+
 def test_huge_returns_pass_when_stated():
     idx = pd.date_range("2024-01-01", periods=30, freq="B")
     r = pd.DataFrame({"X": np.tile([0.5, -0.3], 15)}, index=idx)  # 50 % a day: not a real stock

@@ -44,8 +44,11 @@ def _checked(
         and all(dt == _FLOAT64 for dt in set(frame.dtypes))
     ):
         values = frame.to_numpy()
-        if np.isfinite(values).all():
-            check_return_units(values, frame, name=name, fractions=attrs.get("units") == "fraction", finite=True)
+        # the columns' extremes propagate NaN and infinity: finite extremes mean finite values
+        low, high = np.minimum.reduce(values, axis=0), np.maximum.reduce(values, axis=0)
+        if np.isfinite(low).all() and np.isfinite(high).all():
+            check_return_units(values, frame, name=name, fractions=attrs.get("units") == "fraction", finite=True,
+                               extremes=(low, high))
             return frame, was_series
     return check_returns(returns, name=name, min_obs=min_obs, nan_policy=nan_policy)
 
