@@ -67,7 +67,10 @@ class _Segments:
         self.pv = np.concatenate([[0.0], np.cumsum(self.v)])
         if model.measure == "variance":
             # v_i v_j S_ij in leaf order, then its 2-D prefix sums, without n x n temporaries
-            so = model.data.take(order, axis=0).take(order, axis=1)  # rows, then columns: 2.5x np.ix_'s speed
+            # the checked covariance is exactly symmetric: read it row-major (its transpose when stored by
+            # columns, as a frame's array is), rows then columns, 2.5-4.5 times as fast as np.ix_
+            cov = model.data.T if model.data.flags.f_contiguous else model.data
+            so = cov.take(order, axis=0).take(order, axis=1)
             so *= self.v[:, None]
             so *= self.v[None, :]
             np.cumsum(so, axis=0, out=so)
