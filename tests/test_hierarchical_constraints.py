@@ -192,6 +192,29 @@ def test_one_asset_and_too_many_clusters(sample):
         al.herc(cov, n_clusters=21)
 
 
+@pytest.mark.parametrize("layout", ["C", "F"])
+def test_cluster_variances_equal_the_direct_quadratic_forms(layout):
+    # each run's inverse-variance portfolio w (w_i proportional to 1 / s_ii over the run) has
+    # variance w' S w, computed here directly, for runs that split the order and for runs that overlap
+    from poolkit.allocation._hierarchical import _Segments
+    from poolkit.allocation._measures import risk_model
+
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((80, 6)) @ rng.standard_normal((6, 30)) + rng.standard_normal((80, 30))
+    mat = np.asarray(np.cov(x, rowvar=False), order=layout)
+    model, _ = risk_model(_cov(mat))
+    order = rng.permutation(30)
+    seg = _Segments(model, order)
+    a, b = np.array([0, 3, 4, 17, 0, 10]), np.array([3, 4, 17, 30, 30, 25])
+    direct = []
+    for lo, hi in zip(a, b, strict=True):
+        idx = order[lo:hi]
+        w = 1.0 / np.diag(mat)[idx]
+        w /= w.sum()
+        direct.append(w @ mat[np.ix_(idx, idx)] @ w)
+    np.testing.assert_allclose(seg.risk(a, b), direct, rtol=1e-12)
+
+
 def test_chain_like_tree_needs_no_recursion():
     # single linkage on an AR(1)-like correlation makes a chain of depth n - 1
     n = 1300

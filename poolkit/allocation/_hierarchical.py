@@ -54,10 +54,12 @@ def _tree(
 class _Segments:
     r"""Risks of inverse-risk portfolios of contiguous runs of the ordered assets.
 
-    With the assets in leaf order and inverse-risk weights :math:`v_i = 1/\\rho_i`, the
-    portfolio of the run ``[a, b)`` has weights :math:`v_i / \\sum_{a \\le j < b} v_j`; its data
+    With the assets in leaf order and inverse-risk weights :math:`v_i = 1/\rho_i`, the
+    portfolio of the run ``[a, b)`` has weights :math:`v_i / \sum_{a \le j < b} v_j`; its data
     (returns, shortfalls or cumulative returns) are differences of prefix sums, and for the
-    variance its variance is read from 2-D prefix sums of :math:`v_i v_j \\Sigma_{ij}`.
+    variance :math:`\sum_{a \le i < b} (P_{i,b} - P_{i,a}) / (\sum_{a \le j < b} v_j)^2`, with
+    :math:`P` the prefix sums along each row of :math:`v_i v_j \Sigma_{ij}` (one pass over the
+    matrix; a query then reads two entries per row of its runs).
     """
 
     def __init__(self, model: RiskModel, order: np.ndarray) -> None:
@@ -66,16 +68,15 @@ class _Segments:
         self.v = 1.0 / alone
         self.pv = np.concatenate([[0.0], np.cumsum(self.v)])
         if model.measure == "variance":
-            # v_i v_j S_ij in leaf order, then its 2-D prefix sums, without n x n temporaries
+            # v_i v_j S_ij in leaf order, then its prefix sums along the rows, without n x n temporaries
             # the checked covariance is exactly symmetric: read it row-major (its transpose when stored by
             # columns, as a frame's array is), rows then columns, 2.5-4.5 times as fast as np.ix_
             cov = model.data.T if model.data.flags.f_contiguous else model.data
             so = cov.take(order, axis=0).take(order, axis=1)
             so *= self.v[:, None]
             so *= self.v[None, :]
-            np.cumsum(so, axis=0, out=so)
-            self.pm = np.zeros((len(order) + 1, len(order) + 1))
-            np.cumsum(so, axis=1, out=self.pm[1:, 1:])
+            self.pm = np.zeros((len(order), len(order) + 1))
+            np.cumsum(so, axis=1, out=self.pm[:, 1:])
         else:
             scaled = model.data[:, order] * self.v
             self.pd = np.hstack([np.zeros((scaled.shape[0], 1)), np.cumsum(scaled, axis=1)])
@@ -84,8 +85,11 @@ class _Segments:
         """Risk of the inverse-risk portfolio of each run ``[a_k, b_k)``."""
         norm = self.pv[b] - self.pv[a]
         if self.model.measure == "variance":
-            pm = self.pm
-            return (pm[b, b] - pm[a, b] - pm[b, a] + pm[a, a]) / norm**2
+            lengths = b - a
+            run = np.repeat(np.arange(a.size), lengths)  # the run of each row, rows in run order
+            rows = np.arange(run.size) + np.repeat(a - (np.cumsum(lengths) - lengths), lengths)
+            part = self.pm[rows, b[run]] - self.pm[rows, a[run]]
+            return np.bincount(run, weights=part, minlength=a.size) / norm**2
         paths = (self.pd[:, b] - self.pd[:, a]) / norm
         return np.asarray(self.model.value_of_paths(paths))
 
