@@ -232,18 +232,21 @@ def test_crossover_from_a_verified_interior_point_is_cut_after_its_faces(monkeyp
     assert float(w @ s @ w) <= float(ref @ s @ ref) + 1e-9 * float(np.diag(s).max())
 
 
-@pytest.mark.parametrize("where", [(0, 1), (1, 1499), (1400, 20), (1499, 1450)])
-def test_blockwise_asymmetry_equals_the_plain_definition(where):
-    # 1500 assets: the rows are compared in two blocks; one pair is broken anywhere in the matrix
+@pytest.mark.parametrize("layout", ["C", "F"])
+@pytest.mark.parametrize("where", [(0, 1), (1, 1499), (1400, 20), (1499, 1450), (255, 256), (300, 300)])
+def test_blockwise_asymmetry_equals_the_plain_definition(where, layout):
+    # 1500 assets: 6 x 6 tiles of 256 (the last ones partial); one pair is broken anywhere in the
+    # matrix, in a tile on the diagonal, above it or below it, at a tile's edge, or on the diagonal
     from poolkit.allocation._core import _asymmetry
 
     rng = np.random.default_rng(11)
     g = rng.standard_normal((1500, 1500))
-    m = g + g.T
+    m = np.asarray(g + g.T, order=layout)
     assert _asymmetry(m) == 0.0
     i, j = where
     m[i, j] += 3e-7
-    assert _asymmetry(m) == np.abs(m - m.T).max() == pytest.approx(3e-7, rel=1e-6)
+    expected = 0.0 if i == j else pytest.approx(3e-7, rel=1e-6)
+    assert _asymmetry(m) == np.abs(m - m.T).max() == expected
 
 
 # --------------------------------------------------------------------------- implied bounds, singular starts

@@ -287,7 +287,8 @@ def covariance(
                 )
         else:
             xc = _demeaned(x)
-            mat = (xc.T @ xc) / (x.shape[0] - 1)
+            mat = xc.T @ xc
+            mat /= x.shape[0] - 1  # in place: no second n x n array
     elif method == "ledoit_wolf":
         if shrinkage_target == "single_index":
             mat, shrink = _ledoit_wolf_single_index(x)
