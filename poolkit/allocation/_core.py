@@ -446,7 +446,7 @@ def cov_array(cov: Any, *, name: str = "cov", gram: bool = False) -> tuple[pd.Da
                     mat = (mat + mat.T) / 2.0
                 proven = gram
                 if not proven:
-                    work = mat.copy()
+                    work = mat.copy(order="K")  # its own layout: a straight copy, not a transposing one
                     work[np.diag_indices_from(work)] += 1e-10 * max(float(diag.mean()), 1e-300)
                     try:
                         cho_factor(_fortran(work), lower=True, overwrite_a=True, check_finite=False)  # in place
