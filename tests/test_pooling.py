@@ -389,6 +389,16 @@ def test_correlation_stress_regime_uses_window_correlations(returns):
     np.testing.assert_allclose(stressed.to_numpy() / np.outer(vols, vols), window.corr().to_numpy(), atol=1e-10)
 
 
+def test_correlation_stress_regime_with_a_flat_asset_is_refused_by_name(returns):
+    cov = pk.risk.covariance(returns)
+    window = returns.loc["2020-02-15":"2020-04-30"].copy()
+    window[cov.columns[1]] = 0.0  # not traded in the window
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # refused before any numpy division by zero
+        with pytest.raises(InsufficientDataError, match=rf"\[{cov.columns[1]!r}\] do not move over its"):
+            pp.correlation_stress(cov, regime=window)
+
+
 def test_crisis_comparison_2008_on_sample():
     r = pk.data.load_returns("sample", start="2006-01-01", end="2010-12-31")
     table = pp.crisis_comparison(r, "2008-09-01", "2009-03-31")

@@ -174,9 +174,17 @@ def correlation_stress(
             raise AlignmentError(
                 f"`regime` returns lack asset(s) {missing[:10]} of `cov`; select the same assets for both."
             )
-        crisis = np.corrcoef(frame[names].to_numpy(), rowvar=False)
+        values = frame[names].to_numpy()
+        flat = names[np.ptp(values, axis=0) == 0].tolist()
+        if flat:
+            raise InsufficientDataError(
+                f"`regime` returns of {flat[:10]} do not move over its {len(frame)} dates, so their correlations "
+                f"are undefined; choose a window in which every asset of `cov` moves, or leave those assets out."
+            )
+        with np.errstate(invalid="ignore", divide="ignore"):
+            crisis = np.corrcoef(values, rowvar=False)
         if not np.isfinite(crisis).all():
-            raise InsufficientDataError("`regime` has a constant column; its correlations are undefined.")
+            raise InsufficientDataError("`regime` returns give undefined correlations; check that every asset moves.")
         stressed = (1.0 - b) * corr + b * crisis
     np.fill_diagonal(stressed, 1.0)
     fixed, lowest = repair_correlation(stressed)
