@@ -35,7 +35,7 @@ def _checked(
         frame is not None
         and nan_policy in NAN_POLICIES
         and frame.shape[1] > 0
-        and frame.shape[0] >= min_obs
+        and frame.shape[0] >= max(min_obs, 1)
         and not frame.columns.has_duplicates
         and frame.index.is_monotonic_increasing
         and frame.index.is_unique
