@@ -342,8 +342,9 @@ def check_return_units(
     if candidates.size and finite and values.shape[0] >= PERCENT_MIN_OBS:
         # a necessary condition, one pass without a temporary: more than half of the n
         # returns above the bound in size put the column's sum of squares above n bound^2 / 2
-        squares = np.einsum("ij,ij->j", values[:, candidates], values[:, candidates]) if 2 * candidates.size <= \
-            values.shape[1] else np.einsum("ij,ij->j", values, values)[candidates]
+        cols = values if 2 * candidates.size > values.shape[1] else values[:, candidates]
+        squares = np.einsum("ij,ij->j", cols, cols)
+        squares = squares[candidates] if cols is values else squares
         candidates = candidates[squares > PERCENT_SQUARES_SHARE * values.shape[0] * bound * bound]
     if candidates.size == 0:
         return

@@ -646,7 +646,6 @@ def test_a_report_that_gives_its_turn_away_finishes_its_files_once_the_next_note
     alone.take()[0]()  # nobody waits: given back at once
 
 
-
 def test_two_reports_giving_their_turns_to_one_waiting_report_do_not_both_wait_for_it(monkeypatch):
     # one report waits (its turn and a handover are already promised to it): a second report that gives
     # its turn back has nobody to hand it to and finishes its files at once, not after HANDOVER_S

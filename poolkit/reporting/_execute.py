@@ -383,22 +383,21 @@ def _execute(
     _QuietPapermill.attach_once()  # checked already: papermill's own parameter warnings are noise here
     supply = km = None
     extra: dict[str, Any] = {"cwd": str(cwd if cwd is not None else notebook.resolve().parent)}
-    if after_cells is not None:
-        extra["after_cells"] = after_cells
     if kernel_name is None or kernel_name == KERNEL_NAME:
         supply = kernel_supply()
         try:
             km = supply.take(kernel_key(notebook, cwd, warm=warm, threads=threads))
         except Exception as exc:  # noqa: BLE001 - the kernel could not start
             raise _report_error(notebook, output, {}, f"the kernel did not start: {type(exc).__name__}: {exc}") from exc
-        # started in the notebook's folder: papermill needs not change the process's folder
-        extra = {"km": km, "on_ready": on_ready, **({"after_cells": after_cells} if after_cells is not None else {})}
+        extra = {"km": km, "on_ready": on_ready}  # started in the notebook's folder: papermill needs no cwd
         if on_kernel is not None:  # e.g. start the next notebook's kernel ahead; may stop this one
             try:
                 on_kernel()
             except BaseException:
                 supply.retire(km, now=True)
                 raise
+    if after_cells is not None:
+        extra["after_cells"] = after_cells
     try:
         pm.execute_notebook(
             str(notebook),
